@@ -1,0 +1,358 @@
+"""Verify and time one GEMM library on one device. Runs inside the worker process.
+
+The same code serves every backend: torch gives the tensors, the reference and the vendor
+BLAS; a Timer gives device events on a GPU (CUDA or ROCm torch) and a host clock on the CPU.
+
+Verification (docs/measurement.md says why each step is there):
+  * output poisoned with NaN before every launch, so an unwritten element can never pass;
+  * fresh random inputs (never zeros) for every trial, several of them;
+  * back-to-back launches, each into its own poisoned buffer, all checked (races show up as
+    outputs that differ from launch to launch);
+  * an element-wise bound and a relative Frobenius bound against an fp32 reference;
+  * after timing, the outputs of the timed launches are checked too.
+Timing: warm-up, then at least 50 launches each bracketed by its own device events, inputs
+rotated over enough sets that the working set is larger than twice the last-level cache, median
+reported with its spread, and the vendor BLAS timed the same way on the same buffers.
+"""
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+# Bounds for bf16 outputs with fp32 accumulation: rounding the output to bf16 costs at most
+# 2^-8 relative per element (half an ulp), so 2^-7 leaves room for a different summation order;
+# the absolute term covers elements whose exact value is near zero.
+ELEMENT_RTOL = 2.0**-7
+ELEMENT_ATOL_RMS = 1e-2
+FROBENIUS_MAX = 1e-2  # relative Frobenius error; well-formed bf16 GEMMs land near 2e-3
+
+
+class MeasureError(RuntimeError):
+    """A launch failed, a result was wrong, or the library is not what was asked for."""
+
+
+@dataclass
+class Settings:
+    warmup_ms: float = 25.0
+    min_warmup: int = 3
+    repeats: int = 50
+    verify_inputs: int = 2
+    back_to_back: int = 2
+    llc_multiple: float = 2.0
+    max_sets: int = 256
+    seed: int = 0
+    check_after_timing: bool = True
+
+
+@dataclass
+class Result:
+    ok: bool
+    reason: str | None = None
+    error: float | None = None  # worst relative Frobenius error seen
+    median_us: float | None = None
+    p10_us: float | None = None
+    p90_us: float | None = None
+    spread: float | None = None
+    tflops: float | None = None
+    launches: int = 0
+    sets: int = 0
+    vendor_us: float | None = None
+    vendor_tflops: float | None = None
+    samples_us: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# -- device helpers ---------------------------------------------------------------------------
+def device_info(device: torch.device) -> dict:
+    """Name, compute units, arch and last-level cache of the device the worker runs on."""
+    if device.type == "cuda":
+        p = torch.cuda.get_device_properties(device)
+        if torch.version.hip:
+            arch = getattr(p, "gcnArchName", "").split(":")[0] or "unknown"
+            backend = f"rocm {torch.version.hip}"
+        else:
+            arch = f"sm_{p.major}{p.minor}"
+            backend = f"cuda {torch.version.cuda}"
+        llc = int(getattr(p, "L2_cache_size", 0) or 0) or 64 << 20
+        return {"name": p.name, "units": p.multi_processor_count, "arch": arch, "llc_bytes": llc,
+                "memory_bytes": p.total_memory, "backend": backend, "torch": torch.__version__}
+    return {"name": _cpu_name(), "units": os.cpu_count() or 1, "arch": "host", "llc_bytes": _cpu_llc(),
+            "memory_bytes": None, "backend": "cpu", "torch": torch.__version__}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "cpu"
+
+
+def _cpu_llc() -> int:
+    best = 0
+    for idx in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            text = (idx / "size").read_text().strip()
+            mult = {"K": 1 << 10, "M": 1 << 20}.get(text[-1], 1)
+            best = max(best, int(text.rstrip("KM")) * mult)
+        except (OSError, ValueError):
+            continue
+    return best or 32 << 20
+
+
+class Timer:
+    """Per-launch timing: device events on a GPU, a host clock on the CPU."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.gpu = device.type == "cuda"
+
+    def time(self, fns: list[Callable[[], None]], repeats: int) -> list[float]:
+        """Run fns round-robin ``repeats`` times; return each launch's time in microseconds."""
+        if self.gpu:
+            starts = [torch.cuda.Event(enable_timing=True) for _ in range(repeats)]
+            ends = [torch.cuda.Event(enable_timing=True) for _ in range(repeats)]
+            for i in range(repeats):
+                starts[i].record()
+                fns[i % len(fns)]()
+                ends[i].record()
+            torch.cuda.synchronize()
+            return [s.elapsed_time(e) * 1e3 for s, e in zip(starts, ends)]
+        out = []
+        for i in range(repeats):
+            t0 = time.perf_counter()
+            fns[i % len(fns)]()
+            out.append((time.perf_counter() - t0) * 1e6)
+        return out
+
+    def sync(self) -> None:
+        if self.gpu:
+            torch.cuda.synchronize()
+
+
+# -- the library --------------------------------------------------------------------------------
+class Library:
+    """A compiled GEMM loaded with ctypes; every launch's return code is checked."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self._lib = ctypes.CDLL(self.path, mode=ctypes.RTLD_LOCAL)
+        self._gemm = self._lib.hktune_gemm
+        self._gemm.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int] * 3 + [ctypes.c_void_p]
+        self._gemm.restype = ctypes.c_int
+        self._lib.hktune_config.restype = ctypes.c_char_p
+
+    def config(self) -> str:
+        return self._lib.hktune_config().decode()
+
+    def __call__(self, A: torch.Tensor, Bt: torch.Tensor, C: torch.Tensor, stream: int) -> None:
+        M, K = A.shape
+        N = Bt.shape[0]
+        rc = self._gemm(A.data_ptr(), Bt.data_ptr(), C.data_ptr(), M, N, K, stream)
+        if rc != 0:
+            raise MeasureError(f"launch returned error {rc}")
+
+    def close(self) -> None:
+        # Unload so that hundreds of trials do not pile up modules in one worker.
+        handle = self._lib._handle
+        del self._gemm, self._lib
+        try:
+            import _ctypes
+
+            _ctypes.dlclose(handle)
+        except (ImportError, OSError):
+            pass
+
+
+def parse_config_string(text: str) -> dict[str, int]:
+    out = {}
+    for part in text.split(","):
+        if part:
+            k, _, v = part.partition("=")
+            out[k.strip()] = int(v)
+    return out
+
+
+# -- inputs, reference, checking ------------------------------------------------------------------
+def random_pair(m: int, n: int, k: int, device: torch.device, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random bf16 inputs: normal values, never zeros (zeros hide unwritten outputs and run faster)."""
+    A = torch.randn(m, k, generator=gen, device=device, dtype=torch.float32).to(torch.bfloat16)
+    Bt = torch.randn(n, k, generator=gen, device=device, dtype=torch.float32).to(torch.bfloat16)
+    return A, Bt
+
+
+def reference(A: torch.Tensor, Bt: torch.Tensor) -> torch.Tensor:
+    """fp32 product of the bf16 inputs (upcast exactly); TF32 is off so fp32 means fp32."""
+    return A.float() @ Bt.float().t()
+
+
+def check(C: torch.Tensor, ref: torch.Tensor) -> tuple[float, str | None]:
+    """(relative Frobenius error, reason it fails or None)."""
+    Cf = C.float()
+    finite = torch.isfinite(Cf)
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
+        return math.inf, f"{bad} of {C.numel()} outputs are NaN/Inf (unwritten or overflowed)"
+    diff = Cf - ref
+    ref_norm = float(torch.linalg.vector_norm(ref))
+    rel = float(torch.linalg.vector_norm(diff)) / max(ref_norm, 1e-30)
+    rms = ref_norm / math.sqrt(ref.numel())
+    bad = diff.abs() > ELEMENT_RTOL * ref.abs() + ELEMENT_ATOL_RMS * rms
+    nbad = int(bad.sum())
+    if nbad:
+        idx = int(bad.flatten().nonzero()[0])
+        r, c = divmod(idx, ref.shape[1])
+        return rel, (f"{nbad} of {C.numel()} outputs wrong (first at [{r},{c}]: got {float(Cf[r, c]):.4g}, "
+                     f"want {float(ref[r, c]):.4g}); rel. error {rel:.3g}")
+    if rel > FROBENIUS_MAX:
+        return rel, f"relative error {rel:.3g} > {FROBENIUS_MAX}"
+    return rel, None
+
+
+def _stream(device: torch.device) -> int:
+    return torch.cuda.current_stream(device).cuda_stream if device.type == "cuda" else 0
+
+
+@dataclass
+class ShapeSets:
+    """Input sets of one shape, rotated while timing; each has its own output and reference."""
+
+    A: list[torch.Tensor]
+    Bt: list[torch.Tensor]
+    C: list[torch.Tensor]
+    ref: list[torch.Tensor]
+
+
+def make_sets(m: int, n: int, k: int, device: torch.device, llc: int, s: Settings) -> ShapeSets:
+    per_set = 2 * (m * k + n * k + m * n)
+    count = max(2, min(s.max_sets, math.ceil(s.llc_multiple * llc / per_set)))
+    gen = torch.Generator(device=device).manual_seed(1_000_003 + s.seed)
+    sets = ShapeSets([], [], [], [])
+    for _ in range(count):
+        A, Bt = random_pair(m, n, k, device, gen)
+        sets.A.append(A)
+        sets.Bt.append(Bt)
+        sets.C.append(torch.empty(m, n, device=device, dtype=torch.bfloat16))
+        sets.ref.append(reference(A, Bt))
+    return sets
+
+
+# -- one evaluation -------------------------------------------------------------------------------
+class Evaluator:
+    """Holds per-shape input sets and vendor timings across trials in one worker."""
+
+    def __init__(self, device: torch.device, settings: Settings | None = None) -> None:
+        self.device = device
+        self.s = settings or Settings()
+        self.info = device_info(device)
+        self.timer = Timer(device)
+        self._sets: dict[tuple[int, int, int], ShapeSets] = {}
+        self._vendor: dict[tuple[int, int, int], tuple[float, float]] = {}
+        self._trial = 0
+        torch.backends.cuda.matmul.allow_tf32 = False
+
+    def sets(self, m: int, n: int, k: int) -> ShapeSets:
+        key = (m, n, k)
+        if key not in self._sets:
+            self._sets.clear()  # one shape at a time keeps memory bounded
+            self._vendor.clear()
+            self._sets[key] = make_sets(m, n, k, self.device, self.info["llc_bytes"], self.s)
+        return self._sets[key]
+
+    def _timed(self, launch: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None], sets: ShapeSets) -> list[float]:
+        fns = [lambda i=i: launch(sets.A[i], sets.Bt[i], sets.C[i]) for i in range(len(sets.A))]
+        # Warm-up by time and by count: module load, clocks and caches settle before timing.
+        t_end = time.perf_counter() + self.s.warmup_ms / 1e3
+        n = 0
+        while n < self.s.min_warmup or time.perf_counter() < t_end:
+            fns[n % len(fns)]()
+            n += 1
+            if n % len(fns) == 0:
+                self.timer.sync()
+        self.timer.sync()
+        return self.timer.time(fns, max(self.s.repeats, len(fns)))
+
+    def vendor(self, m: int, n: int, k: int) -> tuple[float, float]:
+        """(median us, TFLOP/s) of torch.matmul on the same buffers, timed the same way."""
+        key = (m, n, k)
+        if key not in self._vendor:
+            sets = self.sets(m, n, k)
+            samples = self._timed(lambda A, Bt, C: torch.mm(A, Bt.t(), out=C), sets)
+            med = statistics.median(samples)
+            self._vendor[key] = (med, 2.0 * m * n * k / (med * 1e-6) / 1e12)
+        return self._vendor[key]
+
+    def verify(self, lib: Library, m: int, n: int, k: int, inputs: int, back_to_back: int) -> float:
+        """Fresh random inputs, poisoned outputs, back-to-back launches; returns the worst error."""
+        self._trial += 1
+        gen = torch.Generator(device=self.device).manual_seed(self.s.seed * 7919 + self._trial)
+        stream = _stream(self.device)
+        worst = 0.0
+        for i in range(inputs):
+            A, Bt = random_pair(m, n, k, self.device, gen)
+            ref = reference(A, Bt)
+            outs = [torch.full((m, n), float("nan"), device=self.device, dtype=torch.bfloat16) for _ in range(back_to_back)]
+            for C in outs:
+                lib(A, Bt, C, stream)
+            self.timer.sync()
+            for j, C in enumerate(outs):
+                err, why = check(C, ref)
+                worst = max(worst, err)
+                if why:
+                    raise MeasureError(f"wrong result (input {i + 1}, launch {j + 1}): {why}")
+        return worst
+
+    def evaluate(self, lib_path: str, expected: str | None, m: int, n: int, k: int,
+                 time_it: bool = True, inputs: int | None = None, back_to_back: int | None = None) -> Result:
+        lib = Library(lib_path)
+        try:
+            got = lib.config()
+            if expected is not None and parse_config_string(got) != parse_config_string(expected):
+                return Result(False, f"library was built as {got!r}, expected {expected!r}")
+            err = self.verify(lib, m, n, k, inputs or self.s.verify_inputs, back_to_back or self.s.back_to_back)
+            if not time_it:
+                return Result(True, error=err)
+            sets = self.sets(m, n, k)
+            stream = _stream(self.device)
+            for C in sets.C:
+                C.fill_(float("nan"))
+            samples = self._timed(lambda A, Bt, C: lib(A, Bt, C, stream), sets)
+            if self.s.check_after_timing:
+                for i, (C, ref) in enumerate(zip(sets.C, sets.ref)):
+                    e, why = check(C, ref)
+                    err = max(err, e)
+                    if why:
+                        raise MeasureError(f"wrong result in timed launches (set {i + 1}): {why}")
+            vendor_us, vendor_tflops = self.vendor(m, n, k)
+            return summarize(samples, m, n, k, err, len(sets.A), vendor_us, vendor_tflops)
+        except MeasureError as e:
+            return Result(False, str(e))
+        except RuntimeError as e:  # torch reports asynchronous device faults here
+            return Result(False, f"device error: {str(e).splitlines()[0]}")
+        finally:
+            self.timer.sync() if self.device.type == "cpu" else None
+            lib.close()
+
+
+def summarize(samples: list[float], m: int, n: int, k: int, err: float, sets: int,
+              vendor_us: float | None, vendor_tflops: float | None) -> Result:
+    q = statistics.quantiles(samples, n=10)
+    med = statistics.median(samples)
+    return Result(
+        ok=True, error=err, median_us=med, p10_us=q[0], p90_us=q[-1], spread=(q[-1] - q[0]) / med,
+        tflops=2.0 * m * n * k / (med * 1e-6) / 1e12, launches=len(samples), sets=sets,
+        vendor_us=vendor_us, vendor_tflops=vendor_tflops, samples_us=[round(x, 3) for x in samples],
+    )
