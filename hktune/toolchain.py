@@ -97,6 +97,7 @@ class Toolchain:
     flags: tuple[str, ...] = ()  # always passed, right after `clang`
     prefix: Path | None = None  # the portable install's prefix
     bin_dir: Path | None = None  # helper programs (the lld shim of the portable toolchain)
+    linker: tuple[str, ...] = ()  # an ld.lld for AMDGPU code objects (portable: zig ld.lld)
     env: dict[str, str] = field(default_factory=dict)  # extra environment for compiles
 
     @property
@@ -179,6 +180,7 @@ def _portable_toolchain(lay: _Layout, meta: dict) -> Toolchain:
         ),
         prefix=lay.prefix,
         bin_dir=lay.bin,
+        linker=(str(lay.zig), "ld.lld"),
     )
 
 
@@ -204,9 +206,13 @@ def _read_marker(lay: _Layout) -> dict | None:
         return None
 
 
+def _resolve(prefix: Path | str | None) -> Path:
+    return (Path(prefix) if prefix else default_prefix()).expanduser().resolve()
+
+
 def find(prefix: Path | None = None) -> Toolchain | None:
     """The installed portable toolchain, or None (not installed, pins changed, or damaged)."""
-    lay = _Layout(Path(prefix) if prefix else default_prefix())
+    lay = _Layout(_resolve(prefix))
     meta = _read_marker(lay)
     if not meta or meta.get("pins") != current_pins().as_dict():
         return None
@@ -477,7 +483,7 @@ def install(prefix: Path | None = None, force: bool = False, *, runner: Runner |
     run = runner or subprocess_runner
     say = log or (lambda msg: None)
     pins = current_pins()
-    lay = _Layout(Path(prefix).expanduser().resolve() if prefix else default_prefix().resolve())
+    lay = _Layout(_resolve(prefix))
     lay.prefix.mkdir(parents=True, exist_ok=True)
     with _locked(lay.prefix / ".install.lock"):
         if not force:
@@ -530,7 +536,38 @@ def disk_usage(path: Path) -> int:
     return total
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m hktune.toolchain install [--prefix DIR] [--force]` | `show`."""
+    import argparse
+    import time
+
+    ap = argparse.ArgumentParser(prog="python -m hktune.toolchain")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    inst = sub.add_parser("install", help="install the portable device-only HIP toolchain")
+    inst.add_argument("--prefix", type=Path, default=None)
+    inst.add_argument("--force", action="store_true")
+    show = sub.add_parser("show", help="print the toolchains found")
+    show.add_argument("--prefix", type=Path, default=None)
+    args = ap.parse_args(argv)
+    if args.cmd == "install":
+        t0 = time.monotonic()
+        try:
+            tc = install(args.prefix, force=args.force, log=lambda m: print(m, file=sys.stderr))
+        except ToolchainError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        print(f"{tc.version} in {tc.prefix} ({disk_usage(tc.prefix) / 1e6:.0f} MB, {time.monotonic() - t0:.1f} s)")
+        return 0
+    rocm, portable = rocm_toolchain(), find(args.prefix)
+    print(f"rocm: {rocm.version + ' at ' + str(rocm.rocm_path) if rocm else 'not found'}")
+    print(f"portable: {portable.version + ' in ' + str(portable.prefix) if portable else 'not installed'}")
+    return 0
+
+
 __all__ = [
     "Toolchain", "ToolchainError", "Pins", "RunResult", "install", "find", "find_rocm", "rocm_toolchain", "best",
-    "default_prefix", "current_pins", "subprocess_runner", "disk_usage",
+    "default_prefix", "current_pins", "subprocess_runner", "disk_usage", "main",
 ]
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""`hktune doctor`: what this machine can compile and run, in one report."""
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+
+def collect(hk_root: str | None = None) -> dict[str, Any]:
+    from hktune.build import cache_dir
+    from hktune.compilers import REGISTRY, get_compiler
+    from hktune.family import discover, project_root
+    from hktune.hipkittens import describe, find_root
+
+    report: dict[str, Any] = {"python": platform.python_version(), "project": str(project_root()),
+                              "cache": str(cache_dir()), "compilers": {}, "families": {}}
+    for name in REGISTRY:
+        try:
+            c = get_compiler(name)
+            report["compilers"][name] = c.version() if c.available() else "not found"
+        except Exception as e:  # noqa: BLE001 - the doctor reports, it never fails
+            report["compilers"][name] = f"not available: {str(e).splitlines()[0]}"
+    try:
+        from hktune import toolchain as tc
+
+        rocm = tc.find_rocm()
+        portable = tc.find()
+        report["rocm"] = str(rocm) if rocm else "not found (set ROCM_PATH)"
+        report["amd_portable_toolchain"] = f"{portable.version} at {portable.prefix}" if portable else "not installed (hktune toolchain install)"
+    except Exception as e:  # noqa: BLE001
+        report["rocm"] = f"unknown: {e}"
+    for name, fam in discover().items():
+        report["families"][name] = {"compiler": fam.compiler, "archs": list(fam.archs)}
+    try:
+        from hktune.devices import gpu_archs, torch_summary
+
+        report["torch"] = torch_summary()
+        report["gpus"] = [{"index": i, "arch": a, "name": n, "units": u} for i, a, n, u in gpu_archs()]
+    except Exception as e:  # noqa: BLE001
+        report["torch"] = f"not importable: {e}"
+        report["gpus"] = []
+    report["hipkittens"] = describe(find_root(hk_root))
+    report["cpu"] = {"cores": os.cpu_count(), "machine": platform.machine()}
+    return report
+
+
+def render(report: dict[str, Any]) -> str:
+    from tabulate import tabulate
+
+    rows: list[list[Any]] = [["python", report["python"]], ["project", report["project"]], ["build cache", report["cache"]]]
+    rows += [[f"compiler {k}", v] for k, v in report["compilers"].items()]
+    rows += [["ROCm", report.get("rocm")], ["AMD portable toolchain", report.get("amd_portable_toolchain")]]
+    t = report.get("torch")
+    rows.append(["torch", t if isinstance(t, str) else f"{t['torch']} (cuda {t['cuda']}, hip {t['hip']}), {t['gpus']} GPU(s)"])
+    for g in report.get("gpus", []):
+        rows.append([f"gpu {g['index']}", f"{g['name']} ({g['arch']}, {g['units']} units)"])
+    if not report.get("gpus"):
+        rows.append(["gpus", "none visible: only --arch host can run here; `hktune compile` works for every arch with a compiler"])
+    hk = report["hipkittens"]
+    rows.append(["HipKittens", f"{hk['root']} (branch {hk['branch']}, commit {hk['commit']})" if hk["root"] else "not set (--hk-root or HIPKITTENS_ROOT)"])
+    for name, f in report["families"].items():
+        rows.append([f"family {name}", f"{f['compiler']}: {', '.join(f['archs'])}"])
+    rows.append(["cpu", f"{report['cpu']['cores']} cores, {report['cpu']['machine']}"])
+    return tabulate(rows, tablefmt="plain")

@@ -1,0 +1,324 @@
+"""Search: one Optuna study per (family, arch, dtype, M, N, K), driven by ask/tell.
+
+Candidates come only from the valid space: the sampler proposes, and a proposal the space
+rejects is told back as PRUNED (never compiled) so TPE learns to avoid that region. Compiles
+run ahead in a thread pool while the worker times the current candidate. Every finished trial
+is in the study's storage at once (SQLite by default), so a killed search resumes without
+re-running anything; every new verified best goes into the table at once, so nothing is lost.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import time
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import optuna
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import TrialState
+
+from hktune import table as tbl
+from hktune.build import BuildOutcome, Builder
+from hktune.family import Family
+from hktune.runner import Worker
+from hktune.space import Config, Space
+
+SAMPLERS = ("tpe", "random", "exhaustive")
+DTYPE, LAYOUT = "bf16", "ABt"
+MAX_SKIPS = 20  # proposals in a row that were invalid or repeats before we pick for the sampler
+
+
+class SearchError(RuntimeError):
+    """Bad input for a search (no legal config, bad storage...): one line for the user."""
+
+
+@dataclass
+class SearchOptions:
+    m: int
+    n: int
+    k: int
+    trials: int = 50
+    timeout_s: float | None = None
+    seed: int = 0
+    sampler: str = "tpe"
+    storage: str | None = None
+    table: Path | None = None
+    lookahead: int | None = None  # candidates compiled ahead of the one being timed
+    confirm_inputs: int = 3       # race hunting for every new best before it may enter a table
+    confirm_back_to_back: int = 4
+
+
+@dataclass
+class SearchSummary:
+    study: str
+    storage: str
+    evaluated: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    pruned: int = 0
+    skipped_invalid: int = 0
+    best: dict[str, Any] | None = None
+    recorded: bool = False
+    wall_s: float = 0.0
+    compile_s: float = 0.0
+    run_s: float = 0.0
+    failures: list[tuple[Config, str]] = field(default_factory=list)
+
+
+def study_name(family: str, arch: str, m: int, n: int, k: int) -> str:
+    return f"{family}-{arch}-{DTYPE}-{m}x{n}x{k}"
+
+
+def config_key(config: Config) -> str:
+    return json.dumps(sorted(config.items()))
+
+
+def config_string(space: Space, config: Config) -> str:
+    """What the library's hktune_config() must report."""
+    return ",".join(f"{p.name}={config[p.name]}" for p in space.params)
+
+
+def shape_distance(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    return sum(abs(math.log2(x / y)) for x, y in zip(a, b))
+
+
+def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True, n_startup_trials=8)
+    if name in ("random", "exhaustive"):
+        # We choose the configs ourselves (uniform over the *valid* space, or in order) and
+        # enqueue them; the random sampler only fills in what is not enqueued.
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise SearchError(f"unknown sampler {name!r} (choose from {', '.join(SAMPLERS)})")
+
+
+def template_provenance(family: Family, arch: str, builder: Builder, info: dict[str, Any]) -> dict[str, Any]:
+    tc = {"compiler": builder.compiler_version, "torch": info.get("torch"), "backend": info.get("backend")}
+    for d in builder.include_dirs:
+        from hktune.build import tree_identity
+
+        tc["include:" + d.name] = tree_identity(d)
+    return tc
+
+
+class Search:
+    """One search: a study, a builder, a worker; ``run`` drives them to the end."""
+
+    def __init__(self, family: Family, arch: str, space: Space, builder: Builder, worker: Worker,
+                 opts: SearchOptions, on_progress: Callable[[SearchSummary, dict[str, Any] | None], None] | None = None) -> None:
+        self.family, self.arch, self.space = family, arch, space
+        self.builder, self.worker, self.opts = builder, worker, opts
+        self.shape = (opts.m, opts.n, opts.k)
+        self.valid = space.enumerate(self.shape)
+        if not self.valid:
+            raise SearchError(
+                f"no config of family {family.name} is legal for {opts.m}x{opts.n}x{opts.k} on {arch} "
+                f"(shape constraints: {'; '.join(c.text for c in space.shape_constraints) or 'none'})")
+        self.valid_keys = {config_key(c) for c in self.valid}
+        self.name = study_name(family.name, arch, *self.shape)
+        self.storage = opts.storage or "sqlite:///" + str((opts.table or Path("results/x")).parent.resolve() / "studies.db")
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            self.study = optuna.create_study(study_name=self.name, storage=self.storage, direction="maximize",
+                                             sampler=make_sampler(opts.sampler, opts.seed), load_if_exists=True)
+        except Exception as e:  # noqa: BLE001 - any storage failure is one line for the user
+            raise SearchError(f"cannot open study storage {self.storage}: {str(e).splitlines()[0]}") from None
+        self.dists = {p.name: CategoricalDistribution(sorted({c[p.name] for c in self.valid})) for p in space.params}
+        self.rng = random.Random(opts.seed)
+        self.summary = SearchSummary(self.name, self.storage)
+        self.seen: dict[str, float | None] = {}  # config key -> TFLOP/s (None: failed)
+        self.best_value = -math.inf
+        self._inflight: set[str] = set()
+        self._resume()
+        self.already = len(self.seen)  # configs evaluated by earlier runs of this study
+
+    # -- resume ---------------------------------------------------------------------------
+    def _resume(self) -> None:
+        storage = self.study._storage
+        for t in self.study.get_trials(deepcopy=False):
+            cfg = t.user_attrs.get("config")
+            if t.state == TrialState.RUNNING:
+                # Left behind by a killed search: close it and queue its config again.
+                storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+                if cfg and config_key(cfg) in self.valid_keys:
+                    self.study.enqueue_trial(cfg, skip_if_exists=False)
+                continue
+            if not cfg or t.user_attrs.get("duplicate_of") is not None:
+                continue
+            if t.state == TrialState.COMPLETE:
+                self.seen[config_key(cfg)] = t.value
+                self.best_value = max(self.best_value, t.value)
+            elif t.state == TrialState.FAIL:
+                self.seen.setdefault(config_key(cfg), None)
+        self.summary.evaluated = 0
+
+    # -- candidates -------------------------------------------------------------------------
+    def _untried(self) -> list[Config]:
+        return [c for c in self.valid if config_key(c) not in self.seen and config_key(c) not in self._inflight]
+
+    def _enqueue_own_choice(self) -> bool:
+        left = self._untried()
+        if not left:
+            return False
+        cfg = left[0] if self.opts.sampler == "exhaustive" else self.rng.choice(left)
+        self.study.enqueue_trial(cfg)
+        return True
+
+    def _enqueue_seeds(self) -> None:
+        seeds = []
+        for s in self.space.seeds:
+            cfg = {k: int(v) for k, v in s.items() if k in self.space.names}
+            if config_key(cfg) in self.valid_keys and config_key(cfg) not in self.seen:
+                where = tuple(s.get("shape") or self.shape)
+                seeds.append((shape_distance(where, self.shape), cfg))
+        for _, cfg in sorted(seeds, key=lambda x: x[0]):
+            self.study.enqueue_trial(cfg, user_attrs={"seed": True})
+
+    def _next(self) -> tuple[optuna.Trial, Config] | None:
+        skips = 0
+        while True:
+            if not self._untried():
+                return None
+            if self.opts.sampler != "tpe" or skips >= MAX_SKIPS:
+                if not self._enqueue_own_choice():
+                    return None
+            trial = self.study.ask(self.dists)
+            cfg = {k: int(v) for k, v in trial.params.items()}
+            key = config_key(cfg)
+            trial.set_user_attr("config", cfg)
+            if key not in self.valid_keys:
+                why = self.space.violations(cfg) or self.space.shape_violations(cfg, *self.shape)
+                trial.set_user_attr("reason", "invalid: " + "; ".join(why))
+                self.study.tell(trial, state=TrialState.PRUNED)
+                self.summary.skipped_invalid += 1
+                skips += 1
+                continue
+            if key in self.seen or key in self._inflight:
+                # A repeat: answer from what we know so TPE's model stays consistent.
+                trial.set_user_attr("duplicate_of", key)
+                value = self.seen.get(key)
+                if value is not None:
+                    self.study.tell(trial, value)
+                else:
+                    self.study.tell(trial, state=TrialState.PRUNED)
+                skips += 1
+                continue
+            return trial, cfg
+
+    # -- one candidate ------------------------------------------------------------------------
+    def _finish(self, trial: optuna.Trial, cfg: Config, outcome: BuildOutcome) -> dict[str, Any] | None:
+        key = config_key(cfg)
+        s = self.summary
+        s.evaluated += 1
+        trial.set_user_attr("compile_s", round(outcome.seconds, 3))
+        trial.set_user_attr("cached", outcome.cached)
+        trial.set_user_attr("resources", outcome.resources)
+        if not outcome.ok:
+            return self._fail(trial, cfg, outcome.reason or "compile failed", TrialState.FAIL)
+        if outcome.reason:
+            s.pruned += 1
+            return self._fail(trial, cfg, "pruned: " + outcome.reason, TrialState.PRUNED, count=False)
+        t0 = time.perf_counter()
+        expected = config_string(self.space, cfg)
+        res = self.worker.evaluate(outcome.artifact, expected, *self.shape)
+        if res.get("ok") and res["tflops"] > self.best_value:
+            # Race hunting before a config may become the best: more fresh inputs and more
+            # back-to-back launches, every output checked.
+            conf = self.worker.evaluate(outcome.artifact, expected, *self.shape, time=False,
+                                        inputs=self.opts.confirm_inputs, back_to_back=self.opts.confirm_back_to_back)
+            if not conf.get("ok"):
+                res = {"ok": False, "reason": "failed race hunting: " + str(conf.get("reason"))}
+        s.run_s += time.perf_counter() - t0
+        if not res.get("ok"):
+            return self._fail(trial, cfg, str(res.get("reason")), TrialState.FAIL)
+        for k in ("median_us", "spread", "error", "vendor_tflops", "vendor_us", "launches", "sets"):
+            trial.set_user_attr(k, res.get(k))
+        value = float(res["tflops"])
+        self.study.tell(trial, value)
+        self.seen[key] = value
+        s.succeeded += 1
+        if value > self.best_value:
+            self.best_value = value
+            s.best = {"config": cfg, **{k: res.get(k) for k in ("tflops", "median_us", "spread", "error", "vendor_tflops", "vendor_us")},
+                      "trial": trial.number, "resources": outcome.resources}
+            self._record(cfg, res)
+        return res
+
+    def _fail(self, trial: optuna.Trial, cfg: Config, reason: str, state: TrialState, count: bool = True) -> None:
+        trial.set_user_attr("reason", reason[:2000])
+        self.study.tell(trial, state=state)
+        self.seen[config_key(cfg)] = None
+        if count:
+            self.summary.failed += 1
+        self.summary.failures.append((cfg, reason))
+        return None
+
+    def _record(self, cfg: Config, res: dict[str, Any]) -> None:
+        if self.opts.table is None:
+            return
+        info = self.worker.info
+        entry = tbl.Entry(
+            key=tbl.Key(self.family.name, self.arch, DTYPE, LAYOUT, *self.shape),
+            config=cfg, tflops=float(res["tflops"]), time_us=float(res["median_us"]), spread=float(res["spread"]),
+            vendor={"name": "torch.matmul", "tflops": res.get("vendor_tflops"), "time_us": res.get("vendor_us")},
+            ratio=float(res["tflops"]) / float(res["vendor_tflops"]) if res.get("vendor_tflops") else 0.0,
+            error=float(res["error"]), trials=len(self.seen), date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            device={"name": info.get("name"), "units": info.get("units"), "arch": info.get("arch")},
+            toolchain=template_provenance(self.family, self.arch, self.builder, info),
+            template_hash=self.family.template_hash(self.arch),
+        )
+        replaced, _ = tbl.record(self.opts.table, entry)
+        self.summary.recorded = self.summary.recorded or replaced
+
+    # -- the loop -------------------------------------------------------------------------------
+    def run(self, on_trial: Callable[[SearchSummary, dict[str, Any] | None], None] | None = None) -> SearchSummary:
+        start = time.perf_counter()
+        self._enqueue_seeds()
+        lookahead = self.opts.lookahead or max(2, self.builder.jobs * 2)
+        pending: deque[tuple[optuna.Trial, Config, Future[BuildOutcome]]] = deque()
+
+        def out_of_time() -> bool:
+            return self.opts.timeout_s is not None and time.perf_counter() - start > self.opts.timeout_s
+
+        exhausted = False
+        try:
+            while True:
+                while (not exhausted and len(pending) < lookahead and not out_of_time()
+                       and self.already + self.summary.evaluated + len(pending) < self.opts.trials):
+                    nxt = self._next()
+                    if nxt is None:
+                        exhausted = True
+                        break
+                    trial, cfg = nxt
+                    self._inflight.add(config_key(cfg))
+                    pending.append((trial, cfg, self.builder.submit(cfg)))
+                if not pending:
+                    break
+                trial, cfg, fut = pending.popleft()
+                outcome = fut.result()
+                self.summary.compile_s += outcome.seconds if not outcome.cached else 0.0
+                res = self._finish(trial, cfg, outcome)
+                self._inflight.discard(config_key(cfg))
+                if on_trial:
+                    on_trial(self.summary, res)
+                if out_of_time():
+                    break
+        finally:
+            # Candidates asked but never run go back as PRUNED, so a resumed search proposes them again.
+            for trial, cfg, fut in pending:
+                fut.cancel()
+                trial.set_user_attr("reason", "not run: the search stopped first")
+                self.study.tell(trial, state=TrialState.PRUNED)
+            self.summary.wall_s = time.perf_counter() - start
+        return self.summary
+
+
+def digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
