@@ -36,6 +36,7 @@ def _errors(fn):  # noqa: ANN001 - a decorator mapping our exceptions to one-lin
     def wrapper(*a: Any, **kw: Any) -> Any:
         from hktune.compilers import CompilerMissing
         from hktune.devices import DeviceError
+        from hktune.export import ExportError
         from hktune.family import FamilyError
         from hktune.hipkittens import HipKittensError
         from hktune.runner import WorkerError
@@ -45,7 +46,7 @@ def _errors(fn):  # noqa: ANN001 - a decorator mapping our exceptions to one-lin
 
         try:
             return fn(*a, **kw)
-        except (FamilyError, SpaceError, TableError, SearchError, HipKittensError) as e:
+        except (FamilyError, SpaceError, TableError, SearchError, HipKittensError, ExportError) as e:
             raise Fail(str(e), EXIT_BAD_INPUT) from None
         except (CompilerMissing, DeviceError, WorkerError) as e:
             raise Fail(str(e), EXIT_MISSING) from None
@@ -260,7 +261,8 @@ def export(tables: tuple[Path, ...], out: Path, min_ratio: float) -> None:
     from hktune.family import resolve
 
     entries = [e for t in tables for e in tbl.load(t)]
-    text = export_header(entries, lambda fam, arch: resolve(arch, fam).space(arch), out, min_ratio=min_ratio)
+    text = export_header(entries, lambda fam, arch: resolve(arch, fam).space(arch), out, min_ratio=min_ratio,
+                         table=", ".join(str(t) for t in tables))
     click.echo(f"wrote {out}: {len(entries)} entries, {len(text.splitlines())} lines", err=True)
 
 

@@ -133,6 +133,10 @@ def resolve(arch: str, family: str | None = None) -> Family:
         known = sorted({a for f in fams.values() for a in f.archs})
         raise FamilyError(f"unknown arch {arch!r} (known: {', '.join(known)})")
     if len(serving) > 1:
+        # Families from the project's kernels/ are the defaults; plug-ins must be named.
+        own = [f for f in serving if f.folder.parent == project_root() / "kernels"]
+        if len(own) == 1:
+            return own[0]
         raise FamilyError(f"several families serve {arch} ({', '.join(f.name for f in serving)}): pass --family")
     return serving[0]
 

@@ -27,6 +27,7 @@ from optuna.trial import TrialState
 from hktune import table as tbl
 from hktune.build import BuildOutcome, Builder
 from hktune.family import Family
+from hktune.measure import FROBENIUS_MAX
 from hktune.runner import Worker
 from hktune.space import Config, Space
 
@@ -268,13 +269,13 @@ class Search:
             key=tbl.Key(self.family.name, self.arch, DTYPE, LAYOUT, *self.shape),
             config=cfg, tflops=float(res["tflops"]), time_us=float(res["median_us"]), spread=float(res["spread"]),
             vendor={"name": "torch.matmul", "tflops": res.get("vendor_tflops"), "time_us": res.get("vendor_us")},
-            ratio=float(res["tflops"]) / float(res["vendor_tflops"]) if res.get("vendor_tflops") else 0.0,
+            ratio=float(res["tflops"]) / float(res["vendor_tflops"]) if res.get("vendor_tflops") else float("nan"),
             error=float(res["error"]), trials=len(self.seen), date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             device={"name": info.get("name"), "units": info.get("units"), "arch": info.get("arch")},
             toolchain=template_provenance(self.family, self.arch, self.builder, info),
             template_hash=self.family.template_hash(self.arch),
         )
-        replaced, _ = tbl.record(self.opts.table, entry)
+        replaced, _ = tbl.record(self.opts.table, entry, max_error=FROBENIUS_MAX)
         self.summary.recorded = self.summary.recorded or replaced
 
     # -- the loop -------------------------------------------------------------------------------

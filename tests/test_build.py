@@ -1,0 +1,49 @@
+import pytest
+
+from hktune.build import Builder, prune_reason
+from hktune.family import resolve
+
+
+@pytest.fixture
+def host():
+    fam = resolve("host")
+    return fam, fam.space("host")
+
+
+def test_compile_then_cache_hit(host, tmp_path):
+    fam, space = host
+    cfg = space.enumerate()[0]
+    with Builder(fam, "host", space, jobs=2, cache=tmp_path) as b:
+        first = b.build(cfg)
+        again = b.build(cfg)
+    assert first.usable and not first.cached and first.artifact.exists()
+    assert again.cached and again.artifact == first.artifact
+    assert b.key(cfg) != b.key({**cfg, "SCHEDULE": 1 - cfg["SCHEDULE"]})
+
+
+def test_compile_error_is_a_failed_outcome_with_its_log_and_is_cached(tmp_path):
+    fam = resolve("host", "faulty")
+    space = fam.space("host")
+    with Builder(fam, "host", space, jobs=1, cache=tmp_path) as b:
+        out = b.build({"FAULT": 6, "BLOCK": 16})
+        again = b.build({"FAULT": 6, "BLOCK": 16})
+    assert not out.ok and "planted compile error" in out.log_path.read_text()
+    assert "compile failed" in out.reason
+    assert again.cached and not again.ok
+
+
+def test_parallel_builds(host, tmp_path):
+    fam, space = host
+    cfgs = space.enumerate()[:4]
+    with Builder(fam, "host", space, jobs=2, cache=tmp_path) as b:
+        outs = list(b.build_many(cfgs))
+    assert sorted(map(str, (o.config for o in outs))) == sorted(map(str, cfgs))
+    assert all(o.usable for o in outs)
+
+
+def test_prune_rules(host):
+    _, space = host
+    space.prune = {"max_spills": 0, "min_occupancy_met": True}
+    assert prune_reason(space, {"OCCUPANCY": 2}, {"vgpr_spills": 3}).startswith("spills")
+    assert "occupancy" in prune_reason(space, {"OCCUPANCY": 2}, {"occupancy": 1})
+    assert prune_reason(space, {"OCCUPANCY": 2}, {"occupancy": 2, "spills": 0}) is None

@@ -1,0 +1,44 @@
+import math
+
+import torch
+
+from hktune.measure import check, parse_config_string, reference
+
+
+def _pair(m=64, n=48, k=96, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    A = torch.randn(m, k, generator=g).to(torch.bfloat16)
+    B = torch.randn(n, k, generator=g).to(torch.bfloat16)
+    return A, B, reference(A, B)
+
+
+def test_correct_bf16_output_passes():
+    A, B, ref = _pair()
+    err, why = check(ref.to(torch.bfloat16), ref)
+    assert why is None and 0 < err < 5e-3
+
+
+def test_one_wrong_element_fails():
+    A, B, ref = _pair()
+    C = ref.to(torch.bfloat16)
+    C[10, 7] = -C[10, 7] + 1
+    err, why = check(C, ref)
+    assert why and "1 of" in why and "[10,7]" in why
+
+
+def test_unwritten_nan_fails():
+    A, B, ref = _pair()
+    C = ref.to(torch.bfloat16)
+    C[-1, -1] = float("nan")
+    err, why = check(C, ref)
+    assert math.isinf(err) and "NaN" in why
+
+
+def test_small_systematic_error_fails_on_frobenius_or_elements():
+    A, B, ref = _pair()
+    err, why = check((ref * 1.03).to(torch.bfloat16), ref)
+    assert why is not None
+
+
+def test_parse_config_string():
+    assert parse_config_string("A=1,B=22") == {"A": 1, "B": 22}
