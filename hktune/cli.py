@@ -146,8 +146,11 @@ def search(m: int, n: int, k: int, arch: str, family: str | None, trials: int, t
     from hktune.runner import Worker
     from hktune.search import Search, SearchOptions
 
+    from hktune import table as tbl
+
     table = table or _default_table(arch)
     _check_writable(table)
+    tbl.load(table)  # a malformed table stops us before any work, and stays as it is
     fam, space, builder = _setup(arch, family, hk_root, jobs)
     device = device_for(arch, gpu)
     opts = SearchOptions(m=m, n=n, k=k, trials=trials, timeout_s=timeout, seed=seed, sampler=sampler,

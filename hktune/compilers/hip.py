@@ -11,8 +11,9 @@ Two toolchains (hktune/toolchain.py):
   ``-c --no-gpu-bundle-output`` produces, at half the compile time. ``runnable=False``.
 
 Resources come from clang's ``-Rpass-analysis=kernel-resource-usage`` remarks, cross-checked with
-the code object's metadata note (msgpack) where present, plus the assembly's comments
-(code size, occupancy) and a static count of MFMA instructions.
+the code object's metadata note (msgpack) where present; code_bytes is the kernel symbol's size
+in the code object (the .s ``codeLenInByte`` comment, used when there is no code object,
+over-estimates inline asm); plus a static count of MFMA instructions in the assembly.
 
 Command lines are built by the pure function :func:`plan` so they can be tested without a compiler.
 """
@@ -277,6 +278,28 @@ def _code_objects(data: bytes):
         i = data.find(magic, i + 1)
 
 
+def _func_sizes(elf: bytes) -> dict[str, int]:
+    """{function symbol: st_size} from an ELF's .symtab (or .dynsym): exact machine-code bytes."""
+    shoff, = struct.unpack_from("<Q", elf, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", elf, 0x3A)
+    sh = [struct.unpack_from("<IIQQQQIIQQ", elf, shoff + i * shentsize) for i in range(shnum)]
+    out: dict[str, int] = {}
+    for want in (2, 11):  # SHT_SYMTAB, then SHT_DYNSYM
+        for _name, typ, _f, _a, off, size, link, _i, _al, ent in sh:
+            if typ != want or not ent:
+                continue
+            stroff = sh[link][4]
+            for p in range(off, off + size, ent):
+                st_name, st_info = struct.unpack_from("<IB", elf, p)
+                st_size, = struct.unpack_from("<Q", elf, p + 16)
+                if st_info & 0xF == 2 and st_size:  # STT_FUNC
+                    end = elf.index(b"\0", stroff + st_name)
+                    out[elf[stroff + st_name:end].decode(errors="replace")] = st_size
+        if out:
+            break
+    return out
+
+
 _META_KEYS = {".vgpr_count": "vgprs", ".agpr_count": "agprs", ".sgpr_count": "sgprs",
               ".private_segment_fixed_size": "scratch_bytes", ".group_segment_fixed_size": "lds_bytes",
               ".vgpr_spill_count": "vgpr_spills", ".sgpr_spill_count": "sgpr_spills"}
@@ -287,10 +310,14 @@ def _parse_metadata(path: Path) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     data = path.read_bytes()
     for elf in _code_objects(data):
+        sizes = _func_sizes(elf)
         for md in _elf_notes(elf):
             for k in md.get("amdhsa.kernels", []):
-                out[k.get(".symbol", k.get(".name", "?")).removesuffix(".kd")] = {
-                    key: k[m] for m, key in _META_KEYS.items() if isinstance(k.get(m), int)}
+                name = k.get(".symbol", k.get(".name", "?")).removesuffix(".kd")
+                row = {key: k[m] for m, key in _META_KEYS.items() if isinstance(k.get(m), int)}
+                if name in sizes:
+                    row["code_bytes"] = sizes[name]
+                out[name] = row
     return out
 
 
@@ -335,6 +362,8 @@ def collect_resources(remarks: str, asm: Path | None, artifact: Path | None) -> 
         if meta:
             names = set(kernels) & set(meta) or set(meta)
             md = _worst([meta[n] for n in names])
+            if md.get("code_bytes") is not None:  # the .s comment estimates inline asm; the symbol is exact
+                res["code_bytes"] = md["code_bytes"]
             for key, v in md.items():
                 if v is None:
                     continue
