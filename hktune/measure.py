@@ -3,7 +3,7 @@
 The same code serves every backend: torch gives the tensors, the reference and the vendor
 BLAS; a Timer gives device events on a GPU (CUDA or ROCm torch) and a host clock on the CPU.
 
-Verification (docs/measurement.md says why each step is there):
+Verification (README.md, "How a trial is judged", says why each step is there):
   * output poisoned with NaN before every launch, so an unwritten element can never pass;
   * fresh random inputs (never zeros) for every trial, several of them;
   * back-to-back launches, each into its own poisoned buffer, all checked (races show up as
