@@ -54,6 +54,7 @@ class SearchOptions:
     lookahead: int | None = None  # candidates compiled ahead of the one being timed
     confirm_inputs: int = 3       # race hunting for every new best before it may enter a table
     confirm_back_to_back: int = 4
+    finalists: int = 3            # best configs re-timed at the end; the winner is chosen on those
 
 
 @dataclass
@@ -137,6 +138,9 @@ class Search:
         self.seen: dict[str, float | None] = {}  # config key -> TFLOP/s (None: failed)
         self.best_value = -math.inf
         self._inflight: set[str] = set()
+        self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{random.getrandbits(32):08x}"
+        key = tbl.Key(family.name, arch, DTYPE, LAYOUT, *self.shape)
+        self.baseline = tbl.lookup(tbl.load(opts.table), key) if opts.table else None
         self._resume()
         self.already = len(self.seen)  # configs evaluated by earlier runs of this study
 
@@ -252,6 +256,31 @@ class Search:
             self._record(cfg, res)
         return res
 
+    def _rerank(self) -> None:
+        """Re-time the best few configs (and the vendor BLAS beside each) and record the one
+        that is fastest on the re-measure: one lucky or unlucky timing does not pick the winner."""
+        if self.opts.finalists < 2:
+            return
+        done = [t for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if "duplicate_of" not in t.user_attrs and t.user_attrs.get("config")]
+        top = sorted(done, key=lambda t: t.value, reverse=True)[: self.opts.finalists]
+        if len(top) < 2:
+            return
+        best: tuple[float, Config, dict[str, Any]] | None = None
+        for t in top:
+            cfg = {k: int(v) for k, v in t.user_attrs["config"].items()}
+            outcome = self.builder.build(cfg)
+            if not outcome.usable:
+                continue
+            res = self.worker.evaluate(outcome.artifact, config_string(self.space, cfg), *self.shape)
+            if res.get("ok") and (best is None or res["tflops"] > best[0]):
+                best = (float(res["tflops"]), cfg, res)
+        if best is not None:
+            tflops, cfg, res = best
+            self.summary.best = {"config": cfg, **{k: res.get(k) for k in ("tflops", "median_us", "spread", "error", "vendor_tflops", "vendor_us")},
+                                 "finalists": len(top)}
+            self._record(cfg, res, final=True)
+
     def _fail(self, trial: optuna.Trial, cfg: Config, reason: str, state: TrialState, count: bool = True) -> None:
         trial.set_user_attr("reason", reason[:2000])
         self.study.tell(trial, state=state)
@@ -261,7 +290,7 @@ class Search:
         self.summary.failures.append((cfg, reason))
         return None
 
-    def _record(self, cfg: Config, res: dict[str, Any]) -> None:
+    def _record(self, cfg: Config, res: dict[str, Any], final: bool = False) -> None:
         if self.opts.table is None:
             return
         info = self.worker.info
@@ -274,8 +303,16 @@ class Search:
             device={"name": info.get("name"), "units": info.get("units"), "arch": info.get("arch")},
             toolchain=template_provenance(self.family, self.arch, self.builder, info),
             template_hash=self.family.template_hash(self.arch),
+            extra={"run": self.run_id, "finalist_remeasure": final},
         )
-        replaced, _ = tbl.record(self.opts.table, entry, max_error=FROBENIUS_MAX)
+        if final and self.baseline is not None and self.baseline.tflops >= entry.tflops:
+            entry = self.baseline  # an earlier run's entry is still the fastest: put it back
+        if final:
+            # The re-measured winner replaces this run's own earlier first-timing entry, and an
+            # older run's entry only when it beats it: one recorded figure per careful measure.
+            replaced, prev = tbl.record(self.opts.table, entry, max_error=FROBENIUS_MAX, supersede_run=self.run_id)
+        else:
+            replaced, prev = tbl.record(self.opts.table, entry, max_error=FROBENIUS_MAX)
         self.summary.recorded = self.summary.recorded or replaced
 
     # -- the loop -------------------------------------------------------------------------------
@@ -311,6 +348,7 @@ class Search:
                     on_trial(self.summary, res)
                 if out_of_time():
                     break
+            self._rerank()
         finally:
             # Candidates asked but never run go back as PRUNED, so a resumed search proposes them again.
             for trial, cfg, fut in pending:

@@ -243,9 +243,14 @@ def _lock(path: Path, timeout: float) -> filelock.BaseFileLock:
 
 
 def record(
-    path: Path | str, entry: Entry, max_error: float | None = None, timeout: float = LOCK_TIMEOUT_S
+    path: Path | str, entry: Entry, max_error: float | None = None, timeout: float = LOCK_TIMEOUT_S,
+    supersede_run: str | None = None,
 ) -> tuple[bool, Entry | None]:
     """Put ``entry`` in the table if it is verified and faster than the one stored for its key.
+
+    ``supersede_run``: a stored entry whose ``extra['run']`` equals it was written earlier by the
+    same search run (a first, single timing), so the run's final, re-measured figure replaces it
+    even when lower; entries of other runs are still only replaced by faster ones.
 
     ``max_error`` defaults to the table's top-level ``max_error`` field, else DEFAULT_MAX_ERROR.
     A stored entry that fails verification is replaced by any verified one.
@@ -260,7 +265,8 @@ def record(
             previous = lookup(entries, entry.key)
             if not entry.verified(limit):
                 return False, previous
-            if previous is not None and previous.verified(limit) and not entry.tflops > previous.tflops:
+            same_run = supersede_run is not None and previous is not None and previous.extra.get("run") == supersede_run
+            if previous is not None and previous.verified(limit) and not same_run and not entry.tflops > previous.tflops:
                 return False, previous
             kept = [e for e in entries if e.key != entry.key]
             _write(path, _dump(kept + [entry], meta))
