@@ -403,5 +403,17 @@ def toolchain_install(prefix: Path | None, force: bool) -> None:
     click.echo(f"portable AMD toolchain ready: {t.version} at {t.prefix}")
 
 
+# Commands that live in their own modules (hktune/cmd_<name>.py, each exposing `command`):
+# a new command is a new file plus one name here.
+for _name in ("sweep", "shapes", "report", "check_model"):
+    try:
+        _mod = __import__(f"hktune.cmd_{_name}", fromlist=["command"])
+    except ModuleNotFoundError as _e:
+        if _e.name != f"hktune.cmd_{_name}":
+            raise
+        continue
+    main.add_command(_mod.command)
+
+
 if __name__ == "__main__":
     main()
