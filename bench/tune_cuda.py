@@ -33,7 +33,7 @@ def main() -> int:
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     table = args.out / f"{args.arch}.yaml"
-    storage = f"sqlite:///{(args.out / 'studies.db').resolve()}"
+    storage = str((args.out / "studies.journal").resolve())
     rows = []
     for shape in args.shapes.split(","):
         m, n, k = (int(x) for x in shape.split("x"))

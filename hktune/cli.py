@@ -128,7 +128,7 @@ def main() -> None:
 @click.option("--timeout", type=float, default=None, help="stop starting new trials after this many seconds")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--sampler", type=click.Choice(["tpe", "random", "exhaustive"]), default="tpe", show_default=True)
-@click.option("--storage", default=None, help="Optuna storage URL (default: sqlite under the table's folder)")
+@click.option("--storage", default=None, help="a journal file path, or an Optuna RDB URL (default: studies.journal beside the table)")
 @click.option("--table", type=click.Path(dir_okay=False, path_type=Path), default=None, help="YAML table (default results/<arch>.yaml)")
 @click.option("--jobs", type=int, default=None, callback=_positive, help="parallel compiles (default: cores)")
 @click.option("--gpu", type=int, default=None, help="GPU index (default: the first of --arch)")
@@ -272,7 +272,7 @@ def export(tables: tuple[Path, ...], out: Path, min_ratio: float) -> None:
 @main.command()
 @click.option("--table", type=click.Path(dir_okay=False, path_type=Path), default=None, help="a table (default: every results/*.yaml)")
 @click.option("--studies", is_flag=True, help="list the studies in the storage instead")
-@click.option("--storage", default=None, help="Optuna storage URL (default: results/studies.db)")
+@click.option("--storage", default=None, help="journal file or Optuna RDB URL (default: results/studies.journal)")
 @click.option("--study", "study_name", default=None, help="with --studies: the trials of one study")
 @click.option("--json", "as_json", is_flag=True)
 @_errors
@@ -286,7 +286,9 @@ def show(table: Path | None, studies: bool, storage: str | None, study_name: str
     if studies:
         from hktune.report import study_rows
 
-        storage = storage or "sqlite:///" + str(project_root() / "results" / "studies.db")
+        from hktune.storage import default_storage
+
+        storage = storage or default_storage(project_root() / "results")
         rows, headers = study_rows(storage, study_name)
         click.echo(json.dumps([dict(zip(headers, r)) for r in rows], indent=1, default=str) if as_json
                    else tabulate(rows, headers=headers, tablefmt="simple"))

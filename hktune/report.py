@@ -4,10 +4,13 @@ from __future__ import annotations
 import optuna
 from optuna.trial import TrialState
 
+from hktune.storage import open_storage
+
 
 def study_rows(storage: str, name: str | None = None) -> tuple[list[list], list[str]]:
     """Without a name, one row per study; with one, one row per trial of that study."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = open_storage(storage)
     if name is None:
         rows = []
         for s in optuna.get_all_study_summaries(storage):

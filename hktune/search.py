@@ -30,6 +30,7 @@ from hktune.family import Family
 from hktune.measure import FROBENIUS_MAX
 from hktune.runner import Worker
 from hktune.space import Config, Space
+from hktune.storage import default_storage, open_storage
 
 SAMPLERS = ("tpe", "random", "exhaustive")
 DTYPE, LAYOUT = "bf16", "ABt"
@@ -125,10 +126,10 @@ class Search:
                 f"(shape constraints: {'; '.join(c.text for c in space.shape_constraints) or 'none'})")
         self.valid_keys = {config_key(c) for c in self.valid}
         self.name = study_name(family.name, arch, *self.shape)
-        self.storage = opts.storage or "sqlite:///" + str((opts.table or Path("results/x")).parent.resolve() / "studies.db")
+        self.storage = opts.storage or default_storage((opts.table or Path("results/x")).parent)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
-            self.study = optuna.create_study(study_name=self.name, storage=self.storage, direction="maximize",
+            self.study = optuna.create_study(study_name=self.name, storage=open_storage(self.storage), direction="maximize",
                                              sampler=make_sampler(opts.sampler, opts.seed), load_if_exists=True)
         except Exception as e:  # noqa: BLE001 - any storage failure is one line for the user
             raise SearchError(f"cannot open study storage {self.storage}: {str(e).splitlines()[0]}") from None

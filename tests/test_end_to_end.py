@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -71,11 +70,11 @@ def test_faulty_family_search_records_only_correct_kernels(results: Path):
     only a verified config reaches the table."""
     table = results / "host.yaml"
     r = hk("search", "--m", "64", "--n", "64", "--k", "64", "--arch", "host", "--family", "faulty", "--sampler", "exhaustive",
-           "--trials", "100", "--trial-timeout", "5", "--table", str(table), "--quiet")
+           "--trials", "100", "--trial-timeout", "15", "--table", str(table), "--quiet")
     assert r.returncode == 0, r.stderr + r.stdout
     entry = yaml.safe_load(table.read_text())["entries"][0]
     assert entry["config"]["FAULT"] in (0, 8)
-    rows = json.loads(hk("show", "--studies", "--storage", f"sqlite:///{results}/studies.db", "--study",
+    rows = json.loads(hk("show", "--studies", "--storage", str(results / "studies.journal"), "--study",
                          "faulty-host-bf16-64x64x64", "--json").stdout)
     by_fault: dict[int, set] = {}
     for row in rows:
@@ -91,16 +90,20 @@ def test_sigkill_then_resume_loses_no_trial(results: Path):
     args = [sys.executable, "-m", "hktune.cli", "search", "--m", "64", "--n", "64", "--k", "128", "--arch", "host",
             "--sampler", "random", "--trials", "200", "--table", str(table), "--quiet"]
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    db = results / "studies.db"
+    journal = results / "studies.journal"
 
     def complete() -> int:
-        if not db.exists():
+        if not journal.exists():
             return 0
-        with sqlite3.connect(db) as c:
-            try:
-                return c.execute("select count(*) from trials where state='COMPLETE'").fetchone()[0]
-            except sqlite3.OperationalError:
-                return 0
+        import optuna
+
+        from hktune.storage import open_storage
+
+        try:
+            st = optuna.load_study(study_name="host-host-bf16-64x64x128", storage=open_storage(str(journal)))
+        except KeyError:
+            return 0
+        return sum(1 for t in st.get_trials(deepcopy=False) if t.state.name == "COMPLETE")
 
     deadline = time.time() + 240
     while complete() < 4 and time.time() < deadline:

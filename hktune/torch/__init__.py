@@ -1,0 +1,27 @@
+"""hktune.torch: tuned GEMMs as a PyTorch drop-in (docs/torch.md).
+
+    import hktune.torch as ht
+    y = ht.linear(x, W, b)          # x @ W.T + b
+    C = ht.matmul(A, B)             # A @ B
+    names = ht.patch(model)         # every nn.Linear -> ht.Linear
+    print(ht.stats())               # {"tuned": .., "padded": .., "fallback": .., "reasons": {..}}
+
+Each GEMM looks up the results tables for the tensor's arch ('host' on the CPU, sm_XY on CUDA,
+gfxNNN on ROCm) and runs the tuned kernel, a zero-padded one, or torch.matmul (counted, logged
+at DEBUG on the 'hktune.torch' logger). Registered as ``torch.ops.hktune.gemm_abt``.
+"""
+from __future__ import annotations
+
+from hktune.torch.stats import reset_stats, stats
+from hktune.torch.tables import reload, table_paths, use_table
+from hktune.torch.plan import Plan, configure, plan_for, settings
+from hktune.torch.ops import gemm_abt
+from hktune.torch.functional import linear, matmul
+from hktune.torch.modules import Linear, patch
+from hktune.torch.capture import ShapeCapture, capture_shapes
+from hktune.torch.device import arch_of
+
+__all__ = [
+    "Linear", "Plan", "ShapeCapture", "arch_of", "capture_shapes", "configure", "gemm_abt", "linear",
+    "matmul", "patch", "plan_for", "reload", "reset_stats", "settings", "stats", "table_paths", "use_table",
+]

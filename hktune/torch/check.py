@@ -1,0 +1,176 @@
+"""Model-level check: a Llama-style MLP block run with torch's nn.Linear and with hktune's.
+
+Same weights, same input; reports the error between the two outputs (and of each against an
+fp32 reference), the end-to-end speed ratio, and what each GEMM ran as (tuned/padded/fallback).
+Used by ``hktune check-model`` and bench/check_model.py.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+import hktune.torch as ht
+
+GPU_DEFAULTS = {"hidden": 4096, "intermediate": 14336, "tokens": 4096}
+CPU_DEFAULTS = {"hidden": 256, "intermediate": 896, "tokens": 128}
+# The tuned block must agree with torch's about as well as two bf16 GEMM orders do (~3e-3).
+MAX_REL_ERROR = 2e-2
+
+
+class MLP(nn.Module):
+    """down(silu(gate(x)) * up(x)), bias-free, as in Llama."""
+
+    def __init__(self, hidden: int, intermediate: int, device: torch.device | None = None,
+                 dtype: torch.dtype | None = None) -> None:
+        super().__init__()
+        kw = {"bias": False, "device": device, "dtype": dtype}
+        self.gate_proj = nn.Linear(hidden, intermediate, **kw)
+        self.up_proj = nn.Linear(hidden, intermediate, **kw)
+        self.down_proj = nn.Linear(intermediate, hidden, **kw)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(nn.functional.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+def gemm_shapes(hidden: int, intermediate: int, tokens: int) -> dict[str, tuple[int, int, int]]:
+    """(M, N, K) of each projection: what `hktune search` must tune for this block."""
+    return {"gate_proj": (tokens, intermediate, hidden), "up_proj": (tokens, intermediate, hidden),
+            "down_proj": (tokens, hidden, intermediate)}
+
+
+@dataclass
+class CheckResult:
+    device: str
+    arch: str | None
+    hidden: int
+    intermediate: int
+    tokens: int
+    iters: int
+    patched: list[str]
+    max_abs_error: float            # hktune block vs torch block (both bf16)
+    rel_error: float                # relative Frobenius, hktune vs torch
+    rel_error_torch_fp32: float     # torch bf16 block vs an fp32 reference
+    rel_error_hktune_fp32: float    # hktune bf16 block vs the fp32 reference
+    torch_ms: float                 # median forward time
+    hktune_ms: float
+    speedup: float                  # torch_ms / hktune_ms (> 1: hktune faster)
+    timer: str
+    stats: dict[str, Any]           # counters of one forward pass of the hktune block
+    plans: dict[str, str] = field(default_factory=dict)
+    tables: list[str] = field(default_factory=list)
+    ok: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _rel(a: torch.Tensor, ref: torch.Tensor) -> float:
+    return float(torch.linalg.vector_norm(a.float() - ref)) / max(float(torch.linalg.vector_norm(ref)), 1e-30)
+
+
+def _timer(device: torch.device) -> tuple[str, Callable[[Callable[[], Any]], float]]:
+    """(name, run-and-time in ms): device events on a GPU, perf_counter on the CPU."""
+    if device.type == "cuda":
+        def run(fn: Callable[[], Any]) -> float:
+            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            s.record()
+            fn()
+            e.record()
+            e.synchronize()
+            return s.elapsed_time(e)
+        return "cuda events", run
+
+    def run_cpu(fn: Callable[[], Any]) -> float:
+        t0 = time.perf_counter()
+        fn()
+        return (time.perf_counter() - t0) * 1e3
+    return "perf_counter", run_cpu
+
+
+def _fp32_reference(model: MLP, x: torch.Tensor) -> torch.Tensor:
+    xf = x.float()
+    g = xf @ model.gate_proj.weight.float().t()
+    u = xf @ model.up_proj.weight.float().t()
+    return (nn.functional.silu(g) * u) @ model.down_proj.weight.float().t()
+
+
+def run_check(hidden: int, intermediate: int, tokens: int, device: str | torch.device = "cpu",
+              iters: int = 10, warmup: int = 2, seed: int = 0) -> CheckResult:
+    """Build the block, run it both ways on the same input, compare and time them."""
+    dev = torch.device(device)
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", torch.cuda.current_device())
+    torch.backends.cuda.matmul.allow_tf32 = False  # the fp32 reference means fp32
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    torch.manual_seed(seed)
+    base = MLP(hidden, intermediate, device=dev, dtype=torch.bfloat16)
+    # [1, T, H]: a batch dim, flattened to M = T by nn.Linear and by hktune alike.
+    x = torch.randn(1, tokens, hidden, generator=gen).to(device=dev, dtype=torch.bfloat16)
+    tuned = copy.deepcopy(base)
+    patched = ht.patch(tuned)
+
+    with torch.no_grad():
+        ht.reset_stats()
+        y_tuned = tuned(x)          # the first call builds / loads the kernels
+        one = ht.stats()            # what one forward pass ran as
+        y_base = base(x)
+        ref = _fp32_reference(base, x)
+        max_abs = float((y_tuned.float() - y_base.float()).abs().max())
+        rel = _rel(y_tuned, y_base.float())
+        rel_t, rel_h = _rel(y_base, ref), _rel(y_tuned, ref)
+        del ref
+
+        timer, run = _timer(dev)
+        for _ in range(warmup):
+            run(lambda: base(x))
+            run(lambda: tuned(x))
+        t_base, t_tuned = [], []
+        for _ in range(iters):  # interleaved, so drift (clocks, heat) hits both alike
+            t_base.append(run(lambda: base(x)))
+            t_tuned.append(run(lambda: tuned(x)))
+
+    arch = ht.arch_of(dev)
+    plans = {}
+    if arch is not None:
+        for name, (m, n, k) in gemm_shapes(hidden, intermediate, tokens).items():
+            p = ht.plan_for(m, n, k, arch)
+            cfg = " ".join(f"{a}={b}" for a, b in p.entry.config.items()) if p.entry else ""
+            plans[name] = f"{m}x{n}x{k}: {p.kind} ({p.reason}) {cfg} {p.detail}".strip()
+    tb, th = statistics.median(t_base), statistics.median(t_tuned)
+    ok = math.isfinite(rel) and rel <= MAX_REL_ERROR
+    return CheckResult(
+        device=str(dev), arch=arch, hidden=hidden, intermediate=intermediate, tokens=tokens, iters=iters,
+        patched=patched, max_abs_error=max_abs, rel_error=rel, rel_error_torch_fp32=rel_t,
+        rel_error_hktune_fp32=rel_h, torch_ms=tb, hktune_ms=th, speedup=tb / th if th > 0 else float("nan"),
+        timer=timer, stats=one, plans=plans, tables=[str(p) for p in ht.table_paths()], ok=ok,
+    )
+
+
+def markdown(r: CheckResult) -> str:
+    """A short Markdown report of one check."""
+    s = r.stats
+    lines = [
+        f"# hktune check-model: MLP block H={r.hidden} I={r.intermediate} T={r.tokens} on {r.device} ({r.arch})",
+        "",
+        "| quantity | value |", "|---|---|",
+        f"| rel. Frobenius error, hktune vs torch | {r.rel_error:.3e} |",
+        f"| max abs error, hktune vs torch | {r.max_abs_error:.3e} |",
+        f"| rel. error vs fp32: torch / hktune | {r.rel_error_torch_fp32:.3e} / {r.rel_error_hktune_fp32:.3e} |",
+        f"| forward, torch (median of {r.iters}, {r.timer}) | {r.torch_ms:.3f} ms |",
+        f"| forward, hktune | {r.hktune_ms:.3f} ms |",
+        f"| speed ratio torch/hktune | {r.speedup:.3f}x |",
+        f"| GEMMs per forward: tuned / padded / fallback | {s['tuned']} / {s['padded']} / {s['fallback']} |",
+        f"| fallback reasons | {s['reasons'] or '-'} |",
+        f"| verdict | {'ok' if r.ok else f'FAILED: error above {MAX_REL_ERROR}'} |",
+        "", "GEMM plans:", "",
+    ]
+    lines += [f"- {name}: {text}" for name, text in r.plans.items()]
+    lines += ["", f"tables: {', '.join(r.tables) or 'none'}", ""]
+    return "\n".join(lines)

@@ -1,0 +1,209 @@
+"""Decide, per (arch, M, N, K), how a GEMM runs: a tuned kernel, a padded one, or torch.
+
+The rule (docs/torch.md):
+  1. tuned: the header's lookup (:func:`hktune.export.pick`) finds an entry legal for the shape
+     -- the exact tuned shape, else the legal entry nearest in log space;
+  2. padded: else the shape is padded with zeros up to the smallest (by FLOPs) shape that some
+     tuned config is legal for, if that adds at most ``pad_limit`` (default 12.5%) FLOPs; the
+     lookup then picks the config at the padded shape;
+  3. fallback: else torch.matmul, with the reason.
+Plans are cached per shape until the tables or the settings change.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from hktune.export import log2_q, pick
+from hktune.family import Family, FamilyError, resolve
+from hktune.space import Space
+from hktune.table import Entry
+from hktune.torch import tables
+
+# Round-up granularities tried per dimension when padding (plus every value of the config).
+_POW2 = tuple(2**j for j in range(14))
+
+
+@dataclass(frozen=True)
+class Settings:
+    pad_limit: float = 0.125   # most extra FLOPs padding may add, as a fraction
+    min_ratio: float = 0.0     # ignore entries slower than this x the vendor BLAS at their shape
+    family: str | None = None  # family to use (default: the arch's own family with entries)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one GEMM shape runs. ``kind``: tuned | padded | fallback; ``reason``: exact | nearest
+    | padded | a fallback reason (dtype, no_table, no_family, padding_too_costly, ...)."""
+
+    kind: str
+    reason: str
+    shape: tuple[int, int, int]
+    run_shape: tuple[int, int, int] | None = None
+    entry: Entry | None = None
+    family: Family | None = field(default=None, compare=False)
+    space: Space | None = field(default=None, compare=False)
+    detail: str = ""
+
+    @property
+    def padded(self) -> bool:
+        return self.kind == "padded"
+
+    def __repr__(self) -> str:
+        cfg = " ".join(f"{k}={v}" for k, v in self.entry.config.items()) if self.entry else None
+        return (f"Plan({self.kind}, {self.reason}, shape={self.shape}, run_shape={self.run_shape}, "
+                f"config={cfg!r}, detail={self.detail!r})")
+
+
+_lock = threading.Lock()
+_settings = Settings()
+_plans: dict[tuple, Plan] = {}
+_MAX_PLANS = 4096
+_failed: dict[tuple, str] = {}  # (arch, entry key) -> why its kernel cannot be used (build failed, ...)
+
+
+_UNSET: object = object()
+
+
+def configure(*, pad_limit: float | None = None, min_ratio: float | None = None,
+              family: str | None | object = _UNSET) -> Settings:
+    """Change the padding limit, the minimum vendor ratio or the family; returns the settings."""
+    global _settings
+    s = _settings
+    if pad_limit is not None:
+        if pad_limit < 0:
+            raise ValueError("pad_limit must be >= 0")
+        s = replace(s, pad_limit=float(pad_limit))
+    if min_ratio is not None:
+        s = replace(s, min_ratio=float(min_ratio))
+    if family is not _UNSET:
+        s = replace(s, family=family)  # type: ignore[arg-type]
+    with _lock:
+        _settings = s
+        _plans.clear()
+    return s
+
+
+def settings() -> Settings:
+    return _settings
+
+
+def mark_failed(plan: Plan, why: str) -> None:
+    """A plan's kernel cannot be used (it failed to build or launch): never plan it again."""
+    assert plan.entry is not None
+    with _lock:
+        _failed[(plan.entry.key.arch, plan.entry.key)] = why
+        _plans.clear()
+
+
+def plan_for(m: int, n: int, k: int, arch: str) -> Plan:
+    """The (cached) plan for a bf16 GEMM C[m,n] = A[m,k] Bt[n,k]^T on ``arch``."""
+    key = (arch, m, n, k, tables.generation())
+    p = _plans.get(key)
+    if p is None:
+        p = _make_plan(arch, (m, n, k), _settings)
+        with _lock:
+            if len(_plans) >= _MAX_PLANS:  # e.g. a new sequence length every call
+                _plans.clear()
+            _plans[key] = p
+    return p
+
+
+def _family_entries(arch: str, s: Settings) -> tuple[Family, list[Entry]] | str:
+    entries = [e for e in tables.entries_for(arch) if (arch, e.key) not in _failed]
+    if s.min_ratio > 0:
+        entries = [e for e in entries if math.isfinite(e.ratio) and e.ratio >= s.min_ratio]
+    if not entries:
+        return f"no usable table entry for arch {arch} (tables: {', '.join(map(str, tables.table_paths())) or 'none'})"
+    have = sorted({e.key.family for e in entries})
+    try:
+        if s.family is not None:
+            fam = resolve(arch, s.family)
+        else:
+            try:
+                fam = resolve(arch)
+            except FamilyError:
+                fam = None
+            if fam is None or fam.name not in have:
+                if len(have) != 1:
+                    return f"entries of several families ({', '.join(have)}) for {arch}: hktune.torch.configure(family=...)"
+                fam = resolve(arch, have[0])
+    except FamilyError as e:
+        return str(e)
+    mine = [e for e in entries if e.key.family == fam.name]
+    if not mine:
+        return f"no table entry of family {fam.name} for arch {arch}"
+    return fam, mine
+
+
+def _make_plan(arch: str, shape: tuple[int, int, int], s: Settings) -> Plan:
+    got = _family_entries(arch, s)
+    if isinstance(got, str):
+        return Plan("fallback", "no_table", shape, detail=got)
+    fam, entries = got
+    try:
+        space = fam.space(arch)
+    except (FamilyError, ValueError) as e:
+        return Plan("fallback", "no_family", shape, detail=str(e))
+    e = pick(entries, space, *shape)
+    if e is not None:
+        exact = (e.key.m, e.key.n, e.key.k) == shape
+        return Plan("tuned", "exact" if exact else "nearest", shape, shape, e, fam, space,
+                    f"{fam.name} config tuned at {e.key.m}x{e.key.n}x{e.key.k}")
+    best = min_padded_shape(space, entries, shape)
+    if best is None:
+        return Plan("fallback", "no_legal_config", shape,
+                    detail=f"no tuned config is legal for {shape} or any padding of it")
+    overhead = _flops(best) / _flops(shape) - 1
+    if overhead > s.pad_limit:
+        return Plan("fallback", "padding_too_costly", shape,
+                    detail=f"padding to {best} adds {overhead:.1%} FLOPs > limit {s.pad_limit:.1%}")
+    e = pick(entries, space, *best)
+    assert e is not None  # best is legal for at least one entry
+    return Plan("padded", "padded", shape, best, e, fam, space,
+                f"padded to {best[0]}x{best[1]}x{best[2]} (+{overhead:.1%} FLOPs), config tuned at {e.key.m}x{e.key.n}x{e.key.k}")
+
+
+def _flops(shape: tuple[int, int, int]) -> float:
+    return 2.0 * shape[0] * shape[1] * shape[2]
+
+
+def _candidates(d: int, quanta: set[int]) -> np.ndarray:
+    """d rounded up to each granularity: the only padded sizes worth trying for one dimension."""
+    return np.array(sorted({-(-d // q) * q for q in quanta}), dtype=np.int64)
+
+
+def padded_shape(space: Space, config: dict[str, int], shape: tuple[int, int, int]) -> tuple[int, int, int] | None:
+    """The smallest (by FLOPs) shape >= ``shape`` that ``config`` is legal for, or None."""
+    env = space.env(config)
+    quanta = set(_POW2) | {int(v) for v in env.values() if 0 < int(v) <= 1 << 16}
+    cm, cn, ck = (_candidates(d, quanta) for d in shape)
+    M, N, K = (a.ravel() for a in np.meshgrid(cm, cn, ck, indexing="ij"))
+    env.update(M=M, N=N, K=K)
+    ok = np.ones(M.size, dtype=bool)
+    for c in space.shape_constraints:
+        ok &= np.broadcast_to(np.asarray(c(env), dtype=bool), (M.size,))
+    if not ok.any():
+        return None
+    flops = M.astype(np.float64) * N * K
+    flops[~ok] = np.inf
+    i = int(np.argmin(flops))
+    return int(M[i]), int(N[i]), int(K[i])
+
+
+def min_padded_shape(space: Space, entries: list[Entry], shape: tuple[int, int, int]) -> tuple[int, int, int] | None:
+    """The cheapest padded shape over all entries (ties: nearest in log space to a tuned shape)."""
+    q = tuple(log2_q(x) for x in shape)
+    best, rank = None, None
+    for e in entries:
+        p = padded_shape(space, e.config, shape)
+        if p is None:
+            continue
+        d = sum(abs(log2_q(a) - b) for a, b in zip((e.key.m, e.key.n, e.key.k), q))
+        r = (_flops(p), d, -e.tflops)
+        if rank is None or r < rank:
+            best, rank = p, r
+    return best
