@@ -6,6 +6,7 @@ input (usage, unknown arch, bad shape, malformed file); 3 something the machine 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -132,12 +133,13 @@ def main() -> None:
 @click.option("--table", type=click.Path(dir_okay=False, path_type=Path), default=None, help="YAML table (default results/<arch>.yaml)")
 @click.option("--jobs", type=int, default=None, callback=_positive, help="parallel compiles (default: cores)")
 @click.option("--gpu", type=int, default=None, help="GPU index (default: the first of --arch)")
+@click.option("--gpus", default=None, help="several GPUs, e.g. 0,1,2,3: one run worker each, one shared study")
 @click.option("--trial-timeout", type=float, default=120.0, show_default=True, help="seconds before a hung trial is killed")
 @click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT / THUNDERKITTENS_ROOT)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @_errors
 def search(m: int, n: int, k: int, arch: str, family: str | None, trials: int, timeout: float | None, seed: int,
-           sampler: str, storage: str | None, table: Path | None, jobs: int | None, gpu: int | None,
+           sampler: str, storage: str | None, table: Path | None, jobs: int | None, gpu: int | None, gpus: str | None,
            trial_timeout: float, hk_root: str | None, quiet: bool) -> None:
     """Tune one GEMM shape: compile, verify, time and search; the best verified config goes into the table."""
     from tqdm import tqdm
@@ -152,13 +154,16 @@ def search(m: int, n: int, k: int, arch: str, family: str | None, trials: int, t
     _check_writable(table)
     tbl.load(table)  # a malformed table stops us before any work, and stays as it is
     fam, space, builder = _setup(arch, family, hk_root, jobs)
-    device = device_for(arch, gpu)
+    devices = [device_for(arch, g) for g in _gpu_list(gpus)] if gpus else [device_for(arch, gpu)]
     opts = SearchOptions(m=m, n=n, k=k, trials=trials, timeout_s=timeout, seed=seed, sampler=sampler,
                          storage=storage, table=table)
-    with builder, Worker(device, timeout_s=trial_timeout) as worker:
-        s = Search(fam, arch, space, builder, worker, opts)
-        info = worker.info
-        click.echo(f"study {s.name}: {len(s.valid)} valid configs of {space.raw_size()}; device {info['name']} "
+    workers = [Worker(d, timeout_s=trial_timeout) for d in devices]
+    with builder, contextlib.ExitStack() as stack:
+        for w in workers:
+            stack.enter_context(w)
+        s = Search(fam, arch, space, builder, workers, opts)
+        info = workers[0].info
+        click.echo(f"study {s.name}: {len(s.valid)} valid configs of {space.raw_size()}; {len(workers)}x {info['name']} "
                    f"({info['units']} units); {s.already} trials done before; storage {s.storage}", err=True)
         bar = tqdm(total=max(0, min(trials, len(s.valid)) - s.already), disable=quiet, unit="cfg", file=sys.stderr, dynamic_ncols=True)
 
@@ -173,6 +178,16 @@ def search(m: int, n: int, k: int, arch: str, family: str | None, trials: int, t
     _print_summary(summary, table)
     if summary.best is None and s.already == 0:
         raise Fail("no config passed verification; see `hktune show --studies` for the reasons", EXIT_FAILED)
+
+
+def _gpu_list(text: str) -> list[int]:
+    try:
+        ids = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise Fail(f"--gpus: expected a list like 0,1,2, got {text!r}") from None
+    if not ids or len(set(ids)) != len(ids):
+        raise Fail(f"--gpus: expected distinct GPU indices, got {text!r}")
+    return ids
 
 
 def _print_summary(summary, table: Path) -> None:  # noqa: ANN001

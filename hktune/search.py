@@ -14,7 +14,7 @@ import math
 import random
 import time
 from collections import deque
-from concurrent.futures import Future
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -114,17 +114,20 @@ def template_provenance(family: Family, arch: str, builder: Builder, info: dict[
 class Search:
     """One search: a study, a builder, a worker; ``run`` drives them to the end."""
 
-    def __init__(self, family: Family, arch: str, space: Space, builder: Builder, worker: Worker,
-                 opts: SearchOptions, on_progress: Callable[[SearchSummary, dict[str, Any] | None], None] | None = None) -> None:
+    def __init__(self, family: Family, arch: str, space: Space, builder: Builder, workers: Worker | list[Worker],
+                 opts: SearchOptions) -> None:
         self.family, self.arch, self.space = family, arch, space
-        self.builder, self.worker, self.opts = builder, worker, opts
+        self.workers = workers if isinstance(workers, list) else [workers]
+        self.worker = self.workers[0]  # the one that re-times finalists and names the device
+        self.builder, self.opts = builder, opts
         self.shape = (opts.m, opts.n, opts.k)
         self.valid = space.enumerate(self.shape)
         if not self.valid:
             raise SearchError(
                 f"no config of family {family.name} is legal for {opts.m}x{opts.n}x{opts.k} on {arch} "
                 f"(shape constraints: {'; '.join(c.text for c in space.shape_constraints) or 'none'})")
-        self.valid_keys = {config_key(c) for c in self.valid}
+        self._valid_pairs = [(config_key(c), c) for c in self.valid]
+        self.valid_keys = {key for key, _ in self._valid_pairs}
         self.name = study_name(family.name, arch, *self.shape)
         self.storage = opts.storage or default_storage((opts.table or Path("results/x")).parent)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -167,7 +170,11 @@ class Search:
 
     # -- candidates -------------------------------------------------------------------------
     def _untried(self) -> list[Config]:
-        return [c for c in self.valid if config_key(c) not in self.seen and config_key(c) not in self._inflight]
+        return [c for key, c in self._valid_pairs if key not in self.seen and key not in self._inflight]
+
+    def _any_untried(self) -> bool:
+        done = sum(1 for key in self.seen if key in self.valid_keys) + len(self._inflight)
+        return done < len(self.valid)
 
     def _enqueue_own_choice(self) -> bool:
         left = self._untried()
@@ -190,7 +197,7 @@ class Search:
     def _next(self) -> tuple[optuna.Trial, Config] | None:
         skips = 0
         while True:
-            if not self._untried():
+            if not self._any_untried():
                 return None
             if self.opts.sampler != "tpe" or skips >= MAX_SKIPS:
                 if not self._enqueue_own_choice():
@@ -219,36 +226,46 @@ class Search:
             return trial, cfg
 
     # -- one candidate ------------------------------------------------------------------------
-    def _finish(self, trial: optuna.Trial, cfg: Config, outcome: BuildOutcome) -> dict[str, Any] | None:
-        key = config_key(cfg)
-        s = self.summary
-        s.evaluated += 1
+    def _evaluate(self, worker: Worker, cfg: Config, outcome: BuildOutcome, best: float) -> dict[str, Any]:
+        """Run one compiled candidate on one worker (in a pool thread: no study access here)."""
+        t0 = time.perf_counter()
+        expected = config_string(self.space, cfg)
+        res = worker.evaluate(outcome.artifact, expected, *self.shape)
+        if res.get("ok") and res["tflops"] > best:
+            # Race hunting before a config may become the best: more fresh inputs and more
+            # back-to-back launches, every output checked.
+            conf = worker.evaluate(outcome.artifact, expected, *self.shape, time=False,
+                                   inputs=self.opts.confirm_inputs, back_to_back=self.opts.confirm_back_to_back)
+            if not conf.get("ok"):
+                res = {"ok": False, "reason": "failed race hunting: " + str(conf.get("reason"))}
+        res["_seconds"] = time.perf_counter() - t0
+        return res
+
+    def _precheck(self, trial: optuna.Trial, cfg: Config, outcome: BuildOutcome) -> bool:
+        """Record the build; False when the candidate cannot be run (failed or pruned)."""
+        self.summary.evaluated += 1
         trial.set_user_attr("compile_s", round(outcome.seconds, 3))
         trial.set_user_attr("cached", outcome.cached)
         trial.set_user_attr("resources", outcome.resources)
         if not outcome.ok:
-            return self._fail(trial, cfg, outcome.reason or "compile failed", TrialState.FAIL)
+            self._fail(trial, cfg, outcome.reason or "compile failed", TrialState.FAIL)
+            return False
         if outcome.reason:
-            s.pruned += 1
-            return self._fail(trial, cfg, "pruned: " + outcome.reason, TrialState.PRUNED, count=False)
-        t0 = time.perf_counter()
-        expected = config_string(self.space, cfg)
-        res = self.worker.evaluate(outcome.artifact, expected, *self.shape)
-        if res.get("ok") and res["tflops"] > self.best_value:
-            # Race hunting before a config may become the best: more fresh inputs and more
-            # back-to-back launches, every output checked.
-            conf = self.worker.evaluate(outcome.artifact, expected, *self.shape, time=False,
-                                        inputs=self.opts.confirm_inputs, back_to_back=self.opts.confirm_back_to_back)
-            if not conf.get("ok"):
-                res = {"ok": False, "reason": "failed race hunting: " + str(conf.get("reason"))}
-        s.run_s += time.perf_counter() - t0
+            self.summary.pruned += 1
+            self._fail(trial, cfg, "pruned: " + outcome.reason, TrialState.PRUNED, count=False)
+            return False
+        return True
+
+    def _conclude(self, trial: optuna.Trial, cfg: Config, outcome: BuildOutcome, res: dict[str, Any]) -> dict[str, Any] | None:
+        s = self.summary
+        s.run_s += res.pop("_seconds", 0.0)
         if not res.get("ok"):
             return self._fail(trial, cfg, str(res.get("reason")), TrialState.FAIL)
         for k in ("median_us", "spread", "error", "vendor_tflops", "vendor_us", "launches", "sets"):
             trial.set_user_attr(k, res.get(k))
         value = float(res["tflops"])
         self.study.tell(trial, value)
-        self.seen[key] = value
+        self.seen[config_key(cfg)] = value
         s.succeeded += 1
         if value > self.best_value:
             self.best_value = value
@@ -318,19 +335,27 @@ class Search:
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, on_trial: Callable[[SearchSummary, dict[str, Any] | None], None] | None = None) -> SearchSummary:
+        """Ask -> compile ahead -> run on whichever worker is free -> tell, until the budget,
+        the time limit or the space runs out. Study access stays on this thread."""
         start = time.perf_counter()
         self._enqueue_seeds()
-        lookahead = self.opts.lookahead or max(2, self.builder.jobs * 2)
+        lookahead = self.opts.lookahead or max(2, self.builder.jobs * 2) + len(self.workers)
         pending: deque[tuple[optuna.Trial, Config, Future[BuildOutcome]]] = deque()
+        running: dict[Future[dict[str, Any]], tuple[optuna.Trial, Config, BuildOutcome, Worker]] = {}
+        free = list(self.workers)
+        pool = ThreadPoolExecutor(max_workers=len(self.workers), thread_name_prefix="hktune-run")
 
         def out_of_time() -> bool:
             return self.opts.timeout_s is not None and time.perf_counter() - start > self.opts.timeout_s
 
+        def budget_left() -> bool:
+            used = self.already + self.summary.evaluated + len(pending) + len(running)
+            return used < self.opts.trials and not out_of_time()
+
         exhausted = False
         try:
             while True:
-                while (not exhausted and len(pending) < lookahead and not out_of_time()
-                       and self.already + self.summary.evaluated + len(pending) < self.opts.trials):
+                while not exhausted and len(pending) < lookahead and budget_left():
                     nxt = self._next()
                     if nxt is None:
                         exhausted = True
@@ -338,24 +363,46 @@ class Search:
                     trial, cfg = nxt
                     self._inflight.add(config_key(cfg))
                     pending.append((trial, cfg, self.builder.submit(cfg)))
-                if not pending:
-                    break
-                trial, cfg, fut = pending.popleft()
-                outcome = fut.result()
-                self.summary.compile_s += outcome.seconds if not outcome.cached else 0.0
-                res = self._finish(trial, cfg, outcome)
-                self._inflight.discard(config_key(cfg))
-                if on_trial:
-                    on_trial(self.summary, res)
-                if out_of_time():
+                # Hand ready builds to free workers (wait for a build only when no run is going).
+                while free and pending and (pending[0][2].done() or not running):
+                    trial, cfg, fut = pending.popleft()
+                    outcome = fut.result()
+                    self.summary.compile_s += 0.0 if outcome.cached else outcome.seconds
+                    if not self._precheck(trial, cfg, outcome):
+                        self._inflight.discard(config_key(cfg))
+                        if on_trial:
+                            on_trial(self.summary, None)
+                        continue
+                    w = free.pop()
+                    running[pool.submit(self._evaluate, w, cfg, outcome, self.best_value)] = (trial, cfg, outcome, w)
+                if not running:
+                    if not pending:
+                        break
+                    continue
+                done, _ = wait(list(running), timeout=0.05 if pending and free else None, return_when=FIRST_COMPLETED)
+                for f in done:
+                    trial, cfg, outcome, w = running.pop(f)
+                    free.append(w)
+                    res = self._conclude(trial, cfg, outcome, f.result())
+                    self._inflight.discard(config_key(cfg))
+                    if on_trial:
+                        on_trial(self.summary, res)
+                if out_of_time() and not running:
                     break
             self._rerank()
         finally:
             # Candidates asked but never run go back as PRUNED, so a resumed search proposes them again.
+            for f, (trial, cfg, outcome, w) in running.items():
+                f.cancel()
             for trial, cfg, fut in pending:
                 fut.cancel()
-                trial.set_user_attr("reason", "not run: the search stopped first")
-                self.study.tell(trial, state=TrialState.PRUNED)
+            for trial in [r[0] for r in running.values()] + [p[0] for p in pending]:
+                try:
+                    trial.set_user_attr("reason", "not run: the search stopped first")
+                    self.study.tell(trial, state=TrialState.PRUNED)
+                except Exception:  # noqa: BLE001 - already told, or storage gone
+                    pass
+            pool.shutdown(wait=False, cancel_futures=True)
             self.summary.wall_s = time.perf_counter() - start
         return self.summary
 

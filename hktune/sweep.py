@@ -255,7 +255,8 @@ def _config_problem(space: Any, e: tbl.Entry) -> str | None:
 
 def _one(e: tbl.Entry, g: _Group, outcome: Any, worker: Any, opts: SweepOptions, table: Path) -> Verdict:
     """Re-verify and re-time one entry (its build already done) and judge it."""
-    from hktune.search import DTYPE, FROBENIUS_MAX, config_string, template_provenance
+    from hktune.measure import FROBENIUS_MAX
+    from hktune.search import DTYPE, config_string, template_provenance
 
     v = Verdict(e, PASS)
     shape = (e.key.m, e.key.n, e.key.k)
@@ -311,7 +312,8 @@ def _one(e: tbl.Entry, g: _Group, outcome: Any, worker: Any, opts: SweepOptions,
 
 def _store(table: Path, e: tbl.Entry, res: dict[str, Any], g: _Group, info: dict[str, Any]) -> bool:
     """Record a faster verified result through table.record (locked, atomic, faster-only)."""
-    from hktune.search import FROBENIUS_MAX, template_provenance
+    from hktune.measure import FROBENIUS_MAX
+    from hktune.search import template_provenance
 
     new = tbl.Entry(
         key=e.key, config=dict(e.config), tflops=float(res["tflops"]), time_us=float(res["median_us"]),
@@ -330,8 +332,6 @@ def _store(table: Path, e: tbl.Entry, res: dict[str, Any], g: _Group, info: dict
 def run_sweep(table: Path, opts: SweepOptions, log: Callable[[str], None] = lambda s: None) -> SweepReport:
     """Sweep ``table``. Raises TableError (bad table) or SweepError (bad options) before any work."""
     from hktune.family import known_archs
-    from hktune.measure import Settings
-    from hktune.runner import Worker, WorkerError
 
     if opts.arch is not None and opts.arch not in known_archs():
         raise SweepError(f"unknown arch {opts.arch!r} (known: {', '.join(known_archs())})")
@@ -343,7 +343,7 @@ def run_sweep(table: Path, opts: SweepOptions, log: Callable[[str], None] = lamb
     groups: dict[tuple[str, str], list[tbl.Entry]] = defaultdict(list)
     for e in chosen:
         groups[(e.key.family, e.key.arch)].append(e)
-    workers: dict[str, Worker] = {}
+    workers: dict[str, Any] = {}  # device string -> Worker, started on first use
     done = 0
     try:
         for (family, arch), group_entries in groups.items():
@@ -356,7 +356,7 @@ def run_sweep(table: Path, opts: SweepOptions, log: Callable[[str], None] = lamb
                             futures[id(e)] = g.builder.submit(e.config)  # compile ahead of the runs
                 for e in group_entries:
                     t = time.perf_counter()
-                    v = _run_entry(e, g, futures, workers, opts, table, Worker, WorkerError, Settings)
+                    v = _run_entry(e, g, futures, workers, opts, table)
                     v.seconds = time.perf_counter() - t
                     report.verdicts.append(v)
                     done += 1
@@ -373,7 +373,9 @@ def run_sweep(table: Path, opts: SweepOptions, log: Callable[[str], None] = lamb
 
 
 def _run_entry(e: tbl.Entry, g: _Group, futures: dict[int, Any], workers: dict[str, Any], opts: SweepOptions,
-               table: Path, Worker: Any, WorkerError: Any, Settings: Any) -> Verdict:
+               table: Path) -> Verdict:
+    from hktune.measure import Settings
+    from hktune.runner import Worker, WorkerError
     from hktune.search import DTYPE, LAYOUT
 
     if g.skip is not None:

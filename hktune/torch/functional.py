@@ -39,7 +39,8 @@ def matmul(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
             note("fallback", "unsupported_rank", (0, 0, 0), f"matmul of {tuple(A.shape)} and {tuple(B.shape)}")
         return torch.matmul(A, B)
     K = A.shape[-1]
-    torch._check(B.shape[0] == K, lambda: f"matmul: shapes {tuple(A.shape)} and {tuple(B.shape)} cannot be multiplied")
+    if B.shape[0] != K:
+        raise RuntimeError(f"matmul: shapes {tuple(A.shape)} and {tuple(B.shape)} cannot be multiplied")
     C = _gemm(A.reshape(-1, K), _bt_of(B))
     return C.reshape(*A.shape[:-1], B.shape[1])
 
