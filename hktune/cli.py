@@ -120,9 +120,11 @@ def main() -> None:
 
 # -- search ----------------------------------------------------------------------------------------
 @main.command()
-@click.option("--m", type=int, required=True, callback=_positive, help="rows of A and C")
-@click.option("--n", type=int, required=True, callback=_positive, help="rows of Bt, columns of C")
-@click.option("--k", type=int, required=True, callback=_positive, help="the reduction size")
+@click.option("--m", type=int, default=None, callback=_positive, help="rows of A and C")
+@click.option("--n", type=int, default=None, callback=_positive, help="rows of Bt, columns of C")
+@click.option("--k", type=int, default=None, callback=_positive, help="the reduction size")
+@click.option("--shapes", "shapes_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="tune every shape of a YAML/CSV shapes file (see `hktune shapes`) instead of --m/--n/--k")
 @click.option("--arch", required=True, help="host, sm_90, sm_80, gfx942, gfx950")
 @click.option("--family", default=None, help="template family (default: the one serving --arch)")
 @click.option("--trials", type=int, default=50, show_default=True, callback=_positive, help="configs to evaluate in the study (in all, across resumes)")
@@ -138,46 +140,72 @@ def main() -> None:
 @click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT / THUNDERKITTENS_ROOT)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @_errors
-def search(m: int, n: int, k: int, arch: str, family: str | None, trials: int, timeout: float | None, seed: int,
+def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None, arch: str, family: str | None, trials: int, timeout: float | None, seed: int,
            sampler: str, storage: str | None, table: Path | None, jobs: int | None, gpu: int | None, gpus: str | None,
            trial_timeout: float, hk_root: str | None, quiet: bool) -> None:
-    """Tune one GEMM shape: compile, verify, time and search; the best verified config goes into the table."""
+    """Tune GEMM shapes: compile, verify, time and search; the best verified config goes into the table."""
     from tqdm import tqdm
 
+    from hktune import table as tbl
     from hktune.devices import device_for
     from hktune.runner import Worker
-    from hktune.search import Search, SearchOptions
+    from hktune.search import Search, SearchError, SearchOptions
+    from hktune.shapes import ShapesError, load_shapes
 
-    from hktune import table as tbl
-
+    if shapes_file is not None:
+        if any((m, n, k)):
+            raise Fail("give --shapes or --m/--n/--k, not both")
+        try:
+            shapes = [s.mnk for s in load_shapes(shapes_file)]
+        except ShapesError as e:
+            raise Fail(str(e)) from None
+    elif m and n and k:
+        shapes = [(m, n, k)]
+    else:
+        raise Fail("give --m, --n and --k (or --shapes FILE)")
     table = table or _default_table(arch)
     _check_writable(table)
     tbl.load(table)  # a malformed table stops us before any work, and stays as it is
     fam, space, builder = _setup(arch, family, hk_root, jobs)
     devices = [device_for(arch, g) for g in _gpu_list(gpus)] if gpus else [device_for(arch, gpu)]
-    opts = SearchOptions(m=m, n=n, k=k, trials=trials, timeout_s=timeout, seed=seed, sampler=sampler,
-                         storage=storage, table=table)
+    if len(shapes) == 1:
+        # One shape: a shape no config can serve is bad input, said before any worker starts.
+        Search.check_shape(fam, arch, space, shapes[0])
     workers = [Worker(d, timeout_s=trial_timeout) for d in devices]
+    failed_shapes = []
     with builder, contextlib.ExitStack() as stack:
         for w in workers:
             stack.enter_context(w)
-        s = Search(fam, arch, space, builder, workers, opts)
-        info = workers[0].info
-        click.echo(f"study {s.name}: {len(s.valid)} valid configs of {space.raw_size()}; {len(workers)}x {info['name']} "
-                   f"({info['units']} units); {s.already} trials done before; storage {s.storage}", err=True)
-        bar = tqdm(total=max(0, min(trials, len(s.valid)) - s.already), disable=quiet, unit="cfg", file=sys.stderr, dynamic_ncols=True)
+        for shape in shapes:
+            opts = SearchOptions(m=shape[0], n=shape[1], k=shape[2], trials=trials, timeout_s=timeout, seed=seed,
+                                 sampler=sampler, storage=storage, table=table)
+            try:
+                s = Search(fam, arch, space, builder, workers, opts)
+            except SearchError as e:
+                if len(shapes) == 1:
+                    raise
+                click.echo(f"hktune: skipping {shape[0]}x{shape[1]}x{shape[2]}: {e}", err=True)
+                failed_shapes.append(shape)
+                continue
+            info = workers[0].info
+            click.echo(f"study {s.name}: {len(s.valid)} valid configs of {space.raw_size()}; {len(workers)}x {info['name']} "
+                       f"({info['units']} units); {s.already} trials done before; storage {s.storage}", err=True)
+            bar = tqdm(total=max(0, min(trials, len(s.valid)) - s.already), disable=quiet, unit="cfg", file=sys.stderr, dynamic_ncols=True)
 
-        def progress(summary, res) -> None:  # noqa: ANN001
-            bar.update(1)
-            if summary.best:
-                b = summary.best
-                bar.set_postfix_str(f"best {b['tflops']:.3g} TFLOP/s ({b['tflops'] / b['vendor_tflops']:.2f}x vendor), failed {summary.failed}")
+            def progress(summary, res, bar=bar) -> None:  # noqa: ANN001
+                bar.update(1)
+                if summary.best:
+                    b = summary.best
+                    bar.set_postfix_str(f"best {b['tflops']:.3g} TFLOP/s ({b['tflops'] / b['vendor_tflops']:.2f}x vendor), failed {summary.failed}")
 
-        summary = s.run(progress)
-        bar.close()
-    _print_summary(summary, table)
-    if summary.best is None and s.already == 0:
-        raise Fail("no config passed verification; see `hktune show --studies` for the reasons", EXIT_FAILED)
+            summary = s.run(progress)
+            bar.close()
+            _print_summary(summary, table)
+            if summary.best is None and s.already == 0:
+                failed_shapes.append(shape)
+    if failed_shapes:
+        raise Fail(f"no config passed verification for {', '.join('x'.join(map(str, x)) for x in failed_shapes)}; "
+                   "see `hktune show --studies` for the reasons", EXIT_FAILED)
 
 
 def _gpu_list(text: str) -> list[int]:
@@ -193,7 +221,8 @@ def _gpu_list(text: str) -> list[int]:
 def _print_summary(summary, table: Path) -> None:  # noqa: ANN001
     from tabulate import tabulate
 
-    rows = [["evaluated", summary.evaluated], ["verified", summary.succeeded], ["failed", summary.failed],
+    rows = [["study", summary.study], ["warm-started from nearby shapes", summary.warm_started],
+            ["evaluated", summary.evaluated], ["verified", summary.succeeded], ["failed", summary.failed],
             ["pruned (resources)", summary.pruned], ["proposals outside the valid space", summary.skipped_invalid],
             ["wall time", f"{summary.wall_s:.1f} s"], ["compile time (sum)", f"{summary.compile_s:.1f} s"],
             ["run time", f"{summary.run_s:.1f} s"]]

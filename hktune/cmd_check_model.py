@@ -33,9 +33,16 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> 
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def command(**options: object) -> None:
     """Run an MLP block (gate/up/down, SiLU) with and without hktune; compare error and speed."""
-    from hktune.cli import _errors
+    from hktune.cli import EXIT_BAD_INPUT, Fail
+    from hktune.family import FamilyError
+    from hktune.space import SpaceError
+    from hktune.table import TableError
 
-    _errors(_check_model)(**options)
+    # Not cli._errors: that imports the search stack (optuna), which this command does not need.
+    try:
+        _check_model(**options)  # type: ignore[arg-type]
+    except (TableError, FamilyError, SpaceError) as e:
+        raise Fail(str(e), EXIT_BAD_INPUT) from None
 
 
 def _check_model(hidden: int | None, intermediate: int | None, tokens: int | None, device: str | None,

@@ -56,6 +56,7 @@ class SearchOptions:
     confirm_inputs: int = 3       # race hunting for every new best before it may enter a table
     confirm_back_to_back: int = 4
     finalists: int = 3            # best configs re-timed at the end; the winner is chosen on those
+    warm_start: int = 8           # configs enqueued from the nearest already-tuned shapes (0: off)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class SearchSummary:
     failed: int = 0
     pruned: int = 0
     skipped_invalid: int = 0
+    warm_started: int = 0
     best: dict[str, Any] | None = None
     recorded: bool = False
     wall_s: float = 0.0
@@ -121,11 +123,7 @@ class Search:
         self.worker = self.workers[0]  # the one that re-times finalists and names the device
         self.builder, self.opts = builder, opts
         self.shape = (opts.m, opts.n, opts.k)
-        self.valid = space.enumerate(self.shape)
-        if not self.valid:
-            raise SearchError(
-                f"no config of family {family.name} is legal for {opts.m}x{opts.n}x{opts.k} on {arch} "
-                f"(shape constraints: {'; '.join(c.text for c in space.shape_constraints) or 'none'})")
+        self.valid = self.check_shape(family, arch, space, self.shape)
         self._valid_pairs = [(config_key(c), c) for c in self.valid]
         self.valid_keys = {key for key, _ in self._valid_pairs}
         self.name = study_name(family.name, arch, *self.shape)
@@ -147,6 +145,17 @@ class Search:
         self.baseline = tbl.lookup(tbl.load(opts.table), key) if opts.table else None
         self._resume()
         self.already = len(self.seen)  # configs evaluated by earlier runs of this study
+
+    @staticmethod
+    def check_shape(family: Family, arch: str, space: Space, shape: tuple[int, int, int]) -> list[Config]:
+        """The valid configs for a shape; SearchError (one line) when there are none."""
+        valid = space.enumerate(shape)
+        if not valid:
+            m, n, k = shape
+            raise SearchError(
+                f"no config of family {family.name} is legal for {m}x{n}x{k} on {arch} "
+                f"(shape constraints: {'; '.join(c.text for c in space.shape_constraints) or 'none'})")
+        return valid
 
     # -- resume ---------------------------------------------------------------------------
     def _resume(self) -> None:
@@ -193,6 +202,48 @@ class Search:
                 seeds.append((shape_distance(where, self.shape), cfg))
         for _, cfg in sorted(seeds, key=lambda x: x[0]):
             self.study.enqueue_trial(cfg, user_attrs={"seed": True})
+
+    def _warm_candidates(self) -> list[tuple[float, float, Config, str]]:
+        """(shape distance, -TFLOP/s, config, where) from other studies of this family and arch
+        in the same storage, and from the table: what was fast on a nearby shape."""
+        out: list[tuple[float, float, Config, str]] = []
+        prefix = f"{self.family.name}-{self.arch}-{DTYPE}-"
+        storage = self.study._storage
+        for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+            name = summary.study_name
+            if not name.startswith(prefix) or name == self.name:
+                continue
+            try:
+                shape = tuple(int(x) for x in name[len(prefix):].split("x"))
+            except ValueError:
+                continue
+            if len(shape) != 3:
+                continue
+            study = optuna.load_study(study_name=name, storage=storage)
+            done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                    if t.user_attrs.get("config") and "duplicate_of" not in t.user_attrs]
+            for t in sorted(done, key=lambda t: t.value, reverse=True)[:3]:
+                out.append((shape_distance(shape, self.shape), -t.value, t.user_attrs["config"], name))
+        if self.opts.table is not None:
+            for e in tbl.load(self.opts.table):
+                if e.key.family == self.family.name and e.key.arch == self.arch and (e.key.m, e.key.n, e.key.k) != self.shape:
+                    out.append((shape_distance((e.key.m, e.key.n, e.key.k), self.shape), -e.tflops, e.config, "table"))
+        return sorted(out, key=lambda x: (x[0], x[1]))
+
+    def _enqueue_warm(self) -> int:
+        if self.opts.warm_start <= 0:
+            return 0
+        taken: set[str] = set()
+        for _, _, cfg, where in self._warm_candidates():
+            cfg = {k: int(v) for k, v in cfg.items() if k in self.space.names}
+            key = config_key(cfg)
+            if key in self.valid_keys and key not in self.seen and key not in taken:
+                self.study.enqueue_trial(cfg, user_attrs={"warm_from": where})
+                taken.add(key)
+                if len(taken) >= self.opts.warm_start:
+                    break
+        self.summary.warm_started = len(taken)
+        return len(taken)
 
     def _next(self) -> tuple[optuna.Trial, Config] | None:
         skips = 0
@@ -339,6 +390,8 @@ class Search:
         the time limit or the space runs out. Study access stays on this thread."""
         start = time.perf_counter()
         self._enqueue_seeds()
+        if self.already == 0:
+            self._enqueue_warm()
         lookahead = self.opts.lookahead or max(2, self.builder.jobs * 2) + len(self.workers)
         pending: deque[tuple[optuna.Trial, Config, Future[BuildOutcome]]] = deque()
         running: dict[Future[dict[str, Any]], tuple[optuna.Trial, Config, BuildOutcome, Worker]] = {}

@@ -21,7 +21,16 @@ from hktune.torch.modules import Linear, patch
 from hktune.torch.capture import ShapeCapture, capture_shapes
 from hktune.torch.device import arch_of
 
+
+def clear_caches() -> None:
+    """Drop the cached transposed / padded weights (needed only after changing a tensor in a way
+    that bypasses its version counter, e.g. through ``.data`` or a NumPy view)."""
+    from hktune.torch import functional, gemm
+
+    functional._transposed.clear()
+    gemm._padded_bt.clear()
+
 __all__ = [
-    "Linear", "Plan", "ShapeCapture", "arch_of", "capture_shapes", "configure", "gemm_abt", "linear",
+    "Linear", "Plan", "ShapeCapture", "arch_of", "capture_shapes", "clear_caches", "configure", "gemm_abt", "linear",
     "matmul", "patch", "plan_for", "reload", "reset_stats", "settings", "stats", "table_paths", "use_table",
 ]
