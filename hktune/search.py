@@ -34,6 +34,7 @@ from hktune.storage import default_storage, open_storage
 
 SAMPLERS = ("tpe", "random", "exhaustive")
 DTYPE, LAYOUT = "bf16", "ABt"
+STALE_AFTER_S = 20 * 60  # a RUNNING trial older than this belongs to no live search
 MAX_SKIPS = 20  # proposals in a row that were invalid or repeats before we pick for the sampler
 
 
@@ -129,11 +130,7 @@ class Search:
         self.name = study_name(family.name, arch, *self.shape)
         self.storage = opts.storage or default_storage((opts.table or Path("results/x")).parent)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        try:
-            self.study = optuna.create_study(study_name=self.name, storage=open_storage(self.storage), direction="maximize",
-                                             sampler=make_sampler(opts.sampler, opts.seed), load_if_exists=True)
-        except Exception as e:  # noqa: BLE001 - any storage failure is one line for the user
-            raise SearchError(f"cannot open study storage {self.storage}: {str(e).splitlines()[0]}") from None
+        self.study = self._open_study(opts)
         self.dists = {p.name: CategoricalDistribution(sorted({c[p.name] for c in self.valid})) for p in space.params}
         self.rng = random.Random(opts.seed)
         self.summary = SearchSummary(self.name, self.storage)
@@ -145,6 +142,20 @@ class Search:
         self.baseline = tbl.lookup(tbl.load(opts.table), key) if opts.table else None
         self._resume()
         self.already = len(self.seen)  # configs evaluated by earlier runs of this study
+
+    def _open_study(self, opts: SearchOptions) -> optuna.Study:
+        # Several nodes starting at once race to create the schema and the study in a shared
+        # database; the loser's error is transient, so try again before giving up.
+        for attempt in range(6):
+            try:
+                return optuna.create_study(study_name=self.name, storage=open_storage(self.storage), direction="maximize",
+                                           sampler=make_sampler(opts.sampler, opts.seed), load_if_exists=True)
+            except Exception as e:  # noqa: BLE001 - any storage failure is one line for the user
+                last = e
+                if "://" not in self.storage or isinstance(e, ImportError):
+                    break
+                time.sleep(0.5 * (attempt + 1) + random.random())
+        raise SearchError(f"cannot open study storage {self.storage}: {str(last).splitlines()[0]}") from None
 
     @staticmethod
     def check_shape(family: Family, arch: str, space: Space, shape: tuple[int, int, int]) -> list[Config]:
@@ -163,10 +174,18 @@ class Search:
         for t in self.study.get_trials(deepcopy=False):
             cfg = t.user_attrs.get("config")
             if t.state == TrialState.RUNNING:
-                # Left behind by a killed search: close it and queue its config again.
-                storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-                if cfg and config_key(cfg) in self.valid_keys:
-                    self.study.enqueue_trial(cfg, skip_if_exists=False)
+                # A search sharing this study may be running it right now; only a trial older
+                # than any live one can be was left behind by a killed search: close it and
+                # queue its config again. Younger ones are left alone (their configs stay
+                # candidates, so nothing is lost either way).
+                started = t.datetime_start
+                if started is not None and (datetime.now() - started).total_seconds() > STALE_AFTER_S:
+                    try:
+                        storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+                    except optuna.exceptions.UpdateFinishedTrialError:
+                        continue
+                    if cfg and config_key(cfg) in self.valid_keys:
+                        self.study.enqueue_trial(cfg, skip_if_exists=False)
                 continue
             if not cfg or t.user_attrs.get("duplicate_of") is not None:
                 continue
@@ -274,6 +293,7 @@ class Search:
                     self.study.tell(trial, state=TrialState.PRUNED)
                 skips += 1
                 continue
+            trial.set_user_attr("run", self.run_id)
             return trial, cfg
 
     # -- one candidate ------------------------------------------------------------------------

@@ -107,7 +107,15 @@ def run_check(hidden: int, intermediate: int, tokens: int, device: str | torch.d
     dev = torch.device(device)
     if dev.type == "cuda" and dev.index is None:
         dev = torch.device("cuda", torch.cuda.current_device())
+    tf32 = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = False  # the fp32 reference means fp32
+    try:
+        return _run(hidden, intermediate, tokens, dev, iters, warmup, seed)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+
+
+def _run(hidden: int, intermediate: int, tokens: int, dev: torch.device, iters: int, warmup: int, seed: int) -> CheckResult:
     gen = torch.Generator(device="cpu").manual_seed(seed)
     torch.manual_seed(seed)
     base = MLP(hidden, intermediate, device=dev, dtype=torch.bfloat16)
