@@ -80,16 +80,17 @@ def _check_writable(path: Path) -> None:
         raise Fail(f"results directory {d} is not writable")
 
 
-def _setup(arch: str, family: str | None, hk_root: str | None, jobs: int | None):  # noqa: ANN202
+def _setup(arch: str, family: str | None, hk_root: str | None, jobs: int | None, space_file: Path | None = None):  # noqa: ANN202
     """Family, space, builder for an arch (with HipKittens include dirs where the family needs them)."""
     from hktune.build import Builder
     from hktune.family import known_archs, resolve
     from hktune.hipkittens import include_dirs_for
+    from hktune.space import load_space
 
     if arch not in known_archs():
         raise Fail(f"unknown arch {arch!r} (known: {', '.join(known_archs())})")
     fam = resolve(arch, family)
-    space = fam.space(arch)
+    space = load_space(space_file, arch) if space_file else fam.space(arch)
     builder = Builder(fam, arch, space=space, jobs=jobs, include_dirs=include_dirs_for(fam, arch, hk_root))
     return fam, space, builder
 
@@ -138,11 +139,13 @@ def main() -> None:
 @click.option("--gpus", default=None, help="several GPUs, e.g. 0,1,2,3: one run worker each, one shared study")
 @click.option("--trial-timeout", type=float, default=120.0, show_default=True, help="seconds before a hung trial is killed")
 @click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT / THUNDERKITTENS_ROOT)")
+@click.option("--space", "space_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="search this space file instead of the family's (e.g. a narrower one)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 @_errors
 def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None, arch: str, family: str | None, trials: int, timeout: float | None, seed: int,
            sampler: str, storage: str | None, table: Path | None, jobs: int | None, gpu: int | None, gpus: str | None,
-           trial_timeout: float, hk_root: str | None, quiet: bool) -> None:
+           trial_timeout: float, hk_root: str | None, space_file: Path | None, quiet: bool) -> None:
     """Tune GEMM shapes: compile, verify, time and search; the best verified config goes into the table."""
     from tqdm import tqdm
 
@@ -166,7 +169,7 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
     table = table or _default_table(arch)
     _check_writable(table)
     tbl.load(table)  # a malformed table stops us before any work, and stays as it is
-    fam, space, builder = _setup(arch, family, hk_root, jobs)
+    fam, space, builder = _setup(arch, family, hk_root, jobs, space_file)
     devices = [device_for(arch, g) for g in _gpu_list(gpus)] if gpus else [device_for(arch, gpu)]
     if len(shapes) == 1:
         # One shape: a shape no config can serve is bad input, said before any worker starts.

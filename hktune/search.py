@@ -58,6 +58,7 @@ class SearchOptions:
     confirm_back_to_back: int = 4
     finalists: int = 3            # best configs re-timed at the end; the winner is chosen on those
     warm_start: int = 8           # configs enqueued from the nearest already-tuned shapes (0: off)
+    candidates: list[Config] | None = None  # restrict the search to these configs (replays, subspaces)
 
 
 @dataclass
@@ -125,6 +126,11 @@ class Search:
         self.builder, self.opts = builder, opts
         self.shape = (opts.m, opts.n, opts.k)
         self.valid = self.check_shape(family, arch, space, self.shape)
+        if opts.candidates is not None:
+            allowed = {config_key({k: int(v) for k, v in c.items()}) for c in opts.candidates}
+            self.valid = [c for c in self.valid if config_key(c) in allowed]
+            if not self.valid:
+                raise SearchError("none of the given candidate configs is valid for this shape")
         self._valid_pairs = [(config_key(c), c) for c in self.valid]
         self.valid_keys = {key for key, _ in self._valid_pairs}
         self.name = study_name(family.name, arch, *self.shape)
@@ -137,11 +143,16 @@ class Search:
         self.seen: dict[str, float | None] = {}  # config key -> TFLOP/s (None: failed)
         self.best_value = -math.inf
         self._inflight: set[str] = set()
+        self._stop = False
         self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{random.getrandbits(32):08x}"
         key = tbl.Key(family.name, arch, DTYPE, LAYOUT, *self.shape)
         self.baseline = tbl.lookup(tbl.load(opts.table), key) if opts.table else None
         self._resume()
         self.already = len(self.seen)  # configs evaluated by earlier runs of this study
+
+    def stop(self) -> None:
+        """Ask no more candidates; the ones already running finish and are recorded."""
+        self._stop = True
 
     def _open_study(self, opts: SearchOptions) -> optuna.Study:
         # Several nodes starting at once race to create the schema and the study in a shared
@@ -423,7 +434,7 @@ class Search:
 
         def budget_left() -> bool:
             used = self.already + self.summary.evaluated + len(pending) + len(running)
-            return used < self.opts.trials and not out_of_time()
+            return used < self.opts.trials and not out_of_time() and not self._stop
 
         exhausted = False
         try:
@@ -460,7 +471,7 @@ class Search:
                     self._inflight.discard(config_key(cfg))
                     if on_trial:
                         on_trial(self.summary, res)
-                if out_of_time() and not running:
+                if (out_of_time() or self._stop) and not running:
                     break
             self._rerank()
         finally:

@@ -256,7 +256,7 @@ def _config_problem(space: Any, e: tbl.Entry) -> str | None:
 def _one(e: tbl.Entry, g: _Group, outcome: Any, worker: Any, opts: SweepOptions, table: Path) -> Verdict:
     """Re-verify and re-time one entry (its build already done) and judge it."""
     from hktune.measure import FROBENIUS_MAX
-    from hktune.search import DTYPE, config_string, template_provenance
+    from hktune.search import config_string, template_provenance
 
     v = Verdict(e, PASS)
     shape = (e.key.m, e.key.n, e.key.k)
@@ -301,11 +301,14 @@ def _one(e: tbl.Entry, g: _Group, outcome: Any, worker: Any, opts: SweepOptions,
             v.status, v.message = WRONG, "failed race hunting: " + str(hunt.get("reason"))
             return v
     new_t, vt = float(res["tflops"]), res.get("vendor_tflops")
-    v.message = f"{e.tflops:.4g} -> {new_t:.4g} TFLOP/s ({-slow:+.1%}; limit -{limit:.1%})"
+    if math.isfinite(e.tflops) and e.tflops > 0:
+        v.message = f"{e.tflops:.4g} -> {new_t:.4g} TFLOP/s ({new_t / e.tflops - 1:+.1%}): slowdown {slow:.1%}, limit {limit:.1%}"
+    else:
+        v.message = f"the stored figure {e.tflops} is not a positive number: nothing to compare with; now {new_t:.4g} TFLOP/s"
     old_vt = e.vendor.get("tflops") if isinstance(e.vendor, dict) else None
     if status == REGRESSION and isinstance(old_vt, (int, float)) and old_vt > 0 and vt and old_vt / vt - 1 > limit:
         v.notes.append(f"the vendor BLAS is {old_vt / vt - 1:.0%} slower too: a slower machine or clocks, not only the kernel?")
-    if storable and e.key.dtype == DTYPE:
+    if storable:
         v.updated = _store(table, e, res, g, info)
     return v
 
