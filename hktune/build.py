@@ -94,6 +94,22 @@ def prune_reason(space: Space, config: Mapping[str, int], resources: Mapping) ->
     return None
 
 
+def run_asm_checks(family: Family, asm: Path) -> dict[str, str]:
+    """Static checks of the compiled assembly that a family asks for (family.yaml ``checks``),
+    run once per build and cached with it: 'ok' or the reason the config is rejected."""
+    out: dict[str, str] = {}
+    for name in family.extra.get("checks") or []:
+        if name == "vmcnt":
+            from hktune.amd import vmcnt
+
+            findings = vmcnt.check_file(asm)
+            bad = vmcnt.unsafe(findings)
+            out[name] = "ok" if not bad else f"{len(bad)} unsafe wait(s): {bad[0].message}"
+        else:
+            out[name] = f"unknown check {name!r}"
+    return out
+
+
 class Builder:
     """Compiles configs of one (family, arch) through the cache, in parallel."""
 
@@ -147,7 +163,8 @@ class Builder:
         if not out.ok:
             out.reason = "compile failed: " + (out.log_tail(3).replace("\n", " | ") or "see log")
         else:
-            out.reason = prune_reason(self.space, config, out.resources)
+            failed = [f"{name}: {why}" for name, why in (meta.get("checks") or {}).items() if why != "ok"]
+            out.reason = ("rejected by " + "; ".join(failed)) if failed else prune_reason(self.space, config, out.resources)
         return out
 
     def build(self, config: Mapping[str, int]) -> BuildOutcome:
@@ -178,6 +195,8 @@ class Builder:
                     "resources": res.resources, "config": config, "source": str(self.spec.source),
                     "source_suffix": suffix, "compiler": self.compiler_version,
                 }
+                if res.ok and res.asm is not None:
+                    meta["checks"] = run_asm_checks(self.family, res.asm)
                 (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
                 if entry.exists():
                     shutil.rmtree(entry)

@@ -44,6 +44,7 @@ class Worker:
         self.extra_env = env or {}
         self.info: dict[str, Any] = {}
         self.restarts = 0
+        self._prepared: tuple[int, int, int] | None = None
         self._proc: subprocess.Popen[str] | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._log = Path(tempfile.mkstemp(prefix="hktune-worker-", suffix=".log")[1])
@@ -109,6 +110,14 @@ class Worker:
         self.stop()
         self.restarts += 1
         self.start()
+        if self._prepared is not None:
+            self.prepare(*self._prepared)
+
+    def prepare(self, m: int, n: int, k: int) -> dict[str, Any]:
+        """Make a shape's input sets and time the vendor BLAS once, with the generous start-up
+        time limit, so that no trial's timeout pays for it (also after a restart)."""
+        self._prepared = (m, n, k)
+        return self.request({"op": "prepare", "m": m, "n": n, "k": k}, timeout_s=STARTUP_TIMEOUT_S)
 
     def log_tail(self, lines: int = 8) -> str:
         try:

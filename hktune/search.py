@@ -283,7 +283,11 @@ class Search:
             if self.opts.sampler != "tpe" or skips >= MAX_SKIPS:
                 if not self._enqueue_own_choice():
                     return None
-            trial = self.study.ask(self.dists)
+            try:
+                trial = self.study.ask(self.dists)
+            except ValueError as e:
+                raise SearchError(f"study {self.name} in {self.storage} was made with another version of the space "
+                                  f"({str(e).splitlines()[0]}); use a new --storage to start afresh") from None
             cfg = {k: int(v) for k, v in trial.params.items()}
             key = config_key(cfg)
             trial.set_user_attr("config", cfg)
@@ -420,6 +424,8 @@ class Search:
         """Ask -> compile ahead -> run on whichever worker is free -> tell, until the budget,
         the time limit or the space runs out. Study access stays on this thread."""
         start = time.perf_counter()
+        for w in self.workers:
+            w.prepare(*self.shape)
         self._enqueue_seeds()
         if self.already == 0:
             self._enqueue_warm()

@@ -8,7 +8,7 @@ import socket
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from hktune.sweep import FAILING, RULE, SKIPPED, SweepReport, Verdict
+from hktune.sweep import RULE, SKIPPED, SweepReport, Verdict
 
 _ICON = {"pass": "✅", "improved": "🚀", "regression": "❌", "wrong": "❌", "build failed": "❌", "invalid": "❌",
          "error": "❌", "skipped": "⏭️"}
@@ -134,4 +134,4 @@ def junit(report: SweepReport) -> bytes:
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-__all__ = ["markdown", "junit", "FAILING"]
+__all__ = ["markdown", "junit"]

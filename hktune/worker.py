@@ -13,7 +13,25 @@ import sys
 import traceback
 
 
+def _die_with_parent() -> None:
+    """A worker stuck in a hung kernel never reads its closed stdin again; without this it would
+    outlive a killed search and keep holding the GPU. Poll the parent and exit when it is gone."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(70)
+
+    threading.Thread(target=watch, daemon=True, name="hktune-parent-watch").start()
+
+
 def main() -> int:
+    _die_with_parent()
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything else printing to stdout lands in the worker's stderr log
 
@@ -48,6 +66,11 @@ def main() -> int:
                     # A device fault poisons the context: answer, then exit so the parent restarts us.
                     proto.write(json.dumps(reply) + "\n")
                     return 4
+            elif op == "prepare":
+                # Input sets and the first vendor timing of a shape, outside any trial's timeout.
+                ev.sets(req["m"], req["n"], req["k"])
+                us, tflops = ev.vendor(req["m"], req["n"], req["k"])
+                reply = {"op": "prepared", "ok": True, "vendor_us": us, "vendor_tflops": tflops}
             elif op == "vendor":
                 us, tflops = ev.vendor(req["m"], req["n"], req["k"])
                 reply = {"op": "vendor", "median_us": us, "tflops": tflops}

@@ -1,0 +1,322 @@
+// hktune: parameterised HipKittens bf16 GEMM for CDNA3 (gfx942), HipKittens branch `cdna3`.
+//
+// C[M,N] = A[M,K] * Bt[N,K]^T, bf16 in/out, fp32 accumulation (HK's mma_ABt, 16x16x16 MFMA).
+// Written against the HipKittens cdna3 API; modelled on the structure of HK's hand-written
+// MI325X GEMM: whole-block shared tiles st_bf<BLOCK, K_STEP>, the next K tile staged through
+// registers (buffer_load -> VGPRs -> ds_write), K_STEP cut into 16-wide dot slices whose LDS
+// reads run one slice ahead of the MFMAs, memory and compute clusters separated by barriers,
+// 8-wave ping-pong. Every choice is a -D macro; M, N, K are runtime arguments.
+//
+// Knobs (all required, see configs/hipkittens-gfx942.yaml):
+//   BLOCK_M, BLOCK_N   output block
+//   K_STEP             K per pipeline step (32 or 64 = 2 or 4 dot slices of 16)
+//   WARPS_M, WARPS_N   warp grid; each wave owns two row slabs of BLOCK_M/(2*WARPS_M) rows
+//                      (HK: rows warp_row and warp_row+2) and BLOCK_N/WARPS_N columns
+//   PREFETCH           1 = HK: one LDS buffer, tile t+1 waits in registers and is written to
+//                      LDS after the last slice of tile t has been read;
+//                      2 = two LDS buffers, tile t+2 is loaded into registers during tile t
+//                      and written to LDS in the middle of tile t+1 (two tiles ahead)
+//   SCHEDULE           0 = 8-wave ping-pong (the two wave halves one barrier apart, as HK);
+//                      1 = lockstep (no stagger), any wave count
+//   VMCNT              explicit s_waitcnt vmcnt(N) before the LDS write cluster (-1 = none, as
+//                      HK: the compiler's own register-dependency waits guard the ds_writes);
+//                      N <= VMCNT_MAX (space file) makes it retire all A loads of that tile
+//   LGKMCNT            LDS reads of the next slice allowed in flight when a slice's MFMAs start
+//   OCCUPANCY          __launch_bounds__(threads, OCCUPANCY) minimum waves per SIMD
+//   SETPRIO            1 = s_setprio(1)/(0) around every MFMA cluster
+//   WGM                L2 grouping (1 = plain row-major block order)
+//   CHUNK              XCD remap chunk for chiplet_transform_chunked (0 = no remap)
+// Test-only macros (never in the space): HKT_FIXED_M/N/K make the shape compile-time.
+#include "kittens.cuh"
+#include <cstdint>
+
+#if !defined(KITTENS_CDNA3)
+#error "gemm_cdna3.cpp is the gfx942 template: build with -DKITTENS_CDNA3 --offload-arch=gfx942"
+#endif
+
+#if !defined(BLOCK_M) || !defined(BLOCK_N) || !defined(K_STEP) || !defined(WARPS_M) || \
+    !defined(WARPS_N) || !defined(PREFETCH) || !defined(SCHEDULE) || !defined(VMCNT) || \
+    !defined(LGKMCNT) || !defined(OCCUPANCY) || !defined(SETPRIO) || !defined(WGM) || !defined(CHUNK)
+#error "every knob must be given with -D (BLOCK_M BLOCK_N K_STEP WARPS_M WARPS_N PREFETCH SCHEDULE VMCNT LGKMCNT OCCUPANCY SETPRIO WGM CHUNK)"
+#endif
+
+#define HKT_STR2(x) #x
+#define HKT_STR(x) HKT_STR2(x)
+#define HKT_CONFIG_STRING                                                                    \
+    "BLOCK_M=" HKT_STR(BLOCK_M) ",BLOCK_N=" HKT_STR(BLOCK_N) ",K_STEP=" HKT_STR(K_STEP)       \
+    ",WARPS_M=" HKT_STR(WARPS_M) ",WARPS_N=" HKT_STR(WARPS_N) ",PREFETCH=" HKT_STR(PREFETCH)  \
+    ",SCHEDULE=" HKT_STR(SCHEDULE) ",VMCNT=" HKT_STR(VMCNT) ",LGKMCNT=" HKT_STR(LGKMCNT)      \
+    ",OCCUPANCY=" HKT_STR(OCCUPANCY) ",SETPRIO=" HKT_STR(SETPRIO) ",WGM=" HKT_STR(WGM)        \
+    ",CHUNK=" HKT_STR(CHUNK)
+
+using namespace kittens;
+
+namespace hkt {
+
+constexpr int NUM_WARPS   = WARPS_M * WARPS_N;
+constexpr int NUM_THREADS = NUM_WARPS * kittens::WARP_THREADS;
+constexpr int DOT_SLICE   = 16;                     // K columns per MFMA step (16x16x16 bf16)
+constexpr int NSL         = K_STEP / DOT_SLICE;     // dot slices per K tile
+constexpr int RM          = BLOCK_M / (2 * WARPS_M);// rows of one of a wave's two slabs
+constexpr int WN          = BLOCK_N / WARPS_N;      // columns of a wave
+constexpr int NBUF        = PREFETCH;               // LDS buffers
+
+static_assert(K_STEP == 32 || K_STEP == 64, "K_STEP is 32 or 64");
+static_assert(RM % 16 == 0 && WN % 16 == 0, "warp tiles must be multiples of 16");
+static_assert(NUM_WARPS == 4 || NUM_WARPS == 8, "4 or 8 waves per block");
+static_assert(PREFETCH == 1 || PREFETCH == 2, "PREFETCH is 1 or 2");
+static_assert(SCHEDULE == 0 || SCHEDULE == 1, "SCHEDULE is 0 (ping-pong) or 1 (lockstep)");
+static_assert(SCHEDULE != 0 || NUM_WARPS == 8, "the ping-pong schedule needs 8 waves");
+static_assert(WGM >= 1 && CHUNK >= 0, "WGM >= 1, CHUNK >= 0");
+static_assert(LGKMCNT >= 0 && LGKMCNT <= 15, "lgkmcnt is 4 bits on gfx9");
+
+using ST_A = st_bf<BLOCK_M, K_STEP>;
+using ST_B = st_bf<BLOCK_N, K_STEP>;
+using RT_A = rt_bf<RM, DOT_SLICE>;
+using RT_B = rt_bf<WN, DOT_SLICE>;
+using RT_C = rt_fl<RM, WN, ducks::rt_layout::col>;
+using GL   = gl<bf16, -1, -1, -1, -1>;
+
+// register staging: 16-byte buffer loads per thread for one K tile of A / of B
+constexpr int LAR = BLOCK_M * K_STEP / 8 / NUM_THREADS;
+constexpr int LBR = BLOCK_N * K_STEP / 8 / NUM_THREADS;
+static_assert(LAR >= 1 && LAR * 8 * NUM_THREADS == BLOCK_M * K_STEP, "A tile must be whole 16B loads per thread");
+static_assert(LBR >= 1 && LBR * 8 * NUM_THREADS == BLOCK_N * K_STEP, "B tile must be whole 16B loads per thread");
+
+// ds_read_b64 per dot slice (two A slabs and the B tile)
+constexpr int READS_PER_SLICE = 2 * (RM / 16) + WN / 16;
+static_assert(LGKMCNT <= READS_PER_SLICE, "LGKMCNT above the reads of a slice is a no-op");
+
+// cluster where B's global loads are issued, and where registers are written to LDS
+constexpr int JB = NSL >= 4 ? NSL / 2 : 0;
+constexpr int JS = PREFETCH == 1 ? NSL - 1 : NSL / 2;
+// VMCNT that still retires every A load of the tile being written to LDS
+constexpr int VMCNT_MAX_SAFE = LBR + (PREFETCH == 2 ? LAR + (JB < JS ? LBR : 0) : 0);
+static_assert(VMCNT >= -1 && VMCNT <= VMCNT_MAX_SAFE, "VMCNT out of range of the loads in flight");
+
+constexpr int LDS_ALLOC = NBUF * (int)(sizeof(ST_A) + sizeof(ST_B));
+static_assert(LDS_ALLOC == NBUF * (BLOCK_M + BLOCK_N) * K_STEP * 2, "LDS accounting");
+static_assert(LDS_ALLOC <= 65536, "gfx942 has 64 KiB of LDS per CU");
+#ifdef LDS_BYTES
+static_assert(LDS_BYTES == LDS_ALLOC, "space file's LDS_BYTES disagrees with what the template allocates");
+#endif
+#ifdef THREADS
+static_assert(THREADS == NUM_THREADS, "space file's THREADS disagrees with the template");
+#endif
+
+struct globals {
+    GL a;
+    GL b;
+    GL c;
+};
+
+template<int N> __device__ __forceinline__ void wait_vm() {
+    if constexpr (N >= 0) asm volatile("s_waitcnt vmcnt(%0)" ::"n"(N));
+}
+template<int N> __device__ __forceinline__ void wait_lgkm() {
+    if constexpr (N >= 0) asm volatile("s_waitcnt lgkmcnt(%0)" ::"n"(N));
+}
+// the sched_barriers pin each MFMA cluster after the s_waitcnt that makes its inline-asm
+// ds_read operands valid (the compiler does not know those outputs arrive late)
+__device__ __forceinline__ void prio_hi() {
+    __builtin_amdgcn_sched_barrier(0);
+    if constexpr (SETPRIO) __builtin_amdgcn_s_setprio(1);
+}
+__device__ __forceinline__ void prio_lo() {
+    if constexpr (SETPRIO) __builtin_amdgcn_s_setprio(0);
+    __builtin_amdgcn_sched_barrier(0);
+}
+
+} // namespace hkt
+
+using namespace hkt;
+
+__global__ __launch_bounds__(hkt::NUM_THREADS, OCCUPANCY)
+void hktune_hk_gemm(const hkt::globals g) {
+    extern __shared__ alignment_dummy __shm[];
+    shared_allocator al((int*)&__shm[0]);
+    ST_A (&As)[NBUF] = al.allocate<ST_A, NBUF>();
+    ST_B (&Bs)[NBUF] = al.allocate<ST_B, NBUF>();
+
+#if defined(HKT_FIXED_M)
+    constexpr int M = HKT_FIXED_M;
+#else
+    const int M = g.a.rows();
+#endif
+#if defined(HKT_FIXED_N)
+    constexpr int N = HKT_FIXED_N;
+#else
+    const int N = g.b.rows();
+#endif
+#if defined(HKT_FIXED_K)
+    constexpr int K = HKT_FIXED_K;
+#else
+    const int K = g.a.cols();
+#endif
+
+    RT_A a_reg[2][2];                                // [slice parity][slab]
+    RT_B b_reg[2];                                   // [slice parity]
+    RT_C C_accum[2];
+    zero(C_accum[0]);
+    zero(C_accum[1]);
+
+    // ---- block -> output tile (XCD chunk remap, then WGM L2 grouping) ----
+    int wgid = (blockIdx.y * gridDim.x) + blockIdx.x;
+    const int NUM_WGS = gridDim.x * gridDim.y;
+    if constexpr (CHUNK > 0) wgid = chiplet_transform_chunked(wgid, NUM_WGS, NUM_XCDS, CHUNK);
+    const int num_pid_m = M / BLOCK_M;
+    const int num_pid_n = N / BLOCK_N;
+    int pid_m, pid_n;
+    if constexpr (WGM == 1) {
+        pid_m = wgid / num_pid_n;
+        pid_n = wgid % num_pid_n;
+    } else {
+        const int num_wgid_in_group = WGM * num_pid_n;
+        const int group_id = wgid / num_wgid_in_group;
+        const int first_pid_m = group_id * WGM;
+        const int group_size_m = min(num_pid_m - first_pid_m, WGM);
+        pid_m = first_pid_m + ((wgid % num_wgid_in_group) % group_size_m);
+        pid_n = (wgid % num_wgid_in_group) / group_size_m;
+    }
+    const int row = pid_m, col = pid_n;
+
+    const int warp_id  = kittens::warpid();
+    const int warp_row = warp_id / WARPS_N;
+    const int warp_col = warp_id % WARPS_N;
+    const int num_tiles = K / K_STEP;
+    const int pp = warp_id / (NUM_WARPS / 2);       // ping-pong group (HK: warp_row with 2x4)
+
+    // register staging buffers: [set][load]
+    float4 a_stage[PREFETCH][LAR];
+    float4 b_stage[PREFETCH][LBR];
+
+#define HKT_GLOAD_A(SET_, U_) \
+    load_global_to_register_buffer<2, false, NUM_THREADS>(a_stage[SET_], LAR, g.a, {0, 0, row, (U_)}, As[0])
+#define HKT_GLOAD_B(SET_, U_) \
+    load_global_to_register_buffer<2, false, NUM_THREADS>(b_stage[SET_], LBR, g.b, {0, 0, col, (U_)}, Bs[0])
+#define HKT_STORE(SET_, BUF_)                                                   \
+    {                                                                           \
+        store_register_buffer_to_shared<NUM_THREADS>(As[BUF_], a_stage[SET_]);  \
+        store_register_buffer_to_shared<NUM_THREADS>(Bs[BUF_], b_stage[SET_]);  \
+    }
+    // LDS -> registers for dot slice J_ of LDS buffer BUF_ into slice-parity register set
+#define HKT_READ_SLICE(BUF_, J_)                                                                  \
+    {                                                                                             \
+        load(a_reg[(J_) & 1][0], subtile_inplace<RM, DOT_SLICE>(As[BUF_], {warp_row, (J_)}));     \
+        load(a_reg[(J_) & 1][1], subtile_inplace<RM, DOT_SLICE>(As[BUF_], {warp_row + WARPS_M, (J_)})); \
+        load(b_reg[(J_) & 1], subtile_inplace<WN, DOT_SLICE>(Bs[BUF_], {warp_col, (J_)}));       \
+    }
+#define HKT_MMA_SLICE(J_)                                                        \
+    {                                                                            \
+        prio_hi();                                                               \
+        mma_ABt(C_accum[0], a_reg[(J_) & 1][0], b_reg[(J_) & 1], C_accum[0]);    \
+        mma_ABt(C_accum[1], a_reg[(J_) & 1][1], b_reg[(J_) & 1], C_accum[1]);    \
+        prio_lo();                                                               \
+    }
+
+    // One K tile: reads from LDS buffer RB_; if DO_LOAD, tile LT_ is loaded into register set
+    // LS_ (A at cluster 0, B at cluster JB); if DO_STORE, register set SS_ is written to LDS
+    // buffer SB_ at cluster JS. Dot slices are read one cluster ahead of their MFMAs.
+#define HKT_TILE(RB_, DO_LOAD, LT_, LS_, DO_STORE, SS_, SB_)                                   \
+    {                                                                                         \
+        _Pragma("unroll") for (int j = 0; j < NSL; j++) {                                     \
+            /* memory cluster j */                                                            \
+            if (j == 0) {                                                                     \
+                HKT_READ_SLICE(RB_, 0)                                                        \
+                HKT_READ_SLICE(RB_, 1)                                                        \
+            } else if (j + 1 < NSL) {                                                         \
+                HKT_READ_SLICE(RB_, j + 1)                                                    \
+            }                                                                                 \
+            if (DO_STORE && j == JS) {                                                        \
+                wait_lgkm<0>();                                                               \
+                wait_vm<VMCNT>();                                                             \
+                HKT_STORE(SS_, SB_)                                                           \
+            }                                                                                 \
+            if (DO_LOAD && j == 0) HKT_GLOAD_A(LS_, LT_);                                     \
+            if (DO_LOAD && j == JB) HKT_GLOAD_B(LS_, LT_);                                    \
+            __builtin_amdgcn_s_barrier();                                                     \
+            __builtin_amdgcn_sched_barrier(0);                                                \
+            /* compute cluster j: the next slice's reads may still be in flight */            \
+            if (j + 1 < NSL && !(DO_STORE && j == JS)) wait_lgkm<LGKMCNT>();                  \
+            else wait_lgkm<0>();                                                              \
+            HKT_MMA_SLICE(j)                                                                  \
+            __builtin_amdgcn_s_barrier();                                                     \
+            __builtin_amdgcn_sched_barrier(0);                                                \
+        }                                                                                     \
+    }
+
+    // prologue: tile 0 (and tile 1 for PREFETCH 2) through registers into LDS
+    HKT_GLOAD_A(0, 0);
+    HKT_GLOAD_B(0, 0);
+    HKT_STORE(0, 0)
+    if constexpr (PREFETCH == 2) {
+        HKT_GLOAD_A(1, 1);
+        HKT_GLOAD_B(1, 1);
+    }
+    wait_lgkm<0>();
+    __builtin_amdgcn_s_barrier();
+    if constexpr (SCHEDULE == 0) {
+        if (pp == 1) __builtin_amdgcn_s_barrier();  // stagger the two wave groups
+    }
+
+    if constexpr (PREFETCH == 1) {
+        // tiles 0..T-2 load tile t+1 and write it into the single buffer after their last read
+        for (int t = 0; t < num_tiles - 1; ++t) HKT_TILE(0, true, t + 1, 0, true, 0, 0)
+        HKT_TILE(0, false, 0, 0, false, 0, 0)
+    } else {
+        // (num_tiles is even: shape constraint) tile t loads t+2 into set t%2 and writes set
+        // (t+1)%2 into buffer (t+1)%2
+        int t = 0;
+        for (; t < num_tiles - 2; t += 2) {
+            HKT_TILE(0, true, t + 2, 0, true, 1, 1)
+            HKT_TILE(1, true, t + 3, 1, true, 0, 0)
+        }
+        HKT_TILE(0, false, 0, 0, true, 1, 1)
+        HKT_TILE(1, false, 0, 0, false, 0, 0)
+    }
+
+    if constexpr (SCHEDULE == 0) {
+        if (pp == 0) __builtin_amdgcn_s_barrier();  // undo the stagger
+    }
+
+#undef HKT_TILE
+#undef HKT_MMA_SLICE
+#undef HKT_READ_SLICE
+#undef HKT_STORE
+#undef HKT_GLOAD_B
+#undef HKT_GLOAD_A
+
+    store(g.c, C_accum[0], {0, 0, row * (BLOCK_M / RM) + warp_row, col * WARPS_N + warp_col});
+    store(g.c, C_accum[1], {0, 0, row * (BLOCK_M / RM) + WARPS_M + warp_row, col * WARPS_N + warp_col});
+}
+
+extern "C" __device__ __attribute__((used)) const char hktune_config_device[] = HKT_CONFIG_STRING;
+
+#if !defined(__HIP_DEVICE_COMPILE__)
+// ------------------------------- host side: the hktune C ABI -------------------------------
+extern "C" int hktune_gemm(const void* A, const void* Bt, void* C, int M, int N, int K, void* stream) {
+    if (A == nullptr || Bt == nullptr || C == nullptr) return 1;
+    if (M <= 0 || N <= 0 || K <= 0) return 1;
+    if (M % BLOCK_M != 0 || N % BLOCK_N != 0 || K % (K_STEP * PREFETCH) != 0) return 1;
+    if (K / K_STEP < PREFETCH + 1) return 1;
+    if ((uint64_t)M * K * 2 > 0xFFFFFFFFull || (uint64_t)N * K * 2 > 0xFFFFFFFFull) return 1;
+#if defined(HKT_FIXED_M)
+    if (M != HKT_FIXED_M) return 1;
+#endif
+#if defined(HKT_FIXED_N)
+    if (N != HKT_FIXED_N) return 1;
+#endif
+#if defined(HKT_FIXED_K)
+    if (K != HKT_FIXED_K) return 1;
+#endif
+    hkt::globals g{hkt::GL((bf16*)A, 1, 1, M, K), hkt::GL((bf16*)Bt, 1, 1, N, K), hkt::GL((bf16*)C, 1, 1, M, N)};
+    if (hipFuncSetAttribute((const void*)hktune_hk_gemm, hipFuncAttributeMaxDynamicSharedMemorySize,
+                            hkt::LDS_ALLOC) != hipSuccess)
+        return 2;
+    dim3 grid((M / BLOCK_M) * (N / BLOCK_N));
+    hipLaunchKernelGGL(hktune_hk_gemm, grid, dim3(hkt::NUM_THREADS), hkt::LDS_ALLOC, (hipStream_t)stream, g);
+    return hipGetLastError() == hipSuccess ? 0 : 2;
+}
+
+extern "C" const char* hktune_config(void) { return HKT_CONFIG_STRING; }
+#endif

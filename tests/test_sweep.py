@@ -1,0 +1,270 @@
+"""`hktune sweep`: the rule on its own, then real sweeps of real tables through the command
+line: a clean table passes; a planted slowdown, a slow config carrying a fast figure, a wrong
+kernel and a broken build fail; provenance changes are race-hunted and reported; skips,
+--require-all, --update, filters and bad input give the documented exit codes."""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hktune import table as tbl
+from hktune.sweep import (IMPROVED, PASS, REGRESSION, SweepError, judge, parse_shapes, provenance_diff,
+                          threshold)
+
+SHAPE = ["--m", "64", "--n", "64", "--k", "64"]
+
+
+def hk(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hktune.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+# -- the rule ------------------------------------------------------------------------------------
+def test_threshold_is_tolerance_or_k_times_combined_spread():
+    assert threshold(0.03, 1.0, 0.01, 0.01) == 0.03
+    assert math.isclose(threshold(0.03, 1.0, 0.3, 0.4), 0.5)
+    assert math.isclose(threshold(0.03, 2.0, 0.3, 0.4), 1.0)
+    assert threshold(0.03, 1.0, None, float("nan")) == 0.03  # a missing spread counts as none
+
+
+@pytest.mark.parametrize("stored, new, spread, status", [
+    (100.0, 100.0, 0.0, PASS),
+    (100.0, 97.5, 0.0, PASS),          # 2.6% slower: inside the 3% tolerance
+    (100.0, 96.0, 0.0, REGRESSION),    # 4.2% slower
+    (100.0, 90.0, 0.1, PASS),          # 11% slower, but each measurement spreads 10%: limit 14%
+    (100.0, 80.0, 0.1, REGRESSION),    # 25% slower
+    (100.0, 50.0, 0.3, REGRESSION),    # half as fast beats any plausible noise
+    (100.0, 110.0, 0.0, IMPROVED),
+    (100.0, 110.0, 0.1, PASS),         # faster, but within the noise: not an improvement
+])
+def test_judge(stored, new, spread, status):
+    got, slowdown, limit = judge(stored, spread, new, spread)
+    assert got == status, (got, slowdown, limit)
+    assert math.isclose(slowdown, stored / new - 1)
+
+
+def test_parse_shapes():
+    assert parse_shapes("64x64x64, 128X256x512") == {(64, 64, 64), (128, 256, 512)}
+    assert parse_shapes(None) is None
+    for bad in ("64x64", "axbxc", "0x64x64", "-1x64x64", ","):
+        with pytest.raises(SweepError):
+            parse_shapes(bad)
+
+
+def test_provenance_diff_names_what_changed():
+    e = tbl.Entry(key=tbl.Key("host", "host", "bf16", "ABt", 64, 64, 64), config={}, tflops=1, time_us=1, spread=0,
+                  vendor={}, ratio=1, error=0, trials=1, date="d", device={"name": "A", "units": 2, "arch": "host"},
+                  toolchain={"compiler": "g++ 11", "torch": "2.13", "include:include": "abc"}, template_hash="h1")
+    info = {"name": "A", "units": 2, "arch": "host"}
+    same = {"compiler": "g++ 11", "torch": "2.13", "include:include": "abc"}
+    assert provenance_diff(e, info, same, "h1") == []
+    diff = provenance_diff(e, {**info, "name": "B"}, {**same, "include:include": "def"}, "h2")
+    assert diff == ["device.name: 'A' -> 'B'", "toolchain.include:include: 'abc' -> 'def'", "template_hash: h1 -> h2"]
+
+
+def _synthetic_report(require_all: bool):
+    from hktune.sweep import SKIPPED, SweepOptions, SweepReport, Verdict
+
+    def entry(m: int) -> tbl.Entry:
+        return tbl.Entry(key=tbl.Key("host", "host", "bf16", "ABt", m, 64, 64), config={"B": 16}, tflops=1.0, time_us=1.0,
+                         spread=0.01, vendor={"tflops": 2.0}, ratio=0.5, error=1e-3, trials=1, date="d",
+                         device={"name": "A"}, toolchain={}, template_hash="h")
+
+    res = {"ok": True, "tflops": 0.5, "vendor_tflops": 2.0, "spread": 0.01, "median_us": 2.0, "error": 1e-3}
+    verdicts = [Verdict(entry(64), PASS, result={**res, "tflops": 1.0}, slowdown=0.0, threshold=0.03),
+                Verdict(entry(128), REGRESSION, "1 -> 0.5 TFLOP/s", result=res, slowdown=1.0, threshold=0.03,
+                        provenance=["toolchain.compiler: 'a' -> 'b'"], race_hunted=True, measurements=2),
+                Verdict(entry(256), SKIPPED, "--arch x needs a GPU")]
+    return SweepReport(Path("t.yaml"), SweepOptions(require_all=require_all), verdicts, "now", 1.0, total_entries=3)
+
+
+@pytest.mark.parametrize("require_all", [False, True])
+def test_reports_render_from_verdicts(require_all):
+    from hktune.sweep_report import junit, markdown
+
+    rep = _synthetic_report(require_all)
+    assert rep.exit_code() == 1
+    root = ET.fromstring(junit(rep))
+    cases = list(root.iter("testcase"))
+    assert len(cases) == 3 and root.get("failures") == ("2" if require_all else "1")
+    assert cases[1].find("failure").get("type") == "regression"
+    assert "provenance: toolchain.compiler: 'a' -> 'b'" in cases[1].find("failure").text
+    if require_all:
+        assert cases[2].find("failure").get("type") == "skipped" and cases[2].find("skipped") is None
+    else:
+        assert cases[2].find("skipped").get("message") == "skipped: --arch x needs a GPU"
+    md = markdown(rep)
+    assert md.startswith("## hktune sweep: FAIL: 1 regression, 1 pass, 1 skipped")
+    assert "| ❌ regression | host/host | 128x64x64 |" in md and "-50.0%" in md and "### Provenance differs" in md
+
+
+# -- real sweeps ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory) -> dict:
+    """A real entry: the faulty family's correct kernel (FAULT=0) at 64x64x64, found by a search."""
+    d = tmp_path_factory.mktemp("sweep-src")
+    table = d / "host.yaml"
+    r = hk("search", *SHAPE, "--arch", "host", "--family", "faulty", "--sampler", "exhaustive", "--trials", "1",
+           "--table", str(table), "--quiet")
+    assert r.returncode == 0, r.stderr
+    entry = yaml.safe_load(table.read_text())["entries"][0]
+    assert entry["config"] == {"FAULT": 0, "BLOCK": 16}
+    return entry
+
+
+def _table(path: Path, entries: list[dict]) -> Path:
+    path.write_text(yaml.safe_dump({"schema": 1, "entries": entries}, sort_keys=False))
+    return path
+
+
+def _variant(entry: dict, shape: tuple[int, int, int] | None = None, **changes) -> dict:
+    e = copy.deepcopy(entry)
+    if shape:
+        e["key"].update(m=shape[0], n=shape[1], k=shape[2])
+    for k, v in changes.items():
+        e[k] = v
+    return e
+
+
+def _sweep(table: Path, tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess, dict[str, ET.Element], str]:
+    junit, md = tmp_path / "sweep.xml", tmp_path / "sweep.md"
+    r = hk("sweep", "--table", str(table), "--junit", str(junit), "--markdown", str(md), *extra)
+    cases = {}
+    if junit.exists():
+        for c in ET.parse(junit).getroot().iter("testcase"):
+            cases[c.get("name").split(" [")[0].split()[-1]] = c  # by MxNxK
+    return r, cases, md.read_text() if md.exists() else ""
+
+
+def _failure(case: ET.Element) -> ET.Element | None:
+    return case.find("failure")
+
+
+
+@pytest.mark.slow
+def test_clean_table_passes_and_skips_are_reported(measured, tmp_path):
+    sm90 = _variant(measured, (256, 256, 256))
+    sm90["key"].update(family="cuda", arch="sm_90")
+    table = _table(tmp_path / "t.yaml", [measured, sm90])
+    before = table.read_text()
+    r, cases, md = _sweep(table, tmp_path)
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert _failure(cases["64x64x64"]) is None and cases["64x64x64"].find("skipped") is None
+    skip = cases["256x256x256"].find("skipped")
+    assert skip is not None and skip.get("message").startswith("skipped: --arch sm_90 needs an NVIDIA GPU")
+    assert "PASS" in md and "✅ pass" in md and "skipped: --arch sm_90" in md
+    assert "race-hunted: no" in cases["64x64x64"].find("system-out").text  # same provenance: no hunt needed
+    assert table.read_text() == before  # a sweep without --update never writes the table
+
+    # --require-all turns the skip into a failure (exit 1), the clean entry still passes.
+    r, cases, md = _sweep(table, tmp_path, "--require-all")
+    assert r.returncode == 1, r.stderr
+    f = _failure(cases["256x256x256"])
+    assert f is not None and f.get("type") == "skipped" and "needs an NVIDIA GPU" in f.get("message")
+    assert _failure(cases["64x64x64"]) is None
+
+
+@pytest.mark.slow
+def test_planted_slowdowns_wrong_result_and_broken_build_fail(measured, tmp_path):
+    t = measured["tflops"]
+    clean_elsewhere = _variant(measured, toolchain={**measured["toolchain"], "compiler": "g++ (elsewhere) 99.1"},
+                               template_hash="0123456789abcdef")
+    entries = [
+        clean_elsewhere,                                                               # 64x64x64: passes, race-hunted
+        _variant(measured, (128, 64, 64), tflops=3 * t),                               # stored figure inflated 3x
+        _variant(measured, (64, 128, 64), config={"FAULT": 8, "BLOCK": 16}),            # slow kernel, fast figure
+        _variant(measured, (64, 64, 128), config={"FAULT": 3, "BLOCK": 16}),            # wrong kernel
+        _variant(measured, (128, 128, 64), config={"FAULT": 6, "BLOCK": 16}),           # does not compile
+        _variant(measured, (32, 32, 64), config={"FAULT": 0, "BLOCK": 64}),             # not legal for its shape
+    ]
+    table = _table(tmp_path / "t.yaml", entries)
+    r, cases, md = _sweep(table, tmp_path)
+    assert r.returncode == 1, r.stderr + r.stdout
+    assert len(cases) == 6
+
+    ok = cases["64x64x64"]
+    assert _failure(ok) is None, ok.find("failure").get("message")
+    out = ok.find("system-out").text
+    assert "race-hunted: yes" in out
+    assert "provenance: toolchain.compiler: 'g++ (elsewhere) 99.1' -> 'g++" in out
+    assert "provenance: template_hash: 0123456789abcdef ->" in out
+
+    for shape in ("128x64x64", "64x128x64"):
+        f = _failure(cases[shape])
+        assert f is not None and f.get("type") == "regression", (shape, f is not None and f.get("message"))
+        assert "measurements: 2" in f.text  # a suspected regression is re-measured before it counts
+    f = _failure(cases["64x64x128"])
+    assert f is not None and f.get("type") == "wrong" and "wrong result" in f.get("message")
+    f = _failure(cases["128x128x64"])
+    assert f is not None and f.get("type") == "build failed" and "planted compile error" in f.get("message")
+    f = _failure(cases["32x32x64"])
+    assert f is not None and f.get("type") == "invalid" and "BLOCK" in f.get("message")
+
+    assert md.startswith("## hktune sweep: FAIL")
+    assert "### Failures" in md and "### Provenance differs" in md and "toolchain.compiler" in md
+    root = ET.parse(tmp_path / "sweep.xml").getroot()
+    assert root.get("tests") == "6" and root.get("failures") == "5"
+
+
+@pytest.mark.slow
+def test_update_stores_a_faster_verified_result(measured, tmp_path):
+    slow_figure = _variant(measured, tflops=measured["tflops"] / 4)
+    table = _table(tmp_path / "t.yaml", [slow_figure])
+    r, cases, md = _sweep(table, tmp_path, "--update")
+    assert r.returncode == 0, r.stderr
+    out = cases["64x64x64"].find("system-out").text
+    assert "race-hunted: yes" in out and "table updated: yes" in out  # hunted before it may enter the table
+    (stored,) = tbl.load(table)
+    assert stored.tflops > 2 * slow_figure["tflops"] and stored.extra.get("sweep") is True
+    assert stored.config["FAULT"] in (0, 8) and stored.error < 1e-2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args, code, message", [
+    (["--shapes", "64x64"], 2, "--shapes: expected MxNxK"),
+    (["--shapes", "0x64x64"], 2, "--shapes: sizes must be positive"),
+    (["--arch", "gfx1234"], 2, "unknown arch 'gfx1234'"),
+    (["--tolerance", "-1"], 2, "--tolerance must be >= 0"),
+    (["--shapes", "8x8x8"], 3, "nothing runnable: no entry of the table matches"),
+    (["--family", "nosuch"], 3, "nothing runnable"),
+    (["--arch", "sm_90"], 3, "nothing runnable"),
+])
+def test_bad_input_and_nothing_selected(measured, tmp_path, args, code, message):
+    table = _table(tmp_path / "t.yaml", [measured])
+    r = hk("sweep", "--table", str(table), *args)
+    assert r.returncode == code, (r.returncode, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and message in lines[0], r.stderr
+
+
+@pytest.mark.slow
+def test_only_skipped_entries_exit_3_with_the_reason(measured, tmp_path):
+    sm90 = _variant(measured)
+    sm90["key"].update(family="cuda", arch="sm_90")
+    r = hk("sweep", "--table", str(_table(tmp_path / "t.yaml", [sm90])), "--junit", str(tmp_path / "j.xml"))
+    assert r.returncode == 3 and "every selected entry was skipped: --arch sm_90 needs an NVIDIA GPU" in r.stderr
+    assert ET.parse(tmp_path / "j.xml").getroot().get("skipped") == "1"  # the report is written all the same
+
+
+@pytest.mark.slow
+def test_missing_malformed_table_and_unwritable_report(tmp_path):
+    r = hk("sweep", "--table", str(tmp_path / "none.yaml"))
+    assert r.returncode == 2 and r.stderr.strip() == f"hktune: error: no table at {tmp_path / 'none.yaml'}"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema: 1\nentries: [\n")
+    r = hk("sweep", "--table", str(bad))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "not valid YAML" in r.stderr
+    assert bad.read_text() == "schema: 1\nentries: [\n"
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    good = _table(tmp_path / "t.yaml", [])
+    r = hk("sweep", "--table", str(good), "--junit", str(blocker / "j.xml"))
+    assert r.returncode == 2 and "--junit: cannot create directory" in r.stderr
