@@ -264,6 +264,31 @@ def parse_code_object(data: bytes | str | Path) -> dict[str, Resources]:
     return out
 
 
+def code_objects(data: bytes) -> Iterator[bytes]:
+    """The AMDGPU code objects in `data`: the data itself if it is one, else the amdgcn entries of the
+    uncompressed clang offload bundles (``__CLANG_OFFLOAD_BUNDLE__``) in it, e.g. in a host .so.
+    Compressed bundles (``CCOB``) are not read."""
+    if data[:4] == b"\x7fELF" and len(data) > 0x13 and struct.unpack_from("<H", data, 0x12)[0] == EM_AMDGPU:
+        yield data
+        return
+    magic = b"__CLANG_OFFLOAD_BUNDLE__"
+    i = data.find(magic)
+    while i >= 0:
+        try:
+            n, = struct.unpack_from("<Q", data, i + 24)
+            p = i + 32
+            for _ in range(n):
+                off, size, tl = struct.unpack_from("<QQQ", data, p)
+                p += 24
+                triple = data[p:p + tl].decode(errors="replace")
+                p += tl
+                if size and "amdgcn" in triple:
+                    yield data[i + off:i + off + size]
+        except struct.error:
+            pass
+        i = data.find(magic, i + 1)
+
+
 # ---- merge ----------------------------------------------------------------------------------
 
 
@@ -382,5 +407,5 @@ def kernel_names(asm: str | Path) -> Iterable[str]:
     return re.findall(r"^\s*\.amdhsa_kernel\s+(\S+)", _asm_text(asm), re.M)
 
 
-__all__ = ["RESOURCE_KEYS", "parse_remarks", "parse_asm", "parse_code_object", "collect", "count_mfma",
+__all__ = ["RESOURCE_KEYS", "parse_remarks", "parse_asm", "parse_code_object", "code_objects", "collect", "count_mfma",
            "count_mfma_by_block", "mfma_in_loops", "elf_notes", "function_sizes", "CodeObjectError", "kernel_names"]

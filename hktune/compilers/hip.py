@@ -23,20 +23,19 @@ import os
 import re
 import shlex
 import signal
-import struct
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from hktune import toolchain as _tc
+from hktune.amd import resources as _res
+from hktune.amd.resources import RESOURCE_KEYS
 from hktune.compilers.base import CompileJob, CompileResult, CompilerMissing, define_flags
 
 MISSING = "no HIP compiler: install ROCm (set ROCM_PATH) or run `hktune toolchain install`"
 REMARKS = "-Rpass-analysis=kernel-resource-usage"
 DEFAULT_TIMEOUT_S = 600.0
-RESOURCE_KEYS = ("vgprs", "agprs", "sgprs", "scratch_bytes", "vgpr_spills", "sgpr_spills", "occupancy",
-                 "lds_bytes", "code_bytes")
 
 
 @dataclass(frozen=True)
@@ -177,148 +176,9 @@ class HipCompiler:
 
 
 # ---- resources -----------------------------------------------------------------------------
-# Private parsers (hktune.amd.resources did not exist when this was written).
+# Parsing is hktune.amd.resources'; here only the merge (worst case across kernels, remarks first).
 
-_REMARK = re.compile(r"remark:\s+(Function Name|TotalSGPRs|SGPRs|VGPRs|AGPRs|ScratchSize \[bytes/lane\]|"
-                     r"Occupancy \[waves/SIMD\]|SGPRs Spill|VGPRs Spill|LDS Size \[bytes/block\]):\s*(\S+)")
-_REMARK_KEYS = {
-    "TotalSGPRs": "sgprs", "SGPRs": "sgprs", "VGPRs": "vgprs", "AGPRs": "agprs",
-    "ScratchSize [bytes/lane]": "scratch_bytes", "Occupancy [waves/SIMD]": "occupancy",
-    "SGPRs Spill": "sgpr_spills", "VGPRs Spill": "vgpr_spills", "LDS Size [bytes/block]": "lds_bytes",
-}
-
-
-def _int(s: str) -> int | None:
-    try:
-        return int(s)
-    except ValueError:
-        return None
-
-
-def _parse_remarks(text: str) -> dict[str, dict[str, int | None]]:
-    """kernel-resource-usage remarks -> {function name: {resource key: value}}."""
-    out: dict[str, dict[str, int | None]] = {}
-    cur: dict[str, int | None] | None = None
-    for m in _REMARK.finditer(text):
-        key, val = m.group(1), m.group(2)
-        if key == "Function Name":
-            cur = out.setdefault(val, {})
-        elif cur is not None:
-            cur[_REMARK_KEYS[key]] = _int(val)
-    return out
-
-
-_ASM_COMMENTS = {"codeLenInByte": "code_bytes", "Occupancy": "occupancy", "NumVgprs": "vgprs",
-                 "NumAgprs": "agprs", "NumSgprs": "sgprs", "ScratchSize": "scratch_bytes"}
-_ASM_COMMENT = re.compile(r"^\s*;\s*(codeLenInByte|Occupancy|NumVgprs|NumAgprs|NumSgprs|ScratchSize)\s*[:=]\s*(\d+)",
-                          re.M)
-
-
-def _parse_asm(text: str) -> tuple[list[dict[str, int]], str | None, int]:
-    """.s -> (per-kernel comment blocks, .amdgcn_target, static MFMA instruction count)."""
-    kernels: list[dict[str, int]] = []
-    cur: dict[str, int] = {}
-    for m in _ASM_COMMENT.finditer(text):
-        key = _ASM_COMMENTS[m.group(1)]
-        if key == "code_bytes" and cur:  # each kernel's block starts with codeLenInByte
-            kernels.append(cur)
-            cur = {}
-        cur[key] = int(m.group(2))
-    if cur:
-        kernels.append(cur)
-    t = re.search(r'^\s*\.amdgcn_target\s+"([^"]+)"', text, re.M)
-    mfma = len(re.findall(r"^\s*v_mfma_", text, re.M))
-    return kernels, (t.group(1) if t else None), mfma
-
-
-def _elf_notes(elf: bytes):
-    """msgpack NT_AMDGPU_METADATA notes of an AMDGPU ELF code object."""
-    import msgpack  # optional: without it there is no cross-check
-
-    shoff, = struct.unpack_from("<Q", elf, 0x28)
-    shentsize, shnum = struct.unpack_from("<HH", elf, 0x3A)
-    for k in range(shnum):
-        sh = shoff + k * shentsize
-        typ, = struct.unpack_from("<I", elf, sh + 4)
-        if typ != 7:  # SHT_NOTE
-            continue
-        off, size = struct.unpack_from("<QQ", elf, sh + 0x18)
-        p = off
-        while p + 12 <= off + size:
-            nsz, dsz, nt = struct.unpack_from("<III", elf, p)
-            p += 12
-            name = elf[p:p + nsz]
-            p += (nsz + 3) & ~3
-            desc = elf[p:p + dsz]
-            p += (dsz + 3) & ~3
-            if nt == 32 and name.startswith(b"AMDGPU"):
-                yield msgpack.unpackb(desc, raw=False, strict_map_key=False)
-
-
-def _code_objects(data: bytes):
-    """Raw AMDGPU code objects in `data`: the file itself, or uncompressed offload bundles in a host .so."""
-    if data[:4] == b"\x7fELF" and data[0x12] == 0xE0:  # EM_AMDGPU
-        yield data
-        return
-    magic = b"__CLANG_OFFLOAD_BUNDLE__"
-    i = data.find(magic)
-    while i >= 0:
-        try:
-            n, = struct.unpack_from("<Q", data, i + 24)
-            p = i + 32
-            for _ in range(n):
-                off, size, tl = struct.unpack_from("<QQQ", data, p)
-                p += 24
-                triple = data[p:p + tl].decode(errors="replace")
-                p += tl
-                if size and "amdgcn" in triple:
-                    yield data[i + off:i + off + size]
-        except struct.error:
-            pass
-        i = data.find(magic, i + 1)
-
-
-def _func_sizes(elf: bytes) -> dict[str, int]:
-    """{function symbol: st_size} from an ELF's .symtab (or .dynsym): exact machine-code bytes."""
-    shoff, = struct.unpack_from("<Q", elf, 0x28)
-    shentsize, shnum = struct.unpack_from("<HH", elf, 0x3A)
-    sh = [struct.unpack_from("<IIQQQQIIQQ", elf, shoff + i * shentsize) for i in range(shnum)]
-    out: dict[str, int] = {}
-    for want in (2, 11):  # SHT_SYMTAB, then SHT_DYNSYM
-        for _name, typ, _f, _a, off, size, link, _i, _al, ent in sh:
-            if typ != want or not ent:
-                continue
-            stroff = sh[link][4]
-            for p in range(off, off + size, ent):
-                st_name, st_info = struct.unpack_from("<IB", elf, p)
-                st_size, = struct.unpack_from("<Q", elf, p + 16)
-                if st_info & 0xF == 2 and st_size:  # STT_FUNC
-                    end = elf.index(b"\0", stroff + st_name)
-                    out[elf[stroff + st_name:end].decode(errors="replace")] = st_size
-        if out:
-            break
-    return out
-
-
-_META_KEYS = {".vgpr_count": "vgprs", ".agpr_count": "agprs", ".sgpr_count": "sgprs",
-              ".private_segment_fixed_size": "scratch_bytes", ".group_segment_fixed_size": "lds_bytes",
-              ".vgpr_spill_count": "vgpr_spills", ".sgpr_spill_count": "sgpr_spills"}
-
-
-def _parse_metadata(path: Path) -> dict[str, dict[str, int]]:
-    """{kernel symbol: {resource key: value}} from a code object or a host library's bundles."""
-    out: dict[str, dict[str, int]] = {}
-    data = path.read_bytes()
-    for elf in _code_objects(data):
-        sizes = _func_sizes(elf)
-        for md in _elf_notes(elf):
-            for k in md.get("amdhsa.kernels", []):
-                name = k.get(".symbol", k.get(".name", "?")).removesuffix(".kd")
-                row = {key: k[m] for m, key in _META_KEYS.items() if isinstance(k.get(m), int)}
-                if name in sizes:
-                    row["code_bytes"] = sizes[name]
-                out[name] = row
-    return out
+_TARGET = re.compile(r'^\s*\.amdgcn_target\s+"([^"]+)"', re.M)
 
 
 def _worst(per_kernel: list[dict[str, int | None]]) -> dict[str, int | None]:
@@ -330,29 +190,40 @@ def _worst(per_kernel: list[dict[str, int | None]]) -> dict[str, int | None]:
     return row
 
 
+def _metadata(path: Path) -> dict[str, dict[str, int]]:
+    """{kernel symbol: resources} from a code object or a host library's offload bundles."""
+    out: dict[str, dict[str, int]] = {}
+    for elf in _res.code_objects(path.read_bytes()):
+        out.update(_res.parse_code_object(elf))
+    return out
+
+
 def collect_resources(remarks: str, asm: Path | None, artifact: Path | None) -> tuple[dict, list[str]]:
     """Resources from the remarks, filled in / cross-checked by the .s and the code object.
 
     Returns (resources, notes); notes name disagreements and sources that could not be read.
     """
     notes: list[str] = []
-    rem = _parse_remarks(remarks)
+    rem = _res.parse_remarks(remarks)
+    rem.pop("", None)  # remarks before any 'Function Name:' belong to no function
     kernels = {n: r for n, r in rem.items() if "lds_bytes" in r} or rem  # LDS is reported for kernels only
     res = _worst(list(kernels.values()))
     mfma = None
     if asm is not None and asm.exists():
-        blocks, target, mfma = _parse_asm(asm.read_text(errors="replace"))
-        from_asm = _worst(blocks)
+        text = asm.read_text(errors="replace")
+        from_asm = _worst(list(_res.parse_asm(text).values()))
+        mfma = _res.count_mfma(text)
         for key, v in from_asm.items():
             if res.get(key) is None and v is not None:
                 res[key] = v
         if from_asm.get("code_bytes") is not None:
             res["code_bytes"] = from_asm["code_bytes"]
+        target = _TARGET.search(text)
         if target:
-            notes.append(f"target {target}")
+            notes.append(f"target {target.group(1)}")
     if artifact is not None and artifact.exists():
         try:
-            meta = _parse_metadata(artifact)
+            meta = _metadata(artifact)
         except ImportError:
             meta = {}
             notes.append("msgpack not installed: no code-object metadata cross-check")
