@@ -145,36 +145,8 @@ def test_collect_merges_and_reports_mismatches():
 
 # ---- with HipKittens and a compiler -------------------------------------------------------------
 
-def _compiler() -> list[str] | None:
-    """Command prefix of a device-only HIP compile (hip-device-cc style), or None."""
-    env = os.environ.get("HIP_DEVICE_CC")
-    if env:
-        return [env]
-    exe = shutil.which("hip-device-cc")
-    if exe:
-        return [exe]
-    try:
-        from hktune import toolchain
-        tc = toolchain.best()
-    except Exception:
-        return None
-    if tc is None:
-        return None
-    return [*tc.clang, *tc.flags, "-x", "hip", "--cuda-device-only", "--no-gpu-bundle-output"]
+from amd_env import compiler as _compiler, hipkittens as _hk, needs_hk  # noqa: E402
 
-
-def _hk() -> tuple[Path, str] | None:
-    root = os.environ.get("HIPKITTENS_ROOT")
-    if not root:
-        return None
-    from hktune.hipkittens import branch
-    b = branch(Path(root))
-    arch = {"main": "gfx950", "cdna3": "gfx942"}.get(b or "")
-    return (Path(root), arch) if arch else None
-
-
-needs_hk = pytest.mark.skipif(_hk() is None or _compiler() is None,
-                              reason="needs HIPKITTENS_ROOT (branch main or cdna3) and a HIP device compiler")
 
 # HipKittens' own 8192^3 kernels compiled by clang 22 (docs/README of the toolchain, re-measured)
 HK_8192 = {"gfx950": {"vgprs": 236, "sgprs": 43, "mfma": 1280}, "gfx942": {"vgprs": 254, "sgprs": 38, "mfma": 256}}

@@ -121,34 +121,8 @@ def test_unmarked_assembly_still_checks_registers():
 
 # ---- the hipkittens templates (HipKittens + compiler) --------------------------------------------
 
-def _compiler() -> list[str] | None:
-    env = os.environ.get("HIP_DEVICE_CC")
-    if env:
-        return [env]
-    exe = shutil.which("hip-device-cc")
-    if exe:
-        return [exe]
-    try:
-        from hktune import toolchain
-        tc = toolchain.best()
-    except Exception:
-        return None
-    if tc is None:
-        return None
-    return [*tc.clang, *tc.flags, "-x", "hip", "--cuda-device-only", "--no-gpu-bundle-output"]
+from amd_env import compiler as _compiler, hipkittens as _hk, needs_hk  # noqa: E402
 
-
-def _hk() -> tuple[Path, str] | None:
-    root = os.environ.get("HIPKITTENS_ROOT")
-    if not root:
-        return None
-    from hktune.hipkittens import branch
-    arch = {"main": "gfx950", "cdna3": "gfx942"}.get(branch(Path(root)) or "")
-    return (Path(root), arch) if arch else None
-
-
-needs_hk = pytest.mark.skipif(_hk() is None or _compiler() is None,
-                              reason="needs HIPKITTENS_ROOT (branch main or cdna3) and a HIP device compiler")
 
 
 def _space(arch: str):
