@@ -155,7 +155,12 @@ def test_clean_table_passes_and_skips_are_reported(measured, tmp_path):
     sm90["key"].update(family="cuda", arch="sm_90")
     table = _table(tmp_path / "t.yaml", [measured, sm90])
     before = table.read_text()
-    r, cases, md = _sweep(table, tmp_path)
+    # This test is about passing and skip reporting, not timing noise: a 64^3 GEMM timed on a
+    # shared 2-core CPU can vary by more than the default tolerance from one run to the next
+    # (seen once in CI-like runs), so allow for that here; the planted-slowdown test below
+    # keeps the default tolerance and a 3x inflation.
+    lenient = ("--tolerance", "0.5")
+    r, cases, md = _sweep(table, tmp_path, *lenient)
     assert r.returncode == 0, r.stderr + r.stdout
     assert _failure(cases["64x64x64"]) is None and cases["64x64x64"].find("skipped") is None
     skip = cases["256x256x256"].find("skipped")
@@ -165,7 +170,7 @@ def test_clean_table_passes_and_skips_are_reported(measured, tmp_path):
     assert table.read_text() == before  # a sweep without --update never writes the table
 
     # --require-all turns the skip into a failure (exit 1), the clean entry still passes.
-    r, cases, md = _sweep(table, tmp_path, "--require-all")
+    r, cases, md = _sweep(table, tmp_path, "--require-all", *lenient)
     assert r.returncode == 1, r.stderr
     f = _failure(cases["256x256x256"])
     assert f is not None and f.get("type") == "skipped" and "needs an NVIDIA GPU" in f.get("message")
