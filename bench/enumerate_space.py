@@ -12,8 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from hktune.family import discover
-from hktune.space import load_space
+from hktune.family.family import discover
+from hktune.space.space import load_space
 
 SYNTHETIC = """
 family: synthetic

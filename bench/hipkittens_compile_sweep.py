@@ -2,8 +2,8 @@
 """Compile a sample of the hipkittens space with a device-only HIP compiler and check each build.
 
 Developer tool (not used by the engine). For every chosen config: compile to assembly with the
-family's flags and the space's -D defines, read the resource usage (hktune.amd.resources), count
-MFMAs, run the vmcnt checker (hktune.amd.vmcnt) and apply the space's prune rules. One JSON line
+family's flags and the space's -D defines, read the resource usage (hktune.build.amd.resources), count
+MFMAs, run the vmcnt checker (hktune.build.amd.vmcnt) and apply the space's prune rules. One JSON line
 per config goes to OUT/results.jsonl; a summary is printed.
 
   python bench/hipkittens_compile_sweep.py --arch gfx950 --hk-root $HIPKITTENS_ROOT \
@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hktune.amd import resources, vmcnt  # noqa: E402
-from hktune.family import load_family  # noqa: E402
+from hktune.build.amd import resources, vmcnt  # noqa: E402
+from hktune.family.family import load_family  # noqa: E402
 
 RUNTIME_ONLY = ("WGM", "CHUNK")
 

@@ -5,11 +5,11 @@
     # anywhere (CPU): replay TPE, random and warm-started TPE over the kept data
     python bench/search_efficiency.py replay --data DIR/sample.json [--warm DIR2/sample.json] [--seeds 5]
 
-`collect` runs the real product (`python -m hktune.cli search --sampler exhaustive --space
+`collect` runs the real product (`python -m hktune.commands.cli search --sampler exhaustive --space
 bench/cuda-subspace.yaml`: all 448 valid configs of a representative subspace) and records
 the throughput figures: the share of wall time the GPU spent timing candidates, and seconds per
 evaluated config. It then runs the same search again on a fresh study, with the compile cache
-warm. `replay` drives hktune.search.Search itself: the real sampler, seeds and warm start, with
+warm. `replay` drives hktune.search.driver.Search itself: the real sampler, seeds and warm start, with
 a builder and a worker that return the recorded measurements. It reports how many evaluations
 each strategy needed to reach 98% of the sample's best (median of the seeds).
 """
@@ -45,7 +45,7 @@ def search(out: Path, tag: str, sampler: str, trials: int, shape: tuple[int, int
            space: Path | None = None) -> dict[str, Any]:
     storage = out / f"{tag}.journal"
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "hktune.cli", "search", "--arch", "sm_90", "--m", str(shape[0]), "--n", str(shape[1]),
+    r = subprocess.run([sys.executable, "-m", "hktune.commands.cli", "search", "--arch", "sm_90", "--m", str(shape[0]), "--n", str(shape[1]),
                         "--k", str(shape[2]), "--trials", str(trials), "--sampler", sampler, "--seed", str(seed),
                         "--storage", str(storage), "--table", str(out / f"{tag}.yaml"), "--quiet",
                         *(["--space", str(space)] if space else [])], capture_output=True, text=True)
@@ -60,7 +60,7 @@ def search(out: Path, tag: str, sampler: str, trials: int, shape: tuple[int, int
 def dump_sample(storage: Path, shape: tuple[int, int, int], path: Path) -> int:
     import optuna
 
-    from hktune.storage import open_storage
+    from hktune.search.storage import open_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     st = optuna.load_study(study_name="cuda-sm_90-bf16-" + "x".join(map(str, shape)), storage=open_storage(str(storage)))
@@ -93,7 +93,7 @@ class ReplayBuilder:
     include_dirs: tuple = ()
 
     def submit(self, cfg: dict[str, int]) -> Future:
-        from hktune.build import BuildOutcome
+        from hktune.build.builder import BuildOutcome
 
         f: Future = Future()
         f.set_result(BuildOutcome(config=cfg, key="replay", ok=True, seconds=0.0, cached=True, artifact=Path("replay"), log_path=None))
@@ -119,8 +119,8 @@ def replay_once(rows: list[dict], warm_rows: list[dict] | None, sampler: str, se
     """Evaluations until a config within `target` of the best is found."""
     import optuna
 
-    from hktune.family import resolve
-    from hktune.search import Search, SearchOptions
+    from hktune.family.family import resolve
+    from hktune.search.driver import Search, SearchOptions
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     fam = resolve("sm_90", "cuda")

@@ -3,7 +3,7 @@ TFLOP/s against torch.matmul (cuBLAS) measured in the same run, with trials and 
 
     python bench/tune_cuda.py --out DIR [--shapes 8192x8192x8192,...] [--trials 120] [--timeout 150]
 
-Runs the real product (`python -m hktune.cli search`) once per shape, then writes
+Runs the real product (`python -m hktune.commands.cli search`) once per shape, then writes
 DIR/summary.md and DIR/summary.json. Shapes are M x N x K.
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ def main() -> int:
     for shape in args.shapes.split(","):
         m, n, k = (int(x) for x in shape.split("x"))
         t0 = time.perf_counter()
-        cmd = [sys.executable, "-m", "hktune.cli", "search", "--arch", args.arch, "--m", str(m), "--n", str(n), "--k", str(k),
+        cmd = [sys.executable, "-m", "hktune.commands.cli", "search", "--arch", args.arch, "--m", str(m), "--n", str(n), "--k", str(k),
                "--trials", str(args.trials), "--timeout", str(args.timeout), "--table", str(table), "--storage", storage,
                "--sampler", args.sampler, "--quiet"]
         proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -51,7 +51,7 @@ def main() -> int:
                 if (e["key"]["m"], e["key"]["n"], e["key"]["k"]) == (m, n, k):
                     entry = e
         study = json.loads(subprocess.run(
-            [sys.executable, "-m", "hktune.cli", "show", "--studies", "--storage", storage, "--json"],
+            [sys.executable, "-m", "hktune.commands.cli", "show", "--studies", "--storage", storage, "--json"],
             capture_output=True, text=True).stdout or "[]")
         s = next((x for x in study if x["study"].endswith(f"{m}x{n}x{k}")), {})
         rows.append({

@@ -6,11 +6,11 @@ import platform
 from typing import Any
 
 
-def collect(hk_root: str | None = None) -> dict[str, Any]:
-    from hktune.build import cache_dir
-    from hktune.compilers import REGISTRY, get_compiler
-    from hktune.family import discover, project_root
-    from hktune.hipkittens import describe, find_root
+def collect(hk_root: str | None = None, tk_root: str | None = None) -> dict[str, Any]:
+    from hktune.build.builder import cache_dir
+    from hktune.build.compilers import REGISTRY, get_compiler
+    from hktune.family.family import discover, project_root
+    from hktune.family import trees
 
     report: dict[str, Any] = {"python": platform.python_version(), "project": str(project_root()),
                               "cache": str(cache_dir()), "compilers": {}, "families": {}}
@@ -32,14 +32,16 @@ def collect(hk_root: str | None = None) -> dict[str, Any]:
     for name, fam in discover().items():
         report["families"][name] = {"compiler": fam.compiler, "archs": list(fam.archs)}
     try:
-        from hktune.devices import gpu_archs, torch_summary
+        from hktune.run.devices import gpu_archs, torch_summary
 
         report["torch"] = torch_summary()
         report["gpus"] = [{"index": i, "arch": a, "name": n, "units": u} for i, a, n, u in gpu_archs()]
     except Exception as e:  # noqa: BLE001
         report["torch"] = f"not importable: {e}"
         report["gpus"] = []
-    report["hipkittens"] = describe(find_root(hk_root))
+    for name, root in (("hipkittens", hk_root), ("thunderkittens", tk_root)):
+        tree = trees.get(name)
+        report[name] = tree.describe(tree.find(root))
     report["cpu"] = {"cores": os.cpu_count(), "machine": platform.machine()}
     return report
 
@@ -56,6 +58,8 @@ def render(report: dict[str, Any]) -> str:
         rows.append([f"gpu {g['index']}", f"{g['name']} ({g['arch']}, {g['units']} units)"])
     if not report.get("gpus"):
         rows.append(["gpus", "none visible: only --arch host can run here; `hktune compile` works for every arch with a compiler"])
+    tk = report["thunderkittens"]
+    rows.append(["ThunderKittens", f"{tk['root']} (commit {tk['commit']})" if tk["root"] else "not set (--tk-root or THUNDERKITTENS_ROOT)"])
     hk = report["hipkittens"]
     rows.append(["HipKittens", f"{hk['root']} (branch {hk['branch']}, commit {hk['commit']})" if hk["root"] else "not set (--hk-root or HIPKITTENS_ROOT)"])
     for name, f in report["families"].items():

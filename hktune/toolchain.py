@@ -15,6 +15,8 @@ The Debian packages are fetched with ``apt-get download`` against a private apt 
 """
 from __future__ import annotations
 
+from hktune.errors import Missing
+
 import contextlib
 import datetime as _dt
 import fcntl
@@ -52,7 +54,7 @@ DEFAULT_ROCM_DIRS: tuple[Path, ...] = (Path("/opt/rocm"),)
 INSTALL_HINT = "run `hktune toolchain install`"
 
 
-class ToolchainError(RuntimeError):
+class ToolchainError(Missing):
     """Installing or probing a toolchain failed; the message is one line saying why."""
 
 

@@ -31,7 +31,7 @@ def hipkittens() -> tuple[Path, str] | None:
     root = os.environ.get("HIPKITTENS_ROOT")
     if not root:
         return None
-    from hktune.hipkittens import branch
+    from hktune.family.trees.hipkittens import branch
     arch = {"main": "gfx950", "cdna3": "gfx942"}.get(branch(Path(root)) or "")
     return (Path(root), arch) if arch else None
 

@@ -41,10 +41,10 @@ def race_rates(samples: int) -> list[dict]:
     os.environ.setdefault("HKTUNE_CACHE_DIR", tempfile.mkdtemp(prefix="hktune-race-cache-"))
     os.environ["HKTUNE_FAMILY_PATH"] = str(HERE / "families")
     sys.path.insert(0, str(ROOT))
-    from hktune.build import Builder
-    from hktune.family import resolve
-    from hktune.runner import Worker
-    from hktune.search import config_string
+    from hktune.build.builder import Builder
+    from hktune.family.family import resolve
+    from hktune.run.runner import Worker
+    from hktune.search.driver import config_string
 
     fam = resolve("host", "racy")
     space = fam.space("host")
@@ -93,7 +93,7 @@ def _cell(s: str) -> str:
 def environment() -> str:
     import torch
 
-    from hktune.measure import _cpu_name
+    from hktune.run.measure import _cpu_name
 
     gxx = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()

@@ -1,4 +1,4 @@
-"""hktune.amd.resources: resource usage from remarks, assembly and code objects, MFMA counts.
+"""hktune.build.amd.resources: resource usage from remarks, assembly and code objects, MFMA counts.
 
 The first part runs anywhere (hand-written fixtures in tests/data/amd, a code object built
 in-test). The tests at the end compile the hipkittens templates and need a HipKittens checkout
@@ -16,7 +16,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from hktune.amd import resources as R
+from hktune.build.amd import resources as R
 
 DATA = Path(__file__).resolve().parent / "data" / "amd"
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,14 +153,14 @@ HK_8192 = {"gfx950": {"vgprs": 236, "sgprs": 43, "mfma": 1280}, "gfx942": {"vgpr
 
 
 def _seed(arch: str, shape: int = 8192) -> dict[str, int]:
-    from hktune.family import load_family
+    from hktune.family.family import load_family
     space = load_family(ROOT / "kernels" / "hipkittens").space(arch)
     seed = next(s for s in space.seeds if s.get("shape") == [shape, shape, shape])
     return space.defines({k: v for k, v in seed.items() if k in space.names})
 
 
 def compile_template(tmp: Path, arch: str, hk: Path, defines: dict, extra: list[str] = (), mode: str = "-S"):
-    from hktune.family import load_family
+    from hktune.family.family import load_family
     fam = load_family(ROOT / "kernels" / "hipkittens")
     out = tmp / ("k.s" if mode == "-S" else "k.hsaco")
     argv = [*_compiler(), *fam.flags_for(arch), *(f"-D{k}={v}" for k, v in defines.items()), *extra,

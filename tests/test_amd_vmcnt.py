@@ -1,4 +1,4 @@
-"""hktune.amd.vmcnt: the static vmcnt / lgkmcnt safety check.
+"""hktune.build.amd.vmcnt: the static vmcnt / lgkmcnt safety check.
 
 The first part runs on hand-written assembly (tests/data/amd/*.s). The tests at the end compile
 the hipkittens templates (HIPKITTENS_ROOT + a HIP device compiler): a seed config must be safe,
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hktune.amd import vmcnt as V
+from hktune.build.amd import vmcnt as V
 
 DATA = Path(__file__).resolve().parent / "data" / "amd"
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,12 +126,12 @@ from amd_env import compiler as _compiler, hipkittens as _hk, needs_hk  # noqa: 
 
 
 def _space(arch: str):
-    from hktune.family import load_family
+    from hktune.family.family import load_family
     return load_family(ROOT / "kernels" / "hipkittens").space(arch)
 
 
 def _compile(tmp: Path, arch: str, hk: Path, defines: dict, extra=()) -> tuple[subprocess.CompletedProcess, Path]:
-    from hktune.family import load_family
+    from hktune.family.family import load_family
     fam = load_family(ROOT / "kernels" / "hipkittens")
     out = tmp / f"k{len(list(tmp.iterdir()))}.s"
     argv = [*_compiler(), *fam.flags_for(arch), *(f"-D{k}={v}" for k, v in defines.items()), *extra,

@@ -1,7 +1,7 @@
 import pytest
 
-from hktune.build import Builder, prune_reason
-from hktune.family import resolve
+from hktune.build.builder import Builder, prune_reason
+from hktune.family.family import resolve
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def hk(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hktune.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "hktune", *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
@@ -87,7 +87,7 @@ def test_faulty_family_search_records_only_correct_kernels(results: Path):
 
 def test_sigkill_then_resume_loses_no_trial(results: Path):
     table = results / "host.yaml"
-    args = [sys.executable, "-m", "hktune.cli", "search", "--m", "64", "--n", "64", "--k", "128", "--arch", "host",
+    args = [sys.executable, "-m", "hktune", "search", "--m", "64", "--n", "64", "--k", "128", "--arch", "host",
             "--sampler", "random", "--trials", "200", "--table", str(table), "--quiet"]
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     journal = results / "studies.journal"
@@ -97,7 +97,7 @@ def test_sigkill_then_resume_loses_no_trial(results: Path):
             return 0
         import optuna
 
-        from hktune.storage import open_storage
+        from hktune.search.storage import open_storage
 
         try:
             st = optuna.load_study(study_name="host-host-bf16-64x64x128", storage=open_storage(str(journal)))

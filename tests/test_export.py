@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hktune.export import ExportError, export_header, ident, legal, log2_q, ordered, pick
-from hktune.space import load_space
-from hktune.table import Entry, Key
+from hktune.export.header import ExportError, export_header, ident, legal, log2_q, ordered, pick
+from hktune.space.space import load_space
+from hktune.record.table import Entry, Key
 
 GXX = shutil.which("g++")
 needs_gxx = pytest.mark.skipif(GXX is None, reason="g++ is not installed")

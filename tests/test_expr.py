@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hktune.expr import Expr, ExprError
+from hktune.space.expr import Expr, ExprError
 
 
 @pytest.mark.parametrize("text", [

@@ -2,11 +2,11 @@
 survives (restarts) so the next trial runs. Real compiles, real processes."""
 import pytest
 
-from hktune.build import Builder
-from hktune.family import resolve
-from hktune.measure import Settings
-from hktune.runner import Worker
-from hktune.search import config_string
+from hktune.build.builder import Builder
+from hktune.family.family import resolve
+from hktune.run.measure import Settings
+from hktune.run.runner import Worker
+from hktune.search.driver import config_string
 
 SHAPE = (64, 64, 64)
 

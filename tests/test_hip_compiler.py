@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from hktune import toolchain as T
-from hktune.compilers import get_compiler
-from hktune.compilers.base import CompileJob, CompilerMissing
-from hktune.compilers.hip import MISSING, REMARKS, HipCompiler, collect_resources, plan
+from hktune.build.compilers import get_compiler
+from hktune.build.compilers.base import CompileJob, CompilerMissing
+from hktune.build.compilers.hip import MISSING, REMARKS, HipCompiler, collect_resources, plan
 
 DATA = Path(__file__).parent / "data" / "hip"
 KERNEL = DATA / "tiny_gemm.hip"

@@ -24,7 +24,7 @@ def test_two_nodes_share_one_study_and_table(tmp_path: Path):
     m, n, k = 64, 64, 64 + 64 * (uuid.uuid4().int % 50)  # a fresh study name per run of the test
     args = ["search", "--arch", "host", "--m", str(m), "--n", str(n), "--k", str(k), "--trials", "5",
             "--sampler", "random", "--storage", URL, "--table", str(table), "--quiet"]
-    procs = [subprocess.Popen([sys.executable, "-m", "hktune.cli", *args, "--seed", str(seed)],
+    procs = [subprocess.Popen([sys.executable, "-m", "hktune", *args, "--seed", str(seed)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
     outs = [p.communicate(timeout=600) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs

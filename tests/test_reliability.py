@@ -44,7 +44,7 @@ STUDY = "rel-host-bf16-64x64x64"
 
 
 def hk(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hktune.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "hktune", *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
@@ -81,7 +81,7 @@ def complete(ts: list[dict]) -> dict[int, float]:
 def entries(table: Path) -> list[dict]:
     """A table's entries; [] when there is no table, or (a scenario planted it) a malformed one:
     that one must stay byte for byte as it was, which the scenario checks itself."""
-    from hktune import table as tbl
+    from hktune.record import table as tbl
 
     try:
         return [e.to_dict() for e in tbl.load(table)]
@@ -258,7 +258,7 @@ def _workers_with(mark: str) -> list[int]:
         if not p.name.isdigit():
             continue
         try:
-            if b"hktune.worker" in (p / "cmdline").read_bytes() and f"HKTUNE_TEST_MARK={mark}".encode() in (p / "environ").read_bytes():
+            if b"hktune.run.worker" in (p / "cmdline").read_bytes() and f"HKTUNE_TEST_MARK={mark}".encode() in (p / "environ").read_bytes():
                 pids.append(int(p.name))
         except OSError:
             continue
@@ -273,7 +273,7 @@ def test_sigkill_mid_search_then_resume(tmp_path, run):
     out = Outcome("SIGKILL mid-search, then resume", "kill", run, "resume keeps every finished trial; no orphan worker")
     results, study = tmp_path / "results", "host-host-bf16-64x64x128"
     mark = uuid.uuid4().hex
-    args = [sys.executable, "-m", "hktune.cli", "search", "--m", "64", "--n", "64", "--k", "128", "--arch", "host",
+    args = [sys.executable, "-m", "hktune", "search", "--m", "64", "--n", "64", "--k", "128", "--arch", "host",
             "--sampler", "random", "--trials", "200", "--table", str(results / "host.yaml"), "--quiet"]
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                          env={**os.environ, "HKTUNE_TEST_MARK": mark})
@@ -318,7 +318,7 @@ def test_sigkill_during_a_hang_leaves_no_orphan_worker(tmp_path):
     out = Outcome("SIGKILL during a hang: no orphan worker", "kill", 0, "the hung worker exits with its search")
     variant(tmp_path, [2, 0], blocks=(16,))
     results, mark = tmp_path / "results", uuid.uuid4().hex
-    p = subprocess.Popen([sys.executable, "-m", "hktune.cli", "search", *SHAPE, "--arch", "host", "--family", "rel",
+    p = subprocess.Popen([sys.executable, "-m", "hktune", "search", *SHAPE, "--arch", "host", "--family", "rel",
                           "--sampler", "exhaustive", "--trials", "2", "--trial-timeout", "120",
                           "--table", str(results / "host.yaml"), "--quiet"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
@@ -348,7 +348,7 @@ def test_two_searches_write_one_table_at_once(tmp_path, run):
     out = Outcome("two searches, one table, at once", "concurrency", run, "both exit 0; both entries and studies present")
     results = tmp_path / "results"
     table = results / "host.yaml"
-    procs = [subprocess.Popen([sys.executable, "-m", "hktune.cli", "search", "--m", "64", "--n", "64", "--k", str(k),
+    procs = [subprocess.Popen([sys.executable, "-m", "hktune", "search", "--m", "64", "--n", "64", "--k", str(k),
                                "--arch", "host", "--sampler", "random", "--trials", "3", "--table", str(table), "--quiet"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for k in (64, 128)]

@@ -12,7 +12,7 @@ pytest.importorskip("matplotlib")
 
 
 def hk(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hktune.cli", *args], capture_output=True, text=True, timeout=600, env=dict(os.environ))
+    return subprocess.run([sys.executable, "-m", "hktune", *args], capture_output=True, text=True, timeout=600, env=dict(os.environ))
 
 
 @pytest.mark.slow

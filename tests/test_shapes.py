@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hktune.shapes import ShapesError, load_shapes
+from hktune.space.shapes import ShapesError, load_shapes
 
 
 def hk(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hktune.cli", *args], capture_output=True, text=True, timeout=600,
+    return subprocess.run([sys.executable, "-m", "hktune", *args], capture_output=True, text=True, timeout=600,
                           env={**os.environ, **(env or {})})
 
 

@@ -2,7 +2,7 @@ import textwrap
 
 import pytest
 
-from hktune.space import SpaceError, iter_product, load_space
+from hktune.space.space import SpaceError, iter_product, load_space
 
 SPACE = textwrap.dedent("""
     family: t
@@ -76,7 +76,7 @@ def test_malformed_space_files_fail_with_one_line(tmp_path, body, message):
 
 
 def test_repo_spaces_load_and_have_valid_configs():
-    from hktune.family import discover
+    from hktune.family.family import discover
 
     for fam in discover().values():
         for arch in fam.archs:

@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hktune import table as tbl
-from hktune.sweep import (IMPROVED, PASS, REGRESSION, SweepError, judge, parse_shapes, provenance_diff,
+from hktune.record import table as tbl
+from hktune.sweep.sweep import (IMPROVED, PASS, REGRESSION, SweepError, judge, parse_shapes, provenance_diff,
                           threshold)
 
 SHAPE = ["--m", "64", "--n", "64", "--k", "64"]
 
 
 def hk(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hktune.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "hktune", *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
@@ -71,7 +71,7 @@ def test_provenance_diff_names_what_changed():
 
 
 def _synthetic_report(require_all: bool):
-    from hktune.sweep import SKIPPED, SweepOptions, SweepReport, Verdict
+    from hktune.sweep.sweep import SKIPPED, SweepOptions, SweepReport, Verdict
 
     def entry(m: int) -> tbl.Entry:
         return tbl.Entry(key=tbl.Key("host", "host", "bf16", "ABt", m, 64, 64), config={"B": 16}, tflops=1.0, time_us=1.0,
@@ -88,7 +88,7 @@ def _synthetic_report(require_all: bool):
 
 @pytest.mark.parametrize("require_all", [False, True])
 def test_reports_render_from_verdicts(require_all):
-    from hktune.sweep_report import junit, markdown
+    from hktune.sweep.report import junit, markdown
 
     rep = _synthetic_report(require_all)
     assert rep.exit_code() == 1

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hktune import table
-from hktune.table import Entry, Key, TableError, load, lookup, record, save, to_frame
+from hktune.record import table
+from hktune.record.table import Entry, Key, TableError, load, lookup, record, save, to_frame
 
 
 def make_entry(m: int = 8192, n: int = 8192, k: int = 8192, tflops: float = 500.0, error: float = 0.003, **kw) -> Entry:

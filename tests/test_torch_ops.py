@@ -26,7 +26,7 @@ SHAPES = [(64, 128, 256), (64, 256, 128)]
 
 
 def hk(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hktune.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "hktune", *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
@@ -158,7 +158,7 @@ def test_table_discovery(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, table:
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "host.yaml").write_text("schema: 1\nentries: []\n")
     assert ht.table_paths() == [tmp_path / "results" / "host.yaml"]
-    from hktune.table import TableError
+    from hktune.record.table import TableError
 
     with pytest.raises(TableError, match="no such table"):
         ht.use_table(tmp_path / "missing.yaml")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 
-from hktune.build import Builder
-from hktune.family import Family
-from hktune.measure import Library, parse_config_string
-from hktune.space import Space
+from hktune.build.builder import Builder
+from hktune.family.family import Family
+from hktune.run.measure import Library, parse_config_string
+from hktune.space.space import Space
 
 log = logging.getLogger("hktune.torch")
 
@@ -26,9 +26,8 @@ _by_config: dict[tuple, Library] = {}     # (family, arch, config) -> library, t
 def _builder(family: Family, arch: str, space: Space) -> Builder:
     b = _builders.get((family.name, arch))
     if b is None:
-        from hktune.hipkittens import include_dirs_for  # HipKittens families need its include tree
 
-        b = Builder(family, arch, space=space, jobs=1, include_dirs=include_dirs_for(family, arch, None))
+        b = Builder(family, arch, space=space, jobs=1, include_dirs=family.include_dirs(arch))
         _builders[(family.name, arch)] = b
     return b
 

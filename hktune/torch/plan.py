@@ -1,7 +1,7 @@
 """Decide, per (arch, M, N, K), how a GEMM runs: a tuned kernel, a padded one, or torch.
 
 The rule (docs/torch.md):
-  1. tuned: the header's lookup (:func:`hktune.export.pick`) finds an entry legal for the shape
+  1. tuned: the header's lookup (:func:`hktune.export.header.pick`) finds an entry legal for the shape
      -- the exact tuned shape, else the legal entry nearest in log space;
   2. padded: else the shape is padded with zeros up to the smallest (by FLOPs) shape that some
      tuned config is legal for, if that adds at most ``pad_limit`` (default 12.5%) FLOPs; the
@@ -17,10 +17,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from hktune.export import log2_q, pick
-from hktune.family import Family, FamilyError, resolve
-from hktune.space import Space
-from hktune.table import Entry
+from hktune.export.header import log2_q, pick
+from hktune.family.family import Family, FamilyError, resolve
+from hktune.space.space import Space
+from hktune.record.table import Entry
 from hktune.torch import tables
 
 # Round-up granularities tried per dimension when padding (plus every value of the config).

@@ -12,9 +12,9 @@ import threading
 from pathlib import Path
 from typing import Iterable
 
-from hktune.export import ABI_DTYPE_LAYOUT
-from hktune.family import project_root
-from hktune.table import Entry, TableError, load
+from hktune.export.header import ABI_DTYPE_LAYOUT
+from hktune.family.family import project_root
+from hktune.record.table import Entry, TableError, load
 
 log = logging.getLogger("hktune.torch")
 

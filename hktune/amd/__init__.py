@@ -1,3 +1,0 @@
-"""AMD GPU (gfx942 / gfx950) helpers that need no GPU: resource usage from compiler output and
-code objects (:mod:`hktune.amd.resources`), and a static vmcnt safety check of compiled
-assembly (:mod:`hktune.amd.vmcnt`)."""

@@ -1,0 +1,1 @@
+"""Build: compile one config into a library or code object through a content-addressed cache."""

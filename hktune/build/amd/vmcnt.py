@@ -1,0 +1,604 @@
+"""Static vmcnt safety check of compiled AMDGPU (gfx9: gfx942 / gfx950) assembly.
+
+A wave's vector-memory ops (buffer_/global_/flat_/scratch_ loads and stores, including the
+``buffer_load ... lds`` direct-to-LDS loads HipKittens uses) are counted by ``vmcnt`` in issue
+order; ``s_waitcnt vmcnt(N)`` waits until at most N are outstanding, and loads retire in order,
+so it retires everything but the N most recent. A wait that is too large leaves a load in flight
+that a later instruction depends on - a race that can pass a single correctness test.
+
+The check simulates that counter over the kernel's control-flow graph (every path, loops to a
+fixed point, so the steady state across the loop back-edge is covered) and reports:
+
+* ``tile``: a read of an LDS tile while a global->LDS load of that tile is still in flight at
+  the last ``s_barrier`` before the read (the barrier is what makes the other waves' parts of
+  the tile visible) or was issued after it. Which load fills which tile comes from the marker
+  comments the hktune templates emit (``;hkt.load A1 s=0`` before a load group, ``;hkt.read A1
+  s=0`` before the LDS reads of that tile half); ``;hkt.param rem=0..2`` names a runtime value a
+  stage can depend on (every value is tried) and ``;hkt.assume rem>=1`` prunes paths that cannot
+  happen for it. With ``barrier_lag=1`` (an 8-wave ping-pong, where the other wave group runs
+  one barrier behind) the loads must already be retired at the barrier before that one.
+* ``vgpr``: an instruction reading (or overwriting) a VGPR that an outstanding ``buffer_load`` /
+  ``global_load`` writes - e.g. the ``ds_write`` of register-staged tile data.
+* ``lgkm`` (optional, on by default): the same for LDS reads (``ds_read``) and ``lgkmcnt``
+  (LDS ops retire in order, so lgkmcnt(N) leaves at most the N newest LDS ops outstanding even
+  with scalar loads in flight; a scalar load is retired only by lgkmcnt(0)).
+
+Every checked (wait, use) pair is reported: ``ok`` with its slack (how much larger N could be)
+or ``unsafe`` with the reason, e.g. "vmcnt(6) at line 812 leaves 2 loads of the tile read at
+line 1030 in flight".
+"""
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping
+
+VMCNT_MAX = 63   # gfx9: 6-bit vmcnt
+LGKMCNT_MAX = 15  # gfx9: 4-bit lgkmcnt
+MAX_STATES_PER_BLOCK = 2048
+
+
+@dataclass(frozen=True)
+class Finding:
+    status: str            # 'ok' | 'unsafe' | 'info'
+    kind: str              # 'tile' | 'vgpr' | 'lgkm' | 'info'
+    line: int              # the wait (or the barrier / use when there is no wait)
+    ref_line: int          # the read / use that depends on the loads
+    message: str
+    slack: int | None = None
+    tile: str | None = None
+    params: str = ""       # e.g. "rem=1" when the finding holds only for some runtime values
+
+    def __str__(self) -> str:
+        where = f" [{self.params}]" if self.params else ""
+        return f"{self.status}: {self.message}{where}"
+
+
+# ---- parsing ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Instr:
+    line: int                       # 1-based line in the file
+    op: str                         # mnemonic, or '' for a marker
+    args: str = ""
+    marker: tuple[str, str] | None = None  # (verb, rest) of a ;hkt.<verb> <rest> marker
+
+
+_LABEL = re.compile(r"^([.\w$]+):")
+_MARKER = re.compile(r"^\s*;+\s*hkt\.(\w+)\s*(.*?)\s*$")
+_REG = re.compile(r"\b([va])(?:(\d+)|\[(\d+):(\d+)\])")
+_WAIT_FIELD = re.compile(r"(vmcnt|lgkmcnt|expcnt)\((\d+)\)")
+
+
+def _strip(line: str) -> str:
+    i = line.find(";")
+    return line if i < 0 else line[:i]
+
+
+def kernels(text: str) -> list[str]:
+    """Kernel (function) names in an assembly file, in order."""
+    names = re.findall(r"^\s*\.amdhsa_kernel\s+(\S+)", text, re.M)
+    if not names:
+        names = re.findall(r"^\s*\.type\s+([\w.$]+)\s*,\s*@function", text, re.M)
+    return names
+
+
+def parse(text: str, kernel: str | None = None) -> tuple[list[Instr], dict[str, int]]:
+    """The instructions of one kernel (the first, or `kernel`) and {label: index}."""
+    lines = text.splitlines()
+    names = kernels(text)
+    name = kernel if kernel is not None else (names[0] if names else None)
+    start, end = 0, len(lines)
+    if name is not None:
+        for i, ln in enumerate(lines):
+            if ln.startswith(name + ":"):
+                start = i + 1
+                break
+        else:
+            if kernel is not None:
+                raise ValueError(f"kernel {kernel!r} not found in the assembly")
+        for i in range(start, len(lines)):
+            if re.match(r"^\.Lfunc_end\d*:", lines[i]) or re.match(r"^\s*\.end_amdhsa_kernel", lines[i]) \
+                    or re.match(r"^\s*\.size\s+" + re.escape(name) + r"\b", lines[i]):
+                end = i
+                break
+    instrs: list[Instr] = []
+    labels: dict[str, int] = {}
+    for i in range(start, end):
+        raw = lines[i]
+        mk = _MARKER.match(raw)
+        if mk:
+            instrs.append(Instr(i + 1, "", "", (mk.group(1), mk.group(2))))
+            continue
+        body = _strip(raw).strip()
+        if not body:
+            continue
+        lm = _LABEL.match(body)
+        if lm:
+            labels[lm.group(1)] = len(instrs)
+            body = body[lm.end():].strip()
+            if not body:
+                continue
+        if body.startswith("."):  # directive
+            continue
+        parts = body.split(None, 1)
+        instrs.append(Instr(i + 1, parts[0].lower(), parts[1] if len(parts) > 1 else ""))
+    return instrs, labels
+
+
+def _regs(text: str) -> frozenset[int]:
+    out: set[int] = set()
+    for kind, one, lo, hi in _REG.findall(text):
+        base = 0 if kind == "v" else 1024
+        if one:
+            out.add(base + int(one))
+        else:
+            out.update(range(base + int(lo), base + int(hi) + 1))
+    return frozenset(out)
+
+
+def _split_operands(args: str) -> list[str]:
+    out, depth, cur = [], 0, ""
+    for ch in args:
+        if ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+@dataclass(frozen=True)
+class Sem:
+    vm: str | None = None       # 'load_lds' | 'load' | 'store'
+    lgkm: str | None = None     # 'lds' (in order) | 'smem' (out of order)
+    defs: frozenset[int] = frozenset()
+    uses: frozenset[int] = frozenset()
+    lds_read: bool = False
+
+
+_VM_LOAD = ("buffer_load", "global_load", "flat_load", "scratch_load", "image_load", "image_sample", "tbuffer_load")
+_VM_STORE = ("buffer_store", "global_store", "flat_store", "scratch_store", "image_store", "tbuffer_store",
+             "buffer_atomic", "global_atomic", "flat_atomic", "image_atomic")
+
+
+def semantics(ins: Instr) -> Sem:
+    op, args = ins.op, ins.args
+    ops = _split_operands(args)
+    first = _regs(ops[0]) if ops else frozenset()
+    rest = _regs(",".join(ops[1:])) if len(ops) > 1 else frozenset()
+    flat = op.startswith("flat_")
+    if op.startswith(_VM_LOAD) or op.startswith("global_load_lds") or op.startswith("buffer_load_lds"):
+        if re.search(r"(^|\s)lds(\s|$)", args) or "_lds_" in op or op.endswith("_lds"):
+            return Sem(vm="load_lds", uses=_regs(args))
+        return Sem(vm="load", lgkm="lds" if flat else None, defs=first, uses=rest)
+    if op.startswith(_VM_STORE):
+        returns = "_rtn" in op or " glc" in f" {args}" and "atomic" in op
+        if returns:
+            return Sem(vm="load", lgkm="lds" if flat else None, defs=first, uses=rest)
+        return Sem(vm="store", lgkm="lds" if flat else None, uses=_regs(args))
+    if op.startswith("ds_"):
+        if any(k in op for k in ("read", "load", "permute", "swizzle", "_rtn", "consume", "append", "addtid")) \
+                and not op.startswith(("ds_write", "ds_store")):
+            return Sem(lgkm="lds", defs=first, uses=rest, lds_read=op.startswith(("ds_read", "ds_load")))
+        return Sem(lgkm="lds", uses=_regs(args))
+    if op.startswith(("s_load", "s_buffer_load", "s_scratch_load", "s_dcache", "s_memtime", "s_memrealtime",
+                      "s_sendmsg_rtn", "s_atomic", "s_buffer_atomic")):
+        return Sem(lgkm="smem")
+    if op.startswith("s_"):
+        return Sem(uses=_regs(args))
+    if op.startswith(("v_readfirstlane", "v_readlane", "v_cmp")):
+        return Sem(uses=_regs(args))
+    if op.startswith("v_"):
+        return Sem(defs=first, uses=rest)
+    return Sem(uses=_regs(args))
+
+
+def _wait_counts(ins: Instr) -> tuple[int | None, int | None]:
+    """(vmcnt, lgkmcnt) of an s_waitcnt (None where the field is not waited on)."""
+    if ins.op != "s_waitcnt":
+        return None, None
+    args = ins.args.strip()
+    fields = dict((k, int(v)) for k, v in _WAIT_FIELD.findall(args))
+    if fields:
+        return fields.get("vmcnt"), fields.get("lgkmcnt")
+    try:  # raw gfx9 encoding: vmcnt [3:0] + [15:14], expcnt [6:4], lgkmcnt [11:8]
+        imm = int(args.split()[0], 0)
+    except (ValueError, IndexError):
+        return None, None
+    vm = (imm & 0xF) | ((imm >> 14) & 0x3) << 4
+    lg = (imm >> 8) & 0xF
+    return (vm if vm < VMCNT_MAX else None), (lg if lg < LGKMCNT_MAX else None)
+
+
+# ---- control flow ----------------------------------------------------------------------------
+
+@dataclass
+class Block:
+    start: int
+    end: int  # exclusive
+    succs: list[int] = field(default_factory=list)
+
+
+def blocks(instrs: list[Instr], labels: Mapping[str, int]) -> list[Block]:
+    leaders = {0} | set(labels.values())
+    for i, ins in enumerate(instrs):
+        if ins.op.startswith(("s_branch", "s_cbranch", "s_endpgm", "s_setpc", "s_trap")):
+            leaders.add(i + 1)
+    leaders = sorted(x for x in leaders if x < len(instrs))
+    out: list[Block] = []
+    index = {}
+    for k, s in enumerate(leaders):
+        e = leaders[k + 1] if k + 1 < len(leaders) else len(instrs)
+        index[s] = len(out)
+        out.append(Block(s, e))
+    for b in out:
+        last = instrs[b.end - 1] if b.end > b.start else None
+        fall = index.get(b.end)
+        if last is None:
+            if fall is not None:
+                b.succs.append(fall)
+            continue
+        if last.op.startswith(("s_endpgm", "s_setpc", "s_trap")):
+            continue
+        if last.op.startswith(("s_branch", "s_cbranch")):
+            target = last.args.split(",")[0].strip()
+            if target in labels and labels[target] in index:
+                b.succs.append(index[labels[target]])
+            if last.op.startswith("s_cbranch") and fall is not None:
+                b.succs.append(fall)
+            continue
+        if fall is not None:
+            b.succs.append(fall)
+    return out
+
+
+def loop_lines(instrs: list[Instr], labels: Mapping[str, int]) -> set[int]:
+    """Line numbers inside a loop body (between a label and a backward branch to it)."""
+    out: set[int] = set()
+    for i, ins in enumerate(instrs):
+        if ins.op.startswith(("s_branch", "s_cbranch")):
+            tgt = ins.args.split(",")[0].strip()
+            if tgt in labels and labels[tgt] <= i:
+                out.update(x.line for x in instrs[labels[tgt]:i + 1])
+    return out
+
+
+# ---- the abstract state ------------------------------------------------------------------------
+
+# an outstanding op: (kind, tile tag or None, defs, issue line)
+Op = tuple[str, object, frozenset, int]
+# a wait: (line, N, queue before it)
+Wait = tuple[int, int, tuple]
+# a barrier snapshot: (line, queue after it, last vm wait before it)
+Snap = tuple[int, tuple, object]
+
+
+@dataclass(frozen=True)
+class State:
+    vq: tuple = ()              # outstanding vector-memory ops, oldest first
+    lq: tuple = ()              # outstanding LGKM ops (kind, defs, line)
+    bars: tuple = ()            # barrier snapshots, most recent first (up to lag+1)
+    wait: object = None         # last vmcnt wait: Wait
+    lwait: object = None        # last lgkmcnt wait: (line, N)
+    tag: object = None          # tile tag of the load group being issued
+    retired: frozenset = frozenset()  # (defs, load line, wait line, slack) of recently retired loads
+    counts: tuple = ()          # (name, value) of ;hkt.count counters on this path
+
+
+class _Analysis:
+    def __init__(self, instrs: list[Instr], labels: Mapping[str, int], env: dict[str, int], lag: int,
+                 lgkm: bool, tag_expr):
+        self.instrs, self.labels, self.env, self.lag, self.lgkm = instrs, labels, env, lag, lgkm
+        self.tag_expr = tag_expr
+        self.findings: dict[tuple, Finding] = {}
+        self.truncated = False
+
+    # findings: keep the worst (unsafe over ok; lower slack)
+    def _add(self, f: Finding) -> None:
+        key = (f.kind, f.line, f.ref_line, f.tile)
+        old = self.findings.get(key)
+        if old is None:
+            self.findings[key] = f
+        elif old.status == "ok" and f.status == "unsafe":
+            self.findings[key] = f
+        elif old.status == f.status == "ok" and (f.slack or 0) < (old.slack or 0):
+            self.findings[key] = f
+
+    def _tile(self, rest: str) -> object:
+        return self.tag_expr(rest, self.env)
+
+    def step(self, st: State, ins: Instr) -> State | None:
+        if ins.marker is not None:
+            verb, rest = ins.marker
+            if verb == "load":
+                return State(st.vq, st.lq, st.bars, st.wait, st.lwait, self._tile(rest), st.retired, st.counts)
+            if verb == "read":
+                self._check_read(st, ins, self._tile(rest))
+                return State(st.vq, st.lq, st.bars, st.wait, st.lwait, None, st.retired, st.counts)
+            if verb == "assume":
+                env = {**dict(st.counts), **self.env}
+                names = set(re.findall(r"[A-Za-z_]\w*", rest))
+                env.update({n: 0 for n in names if n not in env})  # a counter never bumped is 0
+                try:
+                    ok = bool(_eval(rest, env))
+                except Exception:
+                    ok = True
+                return st if ok else None
+            if verb == "count":
+                counts = dict(st.counts)
+                counts[rest.strip()] = counts.get(rest.strip(), 0) + 1
+                return State(st.vq, st.lq, st.bars, st.wait, st.lwait, st.tag, st.retired, tuple(sorted(counts.items())))
+            return st
+        vq, lq, wait, lwait, retired = st.vq, st.lq, st.wait, st.lwait, st.retired
+        bars = st.bars
+        vm_n, lg_n = _wait_counts(ins)
+        if vm_n is not None:
+            keep = max(0, len(vq) - vm_n)
+            new_ret = set(retired)
+            for i, op in enumerate(vq[:keep]):
+                if op[2]:
+                    new_ret.add((op[2], op[3], ins.line, (len(vq) - 1 - i) - vm_n))
+            wait = (ins.line, vm_n, vq)
+            vq = vq[keep:]
+            retired = frozenset(new_ret)
+        if lg_n is not None:
+            # LDS ops return in order, scalar loads out of order: lgkmcnt(N) leaves at most the N
+            # most recent LDS ops outstanding, but retires a scalar load only when N == 0
+            if lg_n == 0:
+                lq = ()
+            else:
+                lds_idx = [i for i, op in enumerate(lq) if op[0] != "smem"]
+                drop = set(lds_idx[: max(0, len(lds_idx) - lg_n)])
+                lq = tuple(op for i, op in enumerate(lq) if i not in drop)
+            lwait = (ins.line, lg_n)
+        if ins.op == "s_barrier":
+            snap = (ins.line, vq, wait)
+            bars = ((snap,) + bars)[: self.lag + 1]
+        if not ins.op or ins.op == "s_waitcnt":
+            return State(vq, lq, bars, wait, lwait, st.tag, retired, st.counts)
+
+        sem = semantics(ins)
+        # hazards on VGPRs written by outstanding loads
+        for op in vq:
+            if op[2] and (op[2] & sem.uses or (op[2] & sem.defs and sem.vm is None)):
+                regs = _fmt_regs(sorted(op[2] & (sem.uses | sem.defs)))
+                if wait and wait[0] > op[3]:
+                    msg = (f"vmcnt({wait[1]}) at line {wait[0]} leaves the load at line {op[3]} ({regs}) in flight "
+                           f"at its use at line {ins.line} ({ins.op})")
+                else:
+                    msg = (f"no s_waitcnt vmcnt between the load at line {op[3]} ({regs}) and its use at line "
+                           f"{ins.line} ({ins.op})")
+                self._add(Finding("unsafe", "vgpr", wait[0] if wait and wait[0] > op[3] else op[3], ins.line, msg))
+        if self.lgkm:
+            for op in lq:
+                if op[1] and (op[1] & sem.uses or (op[1] & sem.defs and sem.lgkm is None)):
+                    regs = _fmt_regs(sorted(op[1] & (sem.uses | sem.defs)))
+                    if lwait and lwait[0] > op[2]:
+                        msg = (f"lgkmcnt({lwait[1]}) at line {lwait[0]} leaves the LDS read at line {op[2]} ({regs}) "
+                               f"in flight at its use at line {ins.line} ({ins.op})")
+                    else:
+                        msg = (f"no s_waitcnt lgkmcnt between the LDS read at line {op[2]} ({regs}) and its use at "
+                               f"line {ins.line} ({ins.op})")
+                    self._add(Finding("unsafe", "lgkm", lwait[0] if lwait and lwait[0] > op[2] else op[2], ins.line,
+                                      msg))
+        # uses of register-staged data whose load is retired: report the wait that did it
+        if retired and sem.uses and ins.op.startswith(("ds_write", "ds_store")):
+            for defs, lline, wline, slack in retired:
+                if defs & sem.uses:
+                    self._add(Finding("ok", "vgpr", wline, ins.line,
+                                      f"vmcnt at line {wline} retires the load at line {lline} before its use at "
+                                      f"line {ins.line} ({ins.op}), slack {slack}", slack=slack))
+        if sem.defs and retired:
+            retired = frozenset(r for r in retired if not (r[0] & sem.defs))
+        if sem.vm is not None:
+            tag = st.tag if sem.vm == "load_lds" else None
+            vq = (vq + ((sem.vm, tag, sem.defs if sem.vm == "load" else frozenset(), ins.line),))[-(VMCNT_MAX + 1):]
+        if sem.lgkm is not None:
+            lq = (lq + ((sem.lgkm, sem.defs if sem.lgkm == "lds" else frozenset(), ins.line),))[-(LGKMCNT_MAX + 1):]
+        return State(vq, lq, bars, wait, lwait, st.tag, retired, st.counts)
+
+    def _check_read(self, st: State, ins: Instr, tile: object) -> None:
+        if tile is None:
+            return
+        read_line = self._next_line(ins)
+        name = _tile_name(tile)
+        own_now = [op for op in st.vq if op[1] == tile]
+        if len(st.bars) <= self.lag:
+            snap = None
+        else:
+            snap = st.bars[self.lag]
+        if snap is None:
+            if own_now:
+                self._add(Finding("unsafe", "tile", own_now[-1][3], read_line,
+                                  f"{len(own_now)} load(s) of tile {name} (line {own_now[0][3]}...) are in flight "
+                                  f"at its read at line {read_line} and no barrier separates them", tile=name))
+            return
+        bline, bq, bwait = snap
+        pending = [op for op in bq if op[1] == tile]
+        which = "the barrier" if self.lag == 0 else ("the barrier before the last one" if self.lag == 1
+                                                      else f"the barrier {self.lag} before the last one")
+        if pending:
+            lines = ", ".join(str(op[3]) for op in pending[:4]) + ("..." if len(pending) > 4 else "")
+            if bwait:
+                msg = (f"vmcnt({bwait[1]}) at line {bwait[0]} leaves {len(pending)} load(s) of the tile read at "
+                       f"line {read_line} in flight (tile {name}, loads at lines {lines}; {which} at line {bline})")
+                self._add(Finding("unsafe", "tile", bwait[0], read_line, msg, tile=name))
+            else:
+                msg = (f"no s_waitcnt vmcnt retires the {len(pending)} load(s) of tile {name} (lines {lines}) "
+                       f"before {which} at line {bline} and its read at line {read_line}")
+                self._add(Finding("unsafe", "tile", bline, read_line, msg, tile=name))
+            return
+        late = [op for op in own_now if op not in bq]
+        if late:
+            self._add(Finding("unsafe", "tile", late[0][3], read_line,
+                              f"load of tile {name} at line {late[0][3]} is issued after {which} (line {bline}) "
+                              f"that precedes its read at line {read_line}", tile=name))
+            return
+        if bwait:
+            wline, n, before = bwait
+            idx = [i for i, op in enumerate(before) if op[1] == tile]
+            slack = (len(before) - 1 - idx[-1]) - n if idx else None
+            if slack is not None:
+                msg = (f"vmcnt({n}) at line {wline} retires every load of the tile read at line {read_line} "
+                       f"(tile {name}, {which} at line {bline}), slack {slack}")
+                self._add(Finding("ok", "tile", wline, read_line, msg, slack=slack, tile=name))
+
+    def _next_line(self, ins: Instr) -> int:
+        # the first real instruction after a read marker (the ds_read itself)
+        i = self._pos.get(ins.line)
+        if i is None:
+            return ins.line
+        for nxt in self.instrs[i + 1:]:
+            if nxt.op:
+                return nxt.line
+        return ins.line
+
+    def run(self, bl: list[Block]) -> None:
+        self._pos = {ins.line: i for i, ins in enumerate(self.instrs)}
+        seen: list[set[State]] = [set() for _ in bl]
+        work: list[tuple[int, State]] = [(0, State())] if bl else []
+        while work:
+            b, st = work.pop()
+            if st in seen[b]:
+                continue
+            if len(seen[b]) >= MAX_STATES_PER_BLOCK:
+                self.truncated = True
+                continue
+            seen[b].add(st)
+            cur: State | None = st
+            for ins in self.instrs[bl[b].start:bl[b].end]:
+                cur = self.step(cur, ins)
+                if cur is None:
+                    break
+            if cur is None:
+                continue
+            for s in bl[b].succs:
+                if cur not in seen[s]:
+                    work.append((s, cur))
+
+
+def _fmt_regs(regs: list[int]) -> str:
+    if not regs:
+        return ""
+    pref = "v" if regs[0] < 1024 else "a"
+    base = 0 if pref == "v" else 1024
+    lo, hi = regs[0] - base, regs[-1] - base
+    return f"{pref}{lo}" if lo == hi else f"{pref}[{lo}:{hi}]"
+
+
+def _tile_name(tile: object) -> str:
+    return f"{tile[0]}@stage{tile[1]}" if isinstance(tile, tuple) else str(tile)
+
+
+def _eval(expr: str, env: Mapping[str, int]) -> int:
+    from hktune.space.expr import Expr
+    return int(Expr(expr)(dict(env)))
+
+
+def default_tag(rest: str, env: Mapping[str, int]) -> object:
+    """';hkt.load A1 s=<expr>' -> ('A1', stage); without s=, the name alone."""
+    parts = rest.split()
+    if not parts:
+        return None
+    name = parts[0]
+    for p in parts[1:]:
+        if p.startswith("s="):
+            return (name, _eval(p[2:], env))
+    return name
+
+
+def _params(instrs: list[Instr]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for ins in instrs:
+        if ins.marker and ins.marker[0] == "param":
+            for m in re.finditer(r"(\w+)=(-?\d+)\.\.(-?\d+)", ins.marker[1]):
+                out[m.group(1)] = list(range(int(m.group(2)), int(m.group(3)) + 1))
+    return out
+
+
+def check(asm: str, kernel: str | None = None, barrier_lag: int = 0, lgkm: bool = True,
+          params: Mapping[str, Iterable[int]] | None = None, tag=default_tag) -> list[Finding]:
+    """Check one kernel of an assembly text. Returns the findings, unsafe ones first.
+
+    `barrier_lag`: 0 = all waves pass the same barriers in step; 1 = 8-wave ping-pong (the other
+    wave group is one barrier behind). `params` overrides the ``;hkt.param`` ranges.
+    """
+    instrs, labels = parse(asm, kernel)
+    bl = blocks(instrs, labels)
+    ranges = _params(instrs)
+    if params:
+        ranges.update({k: list(v) for k, v in params.items()})
+    names = sorted(ranges)
+    merged: dict[tuple, Finding] = {}
+    per_env: dict[tuple, list[str]] = {}
+    truncated = False
+    has_tiles = any(i.marker and i.marker[0] in ("load", "read") for i in instrs)
+    for values in itertools.product(*(ranges[n] for n in names)) if names else [()]:
+        env = dict(zip(names, values))
+        an = _Analysis(instrs, labels, env, barrier_lag, lgkm, tag)
+        an.run(bl)
+        truncated |= an.truncated
+        label = ",".join(f"{k}={v}" for k, v in env.items())
+        for key, f in an.findings.items():
+            per_env.setdefault(key + (f.status,), []).append(label)
+            old = merged.get(key)
+            if old is None or (old.status == "ok" and f.status == "unsafe") or \
+                    (old.status == f.status == "ok" and (f.slack or 0) < (old.slack or 0)):
+                merged[key] = f
+    n_env = max(1, len(list(itertools.product(*(ranges[n] for n in names))))) if names else 1
+    out = []
+    for key, f in merged.items():
+        envs = per_env.get(key + (f.status,), [])
+        if f.status == "unsafe" and names and len(envs) < n_env:
+            f = Finding(f.status, f.kind, f.line, f.ref_line, f.message, f.slack, f.tile, " ".join(envs))
+        out.append(f)
+    loops = loop_lines(instrs, labels)
+    if not has_tiles:
+        out.append(Finding("info", "info", 0, 0, "no ;hkt tile markers: direct-to-LDS loads are not matched to "
+                                                  "their LDS reads (register dependencies are still checked)"))
+    if truncated:
+        out.append(Finding("info", "info", 0, 0, f"analysis truncated at {MAX_STATES_PER_BLOCK} states per block"))
+    out.sort(key=lambda f: ({"unsafe": 0, "ok": 1, "info": 2}[f.status], f.ref_line not in loops, f.ref_line, f.line))
+    return out
+
+
+def check_file(path: str | Path, **kw) -> list[Finding]:
+    return check(Path(path).read_text(errors="replace"), **kw)
+
+
+def unsafe(findings: Iterable[Finding]) -> list[Finding]:
+    return [f for f in findings if f.status == "unsafe"]
+
+
+def is_safe(findings: Iterable[Finding]) -> bool:
+    return not unsafe(findings)
+
+
+def summary(findings: Iterable[Finding]) -> str:
+    fs = list(findings)
+    bad = unsafe(fs)
+    ok = [f for f in fs if f.status == "ok"]
+    tile_ok = [f for f in ok if f.kind == "tile" and f.slack is not None]
+    s = f"{len(bad)} unsafe, {len(ok)} ok"
+    if tile_ok:
+        s += f" (min tile slack {min(f.slack for f in tile_ok)})"
+    return s
+
+
+__all__ = ["Finding", "check", "check_file", "is_safe", "unsafe", "summary", "parse", "blocks", "semantics",
+           "kernels", "loop_lines"]
+
+
+def build_check(asm: Path) -> str:
+    """The build's vmcnt check (hktune.build.checks): 'ok' or why the config is rejected."""
+    bad = unsafe(check_file(asm))
+    return "ok" if not bad else f"{len(bad)} unsafe wait(s): {bad[0].message}"

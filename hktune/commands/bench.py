@@ -1,0 +1,82 @@
+"""`hktune bench`: time configs against the vendor BLAS."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from hktune.commands.common import (roots, EXIT_FAILED, Fail, _parse_config, _positive, _setup)
+
+@click.command()
+@click.option("--arch", default=None, help="with --config: the arch")
+@click.option("--family", default=None)
+@click.option("--config", "config_text", default=None, help="one config NAME=V,... to time")
+@click.option("--m", type=int, default=None, callback=_positive)
+@click.option("--n", type=int, default=None, callback=_positive)
+@click.option("--k", type=int, default=None, callback=_positive)
+@click.option("--table", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help="time every entry of a table")
+@click.option("--gpu", type=int, default=None)
+@click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
+@click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
+@click.option("--repeats", type=int, default=100, show_default=True, callback=_positive)
+@click.option("--json", "as_json", is_flag=True)
+def bench(arch: str | None, family: str | None, config_text: str | None, m: int | None, n: int | None, k: int | None,
+          table: Path | None, gpu: int | None, hk_root: str | None, tk_root: str | None, repeats: int, as_json: bool) -> None:
+    """Time one config, or a table's entries, against the vendor BLAS in the same run."""
+    from tabulate import tabulate
+
+    from hktune.record import table as tbl
+    from hktune.run.devices import device_for
+    from hktune.run.measure import Settings
+    from hktune.run.runner import Worker
+    from hktune.search.driver import config_string
+
+    if table:
+        jobs_ = [(e.key.arch, e.key.family, e.config, (e.key.m, e.key.n, e.key.k), e) for e in tbl.load(table)]
+    elif config_text and arch and m and n and k:
+        jobs_ = [(arch, family, None, (m, n, k), None)]
+    else:
+        raise Fail("give --table, or --arch, --config, --m, --n and --k")
+    rows, out = [], []
+    workers: dict[str, Worker] = {}
+    try:
+        for arch_, fam_name, cfg, shape, entry in jobs_:
+            fam, space, builder = _setup(arch_, fam_name, roots(hk_root, tk_root), None)
+            cfg = cfg or _parse_config(config_text, space)
+            bad = space.shape_violations(cfg, *shape)
+            if bad:
+                raise Fail(f"config is not legal for {shape[0]}x{shape[1]}x{shape[2]}: {bad[0]}")
+            o = builder.build(cfg)
+            builder.close()
+            if not o.ok:
+                res = {"ok": False, "reason": o.reason}
+            else:
+                dev = device_for(arch_, gpu)
+                if dev not in workers:
+                    workers[dev] = Worker(dev, Settings(repeats=repeats))
+                    workers[dev].start()
+                res = workers[dev].evaluate(o.artifact, config_string(space, cfg), *shape)
+            res.pop("samples_us", None)
+            out.append({"arch": arch_, "family": fam.name, "shape": shape, "config": cfg, **res,
+                        "stored_tflops": entry.tflops if entry else None})
+            rows.append([fam.name, arch_, "x".join(map(str, shape)), "ok" if res.get("ok") else "FAILED",
+                         res.get("tflops"), res.get("vendor_tflops"),
+                         (res["tflops"] / res["vendor_tflops"]) if res.get("ok") else None,
+                         res.get("spread"), entry.tflops if entry else None, res.get("reason") or ""])
+    finally:
+        for w in workers.values():
+            w.close()
+    if as_json:
+        click.echo(json.dumps(out, indent=1, default=str))
+    else:
+        click.echo(tabulate(rows, headers=["family", "arch", "MxNxK", "check", "TFLOP/s", "vendor", "ratio", "spread", "stored", "reason"],
+                            tablefmt="simple", floatfmt=".4g"))
+    if not all(o.get("ok") for o in out):
+        sys.exit(EXIT_FAILED)
+
+
+
+
+command = bench

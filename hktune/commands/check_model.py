@@ -1,0 +1,72 @@
+"""``hktune check-model``: a Llama-style MLP block with torch's Linear and with hktune's.
+
+Reports the error between the two outputs, the end-to-end speed ratio and how many GEMMs ran
+tuned / padded / through torch (hktune/torch/check.py does the work)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    from hktune.commands.common import _positive as check
+
+    return check(ctx, param, value)
+
+
+@click.command("check-model")
+@click.option("--hidden", type=int, default=None, callback=_positive, help="H (default 4096 on GPU, 256 on CPU)")
+@click.option("--intermediate", type=int, default=None, callback=_positive, help="I (default 14336 on GPU, 896 on CPU)")
+@click.option("--tokens", type=int, default=None, callback=_positive, help="T (default 4096 on GPU, 128 on CPU)")
+@click.option("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
+@click.option("--table", "tables", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
+              help="results table(s) (default: HKTUNE_TABLE, else results/*.yaml)")
+@click.option("--dtype", type=click.Choice(["bf16"]), default="bf16", show_default=True)
+@click.option("--iters", type=int, default=None, callback=_positive, help="timed forwards per model (default 20 on GPU, 5 on CPU)")
+@click.option("--warmup", type=int, default=2, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def command(**options: object) -> None:
+    """Run an MLP block (gate/up/down, SiLU) with and without hktune; compare error and speed."""
+    from hktune.commands.common import EXIT_BAD_INPUT, Fail
+    from hktune.family.family import FamilyError
+    from hktune.space.space import SpaceError
+    from hktune.record.table import TableError
+
+    # Not cli._errors: that imports the search stack (optuna), which this command does not need.
+    try:
+        _check_model(**options)  # type: ignore[arg-type]
+    except (TableError, FamilyError, SpaceError) as e:
+        raise Fail(str(e), EXIT_BAD_INPUT) from None
+
+
+def _check_model(hidden: int | None, intermediate: int | None, tokens: int | None, device: str | None,
+                 tables: tuple[Path, ...], dtype: str, iters: int | None, warmup: int, seed: int, as_json: bool) -> None:
+    import torch
+
+    from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail
+
+    import hktune.torch as ht
+    from hktune.torch.check import CPU_DEFAULTS, GPU_DEFAULTS, markdown, run_check
+
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise Fail(f"--device {device!r}: {e}", EXIT_BAD_INPUT) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise Fail(f"--device {device}: torch {torch.__version__} sees no GPU", EXIT_MISSING)
+    if dev.type not in ("cpu", "cuda"):
+        raise Fail(f"--device {device}: only cpu and cuda (ROCm included) are supported", EXIT_BAD_INPUT)
+    sizes = GPU_DEFAULTS if dev.type == "cuda" else CPU_DEFAULTS
+    if tables:
+        ht.use_table(list(tables))
+    r = run_check(hidden or sizes["hidden"], intermediate or sizes["intermediate"], tokens or sizes["tokens"],
+                  dev, iters=iters or (20 if dev.type == "cuda" else 5), warmup=warmup, seed=seed)
+    click.echo(json.dumps(r.to_dict(), indent=1) if as_json else markdown(r))
+    if not r.ok:
+        raise Fail(f"hktune's output differs from torch's: relative error {r.rel_error:.3g}", EXIT_FAILED)

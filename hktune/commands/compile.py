@@ -1,0 +1,67 @@
+"""`hktune compile`: compile only (no GPU), with resource usage."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from hktune.commands.common import (roots, EXIT_FAILED, Fail, _parse_config, _positive, _setup)
+
+@click.command("compile")
+@click.option("--arch", required=True)
+@click.option("--family", default=None)
+@click.option("--config", "config_text", default=None, help="one config: NAME=V,NAME=V,...")
+@click.option("--all", "all_", is_flag=True, help="every valid config of the space")
+@click.option("--m", type=int, default=None, callback=_positive, help="with --n/--k: only configs legal for this shape")
+@click.option("--n", type=int, default=None, callback=_positive)
+@click.option("--k", type=int, default=None, callback=_positive)
+@click.option("--limit", type=int, default=None, callback=_positive, help="at most this many configs")
+@click.option("--jobs", type=int, default=None, callback=_positive)
+@click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
+@click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
+@click.option("--json", "as_json", is_flag=True)
+def compile_(arch: str, family: str | None, config_text: str | None, all_: bool, m: int | None, n: int | None,
+             k: int | None, limit: int | None, jobs: int | None, hk_root: str | None, tk_root: str | None, as_json: bool) -> None:
+    """Compile only (no GPU needed): one config or the whole space, with resource usage."""
+    from tabulate import tabulate
+
+    from hktune.build.builder import outcome_dict
+
+    if bool(config_text) == all_:
+        raise Fail("give exactly one of --config or --all")
+    shape = (m, n, k) if m and n and k else None
+    if any((m, n, k)) and shape is None:
+        raise Fail("--m, --n and --k go together")
+    fam, space, builder = _setup(arch, family, roots(hk_root, tk_root), jobs)
+    configs = [_parse_config(config_text, space)] if config_text else space.enumerate(shape)
+    if limit:
+        configs = configs[:limit]
+    t0 = time.perf_counter()
+    with builder:
+        outcomes = sorted(builder.build_many(configs), key=lambda o: [o.config[p] for p in space.names])
+    wall = time.perf_counter() - t0
+    if as_json:
+        click.echo(json.dumps([outcome_dict(o) for o in outcomes], indent=1))
+    else:
+        keys: list[str] = []
+        for o in outcomes:
+            keys += [r for r in o.resources if r not in keys]
+        rows = [[" ".join(f"{p}={o.config[p]}" for p in space.names), "ok" if o.ok else "FAILED",
+                 *[o.resources.get(r, "") for r in keys], f"{o.seconds:.1f}", "cached" if o.cached else "",
+                 o.reason or ""] for o in outcomes]
+        click.echo(tabulate(rows, headers=["config", "build", *keys, "s", "", "pruned / failed"], tablefmt="simple"))
+    ok = sum(o.ok for o in outcomes)
+    fresh = [o.seconds for o in outcomes if not o.cached]
+    click.echo(f"{len(space.enumerate(shape))} valid configs in the space ({space.raw_size()} raw); compiled {len(outcomes)}: "
+               f"{ok} ok, {len(outcomes) - ok} failed, {sum(1 for o in outcomes if o.ok and o.reason)} pruned; "
+               f"{(sum(fresh) / len(fresh)) if fresh else 0:.2f} s per compile, {wall:.1f} s wall with {builder.jobs} jobs "
+               f"({builder.compiler_version})", err=True)
+    if ok < len(outcomes):
+        sys.exit(EXIT_FAILED)
+
+
+
+
+command = compile_

@@ -1,0 +1,144 @@
+"""`hktune search`: tune one shape or a shapes file."""
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+import click
+
+from hktune.dtypes import DTYPES
+from hktune.search.strategies import DEFAULT as DEFAULT_STRATEGY
+from hktune.search.strategies import STRATEGIES
+
+from hktune.commands.common import (roots, EXIT_FAILED, Fail, _check_writable, _default_table,
+                                    _positive, _setup)
+
+@click.command()
+@click.option("--m", type=int, default=None, callback=_positive, help="rows of A and C")
+@click.option("--n", type=int, default=None, callback=_positive, help="rows of Bt, columns of C")
+@click.option("--k", type=int, default=None, callback=_positive, help="the reduction size")
+@click.option("--shapes", "shapes_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="tune every shape of a YAML/CSV shapes file (see `hktune shapes`) instead of --m/--n/--k")
+@click.option("--arch", required=True, help="host, sm_90, sm_80, gfx942, gfx950")
+@click.option("--family", default=None, help="template family (default: the one serving --arch)")
+@click.option("--trials", type=int, default=50, show_default=True, callback=_positive, help="configs to evaluate in the study (in all, across resumes)")
+@click.option("--timeout", type=float, default=None, help="stop starting new trials after this many seconds")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of the strategy's random choices and of the inputs")
+@click.option("--strategy", "--sampler", "sampler", type=click.Choice(list(STRATEGIES)), default=DEFAULT_STRATEGY, show_default=True,
+              help="how the next configs are chosen (hktune/search/strategies/)")
+@click.option("--dtype", type=click.Choice(list(DTYPES)), default="bf16", show_default=True, help="element type of A, Bt and C")
+@click.option("--storage", default=None, help="a journal file path, or an Optuna RDB URL (default: studies.journal beside the table)")
+@click.option("--table", type=click.Path(dir_okay=False, path_type=Path), default=None, help="YAML table (default results/<arch>.yaml)")
+@click.option("--jobs", type=int, default=None, callback=_positive, help="parallel compiles (default: cores)")
+@click.option("--gpu", type=int, default=None, help="GPU index (default: the first of --arch)")
+@click.option("--gpus", default=None, help="several GPUs, e.g. 0,1,2,3: one run worker each, one shared study")
+@click.option("--trial-timeout", type=float, default=120.0, show_default=True, help="seconds before a hung trial is killed")
+@click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
+@click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
+@click.option("--space", "space_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="search this space file instead of the family's (e.g. a narrower one)")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None, arch: str, family: str | None, trials: int, timeout: float | None, seed: int,
+           sampler: str, dtype: str, storage: str | None, table: Path | None, jobs: int | None, gpu: int | None, gpus: str | None,
+           trial_timeout: float, hk_root: str | None, tk_root: str | None, space_file: Path | None, quiet: bool) -> None:
+    """Tune GEMM shapes: compile, verify, time and search; the best verified config goes into the table."""
+    from tqdm import tqdm
+
+    from hktune.record import table as tbl
+    from hktune.run import targets
+    from hktune.search.driver import Search, SearchError, SearchOptions
+    from hktune.space.shapes import ShapesError, load_shapes
+
+    if shapes_file is not None:
+        if any((m, n, k)):
+            raise Fail("give --shapes or --m/--n/--k, not both")
+        try:
+            shapes = [s.mnk for s in load_shapes(shapes_file)]
+        except ShapesError as e:
+            raise Fail(str(e)) from None
+    elif m and n and k:
+        shapes = [(m, n, k)]
+    else:
+        raise Fail("give --m, --n and --k (or --shapes FILE)")
+    table = table or _default_table(arch)
+    _check_writable(table)
+    tbl.load(table)  # a malformed table stops us before any work, and stays as it is
+    fam, space, builder = _setup(arch, family, roots(hk_root, tk_root), jobs, space_file, dtype)
+    target = targets.get(fam.target)
+    if len(shapes) == 1:
+        # One shape: a shape no config can serve is bad input, said before any worker starts.
+        Search.check_shape(fam, arch, space, shapes[0])
+    workers = target.workers(arch, _gpu_list(gpus) if gpus else [gpu], timeout_s=trial_timeout)
+    failed_shapes = []
+    with builder, contextlib.ExitStack() as stack:
+        for w in workers:
+            stack.enter_context(w)
+        for shape in shapes:
+            opts = SearchOptions(m=shape[0], n=shape[1], k=shape[2], trials=trials, timeout_s=timeout, seed=seed,
+                                 sampler=sampler, storage=storage, table=table, dtype=dtype)
+            try:
+                s = Search(fam, arch, space, builder, workers, opts)
+            except SearchError as e:
+                if len(shapes) == 1:
+                    raise
+                click.echo(f"hktune: skipping {shape[0]}x{shape[1]}x{shape[2]}: {e}", err=True)
+                failed_shapes.append(shape)
+                continue
+            info = workers[0].info
+            click.echo(f"study {s.name}: {len(s.valid)} valid configs of {space.raw_size()}; {len(workers)}x {info['name']} "
+                       f"({info['units']} units); {s.already} trials done before; storage {s.storage}", err=True)
+            bar = tqdm(total=max(0, min(trials, len(s.valid)) - s.already), disable=quiet, unit="cfg", file=sys.stderr, dynamic_ncols=True)
+
+            def progress(summary, res, bar=bar) -> None:  # noqa: ANN001
+                bar.update(1)
+                if summary.best:
+                    b = summary.best
+                    bar.set_postfix_str(f"best {b['tflops']:.3g} TFLOP/s ({b['tflops'] / b['vendor_tflops']:.2f}x vendor), failed {summary.failed}")
+
+            summary = s.run(progress)
+            bar.close()
+            _print_summary(summary, table)
+            if summary.best is None and s.already == 0:
+                failed_shapes.append(shape)
+    if failed_shapes:
+        raise Fail(f"no config passed verification for {', '.join('x'.join(map(str, x)) for x in failed_shapes)}; "
+                   "see `hktune show --studies` for the reasons", EXIT_FAILED)
+
+
+def _gpu_list(text: str) -> list[int]:
+    try:
+        ids = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise Fail(f"--gpus: expected a list like 0,1,2, got {text!r}") from None
+    if not ids or len(set(ids)) != len(ids):
+        raise Fail(f"--gpus: expected distinct GPU indices, got {text!r}")
+    return ids
+
+
+def _print_summary(summary, table: Path) -> None:  # noqa: ANN001
+    from tabulate import tabulate
+
+    rows = [["study", summary.study], ["warm-started from nearby shapes", summary.warm_started],
+            ["evaluated", summary.evaluated], ["verified", summary.succeeded], ["failed", summary.failed],
+            ["pruned (resources)", summary.pruned], ["proposals outside the valid space", summary.skipped_invalid],
+            ["wall time", f"{summary.wall_s:.1f} s"], ["compile time (sum)", f"{summary.compile_s:.1f} s"],
+            ["run time", f"{summary.run_s:.1f} s"]]
+    if summary.best:
+        b = summary.best
+        rows += [["best this run", f"{b['tflops']:.4g} TFLOP/s, {b['median_us']:.1f} us (spread {b['spread']:.1%})"],
+                 ["vendor BLAS", f"{b['vendor_tflops']:.4g} TFLOP/s ({b['tflops'] / b['vendor_tflops']:.2f}x)"],
+                 ["error", f"{b['error']:.2e}"],
+                 ["config", " ".join(f"{k}={v}" for k, v in b["config"].items())]]
+    rows.append(["table", f"{table} ({'updated' if summary.recorded else 'unchanged'})"])
+    click.echo(tabulate(rows, tablefmt="plain"))
+    reasons: dict[str, int] = {}
+    for _, why in summary.failures:
+        reasons[why.split(":")[0]] = reasons.get(why.split(":")[0], 0) + 1
+    if reasons:
+        click.echo("failures: " + ", ".join(f"{v}x {k}" for k, v in sorted(reasons.items(), key=lambda x: -x[1])))
+
+
+
+
+command = search

@@ -1,0 +1,136 @@
+"""`hktune sweep`: the command line of hktune.sweep.sweep (re-verify and re-time a results table)."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from hktune.commands.common import Fail as _Fail
+from hktune.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK  # noqa: F401
+from hktune.errors import EXIT_MISSING as EXIT_NOTHING
+
+
+def _writable(path: Path, what: str) -> None:
+    """Fail before any work if a report (or the table, with --update) cannot be written."""
+    d = path.parent
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _Fail(f"{what}: cannot create directory {d}: {e.strerror}") from None
+    if not os.access(d, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise _Fail(f"{what}: {path} is not writable")
+    if path.is_dir():
+        raise _Fail(f"{what}: {path} is a directory")
+
+
+def _nonneg(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and (value < 0 or value != value):
+        raise _Fail(f"--{param.name.replace('_', '-')} must be >= 0, got {value}")
+    return value
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and value <= 0:
+        raise _Fail(f"--{param.name.replace('_', '-')} must be a positive integer, got {value}")
+    return value
+
+
+HELP = """Re-verify and re-time every entry of a results table, with the vendor BLAS timed in the
+same run, and fail on a slowdown beyond noise, a wrong result or a failed build.
+
+\b
+Rule, per entry (spread = (p90 - p10) / median of the timed launches):
+  slowdown  = stored.tflops / new.tflops - 1
+  limit     = max(--tolerance, --spread-k * sqrt(stored.spread^2 + new.spread^2))
+  regression: slowdown > limit (after --confirm re-measures; the fastest verified one counts)
+  improved:   new.tflops / stored.tflops - 1 > limit (--update stores it, race-hunted first)
+
+An entry measured with another compiler, torch, include tree (HipKittens commit), device or
+template (template_hash) is not trusted: it is race-hunted (4 fresh inputs x 4 back-to-back
+launches) as well as re-timed, and the report lists what differs. Entries whose arch has no
+device here are skipped, with the reason.
+
+\b
+Exit codes:
+  0  every selected entry verified, none slower beyond the limit
+  1  a regression, a wrong result (or crash/hang), a failed build or an invalid config;
+     also a skipped entry under --require-all
+  2  bad input (missing or malformed table, bad --shapes, unknown --arch, unwritable report)
+  3  nothing runnable (no entry selected, or every selected entry skipped)
+"""
+
+
+@click.command("sweep", help=HELP)
+@click.option("--table", type=click.Path(dir_okay=False, path_type=Path), required=True, help="the results table to sweep")
+@click.option("--shapes", default=None, help="only these shapes: MxNxK,MxNxK,...")
+@click.option("--family", default=None, help="only entries of this family")
+@click.option("--arch", default=None, help="only entries of this arch")
+@click.option("--tolerance", type=float, default=0.03, show_default=True, callback=_nonneg,
+              help="smallest slowdown that counts as a regression (0.03 = 3%)")
+@click.option("--spread-k", type=float, default=1.0, show_default=True, callback=_nonneg,
+              help="k: the limit grows to k x the combined spread of both measurements")
+@click.option("--confirm", type=int, default=1, show_default=True, callback=_nonneg,
+              help="re-measures of a suspected regression before it counts")
+@click.option("--update", is_flag=True, help="store results faster than the stored figure beyond the limit")
+@click.option("--require-all", is_flag=True, help="a skipped entry (no device here) is a failure")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write a Markdown summary here")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write a JUnit XML report here (one testcase per entry)")
+@click.option("--gpu", type=int, default=None, help="GPU index (default: the first of each entry's arch)")
+@click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
+@click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
+@click.option("--trial-timeout", type=float, default=120.0, show_default=True, help="seconds before a hung measurement is killed")
+@click.option("--repeats", type=int, default=None, callback=_positive, help="timed launches per measurement (default 50)")
+@click.option("--jobs", type=int, default=None, callback=_positive, help="parallel compiles (default: cores)")
+@click.option("--quiet", is_flag=True, help="no per-entry progress on stderr")
+def command(table: Path, shapes: str | None, family: str | None, arch: str | None, tolerance: float, spread_k: float,
+            confirm: int, update: bool, require_all: bool, markdown_path: Path | None, junit_path: Path | None,
+            gpu: int | None, hk_root: str | None, tk_root: str | None, trial_timeout: float, repeats: int | None, jobs: int | None,
+            quiet: bool) -> None:
+    from tabulate import tabulate
+
+    from hktune.record import table as tbl
+    from hktune.sweep.sweep import SweepError, SweepOptions, parse_shapes, run_sweep
+    from hktune.sweep.report import junit, markdown
+
+    if not table.is_file():
+        raise _Fail(f"no table at {table}")
+    for path, what in ((markdown_path, "--markdown"), (junit_path, "--junit")):
+        if path is not None:
+            _writable(path, what)
+    if update:
+        _writable(table, "--update")
+    try:
+        opts = SweepOptions(tolerance=tolerance, spread_k=spread_k, shapes=parse_shapes(shapes), family=family, arch=arch,
+                            update=update, require_all=require_all, confirm=confirm, gpu=gpu, hk_root=hk_root, tk_root=tk_root,
+                            trial_timeout=trial_timeout, repeats=repeats, jobs=jobs)
+        report = run_sweep(table, opts, log=(lambda s: None) if quiet else (lambda s: click.echo(s, err=True)))
+    except (tbl.TableError, SweepError) as e:
+        raise _Fail(str(e)) from None
+
+    rows = []
+    for v in report.verdicts:
+        r = v.result or {}
+        rows.append([v.status, f"{v.entry.key.family}/{v.entry.key.arch}", f"{v.entry.key.m}x{v.entry.key.n}x{v.entry.key.k}",
+                     v.entry.tflops, r.get("tflops"), -v.slowdown / (1 + v.slowdown) if v.slowdown is not None and v.slowdown > -1 else None,
+                     v.threshold, r.get("vendor_tflops"), "yes" if v.provenance else "", (v.message or "")[:120]])
+    if rows:
+        click.echo(tabulate(rows, headers=["status", "family/arch", "MxNxK", "stored", "now", "change", "limit", "vendor",
+                                           "provenance", "detail"], tablefmt="simple", floatfmt=".4g"))
+    try:
+        if markdown_path is not None:
+            markdown_path.write_text(markdown(report))
+        if junit_path is not None:
+            junit_path.write_bytes(junit(report))
+    except OSError as e:
+        raise _Fail(f"cannot write report {e.filename}: {e.strerror}") from None
+    code = report.exit_code()
+    if code == EXIT_NOTHING:
+        why = ("no entry of the table matches the filters" if not report.verdicts
+               else "every selected entry was skipped: " + report.verdicts[0].message)
+        raise _Fail(f"nothing runnable: {why}", EXIT_NOTHING)
+    click.echo(report.headline(), err=True)
+    sys.exit(code)

@@ -1,0 +1,1 @@
+"""Export: the C++ header with tuned configs, legality predicates and a lookup."""

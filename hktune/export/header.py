@@ -1,0 +1,340 @@
+"""Export a results table as a self-contained C++17 header: configs, legality, lookup.
+
+Per (family, arch) the header holds a config struct, a constexpr array of the tuned entries,
+one legality predicate per entry (the space's shape_constraints with that entry's config
+substituted, M/N/K left as runtime names) and a constexpr lookup that never hands out a config
+that is illegal for the asked shape. :func:`pick` is the same lookup in Python, for tests and
+for tools that want to say what the header would choose.
+"""
+from __future__ import annotations
+
+from hktune.errors import BadInput
+
+import math
+import re
+from pathlib import Path
+from typing import Callable, Iterable
+
+from hktune.space.expr import ExprError
+from hktune.space.space import Space
+from hktune.record.table import Entry, Key
+
+# The C ABI's dtype and layout: their lookups get the short names; others get a suffix.
+ABI_DTYPE_LAYOUT = ("bf16", "ABt")
+LOG2_FRAC_BITS = 16
+SHAPE = frozenset({"M", "N", "K"})
+
+_CPP_KEYWORDS = frozenset("""
+alignas alignof and and_eq asm auto bitand bitor bool break case catch char char16_t char32_t class
+compl const constexpr const_cast continue decltype default delete do double dynamic_cast else enum
+explicit export extern false float for friend goto if inline int long mutable namespace new noexcept
+not not_eq nullptr operator or or_eq private protected public register reinterpret_cast return short
+signed sizeof static static_assert static_cast struct switch template this thread_local throw true try
+typedef typeid typename union unsigned using virtual void volatile wchar_t while xor xor_eq
+detail std hktune
+""".split())
+
+
+class ExportError(BadInput):
+    """The table cannot be exported; the one-line message says which entry and why."""
+
+
+# -- names -----------------------------------------------------------------------------------
+def ident(name: str) -> str:
+    """A C++ identifier from a family/arch/dtype name: 'gfx90a:xnack-' -> 'gfx90a_xnack'."""
+    out = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", name)).strip("_") or "x"
+    if out[0].isdigit():
+        out = "x" + out
+    return out + "_" if out in _CPP_KEYWORDS else out
+
+
+def camel(name: str) -> str:
+    return "".join(p[:1].upper() + p[1:] for p in ident(name).split("_"))
+
+
+def _check_field(name: str, space: Space) -> str:
+    # Reserved forms (_X, __x) and keywords would not compile, or would compile to something odd.
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) or "__" in name or name in _CPP_KEYWORDS:
+        raise ExportError(f"{space.path}: {name!r} cannot be a C++ struct field name")
+    return name
+
+
+# -- the lookup rule, in Python ---------------------------------------------------------------
+def log2_q(x: int, frac_bits: int = LOG2_FRAC_BITS) -> int:
+    """log2(x) in fixed point (``frac_bits`` fractional bits), bit-exact with the header's."""
+    if x <= 0:
+        return 0
+    ip = x.bit_length() - 1
+    y = x >> (ip - frac_bits) if ip >= frac_bits else x << (frac_bits - ip)  # 1 <= y < 2
+    r = ip << frac_bits
+    for b in range(frac_bits - 1, -1, -1):
+        y = (y * y) >> frac_bits
+        if y >= 2 << frac_bits:
+            y >>= 1
+            r += 1 << b
+    return r
+
+
+def ordered(entries: Iterable[Entry]) -> list[Entry]:
+    """One entry per key (the fastest), by shape: the order of the header's arrays."""
+    best: dict[Key, Entry] = {}
+    for e in entries:
+        if e.key not in best or e.tflops > best[e.key].tflops:
+            best[e.key] = e
+    return sorted(best.values(), key=lambda e: (e.key.m, e.key.n, e.key.k))
+
+
+def legal(space: Space, e: Entry, m: int, n: int, k: int) -> bool:
+    return m > 0 and n > 0 and k > 0 and not space.shape_violations(e.config, m, n, k)
+
+
+def pick(entries: Iterable[Entry], space: Space, m: int, n: int, k: int) -> Entry | None:
+    """What the header's lookup returns for entries of one (family, arch, dtype, layout)."""
+    best, best_rank = None, None
+    q = (log2_q(m), log2_q(n), log2_q(k))
+    for i, e in enumerate(ordered(entries)):
+        if not legal(space, e, m, n, k):
+            continue
+        if (e.key.m, e.key.n, e.key.k) == (m, n, k):
+            return e
+        d = sum(abs(log2_q(a) - b) for a, b in zip((e.key.m, e.key.n, e.key.k), q))
+        rank = (d, -e.tflops, i)
+        if best_rank is None or rank < best_rank:
+            best, best_rank = e, rank
+    return best
+
+
+def _ratio_ok(e: Entry, min_ratio: float) -> bool:
+    # No vendor timing (NaN ratio) is not "slower than the vendor": kept unless a bar is set.
+    return e.ratio >= min_ratio if math.isfinite(e.ratio) else min_ratio <= 0
+
+
+# -- rendering -------------------------------------------------------------------------------
+def _f(x: float) -> str:
+    """A C++ double literal; -1.0 stands for unknown (no vendor timing)."""
+    return repr(float(x)) if math.isfinite(x) else "-1.0"
+
+
+_HELPERS = f"""\
+#ifndef HKTUNE_DETAIL_HELPERS_V1
+#define HKTUNE_DETAIL_HELPERS_V1  // shared by every hktune header, so guarded on its own
+namespace detail {{
+// The generic check every legality predicate starts with.
+constexpr bool shape_ok(int M, int N, int K) {{ return M > 0 && N > 0 && K > 0; }}
+constexpr std::int64_t absdiff(std::int64_t a, std::int64_t b) {{ return a < b ? b - a : a - b; }}
+// log2(x) with {LOG2_FRAC_BITS} fractional bits, in integers only (no <cmath>, usable in constexpr).
+constexpr std::int64_t log2_q(std::int64_t x) {{
+  if (x <= 0) return 0;
+  int ip = 0;
+  while ((x >> ip) > 1) ++ip;
+  std::uint64_t y = ip >= {LOG2_FRAC_BITS} ? static_cast<std::uint64_t>(x) >> (ip - {LOG2_FRAC_BITS})
+                             : static_cast<std::uint64_t>(x) << ({LOG2_FRAC_BITS} - ip);  // 1 <= y < 2
+  std::int64_t r = static_cast<std::int64_t>(ip) << {LOG2_FRAC_BITS};
+  for (int b = {LOG2_FRAC_BITS - 1}; b >= 0; --b) {{
+    y = (y * y) >> {LOG2_FRAC_BITS};
+    if (y >= (std::uint64_t{{2}} << {LOG2_FRAC_BITS})) {{
+      y >>= 1;
+      r += std::int64_t{{1}} << b;
+    }}
+  }}
+  return r;
+}}
+}}  // namespace detail
+#endif  // HKTUNE_DETAIL_HELPERS_V1
+"""
+
+
+def _legal_fn(name: str, space: Space, e: Entry) -> str:
+    env = space.env(e.config)
+    try:
+        conds = [(c.to_cpp(env, keep=SHAPE), c.names & SHAPE) for c in space.shape_constraints]
+    except ExprError as err:
+        raise ExportError(f"{space.path}: entry {e.key}: {err}") from None
+    used = set().union(*(n for _, n in conds)) if conds else set()
+    # Widened to 64 bits so a constraint like M * N <= LIMIT cannot overflow an int.
+    locals_ = "".join(f"  const std::int64_t {v} = {v}_;\n" for v in ("M", "N", "K") if v in used)
+    body = "".join(f"\n      && {c}" for c, _ in conds)
+    return (f"constexpr bool {name}(int M_, int N_, int K_) {{\n{locals_}"
+            f"  return detail::shape_ok(M_, N_, K_){body};\n}}\n")
+
+
+def _comment(i: int, e: Entry) -> str:
+    cfg = " ".join(f"{k}={v}" for k, v in e.config.items())
+    vname = e.vendor.get("name", "vendor BLAS")
+    if math.isfinite(e.ratio):
+        note = f"{e.ratio:.3f}x {vname}"
+        if e.ratio < 1:
+            note += " -- SLOWER than the vendor BLAS here; a caller may prefer it"
+    else:
+        note = "no vendor timing"
+    return f"// [{i}] {e.key.m}x{e.key.n}x{e.key.k}: {e.tflops:.1f} TFLOP/s, {note}; {cfg}"
+
+
+def _group(ns: str, fam: str, sfx: str, label: str, space: Space, entries: list[Entry]) -> str:
+    """One (family, arch, dtype, layout): entries, predicates, lookup."""
+    base = f"{fam}_{ns}{sfx}"
+    S = camel(fam)
+    arr, cnt = f"{ns}::{fam}{sfx}_entries", f"{ns}::{fam}{sfx}_count"
+    names = space.names + list(space.derived)
+    out = [f"// ---- {space.family} on {space.arch}, {label}: {len(entries)} entries ----\n"]
+    out.append(f"namespace {ns} {{\n")
+    if entries:
+        out.append(f"inline constexpr {S}Entry {fam}{sfx}_entries[] = {{\n")
+        for i, e in enumerate(entries):
+            env = space.env(e.config)
+            vt = e.vendor.get("tflops")
+            vt = float(vt) if isinstance(vt, (int, float)) and not isinstance(vt, bool) else float("nan")
+            if any(not -2**31 <= int(env[n]) < 2**31 for n in names):
+                raise ExportError(f"{space.path}: entry {e.key}: a config value does not fit a C++ int")
+            cfg = ", ".join(str(int(env[n])) for n in names)
+            out.append(f"    {_comment(i, e)}\n")
+            out.append(f"    {{{e.key.m}, {e.key.n}, {e.key.k}, {{{cfg}}}, {_f(e.tflops)}, {_f(vt)}, {_f(e.ratio)},\n"
+                       f"     detail::log2_q({e.key.m}), detail::log2_q({e.key.n}), detail::log2_q({e.key.k})}},\n")
+        out.append("};\n")
+    out.append(f"inline constexpr std::size_t {fam}{sfx}_count = {len(entries)};\n")
+    out.append(f"}}  // namespace {ns}\n\n")
+    for i, e in enumerate(entries):
+        out.append(_legal_fn(f"{base}_legal_{i}", space, e))
+    # Entry i's predicate by index, so the lookup loop can ask it.
+    if entries:
+        cases = "".join(f"    case {i}: return {base}_legal_{i}(M, N, K);\n" for i in range(len(entries)))
+        out.append(f"constexpr bool {base}_legal(std::size_t i, int M, int N, int K) {{\n"
+                   f"  switch (i) {{\n{cases}    default: return false;\n  }}\n}}\n\n")
+        out.append(f"""\
+constexpr const {ns}::{S}Entry* lookup_{base}_entry(int M, int N, int K) {{
+  if (!detail::shape_ok(M, N, K)) return nullptr;
+  const std::int64_t lm = detail::log2_q(M), ln = detail::log2_q(N), lk = detail::log2_q(K);
+  const {ns}::{S}Entry* best = nullptr;
+  std::int64_t best_d = 0;
+  for (std::size_t i = 0; i < {cnt}; ++i) {{
+    const {ns}::{S}Entry& e = {arr}[i];
+    if (!{base}_legal(i, M, N, K)) continue;  // never hand out a config illegal for this shape
+    if (e.m == M && e.n == N && e.k == K) return &e;
+    const std::int64_t d = detail::absdiff(e.lm, lm) + detail::absdiff(e.ln, ln) + detail::absdiff(e.lk, lk);
+    if (best == nullptr || d < best_d || (d == best_d && e.tflops > best->tflops)) {{
+      best = &e;
+      best_d = d;
+    }}
+  }}
+  return best;
+}}
+""")
+    else:
+        out.append(f"constexpr bool {base}_legal(std::size_t, int, int, int) {{ return false; }}\n")
+        out.append(f"constexpr const {ns}::{S}Entry* lookup_{base}_entry(int, int, int) {{ return nullptr; }}\n")
+    out.append(f"""\
+constexpr const {ns}::{S}Config* lookup_{base}(int M, int N, int K) {{
+  const {ns}::{S}Entry* e = lookup_{base}_entry(M, N, K);
+  return e ? &e->config : nullptr;
+}}
+// Whether a tuned config is legal for the shape. Also the way to test it in a static_assert:
+// GCC's -Waddress rejects `lookup_...(...) != nullptr` there once the call is folded.
+constexpr bool has_{base}(int M, int N, int K) {{ return lookup_{base}_entry(M, N, K) != nullptr; }}
+
+""")
+    return "".join(out)
+
+
+def _structs(ns: str, fam: str, space: Space) -> str:
+    S = camel(fam)
+    params = "".join(f"  int {_check_field(n, space)};\n" for n in space.names)
+    derived = "".join(f"  int {_check_field(n, space)};  // = {' '.join(ex.text.split())}\n" for n, ex in space.derived.items())
+    return (f"namespace {ns} {{\n"
+            f"// {space.family} on {space.arch}: the params of {space.path}" + (", then its derived values" if derived else "") + ".\n"
+            f"struct {S}Config {{\n{params}{derived}}};\n"
+            f"struct {S}Entry {{\n"
+            f"  int m, n, k;              // the shape it was tuned for\n"
+            f"  {S}Config config;\n"
+            f"  double tflops;            // of the tuned kernel at (m, n, k)\n"
+            f"  double vendor_tflops;     // of the vendor BLAS at (m, n, k); -1: not timed\n"
+            f"  double ratio;             // tflops / vendor_tflops; < 1: the vendor BLAS was faster; -1: unknown\n"
+            f"  std::int64_t lm, ln, lk;  // log2 of m, n, k in fixed point, for the nearest-shape fallback\n"
+            f"}};\n"
+            f"}}  // namespace {ns}\n\n")
+
+
+def _preamble(table: str | Path | None, n: int, dropped: int, min_ratio: float, newest: str) -> str:
+    src = f"from {table}" if table is not None else "from a results table"
+    return f"""\
+// Generated by hktune {src}; do not edit by hand (re-run `hktune export`).
+// {n} entries exported (min_ratio {min_ratio:g}, {dropped} below it left out); newest entry: {newest}.
+//
+// Per (family, arch):
+//   hktune::<arch>::<Family>Config        the tuned knobs: the space's params, then derived values
+//   hktune::<arch>::<Family>Entry         a tuned shape: m, n, k, config, tflops, vendor_tflops, ratio
+//   hktune::<arch>::<family>_entries[], <family>_count
+//   hktune::<family>_<arch>_legal_<i>(M, N, K)     entry i's shape constraints, its config substituted
+//   hktune::lookup_<family>_<arch>(M, N, K)        -> const <Family>Config*, or nullptr
+//   hktune::lookup_<family>_<arch>_entry(M, N, K)  -> const <Family>Entry* (to read ratio, tflops)
+//   hktune::has_<family>_<arch>(M, N, K)           -> whether the lookup finds a config
+// Names for a dtype/layout other than {ABI_DTYPE_LAYOUT[0]}/{ABI_DTYPE_LAYOUT[1]} end in _<dtype>_<layout>.
+//
+// How the lookup works: only entries whose config is legal for (M, N, K) are considered (M, N,
+// K > 0 and the entry's shape constraints hold), so it never returns an illegal config. An
+// exact (M, N, K) match wins; otherwise the entry whose tuned shape is nearest in log space,
+// |log2(M/m)| + |log2(N/n)| + |log2(K/k)| (ties: higher tflops, then the earlier entry).
+// nullptr means no tuned config is legal for the shape: use the vendor BLAS.
+// ratio < 1 means the vendor BLAS was faster at the tuned shape; a caller may prefer it there.
+// Everything is constexpr, so a lookup with constant arguments can run at compile time.
+// The struct fields carry the space's param names: do not include this header in a translation
+// unit compiled with those names -D'd (the kernel sources are).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace hktune {{
+
+"""
+
+
+def export_header(
+    entries: list[Entry],
+    space_for: Callable[[str, str], Space],
+    out: Path | None = None,
+    *,
+    table: str | Path | None = None,
+    min_ratio: float = 0.0,
+    families: Iterable[tuple[str, str]] = (),
+) -> str:
+    """Render (and, given ``out``, write) the header for ``entries``.
+
+    ``space_for(family, arch)`` loads the space each entry was tuned in. ``families`` names
+    (family, arch) pairs to emit even without entries (their lookups return nullptr), so an
+    empty table still gives callers the functions they link against.
+    """
+    pairs = sorted({(e.key.family, e.key.arch) for e in entries} | set(families))
+    kept = [e for e in entries if _ratio_ok(e, min_ratio)]
+
+    # Names must stay distinct after sanitising, or two lookups would collide.
+    seen: dict[str, tuple[str, str]] = {}
+    for fam, arch in pairs:
+        base = f"{ident(fam)}_{ident(arch)}"
+        if base in seen:
+            raise ExportError(f"{seen[base]} and {(fam, arch)} get the same C++ name {base}")
+        seen[base] = (fam, arch)
+
+    body = [_HELPERS, "\n"]
+    for fam, arch in pairs:
+        space = space_for(fam, arch)
+        mine = [e for e in kept if (e.key.family, e.key.arch) == (fam, arch)]
+        for e in mine:
+            bad = space.violations(e.config)
+            if bad:
+                raise ExportError(f"{space.path}: entry {e.key}: config {e.config} is not valid in this space ({bad[0]}); re-tune it or drop it")
+        body.append(_structs(ident(arch), ident(fam), space))
+        combos = sorted({(e.key.dtype, e.key.layout) for e in mine} | {ABI_DTYPE_LAYOUT})
+        for dtype, layout in combos:
+            group = ordered(e for e in mine if (e.key.dtype, e.key.layout) == (dtype, layout))
+            sfx = "" if (dtype, layout) == ABI_DTYPE_LAYOUT else f"_{ident(dtype)}_{ident(layout)}"
+            body.append(_group(ident(arch), ident(fam), sfx, f"{dtype} {layout}", space, group))
+    body.append("}  // namespace hktune\n")
+
+    newest = max((e.date for e in kept), default="none")
+    n = sum(len(ordered(e for e in kept if e.key.family == f and e.key.arch == a)) for f, a in pairs)
+    text = _preamble(table, n, len(entries) - len(kept), min_ratio, newest) + "".join(body)
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    return text

@@ -1,0 +1,72 @@
+"""The schema of kernels/<family>/family.yaml: unknown or misspelt keys are refused."""
+from __future__ import annotations
+
+from typing import Union
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ArchDoc(_Strict):
+    source: str
+    space: str
+    flags: list[str] = []
+
+
+class FamilyDoc(_Strict):
+    name: str | None = None
+    compiler: str
+    description: str = ""
+    flags: list[str] = []
+    archs: dict[str, ArchDoc]
+    # How its code runs: in-process on a GPU, or on the host CPU (the ISA emulator is chosen per run).
+    target: str | None = None  # default: host for the gcc compiler, else gpu
+    # External include trees, each with an optional per-arch requirement (e.g. a branch).
+    trees: Union[list[str], dict[str, dict[str, str]]] = {}
+    checks: list[str] = []          # static asm checks (hktune.build.checks)
+    default_for: list[str] = []     # archs this family is the default for, when its trees are found
+    dtypes: list[str] = ["bf16"]
+    layouts: list[str] = ["ABt"]
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, v: str | None) -> str | None:
+        from hktune.run.targets import TARGETS
+
+        if v is not None and v not in TARGETS:
+            raise ValueError(f"unknown target {v!r} (known: {', '.join(TARGETS)})")
+        return v
+
+    @field_validator("checks")
+    @classmethod
+    def _checks(cls, v: list[str]) -> list[str]:
+        from hktune.build.checks import CHECKS
+
+        bad = [c for c in v if c not in CHECKS]
+        if bad:
+            raise ValueError(f"unknown check {bad[0]!r} (known: {', '.join(CHECKS)})")
+        return v
+
+    @field_validator("trees")
+    @classmethod
+    def _trees(cls, v: Union[list[str], dict]) -> dict[str, dict[str, str]]:
+        from hktune.family.trees import TREES
+
+        v = {name: {} for name in v} if isinstance(v, list) else v
+        bad = [t for t in v if t not in TREES]
+        if bad:
+            raise ValueError(f"unknown tree {bad[0]!r} (known: {', '.join(TREES)})")
+        return v
+
+    @field_validator("dtypes")
+    @classmethod
+    def _dtypes(cls, v: list[str]) -> list[str]:
+        from hktune.dtypes import DTYPES
+
+        bad = [d for d in v if d not in DTYPES]
+        if bad:
+            raise ValueError(f"unknown dtype {bad[0]!r} (known: {', '.join(DTYPES)})")
+        return v

@@ -1,0 +1,1 @@
+"""Run: a worker process per device verifies and times compiled configs."""

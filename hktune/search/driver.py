@@ -1,0 +1,277 @@
+"""Search: one study per problem (family, arch, dtype, layout, M, N, K), driven by a strategy.
+
+The driver is small: the strategy (strategies/) decides what to try next, only ever from the
+valid configs; the executor (executor.py) compiles ahead and runs candidates on the workers; the
+recorder (recorder.py) keeps every evaluation in the Optuna study, so a killed search resumes
+without re-running anything; every new verified best goes into the table at once through the one
+recording rule (hktune.record.entry), and the finalists decide the entry at the end (finalists.py).
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import optuna
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import TrialState
+
+from hktune.build.builder import BuildOutcome, Builder
+from hktune.family.family import Family
+from hktune.record import entry as rec
+from hktune.record import table as tbl
+from hktune.run.runner import Worker
+from hktune.search import strategies, warm
+from hktune.search.executor import Executor
+from hktune.search.problem import (SearchError, config_key, config_string, legal_configs, shape_distance,  # noqa: F401
+                                   study_name)
+from hktune.search.recorder import StudyRecorder
+from hktune.search.storage import default_storage
+from hktune.space.space import Config, Space
+
+SAMPLERS = tuple(strategies.STRATEGIES)
+
+
+@dataclass
+class SearchOptions:
+    m: int
+    n: int
+    k: int
+    trials: int = 50
+    timeout_s: float | None = None
+    seed: int = 0
+    sampler: str = strategies.DEFAULT
+    storage: str | None = None
+    table: Path | None = None
+    dtype: str = "bf16"
+    layout: str = "ABt"
+    lookahead: int | None = None  # candidates compiled ahead of the ones being timed
+    confirm_inputs: int = 3       # race hunting for every new best and every finalist
+    confirm_back_to_back: int = 4
+    finalists: int = 3            # best configs re-timed at the end; the winner is chosen on those
+    warm_start: int = 8           # configs enqueued from the nearest already-tuned shapes (0: off)
+    candidates: list[Config] | None = None  # restrict the search to these configs (replays, subspaces)
+
+
+@dataclass
+class SearchSummary:
+    study: str
+    storage: str
+    evaluated: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    pruned: int = 0
+    skipped_invalid: int = 0  # kept for the summary's shape: strategies propose valid configs only
+    warm_started: int = 0
+    best: dict[str, Any] | None = None
+    recorded: bool = False
+    wall_s: float = 0.0
+    compile_s: float = 0.0
+    run_s: float = 0.0
+    failures: list[tuple[Config, str]] = field(default_factory=list)
+
+
+BEST_FIELDS = ("tflops", "median_us", "spread", "error", "vendor_tflops", "vendor_us", "ratio")
+
+
+class Search:
+    """One search: a strategy, a study, a builder and workers; ``run`` drives them to the end."""
+
+    def __init__(self, family: Family, arch: str, space: Space, builder: Builder, workers: Worker | list[Worker],
+                 opts: SearchOptions) -> None:
+        self.family, self.arch, self.space = family, arch, space
+        self.workers = workers if isinstance(workers, list) else [workers]
+        self.worker = self.workers[0]  # the one that re-times finalists and names the device
+        self.builder, self.opts = builder, opts
+        self.shape = (opts.m, opts.n, opts.k)
+        self.valid = legal_configs(family, arch, space, self.shape)
+        if opts.candidates is not None:
+            allowed = {config_key({k: int(v) for k, v in c.items()}) for c in opts.candidates}
+            self.valid = [c for c in self.valid if config_key(c) in allowed]
+            if not self.valid:
+                raise SearchError("none of the given candidate configs is valid for this shape")
+        self.valid_keys = {config_key(c) for c in self.valid}
+        self.key = tbl.Key(family.name, arch, opts.dtype, opts.layout, *self.shape)
+        self.name = study_name(family.name, arch, *self.shape, dtype=opts.dtype, layout=opts.layout)
+        self.storage = opts.storage or default_storage((opts.table or Path("results/x")).parent)
+        self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{random.getrandbits(32):08x}"
+        self.recorder = StudyRecorder(self.name, self.storage, self.run_id)
+        self.study = self.recorder.study
+        self.dists = {p.name: CategoricalDistribution(sorted({c[p.name] for c in self.valid})) for p in space.params}
+        self.strategy = strategies.make(opts.sampler, space, self.valid, opts.seed)
+        self.summary = SearchSummary(self.name, self.storage)
+        self.seen: dict[str, float | None] = {}  # config key -> objective (None: failed)
+        self.best_value = -math.inf
+        self._stop = False
+        self.baseline = tbl.lookup(tbl.load(opts.table), self.key) if opts.table else None
+        self._retry = self.recorder.close_stale()
+        for cfg, value, _ in self.recorder.history():
+            self._observe(cfg, value)
+        self.already = len(self.seen)  # configs evaluated by earlier runs of this study
+
+    @staticmethod
+    def check_shape(family: Family, arch: str, space: Space, shape: tuple[int, int, int]) -> list[Config]:
+        return legal_configs(family, arch, space, shape)
+
+    def stop(self) -> None:
+        """Ask no more candidates; the ones already running finish and are recorded."""
+        self._stop = True
+
+    def _observe(self, cfg: Config, value: float | None) -> None:
+        key = config_key(cfg)
+        if key in self.seen and self.seen[key] is None:
+            value = None  # a config that failed once (a crash, a race) stays failed
+        self.seen[key] = value
+        if value is not None:
+            self.best_value = max(self.best_value, value)
+        self.strategy.observe(cfg, value)
+
+    # -- what to try first ------------------------------------------------------------------------
+    def _first(self) -> None:
+        seeds = []
+        for s in self.space.seeds:
+            cfg = {k: int(v) for k, v in s.items() if k in self.space.names}
+            if config_key(cfg) in self.valid_keys:
+                seeds.append((shape_distance(tuple(s.get("shape") or self.shape), self.shape), cfg))
+        first = [c for c in self._retry if config_key(c) in self.valid_keys] + [c for _, c in sorted(seeds, key=lambda x: x[0])]
+        self._seed_keys = {config_key(c) for _, c in seeds}
+        self._warm_from: dict[str, str] = {}
+        if self.already == 0 and self.opts.warm_start > 0:
+            prefix = f"{self.family.name}-{self.arch}-{self.opts.dtype}-"
+            for _, _, cfg, where in warm.candidates(self.study._storage, prefix, self.name, self.shape, self.opts.table,
+                                                    self.family.name, self.arch, self.opts.dtype):
+                cfg = {k: int(v) for k, v in cfg.items() if k in self.space.names}
+                key = config_key(cfg)
+                if key in self.valid_keys and key not in self.seen and key not in self._warm_from:
+                    self._warm_from[key] = where
+                    first.append(cfg)
+                    if len(self._warm_from) >= self.opts.warm_start:
+                        break
+            self.summary.warm_started = len(self._warm_from)
+        self.strategy.prefer(first)
+
+    # -- one candidate ------------------------------------------------------------------------------
+    def _evaluate(self, worker: Worker, cfg: Config, outcome: BuildOutcome) -> dict[str, Any]:
+        """Run one compiled candidate on one worker (in a pool thread: no study access here)."""
+        t0 = time.perf_counter()
+        res = worker.evaluate(outcome.artifact, config_string(self.space, cfg), *self.shape)
+        if res.get("ok") and self._objective(res) > self.best_value:
+            res = self._hunt(worker, cfg, outcome, res)
+        res["_seconds"] = time.perf_counter() - t0
+        return res
+
+    def _hunt(self, worker: Worker, cfg: Config, outcome: BuildOutcome, res: dict[str, Any]) -> dict[str, Any]:
+        """Race hunting before a config may become a best or a finalist: more fresh inputs and
+        more back-to-back launches, every output checked."""
+        conf = worker.evaluate(outcome.artifact, config_string(self.space, cfg), *self.shape, time=False,
+                               inputs=self.opts.confirm_inputs, back_to_back=self.opts.confirm_back_to_back)
+        if not conf.get("ok"):
+            return {"ok": False, "unsafe": True, "reason": "failed race hunting: " + str(conf.get("reason"))}
+        return res
+
+    @staticmethod
+    def _objective(res: dict[str, Any]) -> float:
+        return float(res["tflops"])
+
+    def _admit(self, trial: optuna.Trial, cfg: Config, outcome: BuildOutcome) -> bool:
+        """Record the build; False when the candidate cannot be run (failed or pruned)."""
+        s = self.summary
+        s.evaluated += 1
+        s.compile_s += 0.0 if outcome.cached else outcome.seconds
+        trial.set_user_attr("compile_s", round(outcome.seconds, 3))
+        trial.set_user_attr("cached", outcome.cached)
+        trial.set_user_attr("resources", outcome.resources)
+        if not outcome.ok:
+            self._fail(trial, cfg, outcome.reason or "compile failed", TrialState.FAIL)
+        elif outcome.reason:
+            s.pruned += 1
+            self._fail(trial, cfg, "pruned: " + outcome.reason, TrialState.PRUNED, count=False)
+        else:
+            return True
+        if self._on_trial:
+            self._on_trial(s, None)
+        return False
+
+    def _conclude(self, trial: optuna.Trial, cfg: Config, outcome: BuildOutcome, res: dict[str, Any]) -> dict[str, Any] | None:
+        s = self.summary
+        s.run_s += res.pop("_seconds", 0.0)
+        if not res.get("ok"):
+            if res.get("unsafe"):
+                trial.set_user_attr("unsafe", True)
+            return self._fail(trial, cfg, str(res.get("reason")), TrialState.FAIL)
+        value = self._objective(res)
+        attrs = {k: res.get(k) for k in ("median_us", "spread", "error", "vendor_tflops", "vendor_us", "launches", "sets",
+                                          "ratio", "ratio_lo", "ratio_hi", "precision")}
+        self.recorder.finish(trial, value, attrs=attrs)
+        self._observe(cfg, value)
+        s.succeeded += 1
+        if value >= self.best_value:
+            s.best = {"config": cfg, **{k: res.get(k) for k in BEST_FIELDS}, "trial": trial.number,
+                      "resources": outcome.resources}
+            self._record(cfg, res)
+        return res
+
+    def _fail(self, trial: optuna.Trial, cfg: Config, reason: str, state: TrialState, count: bool = True) -> None:
+        self.recorder.finish(trial, None, state, attrs={"reason": reason[:2000]})
+        self._observe(cfg, None)
+        if count:
+            self.summary.failed += 1
+        self.summary.failures.append((cfg, reason))
+        return None
+
+    def _record(self, cfg: Config, res: dict[str, Any], final: bool = False) -> None:
+        if self.opts.table is None:
+            return
+        entry = rec.make_entry(self.key, cfg, res, trials=len(self.seen), info=self.worker.info, builder=self.builder,
+                               template_hash=self.family.template_hash(self.arch),
+                               extra={"run": self.run_id, "finalist_remeasure": final})
+        if final and self.baseline is not None and self.baseline.tflops >= entry.tflops:
+            entry = self.baseline  # an earlier run's entry is still the fastest: put it back
+        # The re-measured winner replaces this run's own earlier first-timing entry, and an older
+        # run's entry only when it beats it: one recorded figure per careful measure.
+        replaced, _ = rec.record(self.opts.table, entry, supersede_run=self.run_id if final else None)
+        self.summary.recorded = self.summary.recorded or replaced
+
+    # -- the loop -------------------------------------------------------------------------------------
+    def run(self, on_trial: Callable[[SearchSummary, dict[str, Any] | None], None] | None = None) -> SearchSummary:
+        """Ask -> compile ahead -> run on whichever worker is free -> tell, until the budget, the
+        time limit or the space runs out. Study access stays on this thread."""
+        from hktune.search.finalists import rerank
+
+        self._on_trial = on_trial
+        start = time.perf_counter()
+        for w in self.workers:
+            w.prepare(*self.shape)
+        self._first()
+        ex: Executor[Any] = Executor(self.builder, self.workers, self._evaluate, self.opts.lookahead)
+
+        def out_of_time() -> bool:
+            return self.opts.timeout_s is not None and time.perf_counter() - start > self.opts.timeout_s
+
+        try:
+            while True:
+                left = self.opts.trials - (self.already + self.summary.evaluated + ex.in_flight())
+                if left > 0 and not out_of_time() and not self._stop:
+                    for cfg in self.strategy.ask(min(ex.room(), left)):
+                        attrs = {"seed": True} if config_key(cfg) in self._seed_keys else {}
+                        if config_key(cfg) in self._warm_from:
+                            attrs["warm_from"] = self._warm_from[config_key(cfg)]
+                        ex.add(self.recorder.start(cfg, self.dists, attrs), cfg)
+                if not ex.in_flight():
+                    break
+                for trial, cfg, outcome, res in ex.step(self._admit, more_coming=False):
+                    out = self._conclude(trial, cfg, outcome, res)
+                    if on_trial:
+                        on_trial(self.summary, out)
+                if (out_of_time() or self._stop) and not ex.running:
+                    break
+            rerank(self)
+        finally:
+            for trial in ex.abandon():
+                self.recorder.abandon(trial)
+            self.summary.wall_s = time.perf_counter() - start
+        return self.summary

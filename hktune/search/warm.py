@@ -1,0 +1,43 @@
+"""Warm start: configs that were fast on nearby shapes (other studies of the same family, arch and
+dtype in the same storage, and the table's entries), nearest shape first. Only configs that
+were verified there are used; a config marked failed anywhere never warm-starts another shape."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from hktune.record import table as tbl
+from hktune.search.problem import config_key, shape_distance
+from hktune.space.space import Config
+
+
+def candidates(storage: optuna.storages.BaseStorage | str, prefix: str, own: str, shape: tuple[int, int, int],
+               table: Path | None, family: str, arch: str, dtype: str) -> list[tuple[float, float, Config, str]]:
+    """(shape distance, -objective, config, where), best first."""
+    out: list[tuple[float, float, Config, str]] = []
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        name = summary.study_name
+        if not name.startswith(prefix) or name == own:
+            continue
+        try:
+            other = tuple(int(x) for x in name[len(prefix):].split("x"))
+        except ValueError:
+            continue
+        if len(other) != 3:
+            continue
+        study = optuna.load_study(study_name=name, storage=storage)
+        trials = study.get_trials(deepcopy=False)
+        bad = {config_key(t.user_attrs["config"]) for t in trials
+               if t.user_attrs.get("config") and (t.user_attrs.get("unsafe") or t.state == TrialState.FAIL)}
+        done = [t for t in trials if t.state == TrialState.COMPLETE and t.user_attrs.get("config")
+                and "duplicate_of" not in t.user_attrs and config_key(t.user_attrs["config"]) not in bad]
+        for t in sorted(done, key=lambda t: t.value, reverse=True)[:3]:
+            out.append((shape_distance(other, shape), -t.value, t.user_attrs["config"], name))
+    if table is not None:
+        for e in tbl.load(table):
+            k = e.key
+            if (k.family, k.arch, k.dtype) == (family, arch, dtype) and (k.m, k.n, k.k) != shape:
+                out.append((shape_distance((k.m, k.n, k.k), shape), -e.tflops, e.config, "table"))
+    return sorted(out, key=lambda x: (x[0], x[1]))

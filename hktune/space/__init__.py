@@ -1,0 +1,1 @@
+"""Space: load a space file and enumerate its valid configs (safe expressions, shapes files)."""

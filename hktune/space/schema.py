@@ -1,0 +1,63 @@
+"""The schema of a space file (configs/*.yaml): unknown or misspelt keys are refused.
+
+Validation is pydantic's (strict types, extra keys forbidden); hktune.space.space turns a
+validated document into a Space and checks the expressions' names."""
+from __future__ import annotations
+
+from typing import Any, Union
+
+from pydantic import BaseModel, ConfigDict, StrictInt, ValidationError, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ParamSpec(_Strict):
+    values: list[StrictInt]
+    define: str | None = None
+
+
+class Prune(_Strict):
+    """Resource rules applied after compiling (hktune.build.builder.prune_reason)."""
+
+    max_spills: StrictInt | None = None
+    max_registers: StrictInt | None = None
+    min_occupancy_met: bool | None = None
+    identical_code: bool | None = None  # skip a config whose code object equals one already built
+
+
+class SpaceDoc(_Strict):
+    family: str | None = None
+    params: dict[str, Union[list[StrictInt], ParamSpec]]
+    derived: dict[str, str] = {}
+    constraints: list[str] = []
+    shape_constraints: list[str] = []
+    limits: dict[str, dict[str, StrictInt]] = {}
+    seeds: list[dict[str, Any]] = []
+    prune: Prune = Prune()
+
+    @field_validator("params")
+    @classmethod
+    def _non_empty(cls, v: dict) -> dict:
+        if not v:
+            raise ValueError("a space needs a non-empty 'params' mapping")
+        for name, spec in v.items():
+            values = spec if isinstance(spec, list) else spec.values
+            if not values:
+                raise ValueError(f"param {name} needs a non-empty list of values")
+        return v
+
+
+def one_line(e: ValidationError) -> str:
+    """The first problem pydantic found, as `where: what` on one line."""
+    err = e.errors()[0]
+    where = ".".join(str(x) for x in err.get("loc", ()) if not str(x).startswith(("list[", "ParamSpec", "function-")))
+    if err.get("type") == "missing":
+        return f"missing key {where!r}"
+    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    if str(err.get("type", "")).startswith("int"):
+        msg = f"{err.get('input')!r} is not an integer"
+    if err.get("type") == "extra_forbidden":
+        msg = "unknown key (misspelt?)"
+    return f"{where or 'document'}: {msg}" + (f" ({len(e.errors()) - 1} more)" if len(e.errors()) > 1 else "")

@@ -1,0 +1,206 @@
+"""Search spaces: load a space YAML and enumerate its valid configurations.
+
+Enumeration is vectorised: the cartesian product of all parameter values becomes one numpy
+column per parameter, every derived value and constraint is evaluated once over the columns,
+and only the rows that pass survive. 100k raw combinations take milliseconds.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import yaml
+
+from pydantic import ValidationError
+
+from hktune.errors import BadInput
+from hktune.space.expr import Expr, ExprError
+from hktune.space.schema import ParamSpec, SpaceDoc, one_line
+
+Config = dict[str, int]
+SHAPE_NAMES = ("M", "N", "K")
+
+
+class SpaceError(BadInput):
+    """A space file is malformed; the message names the file and the problem."""
+
+
+@dataclass
+class Param:
+    name: str
+    values: list[int]
+    define: str
+
+
+@dataclass
+class Space:
+    """A family's search space for one arch."""
+
+    path: Path
+    family: str
+    arch: str
+    params: list[Param]
+    derived: dict[str, Expr]
+    constraints: list[Expr]
+    shape_constraints: list[Expr]
+    limits: dict[str, int]
+    seeds: list[dict[str, Any]] = field(default_factory=list)
+    prune: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+    def raw_size(self) -> int:
+        return int(np.prod([len(p.values) for p in self.params], dtype=np.int64))
+
+    # -- one configuration -------------------------------------------------------------
+    def env(self, config: Mapping[str, int]) -> dict[str, int]:
+        """Params + limits + derived values of one config."""
+        env: dict[str, int] = dict(self.limits)
+        env.update({k: int(config[k]) for k in self.names})
+        for name, ex in self.derived.items():
+            env[name] = int(ex(env))
+        return env
+
+    def defines(self, config: Mapping[str, int]) -> dict[str, int]:
+        """What reaches the compiler: every param (under its define name) and derived value."""
+        env = self.env(config)
+        out = {p.define: env[p.name] for p in self.params}
+        out.update({name: env[name] for name in self.derived})
+        return out
+
+    def violations(self, config: Mapping[str, int]) -> list[str]:
+        """The constraints one config breaks (empty when it is valid)."""
+        missing = [n for n in self.names if n not in config]
+        if missing:
+            return [f"missing parameter(s) {', '.join(missing)}"]
+        unknown = [k for k in config if k not in self.names]
+        if unknown:
+            return [f"unknown parameter(s) {', '.join(unknown)}"]
+        bad = [f"{p.name}={config[p.name]} not in {p.values}" for p in self.params if int(config[p.name]) not in p.values]
+        if bad:
+            return bad
+        env = self.env(config)
+        return [c.text for c in self.constraints if not bool(c(env))]
+
+    def shape_violations(self, config: Mapping[str, int], m: int, n: int, k: int) -> list[str]:
+        env = self.env(config)
+        env.update(M=m, N=n, K=k)
+        return [c.text for c in self.shape_constraints if not bool(c(env))]
+
+    def is_valid(self, config: Mapping[str, int], shape: tuple[int, int, int] | None = None) -> bool:
+        if self.violations(config):
+            return False
+        return shape is None or not self.shape_violations(config, *shape)
+
+    # -- the whole space -----------------------------------------------------------------
+    def columns(self, shape: tuple[int, int, int] | None = None) -> dict[str, np.ndarray]:
+        """Valid configurations as columns (one int64 array per param)."""
+        grids = np.meshgrid(*[np.asarray(p.values, dtype=np.int64) for p in self.params], indexing="ij")
+        env: dict[str, Any] = {p.name: g.ravel() for p, g in zip(self.params, grids)}
+        n = next(iter(env.values())).size if env else 0
+        env.update(self.limits)
+        for name, ex in self.derived.items():
+            env[name] = np.broadcast_to(np.asarray(ex(env), dtype=np.int64), (n,))
+        checks = list(self.constraints)
+        if shape is not None:
+            env.update(dict(zip(SHAPE_NAMES, shape)))
+            checks += self.shape_constraints
+        mask = np.ones(n, dtype=bool)
+        for c in checks:
+            mask &= np.broadcast_to(np.asarray(c(env), dtype=bool), (n,))
+        return {p.name: env[p.name][mask] for p in self.params}
+
+    def enumerate(self, shape: tuple[int, int, int] | None = None) -> list[Config]:
+        cols = self.columns(shape)
+        names = self.names
+        return [dict(zip(names, map(int, row))) for row in zip(*(cols[n] for n in names))]
+
+    def __iter__(self) -> Iterator[Config]:
+        return iter(self.enumerate())
+
+
+def _as_int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpaceError(f"{where}: {value!r} is not an integer")
+    return value
+
+
+def load_space(path: Path | str, arch: str) -> Space:
+    """Load a space file and check it fully (unknown names, bad expressions, missing limits)."""
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise SpaceError(f"{path}: no such space file") from None
+    except yaml.YAMLError as e:
+        raise SpaceError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(doc, dict):
+        raise SpaceError(f"{path}: a space file must be a mapping with 'params'")
+    try:
+        parsed = SpaceDoc.model_validate(doc)
+    except ValidationError as e:
+        raise SpaceError(f"{path}: {one_line(e)}") from None
+    doc["prune"] = parsed.prune.model_dump(exclude_none=True)
+    try:
+        params = []
+        for name, spec in parsed.params.items():
+            if isinstance(spec, ParamSpec):
+                params.append(Param(name, list(spec.values), spec.define or name))
+            else:
+                params.append(Param(name, list(spec), name))
+        limits_all = doc.get("limits") or {}
+        if limits_all and arch not in limits_all:
+            raise SpaceError(f"{path}: no limits for arch {arch} (has {', '.join(limits_all)})")
+        limits = {k: _as_int(v, f"{path}: limit {k}") for k, v in (limits_all.get(arch) or {}).items()}
+        derived = {k: Expr(v) for k, v in (doc.get("derived") or {}).items()}
+        constraints = [Expr(c) for c in doc.get("constraints") or []]
+        shape_constraints = [Expr(c) for c in doc.get("shape_constraints") or []]
+    except ExprError as e:
+        raise SpaceError(f"{path}: {e}") from None
+
+    known = {p.name for p in params} | set(limits)
+    for name, ex in derived.items():
+        unknown = ex.names - known
+        if unknown:
+            raise SpaceError(f"{path}: derived {name} uses unknown name(s) {', '.join(sorted(unknown))}")
+        known.add(name)
+    for ex in constraints:
+        if ex.names - known:
+            raise SpaceError(f"{path}: constraint {ex.text!r} uses unknown name(s) {', '.join(sorted(ex.names - known))}")
+    for ex in shape_constraints:
+        if ex.names - known - set(SHAPE_NAMES):
+            raise SpaceError(f"{path}: shape constraint {ex.text!r} uses unknown name(s) {', '.join(sorted(ex.names - known - set(SHAPE_NAMES)))}")
+
+    space = Space(
+        path=path,
+        family=str(doc.get("family", path.stem)),
+        arch=arch,
+        params=params,
+        derived=derived,
+        constraints=constraints,
+        shape_constraints=shape_constraints,
+        limits=limits,
+        seeds=list(doc.get("seeds") or []),
+        prune=dict(doc.get("prune") or {}),
+    )
+    for seed in space.seeds:
+        cfg = {k: v for k, v in seed.items() if k in space.names}
+        bad = space.violations(cfg)
+        if bad:
+            raise SpaceError(f"{path}: seed {cfg} is not a valid config: {bad[0]}")
+    return space
+
+
+def product_size(space: Space) -> int:
+    return space.raw_size()
+
+
+def iter_product(space: Space) -> Iterator[Config]:
+    """All raw combinations, valid or not (for tests and diagnostics)."""
+    for combo in itertools.product(*[p.values for p in space.params]):
+        yield dict(zip(space.names, combo))

@@ -1,0 +1,1 @@
+"""Sweep: re-verify and re-time a results table (CI regression gate)."""

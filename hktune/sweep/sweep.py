@@ -1,0 +1,400 @@
+"""Sweep: re-verify and re-time every entry of a results table, with the vendor BLAS timed
+beside each, and judge each entry against the figure stored for it.
+
+The regression rule (docs/ci-sweeps.md explains the choice):
+
+    slowdown  = stored.tflops / new.tflops - 1
+    threshold = max(tolerance, k * sqrt(stored.spread**2 + new.spread**2))
+    regression  when slowdown > threshold
+    improvement when new.tflops / stored.tflops - 1 > threshold
+
+where spread = (p90 - p10) / median of each measurement's timed launches. A suspected
+regression is re-measured (``confirm`` times) and the fastest verified measurement is judged:
+the stored figure is itself the best of several timings, so one unlucky timing must not fail CI.
+
+Provenance: an entry whose device (name, arch, units), toolchain (compiler, torch, backend,
+include trees such as the HipKittens commit) or template_hash differs from this environment
+was verified somewhere else; it is never trusted, and is race-hunted (more fresh inputs, more
+back-to-back launches) as well as re-timed. So is any result that --update would store.
+"""
+from __future__ import annotations
+
+from hktune.errors import BadInput
+
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from hktune.record import table as tbl
+
+TOLERANCE = 0.03
+SPREAD_K = 1.0
+HUNT_INPUTS, HUNT_BACK_TO_BACK = 4, 4  # race hunting for entries of another provenance
+
+PASS, IMPROVED, REGRESSION, WRONG, BUILD_FAILED, INVALID, ERROR, SKIPPED = (
+    "pass", "improved", "regression", "wrong", "build failed", "invalid", "error", "skipped")
+FAILING = (REGRESSION, WRONG, BUILD_FAILED, INVALID, ERROR)
+
+RULE = ("regression when stored/new - 1 > max(tolerance, k * sqrt(stored_spread^2 + new_spread^2)); "
+        "spread = (p90 - p10) / median of the timed launches")
+
+
+class SweepError(BadInput):
+    """Bad input for a sweep (bad --shapes, unknown --arch): one line for the user."""
+
+
+@dataclass
+class SweepOptions:
+    tolerance: float = TOLERANCE
+    spread_k: float = SPREAD_K
+    shapes: frozenset[tuple[int, int, int]] | None = None
+    family: str | None = None
+    arch: str | None = None
+    update: bool = False
+    require_all: bool = False
+    confirm: int = 1               # re-measures of a suspected regression
+    gpu: int | None = None
+    hk_root: str | None = None
+    tk_root: str | None = None
+    trial_timeout: float = 120.0
+    repeats: int | None = None     # timed launches per measurement (default: measure.Settings)
+    jobs: int | None = None        # parallel compiles
+
+
+@dataclass
+class Verdict:
+    """What the sweep found for one table entry."""
+
+    entry: tbl.Entry
+    status: str
+    message: str = ""
+    result: dict[str, Any] | None = None   # the measurement judged
+    slowdown: float | None = None
+    threshold: float | None = None
+    provenance: list[str] = field(default_factory=list)  # what differs from this environment
+    race_hunted: bool = False
+    measurements: int = 0
+    updated: bool = False
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILING
+
+
+@dataclass
+class SweepReport:
+    table: Path
+    options: SweepOptions
+    verdicts: list[Verdict]
+    started: str
+    seconds: float
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)  # device string -> worker info
+    total_entries: int = 0
+
+    def count(self, status: str) -> int:
+        return sum(v.status == status for v in self.verdicts)
+
+    @property
+    def ran(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.status != SKIPPED]
+
+    def failures(self) -> list[Verdict]:
+        """Failing entries; skips count too under --require-all."""
+        return [v for v in self.verdicts if v.failed or (self.options.require_all and v.status == SKIPPED)]
+
+    def exit_code(self) -> int:
+        """0 clean; 1 a regression, wrong result, build failure (or a skip under --require-all);
+        3 nothing runnable (no entry selected, or every one skipped)."""
+        if not self.ran:
+            return 3
+        return 1 if self.failures() else 0
+
+    def headline(self) -> str:
+        parts = [f"{self.count(s)} {s}" for s in (REGRESSION, WRONG, BUILD_FAILED, INVALID, ERROR, PASS, IMPROVED, SKIPPED)
+                 if self.count(s)]
+        word = {0: "PASS", 1: "FAIL", 3: "NOTHING RUN"}[self.exit_code()]
+        return f"{word}: {', '.join(parts) or 'no entries selected'} ({len(self.verdicts)} of {self.total_entries} entries)"
+
+
+# -- the rule -----------------------------------------------------------------------------------
+def _spread(x: Any) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return 0.0
+    return v if math.isfinite(v) and v > 0 else 0.0
+
+
+def threshold(tolerance: float, k: float, stored_spread: Any, new_spread: Any) -> float:
+    """The slowdown a measurement may show before it counts: the tolerance, or k times the two
+    measurements' spreads combined (independent noise adds in quadrature), whichever is larger."""
+    return max(tolerance, k * math.hypot(_spread(stored_spread), _spread(new_spread)))
+
+
+def judge(stored_tflops: float, stored_spread: Any, new_tflops: float, new_spread: Any,
+          tolerance: float = TOLERANCE, k: float = SPREAD_K) -> tuple[str, float, float]:
+    """(status, slowdown, threshold) of one re-measured entry: PASS, IMPROVED or REGRESSION."""
+    limit = threshold(tolerance, k, stored_spread, new_spread)
+    slowdown = stored_tflops / new_tflops - 1 if new_tflops > 0 else math.inf
+    if slowdown > limit:
+        return REGRESSION, slowdown, limit
+    speedup = new_tflops / stored_tflops - 1 if stored_tflops > 0 else math.inf
+    if speedup > limit:
+        return IMPROVED, slowdown, limit
+    return PASS, slowdown, limit
+
+
+# -- selection --------------------------------------------------------------------------------------
+def parse_shapes(text: str | None) -> frozenset[tuple[int, int, int]] | None:
+    """'MxNxK,MxNxK' -> {(M, N, K), ...}; raises SweepError on anything else."""
+    if text is None:
+        return None
+    out = set()
+    for part in text.replace(" ", ",").split(","):
+        if not part:
+            continue
+        dims = part.lower().split("x")
+        try:
+            shape = tuple(int(d) for d in dims)
+        except ValueError:
+            shape = ()
+        if len(shape) != 3:
+            raise SweepError(f"--shapes: expected MxNxK (e.g. 4096x4096x4096), got {part!r}")
+        if min(shape) <= 0:
+            raise SweepError(f"--shapes: sizes must be positive, got {part!r}")
+        out.add(shape)
+    if not out:
+        raise SweepError("--shapes: no shape given")
+    return frozenset(out)
+
+
+def select(entries: list[tbl.Entry], opts: SweepOptions) -> list[tbl.Entry]:
+    return [e for e in sorted(entries, key=lambda e: e.key)
+            if (opts.family is None or e.key.family == opts.family)
+            and (opts.arch is None or e.key.arch == opts.arch)
+            and (opts.shapes is None or (e.key.m, e.key.n, e.key.k) in opts.shapes)]
+
+
+# -- provenance ---------------------------------------------------------------------------------------
+def _show(v: Any) -> str:
+    return "(not recorded)" if v is None else repr(v)
+
+
+def provenance_diff(entry: tbl.Entry, info: dict[str, Any], toolchain: dict[str, Any], template_hash: str) -> list[str]:
+    """What differs between where the entry was measured and this environment, one line each."""
+    out = []
+    for k in ("name", "arch", "units"):
+        old, new = entry.device.get(k), info.get(k)
+        if str(old) != str(new):
+            out.append(f"device.{k}: {_show(old)} -> {_show(new)}")
+    for k in sorted(set(entry.toolchain) | set(toolchain)):
+        old, new = entry.toolchain.get(k), toolchain.get(k)
+        if str(old) != str(new):
+            out.append(f"toolchain.{k}: {_show(old)} -> {_show(new)}")
+    if entry.template_hash != template_hash:
+        out.append(f"template_hash: {entry.template_hash} -> {template_hash}")
+    return out
+
+
+# -- running --------------------------------------------------------------------------------------
+class _Group:
+    """What one (family, arch) needs: the family, space, builder and a device, or why not."""
+
+    def __init__(self, family: str, arch: str, opts: SweepOptions) -> None:
+        self.family_name, self.arch = family, arch
+        self.skip: str | None = None   # the machine lacks something: one line
+        self.error: str | None = None  # the table names something this checkout cannot serve
+        self.fam = self.space = self.builder = None
+        self.device: str | None = None
+        from hktune.build.compilers import CompilerMissing
+        from hktune.run.devices import DeviceError, device_for
+        from hktune.family.family import FamilyError, resolve
+        from hktune.family.trees import TreeError
+        from hktune.space.space import SpaceError
+
+        try:
+            self.device = device_for(arch, opts.gpu)
+        except DeviceError as e:
+            self.skip = str(e)
+            return
+        try:
+            self.fam = resolve(arch, family)
+            self.space = self.fam.space(arch)
+            dirs = self.fam.include_dirs(arch, {"hipkittens": opts.hk_root, "thunderkittens": opts.tk_root})
+        except (FamilyError, SpaceError) as e:
+            self.error = str(e)
+            return
+        except TreeError as e:
+            self.skip = str(e)
+            return
+        from hktune.build.builder import Builder
+
+        try:
+            self.builder = Builder(self.fam, arch, space=self.space, jobs=opts.jobs, include_dirs=dirs)
+        except CompilerMissing as e:
+            self.skip = str(e)
+
+    def close(self) -> None:
+        if self.builder is not None:
+            self.builder.close()
+
+
+def _config_problem(space: Any, e: tbl.Entry) -> str | None:
+    names = set(space.names)
+    missing = [p for p in space.names if p not in e.config]
+    unknown = [p for p in e.config if p not in names]
+    if missing or unknown:
+        return ("config does not match the space " + space.path.name + ": "
+                + "; ".join(([f"missing {', '.join(missing)}"] if missing else []) + ([f"unknown {', '.join(unknown)}"] if unknown else [])))
+    bad = space.violations(e.config) or space.shape_violations(e.config, e.key.m, e.key.n, e.key.k)
+    return f"config is not legal in {space.path.name} for {e.key.m}x{e.key.n}x{e.key.k}: {bad[0]}" if bad else None
+
+
+def _one(e: tbl.Entry, g: _Group, outcome: Any, worker: Any, opts: SweepOptions, table: Path) -> Verdict:
+    """Re-verify and re-time one entry (its build already done) and judge it."""
+    from hktune.run.measure import FROBENIUS_MAX
+    from hktune.record.entry import provenance as template_provenance
+    from hktune.search.problem import config_string
+
+    v = Verdict(e, PASS)
+    shape = (e.key.m, e.key.n, e.key.k)
+    if not outcome.ok:
+        v.status, v.message = BUILD_FAILED, outcome.reason or "compile failed"
+        return v
+    if not outcome.runnable:
+        v.status, v.message = SKIPPED, "built a device-only code object: no runtime for it on this machine"
+        return v
+    if outcome.reason:
+        v.notes.append(f"resources: now {outcome.reason}")
+    info = worker.info
+    v.provenance = provenance_diff(e, info, template_provenance(g.builder, info), g.fam.template_hash(g.arch))
+    expected = config_string(g.space, e.config)
+
+    def measure() -> dict[str, Any]:
+        v.measurements += 1
+        return worker.evaluate(outcome.artifact, expected, *shape)
+
+    res = measure()
+    if not res.get("ok"):
+        v.status, v.message = WRONG, str(res.get("reason"))
+        return v
+    status, slow, limit = judge(e.tflops, e.spread, float(res["tflops"]), res.get("spread"), opts.tolerance, opts.spread_k)
+    for _ in range(opts.confirm if status == REGRESSION else 0):
+        again = measure()
+        if not again.get("ok"):
+            v.status, v.message, v.result = WRONG, "on re-measure: " + str(again.get("reason")), again
+            return v
+        if again["tflops"] > res["tflops"]:
+            res = again
+        status, slow, limit = judge(e.tflops, e.spread, float(res["tflops"]), res.get("spread"), opts.tolerance, opts.spread_k)
+        if status != REGRESSION:
+            break
+    v.result, v.status, v.slowdown, v.threshold = res, status, slow, limit
+    storable = opts.update and (status == IMPROVED or not e.verified(FROBENIUS_MAX))
+    if v.provenance or storable:
+        # Never trust a figure verified elsewhere, nor store one without the search's race hunt.
+        v.race_hunted = True
+        hunt = worker.evaluate(outcome.artifact, expected, *shape, time=False, inputs=HUNT_INPUTS, back_to_back=HUNT_BACK_TO_BACK)
+        if not hunt.get("ok"):
+            v.status, v.message = WRONG, "failed race hunting: " + str(hunt.get("reason"))
+            return v
+    new_t, vt = float(res["tflops"]), res.get("vendor_tflops")
+    if math.isfinite(e.tflops) and e.tflops > 0:
+        v.message = f"{e.tflops:.4g} -> {new_t:.4g} TFLOP/s ({new_t / e.tflops - 1:+.1%}): slowdown {slow:.1%}, limit {limit:.1%}"
+    else:
+        v.message = f"the stored figure {e.tflops} is not a positive number: nothing to compare with; now {new_t:.4g} TFLOP/s"
+    old_vt = e.vendor.get("tflops") if isinstance(e.vendor, dict) else None
+    if status == REGRESSION and isinstance(old_vt, (int, float)) and old_vt > 0 and vt and old_vt / vt - 1 > limit:
+        v.notes.append(f"the vendor BLAS is {old_vt / vt - 1:.0%} slower too: a slower machine or clocks, not only the kernel?")
+    if storable:
+        v.updated = _store(table, e, res, g, info)
+    return v
+
+
+def _store(table: Path, e: tbl.Entry, res: dict[str, Any], g: _Group, info: dict[str, Any]) -> bool:
+    """Record a faster verified result through the one recording rule (locked, atomic, faster-only)."""
+    from hktune.record.entry import make_entry, record
+
+    new = make_entry(e.key, e.config, res, trials=e.trials, info=info, builder=g.builder,
+                     template_hash=g.fam.template_hash(g.arch), extra={"sweep": True})
+    replaced, _ = record(table, new)
+    return replaced
+
+
+def run_sweep(table: Path, opts: SweepOptions, log: Callable[[str], None] = lambda s: None) -> SweepReport:
+    """Sweep ``table``. Raises TableError (bad table) or SweepError (bad options) before any work."""
+    from hktune.family.family import known_archs
+
+    if opts.arch is not None and opts.arch not in known_archs():
+        raise SweepError(f"unknown arch {opts.arch!r} (known: {', '.join(known_archs())})")
+    t0 = time.perf_counter()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    entries = tbl.load(table)
+    chosen = select(entries, opts)
+    report = SweepReport(table, opts, [], started, 0.0, total_entries=len(entries))
+    groups: dict[tuple[str, str], list[tbl.Entry]] = defaultdict(list)
+    for e in chosen:
+        groups[(e.key.family, e.key.arch)].append(e)
+    workers: dict[str, Any] = {}  # device string -> Worker, started on first use
+    done = 0
+    try:
+        for (family, arch), group_entries in groups.items():
+            g = _Group(family, arch, opts)
+            try:
+                futures = {}
+                if g.skip is None and g.error is None:
+                    for e in group_entries:
+                        if _config_problem(g.space, e) is None:
+                            futures[id(e)] = g.builder.submit(e.config)  # compile ahead of the runs
+                for e in group_entries:
+                    t = time.perf_counter()
+                    v = _run_entry(e, g, futures, workers, opts, table)
+                    v.seconds = time.perf_counter() - t
+                    report.verdicts.append(v)
+                    done += 1
+                    log(f"[{done}/{len(chosen)}] {e.key}: {v.status}" + (f": {v.message}" if v.message else ""))
+            finally:
+                g.close()
+    finally:
+        for dev, w in workers.items():
+            if w.info:
+                report.devices[dev] = dict(w.info)
+            w.close()
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _run_entry(e: tbl.Entry, g: _Group, futures: dict[int, Any], workers: dict[str, Any], opts: SweepOptions,
+               table: Path) -> Verdict:
+    from hktune.run.measure import Settings
+    from hktune.run.runner import Worker, WorkerError
+    from hktune.dtypes import DTYPES
+
+    if g.skip is not None:
+        return Verdict(e, SKIPPED, g.skip)
+    if g.error is not None:
+        return Verdict(e, ERROR, g.error)
+    if e.key.dtype not in DTYPES or e.key.dtype not in g.fam.dtypes or e.key.layout not in g.fam.layouts:
+        return Verdict(e, ERROR, f"dtype/layout {e.key.dtype}/{e.key.layout} is not served by family {g.fam.name}")
+    problem = _config_problem(g.space, e)
+    if problem:
+        return Verdict(e, INVALID, problem)
+    outcome = futures[id(e)].result()
+    assert g.device is not None
+    w = workers.get(g.device)
+    if w is None:
+        settings = Settings(repeats=opts.repeats) if opts.repeats else Settings()
+        w = Worker(g.device, settings, timeout_s=opts.trial_timeout)
+        try:
+            w.start()
+        except WorkerError as err:
+            g.skip = str(err)  # every later entry of this group is skipped the same way
+            return Verdict(e, SKIPPED, g.skip)
+        workers[g.device] = w
+    return _one(e, g, outcome, w, opts, table)
