@@ -407,9 +407,14 @@ def main():
 
     (out / "tk_kernel_check.json").write_text(json.dumps(results, indent=1, default=str))
 
+    print_table(results, meta, time.time() - t_start)
+    return 0 if all(r.get("ok") for r in results["configs"] if r.get("compiled")) else 1
+
+
+def print_table(results, meta, total_s):
     # ---- compact table (last)
     print(f"\n{meta.get('gpu')}  {meta['date']}  torch {meta.get('torch')}  {meta.get('nvcc')}  "
-          f"total {time.time() - t_start:.0f}s")
+          f"total {total_s:.0f}s")
     print("TF = median of per-launch CUDA-event times (ABBA rounds vs torch.matmul, inputs rotated "
           "over >2x L2); xcublas = torch median / ours median; err = rel. Frobenius vs fp32")
     print(f"{'config':12s} {'regs':>4s} {'spl':>3s} {'cmp_s':>5s} {'ok':>2s} {'shape':>17s} "
@@ -433,7 +438,16 @@ def main():
             print(f"{head} {k:>17s} {o['tflops']:6.0f} {lo:5.0f}-{hi:<5.0f} {t['tflops']:8.0f} "
                   f"{v['ratio']:7.3f} {err:>8s}")
             head = " " * len(head)
-    return 0 if all(r.get("ok") for r in results["configs"] if r.get("compiled")) else 1
+        if not r.get("ok"):
+            why = [f"config string {r.get('config_string')!r}"] if r.get("config_ok") is False else []
+            why += ["illegal shape not refused"] if r.get("illegal_refused") is False else []
+            why += [f"{c['tag']} {c['M']}x{c['N']}x{c['K']}: rc={c['rc']} err={c.get('err')} bad={c.get('bad')}"
+                    for c in r.get("checks", []) if not c.get("ok")]
+            why += [f"{k}: rc/err {v.get('rc')}/{v.get('err')} bad={v.get('bad')}"
+                    for k, v in r.get("perf", {}).items() if v.get("ok") is False]
+            if not r.get("done"):
+                why.append(f"worker did not finish (rc {r.get('worker_rc')})")
+            print(f"{'':12s}   FAILED: " + "; ".join(why))
 
 
 def _flop(key):
