@@ -134,9 +134,29 @@ class Expr:
             raise ExprError(bad)
 
     def __call__(self, env: Mapping[str, Any]) -> Any:
-        return self._eval(self._tree, env)
+        """The value; raises ExprError when a scalar evaluation divides by zero (vectorised
+        callers use :meth:`evaluate` to get the mask of such rows instead)."""
+        value, bad = self.evaluate(env)
+        if isinstance(self._tree, (ast.Compare, ast.BoolOp)) or (isinstance(self._tree, ast.UnaryOp) and isinstance(self._tree.op, ast.Not)):
+            # A condition that divides by zero does not hold (the config is invalid).
+            return np.logical_and(value, np.logical_not(bad)) if isinstance(bad, np.ndarray) or isinstance(value, np.ndarray) else (bool(value) and not bad)
+        if not isinstance(bad, np.ndarray) and bad:
+            raise ExprError(f"expression {self.text!r}: division by zero")
+        return value
 
-    def _eval(self, node: ast.AST, env: Mapping[str, Any]) -> Any:
+    def evaluate(self, env: Mapping[str, Any]) -> tuple[Any, Any]:
+        """(value, bad): ``bad`` is True (or a mask) where a division or modulo by zero made the
+        value meaningless; such a config is invalid, whatever the comparison around it says."""
+        bad: list[Any] = []
+        value = self._eval(self._tree, env, bad)
+        mask: Any = False
+        for b in bad:
+            mask = np.logical_or(mask, b) if isinstance(b, np.ndarray) or isinstance(mask, np.ndarray) else (mask or b)
+        return value, mask
+
+    def _eval(self, node: ast.AST, env: Mapping[str, Any], bad: list[Any] | None = None) -> Any:
+        if bad is None:
+            bad = []
         if isinstance(node, ast.Constant):
             return int(node.value)
         if isinstance(node, ast.Name):
@@ -145,26 +165,27 @@ class Expr:
             except KeyError:
                 raise ExprError(f"expression {self.text!r}: unknown name {node.id!r}") from None
         if isinstance(node, ast.BinOp):
-            left, right = self._eval(node.left, env), self._eval(node.right, env)
+            left, right = self._eval(node.left, env, bad), self._eval(node.right, env, bad)
             op = _BINOPS[type(node.op)]
             if op in (operator.floordiv, operator.mod):
-                # Division by zero makes the config invalid rather than crashing enumeration.
+                # Division by zero makes the config invalid (recorded in ``bad``), never a value.
                 if isinstance(right, np.ndarray) or isinstance(left, np.ndarray):
-                    safe = np.where(right == 0, 1, right)
-                    res = op(left, safe)
-                    return np.where(right == 0, -(2**62), res)
+                    zero = np.asarray(right) == 0
+                    bad.append(zero)
+                    return op(left, np.where(zero, 1, right))
                 if right == 0:
-                    return -(2**62)
+                    bad.append(True)
+                    return 0
             return op(left, right)
         if isinstance(node, ast.UnaryOp):
-            v = self._eval(node.operand, env)
+            v = self._eval(node.operand, env, bad)
             if isinstance(node.op, ast.USub):
                 return -v
             if isinstance(node.op, ast.UAdd):
                 return v
             return np.logical_not(v) if isinstance(v, np.ndarray) else (not v)
         if isinstance(node, ast.BoolOp):
-            vals = [self._eval(v, env) for v in node.values]
+            vals = [self._eval(v, env, bad) for v in node.values]
             vec = any(isinstance(v, np.ndarray) for v in vals)
             if isinstance(node.op, ast.And):
                 if vec:
@@ -174,23 +195,23 @@ class Expr:
                 return np.logical_or.reduce([np.asarray(v, dtype=bool) for v in vals])
             return any(bool(v) for v in vals)
         if isinstance(node, ast.Compare):
-            left = self._eval(node.left, env)
+            left = self._eval(node.left, env, bad)
             result: Any = True
             for op, comp in zip(node.ops, node.comparators):
-                right = self._eval(comp, env)
+                right = self._eval(comp, env, bad)
                 r = _CMPOPS[type(op)](left, right)
                 result = np.logical_and(result, r) if isinstance(r, np.ndarray) or isinstance(result, np.ndarray) else (result and r)
                 left = right
             return result
         if isinstance(node, ast.IfExp):
-            test = self._eval(node.test, env)
-            body, orelse = self._eval(node.body, env), self._eval(node.orelse, env)
+            test = self._eval(node.test, env, bad)
+            body, orelse = self._eval(node.body, env, bad), self._eval(node.orelse, env, bad)
             if isinstance(test, np.ndarray):
                 return np.where(test, body, orelse)
             return body if test else orelse
         if isinstance(node, ast.Call):
             assert isinstance(node.func, ast.Name)
-            return FUNCTIONS[node.func.id](*(self._eval(a, env) for a in node.args))
+            return FUNCTIONS[node.func.id](*(self._eval(a, env, bad) for a in node.args))
         raise ExprError(f"expression {self.text!r}: cannot evaluate {type(node).__name__}")
 
     def to_cpp(self, env: Mapping[str, int] | None = None, keep: set[str] | frozenset[str] = frozenset()) -> str:
@@ -212,7 +233,14 @@ class Expr:
         if isinstance(node, ast.BinOp):
             if isinstance(node.op, ast.Pow):
                 raise ExprError(f"expression {self.text!r}: '**' has no C++ form")
-            return f"({c(node.left)} {_CPP_BINOPS[type(node.op)]} {c(node.right)})"
+            a, b = c(node.left), c(node.right)
+            if isinstance(node.op, (ast.Div, ast.FloorDiv)):
+                # Python floors; C++ truncates toward zero: correct when the signs differ.
+                return f"({a} / {b} - ((({a} % {b}) != 0) && ((({a}) < 0) != (({b}) < 0))))"
+            if isinstance(node.op, ast.Mod):
+                # Python's remainder takes the divisor's sign; C++'s takes the dividend's.
+                return f"((({a} % {b}) != 0 && ((({a} % {b}) < 0) != (({b}) < 0))) ? ({a} % {b}) + {b} : ({a} % {b}))"
+            return f"({a} {_CPP_BINOPS[type(node.op)]} {b})"
         if isinstance(node, ast.UnaryOp):
             sym = {ast.USub: "-", ast.UAdd: "+", ast.Not: "!"}[type(node.op)]
             return f"({sym}{c(node.operand)})"

@@ -84,18 +84,26 @@ class Space:
         bad = [f"{p.name}={config[p.name]} not in {p.values}" for p in self.params if int(config[p.name]) not in p.values]
         if bad:
             return bad
-        env = self.env(config)
-        return [c.text for c in self.constraints if not bool(c(env))]
+        try:
+            env = self.env(config)
+        except ExprError as e:
+            return [str(e)]
+        out = []
+        for c in self.constraints:
+            value, bad = c.evaluate(env)
+            if bad or not bool(value):
+                out.append(c.text + (" (division by zero)" if bad else ""))
+        return out
 
     def shape_violations(self, config: Mapping[str, int], m: int, n: int, k: int) -> list[str]:
         env = self.env(config)
         env.update(M=m, N=n, K=k)
-        return [c.text for c in self.shape_constraints if not bool(c(env))]
-
-    def is_valid(self, config: Mapping[str, int], shape: tuple[int, int, int] | None = None) -> bool:
-        if self.violations(config):
-            return False
-        return shape is None or not self.shape_violations(config, *shape)
+        out = []
+        for c in self.shape_constraints:
+            value, bad = c.evaluate(env)
+            if bad or not bool(value):
+                out.append(c.text + (" (division by zero)" if bad else ""))
+        return out
 
     # -- the whole space -----------------------------------------------------------------
     def columns(self, shape: tuple[int, int, int] | None = None) -> dict[str, np.ndarray]:
@@ -104,15 +112,18 @@ class Space:
         env: dict[str, Any] = {p.name: g.ravel() for p, g in zip(self.params, grids)}
         n = next(iter(env.values())).size if env else 0
         env.update(self.limits)
+        mask = np.ones(n, dtype=bool)
         for name, ex in self.derived.items():
-            env[name] = np.broadcast_to(np.asarray(ex(env), dtype=np.int64), (n,))
+            value, bad = ex.evaluate(env)
+            env[name] = np.broadcast_to(np.asarray(value, dtype=np.int64), (n,))
+            mask &= ~np.broadcast_to(np.asarray(bad, dtype=bool), (n,))
         checks = list(self.constraints)
         if shape is not None:
             env.update(dict(zip(SHAPE_NAMES, shape)))
             checks += self.shape_constraints
-        mask = np.ones(n, dtype=bool)
         for c in checks:
-            mask &= np.broadcast_to(np.asarray(c(env), dtype=bool), (n,))
+            value, bad = c.evaluate(env)
+            mask &= np.broadcast_to(np.asarray(value, dtype=bool), (n,)) & ~np.broadcast_to(np.asarray(bad, dtype=bool), (n,))
         return {p.name: env[p.name][mask] for p in self.params}
 
     def enumerate(self, shape: tuple[int, int, int] | None = None) -> list[Config]:
@@ -194,10 +205,6 @@ def load_space(path: Path | str, arch: str) -> Space:
         if bad:
             raise SpaceError(f"{path}: seed {cfg} is not a valid config: {bad[0]}")
     return space
-
-
-def product_size(space: Space) -> int:
-    return space.raw_size()
 
 
 def iter_product(space: Space) -> Iterator[Config]:
