@@ -16,8 +16,8 @@ Contract
     Rounds are repeated as ABBA ABBA ... (every arm follows the other arm equally often).
   * The paired ratio is the median of the round ratios with its order-statistic CI
     (``precision.median_ci``); each arm's absolute median (with CI) is reported too.
-  * Stop when the ratio's relative CI half-width <= ``rule.target`` and both arms had
-    ``rule.min_launches`` launches and ``rule.min_time_s`` of timed work (converged), or when the
+  * Stop when the ratio's relative CI half-width <= ``rule.target``, the candidate had
+    ``rule.min_launches`` launches and both arms ``rule.min_time_s`` of timed work (converged), or when the
     timed work of both arms together reaches ``rule.max_time_s`` (after the minimums) or the wall
     clock ``rule.wall_cap()`` (not converged).
 """
@@ -82,9 +82,9 @@ def measure_paired(run_a: BatchFn, run_b: BatchFn, rule: StopRule | None = None,
                    batch_b: int = 1, clock: Callable[[], float] = time.perf_counter) -> Paired:
     """Run ABBA rounds until the paired ratio is precise enough or a cap is hit (module docstring).
 
-    ``rule.min_launches`` and ``rule.min_time_s`` apply to each arm; ``rule.max_time_s`` to both
+    ``rule.min_time_s`` applies to each arm; ``rule.max_time_s`` to both
     arms' timed work together; ``rule.min_samples`` (>= 6 for a finite 95 % CI) is the floor on
-    rounds; ``rule.min_launches`` counts launches of each arm (2 x batch per round)."""
+    rounds; ``rule.min_launches`` counts the candidate's launches (2 x batch_a per round)."""
     rule = rule or StopRule()
     ratios: list[float] = []
     a_s: list[float] = []
@@ -100,7 +100,7 @@ def measure_paired(run_a: BatchFn, run_b: BatchFn, rule: StopRule | None = None,
         ratios.append(round_ratio(a1, b1, b2, a2))
         est = median_ci(ratios, rule.confidence)
         rounds = len(ratios)
-        launches = 2 * rounds * min(batch_a, batch_b)  # per arm
+        launches = 2 * rounds * batch_a  # of the candidate (the vendor runs alongside it)
         # min_time_s applies to each arm (the smaller one); the time cap to both arms together.
         stop, conv, why = should_stop(rule, est.precision, rounds, launches, min(time_a, time_b), clock() - t0)
         if not stop and rounds >= rule.min_samples and launches >= rule.min_launches \

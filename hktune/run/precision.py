@@ -142,11 +142,11 @@ class StopRule:
     min_launches: int = DEFAULT_MIN_LAUNCHES
     min_samples: int = 8
     max_samples: int = 100_000
-    max_wall_s: float | None = None  # default: 3 x max_time_s + 1 s (host overhead, syncs)
+    max_wall_s: float | None = None  # default: 1.5 x max_time_s + 0.5 s (host overhead, syncs)
     confidence: float = DEFAULT_CONFIDENCE
 
     def wall_cap(self) -> float:
-        return self.max_wall_s if self.max_wall_s is not None else 3.0 * self.max_time_s + 1.0
+        return self.max_wall_s if self.max_wall_s is not None else 1.5 * self.max_time_s + 0.5
 
 
 @dataclass
