@@ -58,17 +58,22 @@ class Settings:
     seed: int = 0
     check_after_timing: bool = True
     # Paired timing: stop when the ratio's CI half-width <= target_precision (relative), after at
-    # least `repeats` launches and min_time_ms of timed work per arm; give up at max_time_ms of
-    # timed work (both arms). Batches of back-to-back launches last >= batch_ms.
+    # least `repeats` candidate launches and min_time_ms of timed work per arm; give up at
+    # max_time_ms of timed work (both arms). Batches of back-to-back launches last >= batch_ms.
+    # None: the device's default, 100 / 2000 ms on a GPU, 25 / 250 ms on the host backend (there for
+    # tests and demos; a shared CPU rarely reaches 0.5 % and must not make every trial cost 2 s).
     target_precision: float = 0.005
-    min_time_ms: float = 100.0
-    max_time_ms: float = 2000.0
+    min_time_ms: float | None = None
+    max_time_ms: float | None = None
     batch_ms: float = 1.0
     confidence: float = 0.95
 
-    def stop_rule(self) -> StopRule:
-        return StopRule(target=self.target_precision, min_time_s=self.min_time_ms / 1e3,
-                        max_time_s=self.max_time_ms / 1e3, min_launches=self.repeats, confidence=self.confidence)
+    def stop_rule(self, gpu: bool = True) -> StopRule:
+        lo, hi = (100.0, 2000.0) if gpu else (25.0, 250.0)
+        lo = self.min_time_ms if self.min_time_ms is not None else lo
+        hi = self.max_time_ms if self.max_time_ms is not None else hi
+        return StopRule(target=self.target_precision, min_time_s=lo / 1e3, max_time_s=hi / 1e3,
+                        min_launches=self.repeats, confidence=self.confidence)
 
 
 @dataclass
@@ -403,7 +408,7 @@ class Evaluator:
         batch_s = self.s.batch_ms / 1e3
         gpu = self.device.type == "cuda"
         before = read_environment(self.device.index, self._pci, gpu=gpu)
-        rule = self.s.stop_rule()
+        rule = self.s.stop_rule(gpu)
         rule.min_launches = max(rule.min_launches, len(cand))  # a full rotation, as before (wall cap permitting)
         res = measure_paired(run_a, run_b, rule, choose_batch(pilot_a, batch_s), choose_batch(pilot_b, batch_s))
         after = read_environment(self.device.index, self._pci, gpu=gpu)

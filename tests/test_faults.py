@@ -16,7 +16,7 @@ def env(tmp_path_factory):
     fam = resolve("host", "faulty")
     space = fam.space("host")
     b = Builder(fam, "host", space, jobs=2, cache=tmp_path_factory.mktemp("cache"))
-    w = Worker("cpu", Settings(repeats=10, warmup_ms=1, max_time_ms=500), timeout_s=8)
+    w = Worker("cpu", Settings(repeats=10, warmup_ms=1), timeout_s=8)
     w.start()
     yield space, b, w
     w.close()
@@ -69,3 +69,7 @@ def test_timing_reports_median_and_vendor(env):
     res = _run(env, 8)
     assert res["ok"] and res["launches"] >= 10 and res["median_us"] >= 2000, res
     assert res["vendor_tflops"] > 0 and res["p10_us"] <= res["median_us"] <= res["p90_us"]
+    # paired timing: ratio with its CI, how precise, whether it converged, and the readings
+    assert res["ratio_lo"] <= res["ratio"] <= res["ratio_hi"] and res["rounds"] >= 6
+    assert isinstance(res["converged"], bool) and res["precision"] > 0
+    assert "host" in res["environment"]["before"] and isinstance(res["warnings"], list)

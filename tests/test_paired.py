@@ -97,3 +97,33 @@ def test_paired_ratio_ignores_common_card_state():
     assert fast.a.median / slow.a.median < 0.92
     assert abs(fast.ratio.median / slow.ratio.median - 1) < 0.005
     assert not math.isinf(fast.precision)
+
+
+def test_batch_runner_rotates_over_every_set_and_returns_seconds_per_launch():
+    """measure.Timer.batch_runner on the CPU: which sets run, in what order (no timing asserted)."""
+    import torch
+
+    from hktune.measure import Timer
+
+    seen: list[int] = []
+    run = Timer(torch.device("cpu")).batch_runner([lambda i=i: seen.append(i) for i in range(5)], start=3)
+    assert run(4) >= 0 and run(3) >= 0
+    assert seen == [3, 4, 0, 1, 2, 3, 4]
+
+
+def test_amd_last_level_cache_is_the_infinity_cache():
+    from hktune.measure import amd_llc_bytes
+
+    assert amd_llc_bytes("gfx942:sramecc+:xnack-") == 256 << 20
+    assert amd_llc_bytes("gfx950") == 256 << 20
+    assert amd_llc_bytes("gfx90a") == 0  # no Infinity Cache: the L2 torch reports stands
+
+
+def test_environment_warns_on_host_load_and_throttling():
+    from hktune.run.environment import environment_warnings, read_environment
+
+    env = read_environment(gpu=False, loadavg=lambda: (5.5, 2.0, 1.0), cpus=2)
+    assert env["host"]["load1"] == 5.5 and "gpu" not in env
+    assert any("host load" in w for w in environment_warnings(env))
+    assert environment_warnings({"gpu": {"throttle": ["sw_power_cap"]}, "host": {"load1": 0.1, "cpus": 2}}) == [
+        "GPU throttled while timing (sw_power_cap)"]
