@@ -127,3 +127,26 @@ def test_environment_warns_on_host_load_and_throttling():
     assert any("host load" in w for w in environment_warnings(env))
     assert environment_warnings({"gpu": {"throttle": ["sw_power_cap"]}, "host": {"load1": 0.1, "cpus": 2}}) == [
         "GPU throttled while timing (sw_power_cap)"]
+
+
+def test_nvml_readings_and_throttle_reasons(monkeypatch):
+    """A fake pynvml: clocks, power, temperature and the power-cap throttle bit are read and warned."""
+    import types
+
+    import hktune.run.environment as E
+
+    nv = types.SimpleNamespace(
+        NVML_CLOCK_SM=1, NVML_CLOCK_MEM=2, NVML_TEMPERATURE_GPU=0, nvmlInit=lambda: None,
+        nvmlDeviceGetHandleByPciBusId=lambda bus: (_ for _ in ()).throw(RuntimeError("not found")),
+        nvmlDeviceGetHandleByIndex=lambda i: ("gpu", i),
+        nvmlDeviceGetClockInfo=lambda h, which: {1: 1755, 2: 2619}[which],
+        nvmlDeviceGetPowerUsage=lambda h: 690_000, nvmlDeviceGetEnforcedPowerLimit=lambda h: 700_000,
+        nvmlDeviceGetTemperature=lambda h, s: 71,
+        nvmlDeviceGetCurrentClocksThrottleReasons=lambda h: 0x1 | 0x4)
+    monkeypatch.setitem(__import__("sys").modules, "pynvml", nv)
+    monkeypatch.setattr(E, "_nvml", None)
+    env = E.read_environment(0, "00000000:19:00.0", loadavg=lambda: (0.5, 0.5, 0.5), cpus=16)
+    g = env["gpu"]
+    assert g["source"] == "nvml" and g["found_by"] == "index" and g["sm_clock_mhz"] == 1755
+    assert g["power_w"] == 690 and g["temp_c"] == 71 and g["throttle"] == ["sw_power_cap"]
+    assert E.environment_warnings(env) == ["GPU throttled while timing (sw_power_cap)"]

@@ -50,11 +50,19 @@ def _read_nvml(index: int | None, pci_bus_id: str | None) -> dict[str, Any] | No
     nv = _nvml_module()
     if not nv:
         return None
-    try:
-        h = nv.nvmlDeviceGetHandleByPciBusId(pci_bus_id) if pci_bus_id else nv.nvmlDeviceGetHandleByIndex(index or 0)
-    except Exception:  # noqa: BLE001
-        return None
-    out: dict[str, Any] = {"source": "nvml"}
+    h, by = None, "pci"
+    if pci_bus_id:
+        try:
+            h = nv.nvmlDeviceGetHandleByPciBusId(pci_bus_id)
+        except Exception:  # noqa: BLE001 - fall back to the index (wrong under CUDA_VISIBLE_DEVICES)
+            h = None
+    if h is None:
+        by = "index"
+        try:
+            h = nv.nvmlDeviceGetHandleByIndex(index or 0)
+        except Exception:  # noqa: BLE001
+            return None
+    out: dict[str, Any] = {"source": "nvml", "found_by": by}
     reads = {
         "sm_clock_mhz": lambda: nv.nvmlDeviceGetClockInfo(h, nv.NVML_CLOCK_SM),
         "mem_clock_mhz": lambda: nv.nvmlDeviceGetClockInfo(h, nv.NVML_CLOCK_MEM),
