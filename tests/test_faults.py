@@ -67,5 +67,9 @@ def test_illegal_shape_is_refused_by_the_library(env):
 
 def test_timing_reports_median_and_vendor(env):
     res = _run(env, 8)
-    assert res["ok"] and res["launches"] >= 10 and res["median_us"] >= 2000
+    assert res["ok"] and res["launches"] >= 10 and res["median_us"] >= 2000, res
     assert res["vendor_tflops"] > 0 and res["p10_us"] <= res["median_us"] <= res["p90_us"]
+    # paired timing: ratio with its CI, how precise, whether it converged, and the readings
+    assert res["ratio_lo"] <= res["ratio"] <= res["ratio_hi"] and res["rounds"] >= 6
+    assert isinstance(res["converged"], bool) and res["precision"] > 0
+    assert "host" in res["environment"]["before"] and isinstance(res["warnings"], list)

@@ -10,9 +10,12 @@ Verification (README.md, "How a trial is judged", says why each step is there):
     outputs that differ from launch to launch);
   * an element-wise bound and a relative Frobenius bound against an fp32 reference;
   * after timing, the outputs of the timed launches are checked too.
-Timing: warm-up, then at least 50 launches each bracketed by its own device events, inputs
-rotated over enough sets that the working set is larger than twice the last-level cache, median
-reported with its spread, and the vendor BLAS timed the same way on the same buffers.
+Timing (hktune.run.paired, hktune.run.precision): warm-up, then the candidate (A) and the vendor
+BLAS (B) timed in alternating A B B A rounds on the same rotated input sets (working set larger
+than twice the last-level cache; the vendor writes its own outputs, half a rotation behind), each
+timed batch of back-to-back launches between one pair of device events, until the CI of the median
+per-round ratio vendor/candidate is within ``target_precision`` (or the time cap). Absolute medians
+of both arms are reported too, with readings of clocks, power, throttling and host load.
 """
 from __future__ import annotations
 
@@ -26,6 +29,10 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+
+from hktune.run.environment import environment_warnings, read_environment
+from hktune.run.paired import Paired, measure_paired
+from hktune.run.precision import StopRule, choose_batch
 
 # Bounds for bf16 outputs with fp32 accumulation: rounding the output to bf16 costs at most
 # 2^-8 relative per element (half an ulp), so 2^-7 leaves room for a different summation order;
@@ -50,6 +57,23 @@ class Settings:
     max_sets: int = 256
     seed: int = 0
     check_after_timing: bool = True
+    # Paired timing: stop when the ratio's CI half-width <= target_precision (relative), after at
+    # least `repeats` candidate launches and min_time_ms of timed work per arm; give up at
+    # max_time_ms of timed work (both arms). Batches of back-to-back launches last >= batch_ms.
+    # None: the device's default, 100 / 2000 ms on a GPU, 25 / 250 ms on the host backend (there for
+    # tests and demos; a shared CPU rarely reaches 0.5 % and must not make every trial cost 2 s).
+    target_precision: float = 0.005
+    min_time_ms: float | None = None
+    max_time_ms: float | None = None
+    batch_ms: float = 1.0
+    confidence: float = 0.95
+
+    def stop_rule(self, gpu: bool = True) -> StopRule:
+        lo, hi = (100.0, 2000.0) if gpu else (25.0, 250.0)
+        lo = self.min_time_ms if self.min_time_ms is not None else lo
+        hi = self.max_time_ms if self.max_time_ms is not None else hi
+        return StopRule(target=self.target_precision, min_time_s=lo / 1e3, max_time_s=hi / 1e3,
+                        min_launches=self.repeats, confidence=self.confidence)
 
 
 @dataclass
@@ -67,6 +91,16 @@ class Result:
     vendor_us: float | None = None
     vendor_tflops: float | None = None
     samples_us: list[float] = field(default_factory=list)
+    # Paired timing (hktune.run.paired): vendor time / candidate time, > 1 = candidate faster.
+    ratio: float | None = None
+    ratio_lo: float | None = None
+    ratio_hi: float | None = None
+    precision: float | None = None   # achieved relative CI half-width of the ratio
+    converged: bool | None = None    # precision reached target_precision before the cap
+    rounds: int = 0
+    ratios: list[float] = field(default_factory=list)  # one per ABBA round
+    environment: dict = field(default_factory=dict)    # readings before/after timing
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,10 +118,27 @@ def device_info(device: torch.device) -> dict:
             arch = f"sm_{p.major}{p.minor}"
             backend = f"cuda {torch.version.cuda}"
         llc = int(getattr(p, "L2_cache_size", 0) or 0) or 64 << 20
+        if torch.version.hip:
+            llc = max(llc, amd_llc_bytes(arch))
         return {"name": p.name, "units": p.multi_processor_count, "arch": arch, "llc_bytes": llc,
                 "memory_bytes": p.total_memory, "backend": backend, "torch": torch.__version__}
     return {"name": _cpu_name(), "units": os.cpu_count() or 1, "arch": "host", "llc_bytes": _cpu_llc(),
             "memory_bytes": None, "backend": "cpu", "torch": torch.__version__}
+
+
+# Last-level cache of AMD GPUs whose torch reports only the (per-XCD) L2: the Infinity Cache.
+AMD_LLC_BYTES = {
+    "gfx942": 256 << 20,  # MI300X / MI300A / MI325X: 256 MB Infinity Cache
+    "gfx950": 256 << 20,  # MI355X / MI350X: 256 MB Infinity Cache
+}
+
+
+def amd_llc_bytes(arch: str) -> int:
+    """The Infinity Cache size for a gcnArchName (prefix match, e.g. 'gfx942:sramecc+:xnack-'), or 0."""
+    for prefix, size in AMD_LLC_BYTES.items():
+        if arch.startswith(prefix):
+            return size
+    return 0
 
 
 def _cpu_name() -> str:
@@ -142,6 +193,36 @@ class Timer:
         if self.gpu:
             torch.cuda.synchronize()
 
+    def batch_runner(self, fns: list[Callable[[], None]], start: int = 0) -> Callable[[int], float]:
+        """run(n): n back-to-back launches of fns in rotation, continuing where the previous call
+        stopped (the first at ``start``); returns seconds per launch. One pair of device events
+        (or host clock readings) brackets the whole batch; the launch list is built before it."""
+        pos = [start % len(fns)]
+        count = len(fns)
+        if self.gpu:
+            ev0, ev1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+
+            def run(n: int) -> float:
+                seq = [fns[(pos[0] + j) % count] for j in range(n)]
+                pos[0] = (pos[0] + n) % count
+                ev0.record()
+                for f in seq:
+                    f()
+                ev1.record()
+                ev1.synchronize()
+                return ev0.elapsed_time(ev1) * 1e-3 / n
+        else:
+            clock = time.perf_counter
+
+            def run(n: int) -> float:
+                seq = [fns[(pos[0] + j) % count] for j in range(n)]
+                pos[0] = (pos[0] + n) % count
+                t0 = clock()
+                for f in seq:
+                    f()
+                return (clock() - t0) / n
+        return run
+
 
 # -- the library --------------------------------------------------------------------------------
 class Library:
@@ -164,6 +245,17 @@ class Library:
         rc = self._gemm(A.data_ptr(), Bt.data_ptr(), C.data_ptr(), M, N, K, stream)
         if rc != 0:
             raise MeasureError(f"launch returned error {rc}")
+
+    def bind(self, A: torch.Tensor, Bt: torch.Tensor, C: torch.Tensor, stream: int) -> Callable[[], None]:
+        """A zero-argument launch with its arguments packed now, so a timed loop does no host work
+        beyond the call itself."""
+        gemm, args = self._gemm, (A.data_ptr(), Bt.data_ptr(), C.data_ptr(), A.shape[0], Bt.shape[0], A.shape[1], stream)
+
+        def launch() -> None:
+            rc = gemm(*args)
+            if rc != 0:
+                raise MeasureError(f"launch returned error {rc}")
+        return launch
 
     def close(self) -> None:
         # Unload so that hundreds of trials do not pile up modules in one worker.
@@ -234,6 +326,7 @@ class ShapeSets:
     Bt: list[torch.Tensor]
     C: list[torch.Tensor]
     ref: list[torch.Tensor]
+    Cv: list[torch.Tensor] = field(default_factory=list)  # the vendor's outputs (never checked)
 
 
 def make_sets(m: int, n: int, k: int, device: torch.device, llc: int, s: Settings) -> ShapeSets:
@@ -246,6 +339,7 @@ def make_sets(m: int, n: int, k: int, device: torch.device, llc: int, s: Setting
         sets.A.append(A)
         sets.Bt.append(Bt)
         sets.C.append(torch.empty(m, n, device=device, dtype=torch.bfloat16))
+        sets.Cv.append(torch.empty(m, n, device=device, dtype=torch.bfloat16))
         sets.ref.append(reference(A, Bt))
     return sets
 
@@ -262,6 +356,7 @@ class Evaluator:
         self._sets: dict[tuple[int, int, int], ShapeSets] = {}
         self._vendor: dict[tuple[int, int, int], tuple[float, float]] = {}
         self._trial = 0
+        self._pci = _pci_bus_id(device)
         torch.backends.cuda.matmul.allow_tf32 = False
 
     def sets(self, m: int, n: int, k: int) -> ShapeSets:
@@ -272,18 +367,55 @@ class Evaluator:
             self._sets[key] = make_sets(m, n, k, self.device, self.info["llc_bytes"], self.s)
         return self._sets[key]
 
-    def _timed(self, launch: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None], sets: ShapeSets) -> list[float]:
-        fns = [lambda i=i: launch(sets.A[i], sets.Bt[i], sets.C[i]) for i in range(len(sets.A))]
+    def _warm(self, fns: list[Callable[[], None]], cover: bool = False) -> None:
         # Warm-up by time and by count: module load, clocks and caches settle before timing.
+        # cover: at least one launch on every set, so every output is written before the check.
         t_end = time.perf_counter() + self.s.warmup_ms / 1e3
+        least = max(self.s.min_warmup, len(fns) if cover else 0)
         n = 0
-        while n < self.s.min_warmup or time.perf_counter() < t_end:
+        while n < least or time.perf_counter() < t_end:
             fns[n % len(fns)]()
             n += 1
             if n % len(fns) == 0:
                 self.timer.sync()
         self.timer.sync()
+
+    def _timed(self, launch: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None], sets: ShapeSets,
+               outs: list[torch.Tensor] | None = None) -> list[float]:
+        outs = outs or sets.C
+        fns = [lambda i=i: launch(sets.A[i], sets.Bt[i], outs[i]) for i in range(len(sets.A))]
+        self._warm(fns)
         return self.timer.time(fns, max(self.s.repeats, len(fns)))
+
+    def vendor_launches(self, sets: ShapeSets) -> list[Callable[[], None]]:
+        """torch.mm into the vendor's own outputs, views made now (no host allocation when timed)."""
+        Bts = [Bt.t() for Bt in sets.Bt]
+        return [lambda A=A, B=B, C=C: torch.mm(A, B, out=C) for A, B, C in zip(sets.A, Bts, sets.Cv)]
+
+    def paired(self, cand: list[Callable[[], None]], sets: ShapeSets) -> tuple[Paired, dict, list[str]]:
+        """Candidate vs vendor in ABBA rounds on the same rotated sets (hktune.run.paired).
+
+        Both arms walk the sets in the same order; the vendor starts half a rotation behind, so
+        neither reads inputs the other has just pulled into the cache. Batch sizes come from a
+        pilot launch of each arm (precision.choose_batch)."""
+        vend = self.vendor_launches(sets)
+        self._warm(cand, cover=True)
+        self._warm(vend)
+        run_a = self.timer.batch_runner(cand, 0)
+        run_b = self.timer.batch_runner(vend, len(vend) // 2)
+        pilot_a = min(run_a(1) for _ in range(3))
+        pilot_b = min(run_b(1) for _ in range(3))
+        batch_s = self.s.batch_ms / 1e3
+        gpu = self.device.type == "cuda"
+        before = read_environment(self.device.index, self._pci, gpu=gpu)
+        rule = self.s.stop_rule(gpu)
+        rule.min_launches = max(rule.min_launches, len(cand))  # a full rotation, as before (wall cap permitting)
+        res = measure_paired(run_a, run_b, rule, choose_batch(pilot_a, batch_s), choose_batch(pilot_b, batch_s))
+        after = read_environment(self.device.index, self._pci, gpu=gpu)
+        warns = list(dict.fromkeys(environment_warnings(before) + environment_warnings(after)))
+        if not res.converged:
+            warns.append(f"precision {res.precision:.2%} did not reach {self.s.target_precision:.2%} ({res.stop})")
+        return res, {"before": before, "after": after}, warns
 
     def vendor(self, m: int, n: int, k: int) -> tuple[float, float]:
         """(median us, TFLOP/s) of torch.matmul on the same buffers, timed the same way.
@@ -291,7 +423,7 @@ class Evaluator:
         Timed afresh right after each candidate: a GPU at its power limit runs slower once hot,
         and a vendor figure taken while it was cold would flatter the vendor."""
         sets = self.sets(m, n, k)
-        samples = self._timed(lambda A, Bt, C: torch.mm(A, Bt.t(), out=C), sets)
+        samples = self._timed(lambda A, Bt, C: torch.mm(A, Bt.t(), out=C), sets, sets.Cv or None)
         med = statistics.median(samples)
         self._vendor[(m, n, k)] = (med, 2.0 * m * n * k / (med * 1e-6) / 1e12)
         return self._vendor[(m, n, k)]
@@ -330,15 +462,15 @@ class Evaluator:
             stream = _stream(self.device)
             for C in sets.C:
                 C.fill_(float("nan"))
-            samples = self._timed(lambda A, Bt, C: lib(A, Bt, C, stream), sets)
+            cand = [lib.bind(A, Bt, C, stream) for A, Bt, C in zip(sets.A, sets.Bt, sets.C)]
+            pr, env, warns = self.paired(cand, sets)
             if self.s.check_after_timing:
                 for i, (C, ref) in enumerate(zip(sets.C, sets.ref)):
                     e, why = check(C, ref)
                     err = max(err, e)
                     if why:
                         raise MeasureError(f"wrong result in timed launches (set {i + 1}): {why}")
-            vendor_us, vendor_tflops = self.vendor(m, n, k)
-            return summarize(samples, m, n, k, err, len(sets.A), vendor_us, vendor_tflops)
+            return summarize_paired(pr, m, n, k, err, len(sets.A), env, warns)
         except MeasureError as e:
             return Result(False, str(e))
         except RuntimeError as e:  # torch reports asynchronous device faults here
@@ -346,6 +478,32 @@ class Evaluator:
         finally:
             self.timer.sync() if self.device.type == "cpu" else None
             lib.close()
+
+
+def _pci_bus_id(device: torch.device) -> str | None:
+    """NVML's PCI bus id of a CUDA device (robust to CUDA_VISIBLE_DEVICES), when torch gives it."""
+    if device.type != "cuda" or torch.version.hip:
+        return None
+    try:
+        p = torch.cuda.get_device_properties(device)
+        return f"{p.pci_domain_id:08X}:{p.pci_bus_id:02X}:{p.pci_device_id:02X}.0"
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def summarize_paired(pr: Paired, m: int, n: int, k: int, err: float, sets: int, env: dict, warns: list[str]) -> Result:
+    """A Result from a paired measurement: the old absolute fields from the candidate's batches
+    (per-launch us) and the vendor's median, plus the paired ratio with its CI."""
+    flop = 2.0 * m * n * k
+    vendor_us = pr.b.median * 1e6
+    res = summarize([x * 1e6 for x in pr.a_samples], m, n, k, err, sets, vendor_us, flop / (vendor_us * 1e-6) / 1e12)
+    res.launches = len(pr.a_samples) * pr.batch_a
+    res.ratio, res.ratio_lo, res.ratio_hi = pr.ratio.median, pr.ratio.lo, pr.ratio.hi
+    res.precision, res.converged, res.rounds = pr.precision, pr.converged, pr.rounds
+    res.ratios = [round(x, 5) for x in pr.ratios]
+    res.environment = {**env, "batch": [pr.batch_a, pr.batch_b], "timed_s": pr.timed_s, "stop": pr.stop}
+    res.warnings = warns
+    return res
 
 
 def summarize(samples: list[float], m: int, n: int, k: int, err: float, sets: int,

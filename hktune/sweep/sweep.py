@@ -296,6 +296,12 @@ def _one(e: tbl.Entry, g: _Group, outcome: Any, worker: Any, opts: SweepOptions,
         if status != REGRESSION:
             break
     v.result, v.status, v.slowdown, v.threshold = res, status, slow, limit
+    # --- paired-ratio judge (hktune.record.judge): reported only, until the integrator makes it the rule
+    from hktune.record.judge import judge as judge_paired
+
+    jp = judge_paired(e, res)
+    v.notes.append(f"paired judge: {jp.verdict}: {jp.message}")
+    # --- end paired-ratio judge
     storable = opts.update and (status == IMPROVED or not e.verified(FROBENIUS_MAX))
     if v.provenance or storable:
         # Never trust a figure verified elsewhere, nor store one without the search's race hunt.
