@@ -113,3 +113,17 @@ def install(dest: Path | None = None, from_dir: Path | None = None, *, fetch: Fe
     if pip:
         say(f"tinygrad {pip_install_tinygrad(run)}")
     return Emulator(dest, "toolchain", True)
+
+
+def install_for_cli(prefix: Path, from_dir: Path | None, fail: Callable[..., Exception] | None = None,
+                    code: int = 3) -> str:
+    """`hktune toolchain install --emulator [--emulator-from DIR]`: install into <prefix>/emulator;
+    returns the line to print. A failure raises ``fail(message, code)`` (the CLI's one-line
+    error) or, without ``fail``, EmulatorMissing."""
+    try:
+        emu = install(Path(prefix) / "emulator", from_dir, log=lambda m: print(m, file=sys.stderr))
+    except EmulatorMissing as e:
+        if fail is None:
+            raise
+        raise fail(str(e), code) from None
+    return f"AMD ISA emulator ready: tinygrad {TINYGRAD_VERSION} + test files at {TINYGRAD_COMMIT[:12]} in {emu.root}"
