@@ -119,7 +119,9 @@ def run_child(request: dict, timeout_s: float) -> dict:
         res["wall_s"] = wall
         return res
     if p.returncode < 0:
-        why = f"emulator crashed ({signal.Signals(-p.returncode).name})"
+        # the emulator does not bounds-check LDS or global addresses: a kernel that writes past
+        # its LDS allocation or to a wild pointer corrupts the child's memory and kills it
+        why = f"emulator crashed ({signal.Signals(-p.returncode).name}; e.g. an LDS or global access outside the buffers)"
     else:
         why = f"emulator exited with code {p.returncode}"
     tail = [ln.strip() for ln in err.splitlines() if ln.strip()]
