@@ -244,3 +244,26 @@ def test_default_shape_is_legal_with_2x2_blocks_for_every_seed(arch):
         assert not sp.shape_violations(c, m, n, k)
         assert (m // c["BLOCK_M"], n // c["BLOCK_N"]) == (2, 2)
         assert k // c["K_STEP"] >= 2 * (c["PREFETCH"] + 1) + 1
+
+
+@pytest.mark.parametrize("arch", ["gfx950", "gfx942"])
+def test_real_code_object_metadata_matches_the_hk_abi(arch, tmp_path):
+    """Needs HipKittens + a HIP compiler, not the emulator: the compiled kernel's metadata note
+    and descriptor are what abi.py assumes (one 144-byte by_value globals, kernarg pointer only)."""
+    from emu_env import compile_variant, hip_compiler, hk_root, seed
+
+    if hk_root(arch) is None or hip_compiler() is None:
+        pytest.skip("needs HKTUNE_TEST_HK_MAIN / HKTUNE_TEST_HK_CDNA3 and a HIP device compiler")
+    res = compile_variant(tmp_path, arch, seed(arch, 1024))
+    co = codeobject.load(res.artifact)
+    k = co.kernel()
+    assert k.name == "_Z14hktune_hk_gemmN3hkt7globalsE" and k.code_size > 1000
+    explicit = [a for a in k.args if not a[".value_kind"].startswith("hidden_")]
+    assert explicit == [{".offset": 0, ".size": 3 * abi.HK_GL_SIZE, ".value_kind": "by_value"}]
+    kinds = {a[".value_kind"] for a in k.args}
+    assert {"hidden_block_count_x", "hidden_group_size_x", "hidden_dynamic_lds_size"} <= kinds
+    assert k.descriptor.user_sgprs() == [("kernarg_segment_ptr", 2)] and k.descriptor.group_segment_fixed_size == 0
+    assert co.image[k.entry_vaddr:k.entry_vaddr + 4] != b"\0\0\0\0"
+    assert codeobject.load(res.artifact).body_hash == co.body_hash  # deterministic
+    buf = abi.hipkittens_kernargs(k, 1, 2, 3, 256, 256, 320, abi.Launch((4, 1, 1), (512, 1, 1), 65536))
+    assert len(buf) == k.kernarg_size
