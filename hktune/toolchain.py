@@ -548,6 +548,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     inst = sub.add_parser("install", help="install the portable device-only HIP toolchain")
     inst.add_argument("--prefix", type=Path, default=None)
     inst.add_argument("--force", action="store_true")
+    inst.add_argument("--emulator", action="store_true", help="also the AMD ISA emulator (hktune.emulator.install)")
+    inst.add_argument("--emulator-from", type=Path, default=None, help="copy the emulator files from this folder")
     show = sub.add_parser("show", help="print the toolchains found")
     show.add_argument("--prefix", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -559,6 +561,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 1
         print(f"{tc.version} in {tc.prefix} ({disk_usage(tc.prefix) / 1e6:.0f} MB, {time.monotonic() - t0:.1f} s)")
+        if args.emulator or args.emulator_from:
+            from hktune.emulator.install import install_for_cli
+
+            try:
+                print(install_for_cli(tc.prefix, args.emulator_from))
+            except RuntimeError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 1
         return 0
     rocm, portable = rocm_toolchain(), find(args.prefix)
     print(f"rocm: {rocm.version + ' at ' + str(rocm.rocm_path) if rocm else 'not found'}")

@@ -7,8 +7,6 @@ in-test). The tests at the end compile the hipkittens templates and need a HipKi
 """
 from __future__ import annotations
 
-import os
-import shutil
 import struct
 import subprocess
 from pathlib import Path

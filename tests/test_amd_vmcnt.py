@@ -6,8 +6,6 @@ and a test-only build with a too-weak main-loop wait must be flagged.
 """
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 

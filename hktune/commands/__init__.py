@@ -14,7 +14,7 @@ import click
 from hktune.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, HktuneError
 
 # A new command is a module hktune/commands/<name>.py exposing `command`, plus its name here.
-COMMANDS = ("search", "compile", "bench", "export", "show", "sweep", "shapes", "report", "check_model",
+COMMANDS = ("search", "compile", "verify", "bench", "export", "show", "sweep", "shapes", "report", "check_model",
             "doctor", "toolchain")
 
 _NO_ARGS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())

@@ -38,10 +38,12 @@ from hktune.commands.common import (roots, EXIT_FAILED, Fail, _check_writable, _
 @click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
 @click.option("--space", "space_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="search this space file instead of the family's (e.g. a narrower one)")
+@click.option("--emulate", is_flag=True, help="gfx942/gfx950 without an AMD GPU: check the strategy's configs in the ISA "
+              "emulator instead of timing them (correctness only; nothing is written to a table)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None, arch: str, family: str | None, trials: int, timeout: float | None, seed: int,
            sampler: str, dtype: str, storage: str | None, table: Path | None, jobs: int | None, gpu: int | None, gpus: str | None,
-           trial_timeout: float, hk_root: str | None, tk_root: str | None, space_file: Path | None, quiet: bool) -> None:
+           trial_timeout: float, hk_root: str | None, tk_root: str | None, space_file: Path | None, emulate: bool, quiet: bool) -> None:
     """Tune GEMM shapes: compile, verify, time and search; the best verified config goes into the table."""
     from tqdm import tqdm
 
@@ -65,7 +67,9 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
     _check_writable(table)
     tbl.load(table)  # a malformed table stops us before any work, and stays as it is
     fam, space, builder = _setup(arch, family, roots(hk_root, tk_root), jobs, space_file, dtype)
-    target = targets.get(fam.target)
+    target = targets.get("emulator" if emulate else fam.target)
+    if not target.TIMES:
+        return _emulate(fam, arch, space, builder, shapes, trials, seed, jobs, quiet)
     if len(shapes) == 1:
         # One shape: a shape no config can serve is bad input, said before any worker starts.
         Search.check_shape(fam, arch, space, shapes[0])
@@ -142,3 +146,39 @@ def _print_summary(summary, table: Path) -> None:  # noqa: ANN001
 
 
 command = search
+
+
+def _emulate(fam, arch: str, space, builder, shapes, trials: int, seed: int, jobs: int | None, quiet: bool) -> None:  # noqa: ANN001
+    """`search --emulate`: the seeds, then the strategy's picks among the configs legal for every
+    shape, each checked in the ISA emulator. Correctness only: no timing, no table, no study."""
+    from tabulate import tabulate
+
+    from hktune.run import targets
+    from hktune.search import strategies
+    from hktune.search.problem import config_key, legal_configs
+
+    if not arch.startswith("gfx"):
+        raise Fail(f"--emulate runs AMD code objects (gfx942, gfx950), not {arch}")
+    legal = [{config_key(c): c for c in legal_configs(fam, arch, space, s)} for s in shapes]
+    common = [c for key, c in legal[0].items() if all(key in d for d in legal[1:])]
+    if not common:
+        raise Fail("no config is legal for every shape given")
+    pick = strategies.make("random", space, common, seed)
+    pick.prefer([{k: int(v) for k, v in s.items() if k in space.names} for s in space.seeds])
+    configs = pick.ask(trials)
+    click.echo(f"correctness only (ISA emulator, no timing; nothing written to a table): {len(configs)} of "
+               f"{len(common)} legal configs of {fam.name} on {arch}", err=True)
+
+    def progress(what: str, row) -> None:  # noqa: ANN001
+        if what == "emulated" and not quiet:
+            click.echo(f"  emulated {row.body[:12]}: {'ok' if row.result.get('ok') else 'FAILED'}", err=True)
+
+    with builder:
+        rows = targets.get("emulator").check(builder, configs, arch, jobs=jobs or 1, seed=seed, progress=progress)
+    click.echo(tabulate([[" ".join(f"{k}={v}" for k, v in r.config.items()), (r.body or "")[:12], "x".join(map(str, r.shape)),
+                          "ok" if r.ok else "FAILED", r.result.get("error"), r.result.get("reason") or r.build_reason or ""]
+                         for r in rows], headers=["config", "body", "emulated at", "result", "error", "reason"],
+                        tablefmt="simple", floatfmt=".3g"))
+    failed = sum(not r.ok for r in rows)
+    if failed:
+        raise Fail(f"{failed} of {len(rows)} configs failed in the emulator", EXIT_FAILED)

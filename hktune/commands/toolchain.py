@@ -14,8 +14,11 @@ def toolchain() -> None:
 
 @toolchain.command("install")
 @click.option("--prefix", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--force", is_flag=True)
-def toolchain_install(prefix: Path | None, force: bool) -> None:
+@click.option("--force", is_flag=True, help="reinstall even when the pinned toolchain is already there")
+@click.option("--emulator", is_flag=True, help="also the AMD ISA emulator (tinygrad files at a pinned commit + tinygrad from PyPI)")
+@click.option("--emulator-from", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="copy the emulator files from this folder (a tinygrad checkout) instead of GitHub; implies --emulator")
+def toolchain_install(prefix: Path | None, force: bool, emulator: bool, emulator_from: Path | None) -> None:
     """Install pinned clang (AMDGPU), HIP headers and device libraries from PyPI and Debian."""
     from hktune import toolchain as tc
 
@@ -24,6 +27,10 @@ def toolchain_install(prefix: Path | None, force: bool) -> None:
     except tc.ToolchainError as e:
         raise Fail(str(e), EXIT_MISSING) from None
     click.echo(f"portable AMD toolchain ready: {t.version} at {t.prefix}")
+    if emulator or emulator_from:
+        from hktune.emulator.install import install_for_cli
+
+        click.echo(install_for_cli(t.prefix, emulator_from, Fail, EXIT_MISSING))
 
 
 

@@ -27,6 +27,9 @@
 //   WGM                L2 grouping (1 = plain row-major block order)
 //   CHUNK              XCD remap chunk for chiplet_transform_chunked (0 = no remap)
 // Test-only macros (never in the space): HKT_FIXED_M/N/K make the shape compile-time.
+// HKTUNE_PLANT_WAR (tests/test_emulator_plants.py) drops the barrier that ends each compute
+// cluster, so a wave can write the next tile into an LDS buffer that the other waves still read
+// (LDS write-after-read).
 #include "kittens.cuh"
 #include <cstdint>
 
@@ -102,6 +105,12 @@ static_assert(LDS_BYTES == LDS_ALLOC, "space file's LDS_BYTES disagrees with wha
 #endif
 #ifdef THREADS
 static_assert(THREADS == NUM_THREADS, "space file's THREADS disagrees with the template");
+#endif
+
+#if defined(HKTUNE_PLANT_WAR)
+#define HKT_PLANT_BARRIER() ((void)0)
+#else
+#define HKT_PLANT_BARRIER() __builtin_amdgcn_s_barrier()
 #endif
 
 struct globals {
@@ -240,7 +249,7 @@ void hktune_hk_gemm(const hkt::globals g) {
             if (j + 1 < NSL && !(DO_STORE && j == JS)) wait_lgkm<LGKMCNT>();                  \
             else wait_lgkm<0>();                                                              \
             HKT_MMA_SLICE(j)                                                                  \
-            __builtin_amdgcn_s_barrier();                                                     \
+            HKT_PLANT_BARRIER();                                                              \
             __builtin_amdgcn_sched_barrier(0);                                                \
         }                                                                                     \
     }

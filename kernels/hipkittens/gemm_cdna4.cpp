@@ -31,6 +31,9 @@
 // Test-only macros (never in the space): HKT_FIXED_M/N/K make the shape compile-time
 // (fidelity comparison with HK's fixed-size kernels); HKT_ALLOW_UNSAFE_VMCNT disables the
 // static check that the vmcnt knobs leave no tile's loads in flight.
+// HKTUNE_PLANT_WAR (tests only, tests/test_emulator_plants.py): drops the barrier that ends
+// phase 1 of the ping-pong main-loop tile, so one wave group's phase-2 load of B0(t+NS) into
+// stage s can land while the other group still reads B0 from stage s (LDS write-after-read).
 #include "kittens.cuh"
 #include <cstdint>
 #include <utility>
@@ -63,6 +66,11 @@
 #define HKT_MARK(text) ((void)0)
 #else
 #define HKT_MARK(text) asm volatile(text)
+#endif
+#if defined(HKTUNE_PLANT_WAR)
+#define HKT_PLANT_BARRIER() ((void)0)
+#else
+#define HKT_PLANT_BARRIER() __builtin_amdgcn_s_barrier()
 #endif
 #define HKT_NS_TEXT "(" HKT_STR(PREFETCH) "+1)"
 
@@ -330,7 +338,7 @@ void hktune_hk_gemm(const hkt::globals g) {
         prio_hi();                                                                            \
         mma_ABt(C_accum[0][0], A_tile, B_tile_0, C_accum[0][0]);                              \
         prio_lo();                                                                            \
-        __builtin_amdgcn_s_barrier();                                                         \
+        HKT_PLANT_BARRIER();                                                                  \
         __builtin_amdgcn_sched_barrier(0);                                                    \
         /* phase 2: B1 -> registers; C01 */                                                   \
         HKT_READ_B(B_tile_1, 1, s_, ST_)                                                      \

@@ -9,6 +9,7 @@ from types import ModuleType
 TARGETS = {
     "gpu": "hktune.run.targets.gpu",
     "host": "hktune.run.targets.host",
+    "emulator": "hktune.run.targets.emulator",
 }
 
 

@@ -1,0 +1,124 @@
+"""`hktune verify`: compile configs and check them in the AMD ISA emulator (no GPU needed).
+
+Exit codes: 0 every config passed; 1 one failed (wrong outputs, a crash, a timeout, a build the
+static checks rejected); 2 bad input; 3 the emulator, the HIP toolchain or HipKittens is missing.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail, _parse_config, _positive
+
+
+def _short(config: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in config.items())
+
+
+def _setup(arch: str, hk_root: str | None, jobs: int):  # noqa: ANN202
+    """The hipkittens family, its space for arch and a Builder."""
+    from hktune.build.builder import Builder
+    from hktune.family.family import resolve
+
+    fam = resolve(arch, "hipkittens")
+    space = fam.space(arch)
+    return fam, space, Builder(fam, arch, space=space, jobs=jobs, include_dirs=fam.include_dirs(arch, {"hipkittens": hk_root}))
+
+
+@click.command("verify")
+@click.option("--arch", required=True, type=click.Choice(["gfx950", "gfx942"]))
+@click.option("--config", "config_text", default=None, help="one config: NAME=V,NAME=V,...")
+@click.option("--seeds", is_flag=True, help="the space's seed configs")
+@click.option("--sample", type=int, default=None, callback=_positive, help="a random sample of N valid configs")
+@click.option("--all", "all_", is_flag=True, help="every valid config (hours: see bench/emulate_all.py)")
+@click.option("--m", type=int, default=None, callback=_positive, help="with --n/--k: one shape for every config "
+              "(default per config: 2x2 blocks, 2*(PREFETCH+1)+1 K tiles)")
+@click.option("--n", type=int, default=None, callback=_positive)
+@click.option("--k", type=int, default=None, callback=_positive)
+@click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
+@click.option("--jobs", type=int, default=1, show_default=True, callback=_positive, help="parallel compiles and emulator processes")
+@click.option("--timeout", "timeout_s", type=float, default=1800.0, show_default=True, help="seconds per emulated run")
+@click.option("--seed", type=int, default=0, show_default=True, help="sampling and input seed")
+@click.option("--json", "as_json", is_flag=True)
+def command(arch: str, config_text: str | None, seeds: bool, sample: int | None, all_: bool, m: int | None,
+            n: int | None, k: int | None, hk_root: str | None, jobs: int, timeout_s: float, seed: int,
+            as_json: bool) -> None:
+    """Run configs in tinygrad's AMD ISA emulator and compare C with a numpy reference.
+
+    Each distinct compiled kernel body runs once (configs with identical code share the run).
+    """
+    from tabulate import tabulate
+
+    from hktune.build.compilers import CompilerMissing
+    from hktune.emulator.locate import EmulatorMissing
+    from hktune.emulator.run import host_cc
+    from hktune.emulator.verify import default_shape, distinct_bodies, select, verify
+    from hktune.family.trees import TreeError
+    from hktune.family.trees.hipkittens import TREE as HIPKITTENS
+    from hktune.family.family import FamilyError
+    from hktune.space.space import SpaceError
+
+    if sum([bool(config_text), seeds, sample is not None, all_]) != 1:
+        raise Fail("give exactly one of --config, --seeds, --sample N or --all")
+    shape = (m, n, k) if m and n and k else None
+    if any((m, n, k)) and shape is None:
+        raise Fail("--m, --n and --k go together")
+    try:
+        from hktune.emulator.locate import find
+
+        find()
+        host_cc()
+    except EmulatorMissing as e:
+        raise Fail(str(e), EXIT_MISSING) from None
+    if HIPKITTENS.find(hk_root) is None:
+        raise Fail(f"no HipKittens checkout: pass --hk-root DIR or set HIPKITTENS_ROOT "
+                   f"(branch {'main' if arch == 'gfx950' else 'cdna3'} for {arch})", EXIT_MISSING)
+    try:
+        fam, space, builder = _setup(arch, hk_root, jobs)
+    except (TreeError, SpaceError, FamilyError) as e:
+        raise Fail(str(e), EXIT_BAD_INPUT) from None
+    except CompilerMissing as e:
+        raise Fail(str(e), EXIT_MISSING) from None
+    cfg = _parse_config(config_text, space) if config_text else None
+    configs = select(space, config=cfg, seeds=seeds, sample=sample, all_=all_, shape=shape, rng_seed=seed)
+    if not configs:
+        raise Fail("no config to verify" + (f" is legal for {m}x{n}x{k}" if shape else ""))
+    for c in configs:
+        bad = space.shape_violations(c, *shape) if shape else []
+        if bad:
+            raise Fail(f"{_short(c)} is not legal for {m}x{n}x{k}: {bad[0]}")
+        if shape is None:
+            try:
+                default_shape(space, c)
+            except ValueError as e:
+                raise Fail(str(e)) from None
+
+    def progress(what: str, row) -> None:  # noqa: ANN001
+        if what == "emulated":
+            r = row.result
+            click.echo(f"  emulated {row.body[:12]} at {'x'.join(map(str, row.shape))}: "
+                       f"{'ok' if r.get('ok') else 'FAILED'} in {r.get('seconds') or 0:.1f} s", err=True)
+
+    t0 = time.perf_counter()
+    with builder:
+        try:
+            rows = verify(builder, configs, arch, shape=shape, jobs=jobs, timeout_s=timeout_s, seed=seed, progress=progress)
+        except EmulatorMissing as e:
+            raise Fail(str(e), EXIT_MISSING) from None
+    wall = time.perf_counter() - t0
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in rows], indent=1, default=str))
+    else:
+        table = [[_short(r.config), (r.body or "")[:12], "x".join(map(str, r.shape)),
+                  "ok" if r.ok else "FAILED", r.result.get("error"), r.result.get("seconds"),
+                  r.shared if r.body else "", r.result.get("reason") or r.build_reason or ""] for r in rows]
+        click.echo(tabulate(table, headers=["config", "body", "MxNxK", "result", "error", "s", "shared", "reason / note"],
+                            tablefmt="simple", floatfmt=".3g"))
+    failed = sum(not r.ok for r in rows)
+    click.echo(f"{len(rows)} configs, {distinct_bodies(rows)} distinct kernel bodies emulated; {len(rows) - failed} passed, "
+               f"{failed} failed; {wall:.1f} s wall with {jobs} job(s)", err=True)
+    if failed:
+        sys.exit(EXIT_FAILED)

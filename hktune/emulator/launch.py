@@ -1,0 +1,120 @@
+"""The child process that runs one kernel in the emulator: ``python -m hktune.emulator.launch``.
+
+Reads one JSON request on stdin, writes one JSON result as the last line of stdout::
+
+    request: {"code_object": PATH, "kernel": NAME|null, "m": M, "n": N, "k": K,
+              "launch": {"grid": [gx,gy,gz], "block": [lx,ly,lz], "lds_bytes": L},
+              "emulator_root": DIR, "seed": 0, "emu_arch": "cdna"}
+    result:  {"ok": bool, "error": rel. Frobenius error, "bad_elements": int, "nan_elements": int,
+              "seconds": emulation time, "reason": null | why it failed}
+
+A, Bt (bf16, random normal) and C (bf16, poisoned with NaN) are host memory: the emulator's
+global memory is the host address space. The kernel image is loaded at its virtual addresses
+into one host buffer. Only this process imports tinygrad; a too-small LDS or an unsupported
+instruction can kill it, which the parent (hktune.emulator.run) reports as a failed result.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import numpy as np
+
+from hktune.emulator import abi, codeobject
+
+REL_TOL = 1e-2  # relative Frobenius error
+ELEM_REL = 2.0 ** -7  # |C - ref| <= ELEM_REL * |ref| + ELEM_ABS * rms(ref)
+ELEM_ABS = 0.01
+
+
+def to_bf16(x: np.ndarray) -> np.ndarray:
+    """float32 -> bf16 bits (uint16), round to nearest even."""
+    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    return ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+
+
+def from_bf16(b: np.ndarray) -> np.ndarray:
+    return (b.astype(np.uint32) << 16).view(np.float32)
+
+
+def inputs(m: int, n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A [M,K] and Bt [N,K] as bf16 bits, standard normal (never zeros)."""
+    rng = np.random.default_rng(seed)
+    return to_bf16(rng.standard_normal((m, k), dtype=np.float32)), to_bf16(rng.standard_normal((n, k), dtype=np.float32))
+
+
+def compare(c_bits: np.ndarray, a_bits: np.ndarray, bt_bits: np.ndarray) -> dict:
+    """C against the fp32 reference A @ Bt^T: the pass/fail rule of an emulated run."""
+    ref = from_bf16(a_bits).astype(np.float32) @ from_bf16(bt_bits).astype(np.float32).T
+    c = from_bf16(c_bits)
+    nan = int(np.count_nonzero(~np.isfinite(c)))
+    diff = np.where(np.isfinite(c), c - ref, np.inf)
+    norm = float(np.linalg.norm(ref))
+    err = float(np.linalg.norm(np.where(np.isfinite(diff), diff, 0.0)) / norm) if norm else float("inf")
+    if nan:
+        err = float("inf")
+    rms = norm / np.sqrt(ref.size)
+    bad = int(np.count_nonzero(~(np.abs(diff) <= ELEM_REL * np.abs(ref) + ELEM_ABS * rms)))
+    ok = err < REL_TOL and bad == 0
+    reason = None
+    if not ok:
+        reason = (f"{nan} of {c.size} outputs not written or not finite" if nan else
+                  f"{bad} of {c.size} outputs wrong (rel. error {err:.2e})")
+    return {"ok": ok, "error": err, "bad_elements": bad, "nan_elements": nan, "reason": reason}
+
+
+def _host_buffer(data: bytes) -> tuple[object, int]:
+    """A host copy of data that stays alive while the returned object does: (owner, address)."""
+    buf = np.zeros(len(data) + 4096, dtype=np.uint8)
+    addr = buf.ctypes.data
+    start = (-addr) % 4096  # page-aligned like a real loader
+    buf[start:start + len(data)] = np.frombuffer(data, dtype=np.uint8)
+    return buf, addr + start
+
+
+def run(req: dict) -> dict:
+    m, n, k = int(req["m"]), int(req["n"]), int(req["k"])
+    lr = req["launch"]
+    launch = abi.Launch(tuple(lr["grid"]), tuple(lr["block"]), int(lr["lds_bytes"]))
+    co = codeobject.load(req["code_object"])
+    kern = co.kernel(req.get("kernel"))
+    img_owner, img = _host_buffer(co.image)
+    a, bt = inputs(m, n, k, int(req.get("seed", 0)))
+    c = np.full((m, n), 0x7FC0, dtype=np.uint16)  # bf16 NaN: an output never written stays NaN
+    args = abi.hipkittens_kernargs(kern, a.ctypes.data, bt.ctypes.data, c.ctypes.data, m, n, k, launch)
+    args_owner, args_ptr = _host_buffer(args)
+    lds_total = kern.descriptor.group_segment_fixed_size + launch.lds_bytes
+    rsrc2 = kern.descriptor.rsrc2_with_lds(lds_total)
+    pkt_owner, pkt_ptr = _host_buffer(abi.dispatch_packet(launch, args_ptr, kern.descriptor.private_segment_fixed_size))
+    user = abi.user_sgprs(kern, args_ptr, pkt_ptr)
+
+    sys.path.insert(0, req["emulator_root"])
+    from test.mockgpu.amd import emu  # noqa: E402 - the pinned tinygrad test files
+
+    t0 = time.perf_counter()
+    emu.run_asm(img + kern.entry_vaddr, kern.code_size or len(co.image), *launch.grid, *launch.block, args_ptr, rsrc2,
+                kern.descriptor.private_segment_fixed_size, req.get("emu_arch", "cdna"), user)
+    seconds = time.perf_counter() - t0
+    del img_owner, args_owner, pkt_owner
+    res = compare(c, a, bt)
+    res.update(seconds=seconds, kernel=kern.name, lds_bytes=lds_total, blocks=launch.blocks)
+    return res
+
+
+def main() -> int:
+    req = json.loads(sys.stdin.read())
+    real_stdout = sys.stdout
+    sys.stdout = sys.stderr  # anything the emulator prints must not corrupt the result line
+    try:
+        res = run(req)
+    except Exception as e:  # an emulator error is a failed run, reported as such
+        res = {"ok": False, "error": None, "bad_elements": None, "seconds": None,
+               "reason": f"emulator error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:400]}
+    sys.stdout = real_stdout
+    print(json.dumps(res), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
