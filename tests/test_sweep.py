@@ -16,8 +16,7 @@ import pytest
 import yaml
 
 from hktune.record import table as tbl
-from hktune.sweep.sweep import (IMPROVED, PASS, REGRESSION, SweepError, judge, parse_shapes, provenance_diff,
-                          threshold)
+from hktune.sweep.sweep import IMPROVED, PASS, REGRESSION, SweepError, judge, parse_shapes, provenance_diff  # noqa: F401
 
 SHAPE = ["--m", "64", "--n", "64", "--k", "64"]
 
@@ -27,28 +26,23 @@ def hk(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
-# -- the rule ------------------------------------------------------------------------------------
-def test_threshold_is_tolerance_or_k_times_combined_spread():
-    assert threshold(0.03, 1.0, 0.01, 0.01) == 0.03
-    assert math.isclose(threshold(0.03, 1.0, 0.3, 0.4), 0.5)
-    assert math.isclose(threshold(0.03, 2.0, 0.3, 0.4), 1.0)
-    assert threshold(0.03, 1.0, None, float("nan")) == 0.03  # a missing spread counts as none
-
-
-@pytest.mark.parametrize("stored, new, spread, status", [
-    (100.0, 100.0, 0.0, PASS),
-    (100.0, 97.5, 0.0, PASS),          # 2.6% slower: inside the 3% tolerance
-    (100.0, 96.0, 0.0, REGRESSION),    # 4.2% slower
-    (100.0, 90.0, 0.1, PASS),          # 11% slower, but each measurement spreads 10%: limit 14%
-    (100.0, 80.0, 0.1, REGRESSION),    # 25% slower
-    (100.0, 50.0, 0.3, REGRESSION),    # half as fast beats any plausible noise
-    (100.0, 110.0, 0.0, IMPROVED),
-    (100.0, 110.0, 0.1, PASS),         # faster, but within the noise: not an improvement
+# -- the rule (its statistics are tested with injected timings in tests/test_judge.py) ----------------
+@pytest.mark.parametrize("stored, new, status", [
+    (1.00, 1.00, PASS),
+    (1.00, 0.50, REGRESSION),   # half as fast beats any plausible noise
+    (1.00, 1.50, IMPROVED),
 ])
-def test_judge(stored, new, spread, status):
-    got, slowdown, limit = judge(stored, spread, new, spread)
-    assert got == status, (got, slowdown, limit)
-    assert math.isclose(slowdown, stored / new - 1)
+def test_judge_on_precise_paired_ratios(stored, new, status):
+    def m(r: float) -> dict:
+        return {"ratio": r, "ratio_lo": r * 0.998, "ratio_hi": r * 1.002, "precision": 0.002}
+    got, slowdown, limit, why = judge(m(stored), m(new))
+    assert got == status, (got, why)
+
+
+def test_a_poor_baseline_is_refused_never_a_wider_threshold():
+    poor = {"ratio": 1.0, "spread": 13.88}                 # the old-style entry of the issue: 1388% spread
+    got, _, limit, why = judge(poor, {"ratio": 1 / 14, "ratio_lo": 0.07, "ratio_hi": 0.072, "precision": 0.01})
+    assert got != PASS and limit == 0.03 and "re-baseline with --update" in why
 
 
 def test_parse_shapes():
@@ -125,6 +119,18 @@ def _table(path: Path, entries: list[dict]) -> Path:
     return path
 
 
+def _scaled(entry: dict, factor: float) -> dict:
+    """The entry with its speed figures (TFLOP/s and the paired ratio with its CI and rounds) times factor."""
+    e = copy.deepcopy(entry)
+    e["tflops"] *= factor
+    for k in ("ratio", "ratio_lo", "ratio_hi"):
+        if isinstance(e.get(k), (int, float)):
+            e[k] *= factor
+    if e.get("ratios"):
+        e["ratios"] = [x * factor for x in e["ratios"]]
+    return e
+
+
 def _variant(entry: dict, shape: tuple[int, int, int] | None = None, **changes) -> dict:
     e = copy.deepcopy(entry)
     if shape:
@@ -179,19 +185,19 @@ def test_clean_table_passes_and_skips_are_reported(measured, tmp_path):
 
 @pytest.mark.slow
 def test_planted_slowdowns_wrong_result_and_broken_build_fail(measured, tmp_path):
-    t = measured["tflops"]
     clean_elsewhere = _variant(measured, toolchain={**measured["toolchain"], "compiler": "g++ (elsewhere) 99.1"},
                                template_hash="0123456789abcdef")
     entries = [
         clean_elsewhere,                                                               # 64x64x64: passes, race-hunted
-        _variant(measured, (128, 64, 64), tflops=3 * t),                               # stored figure inflated 3x
+        _variant(_scaled(measured, 3.0), (128, 64, 64)),                               # stored figure inflated 3x
         _variant(measured, (64, 128, 64), config={"FAULT": 8, "BLOCK": 16}),            # slow kernel, fast figure
         _variant(measured, (64, 64, 128), config={"FAULT": 3, "BLOCK": 16}),            # wrong kernel
         _variant(measured, (128, 128, 64), config={"FAULT": 6, "BLOCK": 16}),           # does not compile
         _variant(measured, (32, 32, 64), config={"FAULT": 0, "BLOCK": 64}),             # not legal for its shape
     ]
     table = _table(tmp_path / "t.yaml", entries)
-    r, cases, md = _sweep(table, tmp_path)
+    # A 2-core CPU shared with other work cannot vouch for 3%: judge at 50% (the plants are 3x and more).
+    r, cases, md = _sweep(table, tmp_path, "--tolerance", "0.5")
     assert r.returncode == 1, r.stderr + r.stdout
     assert len(cases) == 6
 
@@ -221,7 +227,7 @@ def test_planted_slowdowns_wrong_result_and_broken_build_fail(measured, tmp_path
 
 @pytest.mark.slow
 def test_update_stores_a_faster_verified_result(measured, tmp_path):
-    slow_figure = _variant(measured, tflops=measured["tflops"] / 4)
+    slow_figure = _scaled(measured, 0.25)
     table = _table(tmp_path / "t.yaml", [slow_figure])
     r, cases, md = _sweep(table, tmp_path, "--update")
     assert r.returncode == 0, r.stderr

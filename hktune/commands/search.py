@@ -38,12 +38,13 @@ from hktune.commands.common import (roots, EXIT_FAILED, Fail, _check_writable, _
 @click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
 @click.option("--space", "space_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="search this space file instead of the family's (e.g. a narrower one)")
+@click.option("--retime", is_flag=True, help="a finished study: run the finalists' tournament again (else its entry is reported at once)")
 @click.option("--emulate", is_flag=True, help="gfx942/gfx950 without an AMD GPU: check the strategy's configs in the ISA "
               "emulator instead of timing them (correctness only; nothing is written to a table)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None, arch: str, family: str | None, trials: int, timeout: float | None, seed: int,
            sampler: str, dtype: str, storage: str | None, table: Path | None, jobs: int | None, gpu: int | None, gpus: str | None,
-           trial_timeout: float, hk_root: str | None, tk_root: str | None, space_file: Path | None, emulate: bool, quiet: bool) -> None:
+           trial_timeout: float, hk_root: str | None, tk_root: str | None, space_file: Path | None, retime: bool, emulate: bool, quiet: bool) -> None:
     """Tune GEMM shapes: compile, verify, time and search; the best verified config goes into the table."""
     from tqdm import tqdm
 
@@ -76,11 +77,9 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
     workers = target.workers(arch, _gpu_list(gpus) if gpus else [gpu], timeout_s=trial_timeout)
     failed_shapes = []
     with builder, contextlib.ExitStack() as stack:
-        for w in workers:
-            stack.enter_context(w)
         for shape in shapes:
             opts = SearchOptions(m=shape[0], n=shape[1], k=shape[2], trials=trials, timeout_s=timeout, seed=seed,
-                                 sampler=sampler, storage=storage, table=table, dtype=dtype)
+                                 sampler=sampler, storage=storage, table=table, dtype=dtype, retime=retime)
             try:
                 s = Search(fam, arch, space, builder, workers, opts)
             except SearchError as e:
@@ -89,6 +88,15 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
                 click.echo(f"hktune: skipping {shape[0]}x{shape[1]}x{shape[2]}: {e}", err=True)
                 failed_shapes.append(shape)
                 continue
+            if s.finished() and not retime:
+                click.echo(f"study {s.name}: finished ({s.already} trials); its recorded best (`--retime` re-runs "
+                           f"the tournament, a larger --trials goes on searching)", err=True)
+                s.summary.best = s.recorded_best()
+                _print_summary(s.summary, table)
+                continue
+            for w in workers:
+                if not w.info:
+                    stack.enter_context(w)
             info = workers[0].info
             click.echo(f"study {s.name}: {len(s.valid)} valid configs of {space.raw_size()}; {len(workers)}x {info['name']} "
                        f"({info['units']} units); {s.already} trials done before; storage {s.storage}", err=True)
@@ -130,9 +138,14 @@ def _print_summary(summary, table: Path) -> None:  # noqa: ANN001
             ["run time", f"{summary.run_s:.1f} s"]]
     if summary.best:
         b = summary.best
-        rows += [["best this run", f"{b['tflops']:.4g} TFLOP/s, {b['median_us']:.1f} us (spread {b['spread']:.1%})"],
-                 ["vendor BLAS", f"{b['vendor_tflops']:.4g} TFLOP/s ({b['tflops'] / b['vendor_tflops']:.2f}x)"],
-                 ["error", f"{b['error']:.2e}"],
+        g = lambda k, fmt: format(b[k], fmt) if isinstance(b.get(k), (int, float)) else "?"  # noqa: E731
+        what = "recorded best" if b.get("recorded") else "best this run"
+        ratio = f"{g('ratio', '.3f')}x vendor (paired)"
+        if b.get("finalists"):
+            ratio += f"; tournament of {b['finalists']}, {b.get('rounds')} rounds" + (", top two tied" if b.get("tie") else "")
+        rows += [[what, f"{g('tflops', '.4g')} TFLOP/s, {g('median_us', '.1f')} us (spread {g('spread', '.1%')})"],
+                 ["vendor BLAS", f"{g('vendor_tflops', '.4g')} TFLOP/s"], ["ratio", ratio],
+                 ["error", g("error", ".2e")],
                  ["config", " ".join(f"{k}={v}" for k, v in b["config"].items())]]
     rows.append(["table", f"{table} ({'updated' if summary.recorded else 'unchanged'})"])
     click.echo(tabulate(rows, tablefmt="plain"))

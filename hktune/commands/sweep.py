@@ -41,11 +41,13 @@ HELP = """Re-verify and re-time every entry of a results table, with the vendor 
 same run, and fail on a slowdown beyond noise, a wrong result or a failed build.
 
 \b
-Rule, per entry (spread = (p90 - p10) / median of the timed launches):
-  slowdown  = stored.tflops / new.tflops - 1
-  limit     = max(--tolerance, --spread-k * sqrt(stored.spread^2 + new.spread^2))
-  regression: slowdown > limit (after --confirm re-measures; the fastest verified one counts)
-  improved:   new.tflops / stored.tflops - 1 > limit (--update stores it, race-hunted first)
+Rule, per entry, on the paired ratio (vendor time / kernel time, timed in alternating rounds):
+  regression:   the slowdown's 95% CI lies above 0 and reaches --tolerance
+                (after --confirm re-measures; the best verified one counts)
+  improved:     the mirror image (--update stores it, race-hunted first)
+  bad baseline: the stored ratio's CI half-width exceeds max(1.5%, --tolerance/2): it cannot
+                vouch for anything; re-baseline with --update (never a wider threshold)
+  inconclusive: the re-measure is too imprecise to say "unchanged" (fails)
 
 An entry measured with another compiler, torch, include tree (HipKittens commit), device or
 template (template_hash) is not trusted: it is race-hunted (4 fresh inputs x 4 back-to-back
@@ -54,8 +56,8 @@ device here are skipped, with the reason.
 
 \b
 Exit codes:
-  0  every selected entry verified, none slower beyond the limit
-  1  a regression, a wrong result (or crash/hang), a failed build or an invalid config;
+  0  every selected entry verified, none significantly slower by --tolerance or more
+  1  a regression, a bad baseline, an inconclusive re-measure, a wrong result (or crash/hang), a failed build or an invalid config;
      also a skipped entry under --require-all
   2  bad input (missing or malformed table, bad --shapes, unknown --arch, unwritable report)
   3  nothing runnable (no entry selected, or every selected entry skipped)
@@ -69,11 +71,9 @@ Exit codes:
 @click.option("--arch", default=None, help="only entries of this arch")
 @click.option("--tolerance", type=float, default=0.03, show_default=True, callback=_nonneg,
               help="smallest slowdown that counts as a regression (0.03 = 3%)")
-@click.option("--spread-k", type=float, default=1.0, show_default=True, callback=_nonneg,
-              help="k: the limit grows to k x the combined spread of both measurements")
 @click.option("--confirm", type=int, default=1, show_default=True, callback=_nonneg,
               help="re-measures of a suspected regression before it counts")
-@click.option("--update", is_flag=True, help="store results faster than the stored figure beyond the limit")
+@click.option("--update", is_flag=True, help="store an improvement, and re-baseline a regression or a baseline too imprecise to judge by")
 @click.option("--require-all", is_flag=True, help="a skipped entry (no device here) is a failure")
 @click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write a Markdown summary here")
@@ -86,7 +86,7 @@ Exit codes:
 @click.option("--repeats", type=int, default=None, callback=_positive, help="timed launches per measurement (default 50)")
 @click.option("--jobs", type=int, default=None, callback=_positive, help="parallel compiles (default: cores)")
 @click.option("--quiet", is_flag=True, help="no per-entry progress on stderr")
-def command(table: Path, shapes: str | None, family: str | None, arch: str | None, tolerance: float, spread_k: float,
+def command(table: Path, shapes: str | None, family: str | None, arch: str | None, tolerance: float,
             confirm: int, update: bool, require_all: bool, markdown_path: Path | None, junit_path: Path | None,
             gpu: int | None, hk_root: str | None, tk_root: str | None, trial_timeout: float, repeats: int | None, jobs: int | None,
             quiet: bool) -> None:
@@ -104,7 +104,7 @@ def command(table: Path, shapes: str | None, family: str | None, arch: str | Non
     if update:
         _writable(table, "--update")
     try:
-        opts = SweepOptions(tolerance=tolerance, spread_k=spread_k, shapes=parse_shapes(shapes), family=family, arch=arch,
+        opts = SweepOptions(tolerance=tolerance, shapes=parse_shapes(shapes), family=family, arch=arch,
                             update=update, require_all=require_all, confirm=confirm, gpu=gpu, hk_root=hk_root, tk_root=tk_root,
                             trial_timeout=trial_timeout, repeats=repeats, jobs=jobs)
         report = run_sweep(table, opts, log=(lambda s: None) if quiet else (lambda s: click.echo(s, err=True)))

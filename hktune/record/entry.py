@@ -9,7 +9,7 @@ from hktune import dtypes
 from hktune.record import table as tbl
 
 # Measurement fields kept on an entry beside the headline figures (when the run target gives them).
-EXTRA_FIELDS = ("ratio_lo", "ratio_hi", "precision", "converged", "rounds", "warnings", "environment")
+EXTRA_FIELDS = ("ratio_lo", "ratio_hi", "precision", "converged", "rounds", "warnings")
 
 
 def provenance(builder: Any, info: dict[str, Any]) -> dict[str, Any]:
@@ -35,7 +35,12 @@ def make_entry(key: tbl.Key, config: dict[str, int], res: dict[str, Any], *, tri
     ratio = res.get("ratio")
     if ratio is None:
         ratio = float(res["tflops"]) / float(vendor_tflops) if vendor_tflops else float("nan")
-    more = {k: res[k] for k in EXTRA_FIELDS if res.get(k) is not None}
+    more = {k: res[k] for k in EXTRA_FIELDS if res.get(k) not in (None, [])}
+    if res.get("ratios"):
+        more["ratios"] = [round(float(x), 4) for x in res["ratios"]][:64]  # the round ratios: the sweep's baseline
+    env = res.get("environment") or {}
+    if env.get("before") or env.get("after"):
+        more["environment"] = env.get("after") or env.get("before")
     return tbl.Entry(
         key=key, config=dict(config), tflops=float(res["tflops"]), time_us=float(res["median_us"]),
         spread=float(res["spread"]),
@@ -44,10 +49,11 @@ def make_entry(key: tbl.Key, config: dict[str, int], res: dict[str, Any], *, tri
         date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         device={"name": info.get("name"), "units": info.get("units"), "arch": info.get("arch")},
         toolchain=provenance(builder, info), template_hash=template_hash,
-        extra={**({"measurement": more} if more else {}), **(extra or {})},
+        extra={**more, **(extra or {})},
     )
 
 
-def record(path: Any, entry: tbl.Entry, supersede_run: str | None = None) -> tuple[bool, tbl.Entry | None]:
-    """Store ``entry`` if it is verified (by its dtype's tolerance) and better than the stored one."""
-    return tbl.record(path, entry, max_error=max_error(entry.key.dtype), supersede_run=supersede_run)
+def record(path: Any, entry: tbl.Entry, supersede_run: str | None = None, force: bool = False) -> tuple[bool, tbl.Entry | None]:
+    """Store ``entry`` if it is verified (by its dtype's tolerance) and better than the stored one
+    (or, with ``force``, whatever the stored one)."""
+    return tbl.record(path, entry, max_error=max_error(entry.key.dtype), supersede_run=supersede_run, force=force)

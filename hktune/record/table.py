@@ -244,15 +244,26 @@ def _lock(path: Path, timeout: float) -> filelock.BaseFileLock:
     return filelock.FileLock(str(path) + ".lock", timeout=timeout)
 
 
+def better(new: Entry, old: Entry) -> bool:
+    """Is ``new`` faster than ``old``? By the paired ratio to the vendor BLAS when both have one
+    (robust to the card's clock and power state), else by TFLOP/s."""
+    if math.isfinite(new.ratio) and math.isfinite(old.ratio) and new.ratio > 0 and old.ratio > 0:
+        return new.ratio > old.ratio
+    return new.tflops > old.tflops
+
+
 def record(
     path: Path | str, entry: Entry, max_error: float | None = None, timeout: float = LOCK_TIMEOUT_S,
-    supersede_run: str | None = None,
+    supersede_run: str | None = None, force: bool = False,
 ) -> tuple[bool, Entry | None]:
     """Put ``entry`` in the table if it is verified and faster than the one stored for its key.
 
     ``supersede_run``: a stored entry whose ``extra['run']`` equals it was written earlier by the
     same search run (a first, single timing), so the run's final, re-measured figure replaces it
     even when lower; entries of other runs are still only replaced by faster ones.
+
+    ``force``: replace the stored entry even when slower (a sweep's --update re-baselining after a
+    genuine slowdown, or over a baseline too imprecise to judge by).
 
     ``max_error`` defaults to the table's top-level ``max_error`` field, else DEFAULT_MAX_ERROR.
     A stored entry that fails verification is replaced by any verified one.
@@ -267,8 +278,8 @@ def record(
             previous = lookup(entries, entry.key)
             if not entry.verified(limit):
                 return False, previous
-            same_run = supersede_run is not None and previous is not None and previous.extra.get("run") == supersede_run
-            if previous is not None and previous.verified(limit) and not same_run and not entry.tflops > previous.tflops:
+            same_run = force or (supersede_run is not None and previous is not None and previous.extra.get("run") == supersede_run)
+            if previous is not None and previous.verified(limit) and not same_run and not better(entry, previous):
                 return False, previous
             kept = [e for e in entries if e.key != entry.key]
             _write(path, _dump(kept + [entry], meta))

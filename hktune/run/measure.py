@@ -392,7 +392,7 @@ class Evaluator:
         Bts = [Bt.t() for Bt in sets.Bt]
         return [lambda A=A, B=B, C=C: torch.mm(A, B, out=C) for A, B, C in zip(sets.A, Bts, sets.Cv)]
 
-    def paired(self, cand: list[Callable[[], None]], sets: ShapeSets) -> tuple[Paired, dict, list[str]]:
+    def paired(self, cand: list[Callable[[], None]], sets: ShapeSets, budget_ms: float | None = None) -> tuple[Paired, dict, list[str]]:
         """Candidate vs vendor in ABBA rounds on the same rotated sets (hktune.run.paired).
 
         Both arms walk the sets in the same order; the vendor starts half a rotation behind, so
@@ -409,6 +409,9 @@ class Evaluator:
         gpu = self.device.type == "cuda"
         before = read_environment(self.device.index, self._pci, gpu=gpu)
         rule = self.s.stop_rule(gpu)
+        if budget_ms is not None:  # one short round (a tournament's): cap the timed work
+            rule.max_time_s = budget_ms / 1e3
+            rule.min_time_s = min(rule.min_time_s, rule.max_time_s / 2)
         rule.min_launches = max(rule.min_launches, len(cand))  # a full rotation, as before (wall cap permitting)
         res = measure_paired(run_a, run_b, rule, choose_batch(pilot_a, batch_s), choose_batch(pilot_b, batch_s))
         after = read_environment(self.device.index, self._pci, gpu=gpu)
@@ -449,7 +452,8 @@ class Evaluator:
         return worst
 
     def evaluate(self, lib_path: str, expected: str | None, m: int, n: int, k: int,
-                 time_it: bool = True, inputs: int | None = None, back_to_back: int | None = None) -> Result:
+                 time_it: bool = True, inputs: int | None = None, back_to_back: int | None = None,
+                 budget_ms: float | None = None) -> Result:
         lib = Library(lib_path)
         try:
             got = lib.config()
@@ -463,7 +467,7 @@ class Evaluator:
             for C in sets.C:
                 C.fill_(float("nan"))
             cand = [lib.bind(A, Bt, C, stream) for A, Bt, C in zip(sets.A, sets.Bt, sets.C)]
-            pr, env, warns = self.paired(cand, sets)
+            pr, env, warns = self.paired(cand, sets, budget_ms)
             if self.s.check_after_timing:
                 for i, (C, ref) in enumerate(zip(sets.C, sets.ref)):
                     e, why = check(C, ref)

@@ -60,7 +60,7 @@ def main() -> int:
             if op == "evaluate":
                 res = ev.evaluate(req["lib"], req.get("expected"), req["m"], req["n"], req["k"],
                                   time_it=req.get("time", True), inputs=req.get("inputs"),
-                                  back_to_back=req.get("back_to_back"))
+                                  back_to_back=req.get("back_to_back"), budget_ms=req.get("budget_ms"))
                 reply = {"op": "result", **res.to_dict()}
                 if not res.ok and res.reason and res.reason.startswith("device error"):
                     # A device fault poisons the context: answer, then exit so the parent restarts us.

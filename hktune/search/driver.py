@@ -52,7 +52,9 @@ class SearchOptions:
     lookahead: int | None = None  # candidates compiled ahead of the ones being timed
     confirm_inputs: int = 3       # race hunting for every new best and every finalist
     confirm_back_to_back: int = 4
-    finalists: int = 3            # best configs re-timed at the end; the winner is chosen on those
+    finalists: int = 5            # best configs in the closing tournament (finalists.py)
+    tournament_rounds: int = 30   # at most this many interleaved rounds
+    retime: bool = False          # a finished study: run the tournament again instead of reporting its entry
     warm_start: int = 8           # configs enqueued from the nearest already-tuned shapes (0: off)
     candidates: list[Config] | None = None  # restrict the search to these configs (replays, subspaces)
 
@@ -117,6 +119,19 @@ class Search:
     def check_shape(family: Family, arch: str, space: Space, shape: tuple[int, int, int]) -> list[Config]:
         return legal_configs(family, arch, space, shape)
 
+    def finished(self) -> bool:
+        return self.already >= min(self.opts.trials, len(self.valid))
+
+    def recorded_best(self) -> dict[str, Any] | None:
+        """The study's one best (the tournament's winner), with the table's figures when it has them."""
+        best = self.study.user_attrs.get("best")
+        if self.baseline is not None:
+            e = self.baseline
+            return {"config": e.config, "tflops": e.tflops, "median_us": e.time_us, "spread": e.spread, "error": e.error,
+                    "vendor_tflops": e.vendor.get("tflops"), "vendor_us": e.vendor.get("time_us"), "ratio": e.ratio,
+                    "recorded": True}
+        return dict(best, recorded=True) if best else None
+
     def stop(self) -> None:
         """Ask no more candidates; the ones already running finish and are recorded."""
         self._stop = True
@@ -175,7 +190,12 @@ class Search:
 
     @staticmethod
     def _objective(res: dict[str, Any]) -> float:
-        return float(res["tflops"])
+        """The study's objective: the paired ratio to the vendor BLAS (robust to the card's clock
+        and power drift); TFLOP/s over the vendor's when a target gives no paired ratio."""
+        r = res.get("ratio")
+        if isinstance(r, (int, float)) and math.isfinite(r) and r > 0:
+            return float(r)
+        return float(res["tflops"]) / float(res["vendor_tflops"]) if res.get("vendor_tflops") else float(res["tflops"])
 
     def _admit(self, trial: optuna.Trial, cfg: Config, outcome: BuildOutcome) -> bool:
         """Record the build; False when the candidate cannot be run (failed or pruned)."""
@@ -223,13 +243,13 @@ class Search:
         self.summary.failures.append((cfg, reason))
         return None
 
-    def _record(self, cfg: Config, res: dict[str, Any], final: bool = False) -> None:
+    def _record(self, cfg: Config, res: dict[str, Any], final: bool = False, extra: dict[str, Any] | None = None) -> None:
         if self.opts.table is None:
             return
         entry = rec.make_entry(self.key, cfg, res, trials=len(self.seen), info=self.worker.info, builder=self.builder,
                                template_hash=self.family.template_hash(self.arch),
-                               extra={"run": self.run_id, "finalist_remeasure": final})
-        if final and self.baseline is not None and self.baseline.tflops >= entry.tflops:
+                               extra={"run": self.run_id, "finalist_remeasure": final, **(extra or {})})
+        if final and self.baseline is not None and not tbl.better(entry, self.baseline):
             entry = self.baseline  # an earlier run's entry is still the fastest: put it back
         # The re-measured winner replaces this run's own earlier first-timing entry, and an older
         # run's entry only when it beats it: one recorded figure per careful measure.
@@ -240,10 +260,14 @@ class Search:
     def run(self, on_trial: Callable[[SearchSummary, dict[str, Any] | None], None] | None = None) -> SearchSummary:
         """Ask -> compile ahead -> run on whichever worker is free -> tell, until the budget, the
         time limit or the space runs out. Study access stays on this thread."""
-        from hktune.search.finalists import rerank
+        from hktune.search.finalists import decide
 
         self._on_trial = on_trial
         start = time.perf_counter()
+        if self.finished() and not self.opts.retime:
+            # A finished study reports its recorded best at once; re-timing only when asked.
+            self.summary.best = self.recorded_best()
+            return self.summary
         for w in self.workers:
             w.prepare(*self.shape)
         self._first()
@@ -269,7 +293,8 @@ class Search:
                         on_trial(self.summary, out)
                 if (out_of_time() or self._stop) and not ex.running:
                     break
-            rerank(self)
+            if self.summary.evaluated or self.opts.retime:
+                decide(self)
         finally:
             for trial in ex.abandon():
                 self.recorder.abandon(trial)

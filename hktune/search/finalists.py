@@ -1,46 +1,136 @@
-"""Finalists: the best few configs of a study are re-measured (each race-hunted again) and the
-re-measure decides the table's entry, so one lucky or unlucky timing never picks the winner."""
+"""Finalists decided by a tournament: the study's best few configs (k >= 5 by default) are each
+race-hunted again, then re-measured in interleaved paired rounds with the vendor BLAS in every
+measurement (hktune.search.tournament); the winner goes into the table with its tournament.
+
+This is the one definition of a study's best: the winner is stored on the study (user attribute
+``best``) and in the table, and `show`, `report`, the header and warm start all read it from there.
+A finalist that fails race hunting or a re-check is marked unsafe in the study: never a best,
+never a warm start. On NVIDIA, the winner also runs once under compute-sanitizer (racecheck and
+synccheck) at a small legal shape when the tool is present; the verdict goes into provenance."""
 from __future__ import annotations
 
+import math
+import shutil
+import subprocess
+import sys
 from typing import Any
 
 from optuna.trial import TrialState
 
 from hktune.search.problem import config_key, config_string
-from hktune.space.space import Config
+from hktune.search.tournament import run_tournament
+
+ROUND_MS = {"gpu": 300.0, "host": 60.0}   # timed work per finalist per round
+MAX_ROUNDS = {"gpu": 30, "host": 8}
 
 
-def rerank(search: Any) -> None:
-    opts = search.opts
-    if opts.finalists < 2:
-        return
+def finalists(search: Any) -> list[tuple[dict[str, int], float]]:
+    unsafe = search.recorder.unsafe_keys()
     done = [t for t in search.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
             if "duplicate_of" not in t.user_attrs and t.user_attrs.get("config")
-            and config_key(t.user_attrs["config"]) not in search.recorder.unsafe_keys()]
-    top = sorted(done, key=lambda t: t.value, reverse=True)[: opts.finalists]
-    if len(top) < 2:
-        return
-    best: tuple[float, Config, dict[str, Any]] | None = None
-    for t in top:
+            and config_key(t.user_attrs["config"]) not in unsafe]
+    best: dict[str, tuple[dict[str, int], float, int]] = {}
+    for t in done:
         cfg = {k: int(v) for k, v in t.user_attrs["config"].items()}
+        key = config_key(cfg)
+        if key not in best or t.value > best[key][1]:
+            best[key] = (cfg, t.value, t.number)
+    top = sorted(best.values(), key=lambda x: -x[1])[: search.opts.finalists]
+    return [(c, v) for c, v, _ in top]
+
+
+def decide(search: Any) -> None:
+    """Run the tournament and record its winner (nothing to do with fewer than two finalists)."""
+    opts = search.opts
+    kind = "host" if search.worker.device == "cpu" else "gpu"
+    ready = []
+    for cfg, _ in finalists(search):
         outcome = search.builder.build(cfg)
         if not outcome.usable:
             continue
-        res = search.worker.evaluate(outcome.artifact, config_string(search.space, cfg), *search.shape)
-        if res.get("ok"):
-            res = search._hunt(search.worker, cfg, outcome, res)
-        if not res.get("ok"):
-            # A finalist that fails now (a race, a wrong result) is marked in the study, so it
-            # never warm-starts another shape and never becomes anyone's best.
-            search.recorder.mark_unsafe(cfg, search.dists, str(res.get("reason")), t.number)
-            search._observe(cfg, None)
+        hunt = search._hunt(search.worker, cfg, outcome, {"ok": True})
+        if not hunt.get("ok"):
+            _unsafe(search, cfg, str(hunt.get("reason")))
             continue
-        value = search._objective(res)
-        if best is None or value > best[0]:
-            best = (value, cfg, res)
-    if best is not None:
-        _, cfg, res = best
-        search.summary.best = {"config": cfg, **{k: res.get(k) for k in ("tflops", "median_us", "spread", "error",
-                                                                          "vendor_tflops", "vendor_us", "ratio")},
-                               "finalists": len(top)}
-        search._record(cfg, res, final=True)
+        ready.append((cfg, outcome))
+    if len(ready) < 2:
+        return
+    last: dict[str, dict[str, Any]] = {}
+
+    def measure(item: tuple[dict[str, int], Any]) -> float:
+        cfg, outcome = item
+        res = search.worker.evaluate(outcome.artifact, config_string(search.space, cfg), *search.shape,
+                                     inputs=1, back_to_back=1, budget_ms=ROUND_MS[kind])
+        if not res.get("ok"):
+            _unsafe(search, cfg, "failed a re-check in the tournament: " + str(res.get("reason")))
+            return 0.0  # out of the race
+        last[config_key(cfg)] = res
+        return float(search._objective(res))
+
+    result = run_tournament(ready, measure, min_rounds=min(6, opts.tournament_rounds), max_rounds=opts.tournament_rounds)
+    cfg, outcome = result.winner.finalist
+    res = last.get(config_key(cfg))
+    if res is None or config_key(cfg) in search.recorder.unsafe_keys():
+        return
+    # The entry's figures: a full measurement of the winner, its ratio and CI from the tournament.
+    full = search.worker.evaluate(outcome.artifact, config_string(search.space, cfg), *search.shape)
+    if full.get("ok"):
+        res = full
+    w = result.winner.estimate
+    res = {**res, "ratio": w.median, "ratio_lo": w.lo, "ratio_hi": w.hi, "precision": w.precision,
+           "ratios": result.winner.ratios}
+    ranking = [{"config": s.finalist[0], "ratio": round(s.ratio, 4),
+                "ratio_lo": round(s.estimate.lo, 4) if math.isfinite(s.estimate.lo) else None,
+                "ratio_hi": round(s.estimate.hi, 4) if math.isfinite(s.estimate.hi) else None} for s in result.ranking]
+    tour = {"finalists": len(ready), "rounds": result.rounds, "tie": result.tie,
+            "separated_by": result.separated_by or "tie", "ranking": ranking}
+    extra = {"tournament": tour}
+    san = sanitize(search, cfg, outcome) if kind == "gpu" else None
+    if san:
+        extra["sanitizer"] = san
+        if any(v != "ok" for v in san.values() if v != "not run"):
+            _unsafe(search, cfg, f"compute-sanitizer: {san}")
+            return
+    search.summary.best = {"config": cfg, **{k: res.get(k) for k in ("tflops", "median_us", "spread", "error",
+                                                                      "vendor_tflops", "vendor_us", "ratio")},
+                           "finalists": len(ready), "tie": result.tie, "rounds": result.rounds}
+    search._record(cfg, res, final=True, extra=extra)
+    search.study.set_user_attr("best", {"config": cfg, "ratio": w.median, "ratio_lo": w.lo if math.isfinite(w.lo) else None,
+                                        "ratio_hi": w.hi if math.isfinite(w.hi) else None, "tflops": res.get("tflops"),
+                                        "tie": result.tie, "rounds": result.rounds, "run": search.run_id})
+
+
+def _unsafe(search: Any, cfg: dict[str, int], reason: str) -> None:
+    search.recorder.mark_unsafe(cfg, search.dists, reason, -1)
+    search._observe(cfg, None)
+    search.summary.failures.append((cfg, reason))
+
+
+def sanitize(search: Any, cfg: dict[str, int], outcome: Any) -> dict[str, str] | None:
+    """racecheck and synccheck of the winner at the smallest legal shape (None: no tool here)."""
+    tool = shutil.which("compute-sanitizer")
+    if tool is None:
+        return None
+    shape = small_shape(search.space, cfg)
+    if shape is None:
+        return {"racecheck": "not run", "synccheck": "not run"}
+    out = {}
+    for check in ("racecheck", "synccheck"):
+        cmd = [tool, "--tool", check, "--error-exitcode", "9", sys.executable, "-m", "hktune.run.sanitize_launch",
+               str(outcome.artifact), *map(str, shape)]
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, start_new_session=True)
+            out[check] = "ok" if r.returncode == 0 else f"exit {r.returncode}: " + " | ".join(
+                ln for ln in (r.stdout + r.stderr).splitlines() if "=====" in ln and ("Error" in ln or "hazard" in ln.lower()))[:300]
+        except subprocess.TimeoutExpired:
+            out[check] = "not run (timed out after 300 s)"
+    return out
+
+
+def small_shape(space: Any, cfg: dict[str, int]) -> tuple[int, int, int] | None:
+    for s in (256, 512, 1024, 2048):
+        for m, n in ((s, s), (2 * s, s), (s, 2 * s)):
+            for k in (256, 512, 1024):
+                if not space.shape_violations(cfg, m, n, k):
+                    return m, n, k
+    return None

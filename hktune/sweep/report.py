@@ -46,7 +46,7 @@ def markdown(report: SweepReport) -> str:
         "",
         f"Table `{report.table}` · {report.started} · {report.seconds:.0f} s · devices: {devs}",
         "",
-        f"Rule: {RULE}; tolerance {o.tolerance:g}, k {o.spread_k:g}"
+        f"Rule: {RULE}; tolerance {o.tolerance:g}"
         + (f"; a suspected regression is re-measured {o.confirm}x and the fastest verified figure judged" if o.confirm else ""),
         "",
         "| | family/arch | MxNxK | config | stored TFLOP/s | now TFLOP/s | change | limit | vendor now | ratio now | spread now | |",
@@ -114,7 +114,7 @@ def junit(report: SweepReport) -> bytes:
                           timestamp=report.started, hostname=socket.gethostname())
     props = ET.SubElement(suite, "properties")
     o = report.options
-    for name, value in [("rule", RULE), ("tolerance", f"{o.tolerance:g}"), ("spread_k", f"{o.spread_k:g}"),
+    for name, value in [("rule", RULE), ("tolerance", f"{o.tolerance:g}"),
                         ("require_all", str(o.require_all).lower()), ("update", str(o.update).lower()),
                         *[(f"device {d}", f"{i.get('name')} ({i.get('arch')})") for d, i in report.devices.items()]]:
         ET.SubElement(props, "property", name=name, value=value)

@@ -1,16 +1,13 @@
-"""Sweep: re-verify and re-time every entry of a results table, with the vendor BLAS timed
-beside each, and judge each entry against the figure stored for it.
+"""Sweep: re-verify and re-time every entry of a results table, paired with the vendor BLAS,
+and judge each entry's paired ratio (vendor time / kernel time) against the stored one.
 
-The regression rule (docs/ci-sweeps.md explains the choice):
-
-    slowdown  = stored.tflops / new.tflops - 1
-    threshold = max(tolerance, k * sqrt(stored.spread**2 + new.spread**2))
-    regression  when slowdown > threshold
-    improvement when new.tflops / stored.tflops - 1 > threshold
-
-where spread = (p90 - p10) / median of each measurement's timed launches. A suspected
-regression is re-measured (``confirm`` times) and the fastest verified measurement is judged:
-the stored figure is itself the best of several timings, so one unlucky timing must not fail CI.
+The rule (hktune.record.judge; docs/ci-sweeps.md explains it): a regression is a slowdown of the
+paired ratio that is statistically significant (confidence intervals from the measurements' round
+ratios) and whose interval reaches the effect size (``--tolerance``, default 3%). A stored
+baseline whose own interval is wider than half the effect size cannot vouch for anything: it is
+refused ("re-baseline with --update"), never answered by widening the threshold. A re-measure too
+imprecise to vouch for "unchanged" is inconclusive, and fails. A suspected regression is
+re-measured (``confirm`` times) and the best verified measurement is judged.
 
 Provenance: an entry whose device (name, arch, units), toolchain (compiler, torch, backend,
 include trees such as the HipKittens commit) or template_hash differs from this environment
@@ -21,7 +18,6 @@ from __future__ import annotations
 
 from hktune.errors import BadInput
 
-import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -32,15 +28,17 @@ from typing import Any, Callable
 from hktune.record import table as tbl
 
 TOLERANCE = 0.03
-SPREAD_K = 1.0
 HUNT_INPUTS, HUNT_BACK_TO_BACK = 4, 4  # race hunting for entries of another provenance
 
-PASS, IMPROVED, REGRESSION, WRONG, BUILD_FAILED, INVALID, ERROR, SKIPPED = (
-    "pass", "improved", "regression", "wrong", "build failed", "invalid", "error", "skipped")
-FAILING = (REGRESSION, WRONG, BUILD_FAILED, INVALID, ERROR)
+PASS, IMPROVED, REGRESSION, WRONG, BUILD_FAILED, INVALID, ERROR, SKIPPED, BAD_BASELINE, INCONCLUSIVE = (
+    "pass", "improved", "regression", "wrong", "build failed", "invalid", "error", "skipped", "bad baseline",
+    "inconclusive")
+FAILING = (REGRESSION, WRONG, BUILD_FAILED, INVALID, ERROR, BAD_BASELINE, INCONCLUSIVE)
+STATUS = {"regressed": REGRESSION, "improved": IMPROVED, "unchanged": PASS, "bad_baseline": BAD_BASELINE,
+          "inconclusive": INCONCLUSIVE}
 
-RULE = ("regression when stored/new - 1 > max(tolerance, k * sqrt(stored_spread^2 + new_spread^2)); "
-        "spread = (p90 - p10) / median of the timed launches")
+RULE = ("paired ratio (vendor time / kernel time): regression when the slowdown is significant (95% CI above 0) "
+        "and its CI reaches the tolerance; a baseline with a CI half-width over tolerance/2 is refused")
 
 
 class SweepError(BadInput):
@@ -49,8 +47,7 @@ class SweepError(BadInput):
 
 @dataclass
 class SweepOptions:
-    tolerance: float = TOLERANCE
-    spread_k: float = SPREAD_K
+    tolerance: float = TOLERANCE   # the effect size that counts
     shapes: frozenset[tuple[int, int, int]] | None = None
     family: str | None = None
     arch: str | None = None
@@ -123,31 +120,12 @@ class SweepReport:
 
 
 # -- the rule -----------------------------------------------------------------------------------
-def _spread(x: Any) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return 0.0
-    return v if math.isfinite(v) and v > 0 else 0.0
+def judge(entry: Any, res: dict[str, Any], tolerance: float = TOLERANCE) -> tuple[str, float, float, str]:
+    """(status, slowdown, tolerance, message) of one re-measured entry, by hktune.record.judge."""
+    from hktune.record.judge import DEFAULT_MAX_PRECISION, judge as paired
 
-
-def threshold(tolerance: float, k: float, stored_spread: Any, new_spread: Any) -> float:
-    """The slowdown a measurement may show before it counts: the tolerance, or k times the two
-    measurements' spreads combined (independent noise adds in quadrature), whichever is larger."""
-    return max(tolerance, k * math.hypot(_spread(stored_spread), _spread(new_spread)))
-
-
-def judge(stored_tflops: float, stored_spread: Any, new_tflops: float, new_spread: Any,
-          tolerance: float = TOLERANCE, k: float = SPREAD_K) -> tuple[str, float, float]:
-    """(status, slowdown, threshold) of one re-measured entry: PASS, IMPROVED or REGRESSION."""
-    limit = threshold(tolerance, k, stored_spread, new_spread)
-    slowdown = stored_tflops / new_tflops - 1 if new_tflops > 0 else math.inf
-    if slowdown > limit:
-        return REGRESSION, slowdown, limit
-    speedup = new_tflops / stored_tflops - 1 if stored_tflops > 0 else math.inf
-    if speedup > limit:
-        return IMPROVED, slowdown, limit
-    return PASS, slowdown, limit
+    j = paired(entry, res, effect=tolerance, max_precision=max(DEFAULT_MAX_PRECISION, tolerance / 2))
+    return STATUS[j.verdict], j.slowdown, tolerance, j.message
 
 
 # -- selection --------------------------------------------------------------------------------------
@@ -284,25 +262,20 @@ def _one(e: tbl.Entry, g: _Group, outcome: Any, worker: Any, opts: SweepOptions,
     if not res.get("ok"):
         v.status, v.message = WRONG, str(res.get("reason"))
         return v
-    status, slow, limit = judge(e.tflops, e.spread, float(res["tflops"]), res.get("spread"), opts.tolerance, opts.spread_k)
-    for _ in range(opts.confirm if status == REGRESSION else 0):
+    status, slow, limit, why = judge(e, res, opts.tolerance)
+    for _ in range(opts.confirm if status in (REGRESSION, INCONCLUSIVE) else 0):
         again = measure()
         if not again.get("ok"):
             v.status, v.message, v.result = WRONG, "on re-measure: " + str(again.get("reason")), again
             return v
-        if again["tflops"] > res["tflops"]:
+        if (again.get("ratio") or 0) > (res.get("ratio") or 0):
             res = again
-        status, slow, limit = judge(e.tflops, e.spread, float(res["tflops"]), res.get("spread"), opts.tolerance, opts.spread_k)
-        if status != REGRESSION:
+        status, slow, limit, why = judge(e, res, opts.tolerance)
+        if status not in (REGRESSION, INCONCLUSIVE):
             break
     v.result, v.status, v.slowdown, v.threshold = res, status, slow, limit
-    # --- paired-ratio judge (hktune.record.judge): reported only, until the integrator makes it the rule
-    from hktune.record.judge import judge as judge_paired
-
-    jp = judge_paired(e, res)
-    v.notes.append(f"paired judge: {jp.verdict}: {jp.message}")
-    # --- end paired-ratio judge
-    storable = opts.update and (status == IMPROVED or not e.verified(FROBENIUS_MAX))
+    # --update stores an improvement, and re-baselines a regression or a baseline too poor to judge by.
+    storable = opts.update and (status in (IMPROVED, REGRESSION, BAD_BASELINE) or not e.verified(FROBENIUS_MAX))
     if v.provenance or storable:
         # Never trust a figure verified elsewhere, nor store one without the search's race hunt.
         v.race_hunted = True
@@ -310,26 +283,21 @@ def _one(e: tbl.Entry, g: _Group, outcome: Any, worker: Any, opts: SweepOptions,
         if not hunt.get("ok"):
             v.status, v.message = WRONG, "failed race hunting: " + str(hunt.get("reason"))
             return v
-    new_t, vt = float(res["tflops"]), res.get("vendor_tflops")
-    if math.isfinite(e.tflops) and e.tflops > 0:
-        v.message = f"{e.tflops:.4g} -> {new_t:.4g} TFLOP/s ({new_t / e.tflops - 1:+.1%}): slowdown {slow:.1%}, limit {limit:.1%}"
-    else:
-        v.message = f"the stored figure {e.tflops} is not a positive number: nothing to compare with; now {new_t:.4g} TFLOP/s"
-    old_vt = e.vendor.get("tflops") if isinstance(e.vendor, dict) else None
-    if status == REGRESSION and isinstance(old_vt, (int, float)) and old_vt > 0 and vt and old_vt / vt - 1 > limit:
-        v.notes.append(f"the vendor BLAS is {old_vt / vt - 1:.0%} slower too: a slower machine or clocks, not only the kernel?")
+    new_t = float(res["tflops"])
+    v.message = (f"ratio {e.ratio:.3f} -> {float(res.get('ratio') or float('nan')):.3f}x vendor; "
+                 f"{e.tflops:.4g} -> {new_t:.4g} TFLOP/s: {why}")
     if storable:
-        v.updated = _store(table, e, res, g, info)
+        v.updated = _store(table, e, res, g, info, force=v.status in (REGRESSION, BAD_BASELINE))
     return v
 
 
-def _store(table: Path, e: tbl.Entry, res: dict[str, Any], g: _Group, info: dict[str, Any]) -> bool:
+def _store(table: Path, e: tbl.Entry, res: dict[str, Any], g: _Group, info: dict[str, Any], force: bool = False) -> bool:
     """Record a faster verified result through the one recording rule (locked, atomic, faster-only)."""
     from hktune.record.entry import make_entry, record
 
     new = make_entry(e.key, e.config, res, trials=e.trials, info=info, builder=g.builder,
                      template_hash=g.fam.template_hash(g.arch), extra={"sweep": True})
-    replaced, _ = record(table, new)
+    replaced, _ = record(table, new, force=force)
     return replaced
 
 
