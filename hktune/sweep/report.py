@@ -11,7 +11,7 @@ from typing import Any
 from hktune.sweep.sweep import RULE, SKIPPED, SweepReport, Verdict
 
 _ICON = {"pass": "✅", "improved": "🚀", "regression": "❌", "wrong": "❌", "build failed": "❌", "invalid": "❌",
-         "error": "❌", "skipped": "⏭️"}
+         "error": "❌", "skipped": "⏭️", "bad baseline": "❌", "inconclusive": "❌", "re-baselined": "🔁"}
 
 
 def _f(x: Any, fmt: str = ".4g") -> str:

@@ -30,9 +30,11 @@ from hktune.record import table as tbl
 TOLERANCE = 0.03
 HUNT_INPUTS, HUNT_BACK_TO_BACK = 4, 4  # race hunting for entries of another provenance
 
-PASS, IMPROVED, REGRESSION, WRONG, BUILD_FAILED, INVALID, ERROR, SKIPPED, BAD_BASELINE, INCONCLUSIVE = (
+PASS, IMPROVED, REGRESSION, WRONG, BUILD_FAILED, INVALID, ERROR, SKIPPED, BAD_BASELINE, INCONCLUSIVE, REBASELINED = (
     "pass", "improved", "regression", "wrong", "build failed", "invalid", "error", "skipped", "bad baseline",
-    "inconclusive")
+    "inconclusive", "re-baselined")
+ALL_STATUSES = (REGRESSION, BAD_BASELINE, INCONCLUSIVE, WRONG, BUILD_FAILED, INVALID, ERROR, PASS, IMPROVED,
+                REBASELINED, SKIPPED)
 FAILING = (REGRESSION, WRONG, BUILD_FAILED, INVALID, ERROR, BAD_BASELINE, INCONCLUSIVE)
 STATUS = {"regressed": REGRESSION, "improved": IMPROVED, "unchanged": PASS, "bad_baseline": BAD_BASELINE,
           "inconclusive": INCONCLUSIVE}
@@ -113,8 +115,7 @@ class SweepReport:
         return 1 if self.failures() else 0
 
     def headline(self) -> str:
-        parts = [f"{self.count(s)} {s}" for s in (REGRESSION, WRONG, BUILD_FAILED, INVALID, ERROR, PASS, IMPROVED, SKIPPED)
-                 if self.count(s)]
+        parts = [f"{self.count(s)} {s}" for s in ALL_STATUSES if self.count(s)]
         word = {0: "PASS", 1: "FAIL", 3: "NOTHING RUN"}[self.exit_code()]
         return f"{word}: {', '.join(parts) or 'no entries selected'} ({len(self.verdicts)} of {self.total_entries} entries)"
 
@@ -288,6 +289,9 @@ def _one(e: tbl.Entry, g: _Group, outcome: Any, worker: Any, opts: SweepOptions,
                  f"{e.tflops:.4g} -> {new_t:.4g} TFLOP/s: {why}")
     if storable:
         v.updated = _store(table, e, res, g, info, force=v.status in (REGRESSION, BAD_BASELINE))
+        if v.updated and v.status in (REGRESSION, BAD_BASELINE):
+            v.message = f"{v.status}, re-baselined by --update: {v.message}"
+            v.status = REBASELINED
     return v
 
 
