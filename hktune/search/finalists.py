@@ -21,7 +21,7 @@ from hktune.search.problem import config_key, config_string
 from hktune.search.tournament import run_tournament
 
 ROUND_MS = {"gpu": 300.0, "host": 60.0}   # timed work per finalist per round
-MAX_ROUNDS = {"gpu": 30, "host": 8}
+MAX_ROUNDS = {"gpu": 30, "host": 6}
 
 
 def finalists(search: Any) -> list[tuple[dict[str, int], float]]:
@@ -67,7 +67,8 @@ def decide(search: Any) -> None:
         last[config_key(cfg)] = res
         return float(search._objective(res))
 
-    result = run_tournament(ready, measure, min_rounds=min(6, opts.tournament_rounds), max_rounds=opts.tournament_rounds)
+    rounds = min(opts.tournament_rounds, MAX_ROUNDS[kind])
+    result = run_tournament(ready, measure, min_rounds=min(6, rounds), max_rounds=rounds)
     cfg, outcome = result.winner.finalist
     res = last.get(config_key(cfg))
     if res is None or config_key(cfg) in search.recorder.unsafe_keys():

@@ -112,38 +112,46 @@ def plan_for(m: int, n: int, k: int, arch: str) -> Plan:
     return p
 
 
-def _family_entries(arch: str, s: Settings) -> tuple[Family, list[Entry]] | str:
+def _family_entries(arch: str, s: Settings) -> list[tuple[Family, list[Entry]]] | str:
+    """(family, its usable entries) for every family with entries for ``arch`` (only the
+    configured one when hktune.torch.configure(family=...) named one)."""
     entries = [e for e in tables.entries_for(arch) if (arch, e.key) not in _failed]
     if s.min_ratio > 0:
         entries = [e for e in entries if math.isfinite(e.ratio) and e.ratio >= s.min_ratio]
     if not entries:
         return f"no usable table entry for arch {arch} (tables: {', '.join(map(str, tables.table_paths())) or 'none'})"
-    have = sorted({e.key.family for e in entries})
-    try:
-        if s.family is not None:
-            fam = resolve(arch, s.family)
-        else:
-            try:
-                fam = resolve(arch)
-            except FamilyError:
-                fam = None
-            if fam is None or fam.name not in have:
-                if len(have) != 1:
-                    return f"entries of several families ({', '.join(have)}) for {arch}: hktune.torch.configure(family=...)"
-                fam = resolve(arch, have[0])
-    except FamilyError as e:
-        return str(e)
-    mine = [e for e in entries if e.key.family == fam.name]
-    if not mine:
-        return f"no table entry of family {fam.name} for arch {arch}"
-    return fam, mine
+    names = [s.family] if s.family is not None else sorted({e.key.family for e in entries})
+    out = []
+    for name in names:
+        try:
+            fam = resolve(arch, name)
+        except FamilyError as err:
+            if s.family is not None:
+                return str(err)
+            continue
+        mine = [e for e in entries if e.key.family == fam.name]
+        if mine:
+            out.append((fam, mine))
+    return out or f"no table entry of family {names[0]} for arch {arch}"
+
+
+_RANK = {"exact": 0, "nearest": 1, "padded": 2}
 
 
 def _make_plan(arch: str, shape: tuple[int, int, int], s: Settings) -> Plan:
+    """The best family's plan for the shape: an exact tuned entry beats a nearest one beats a
+    padded one; among equals, the entry with the higher paired ratio to the vendor BLAS."""
     got = _family_entries(arch, s)
     if isinstance(got, str):
         return Plan("fallback", "no_table", shape, detail=got)
-    fam, entries = got
+    plans = [_family_plan(fam, entries, arch, shape, s) for fam, entries in got]
+    usable = [p for p in plans if p.kind != "fallback"]
+    if not usable:
+        return plans[0]
+    return min(usable, key=lambda p: (_RANK[p.reason], -(p.entry.ratio if math.isfinite(p.entry.ratio) else 0.0)))
+
+
+def _family_plan(fam: Family, entries: list[Entry], arch: str, shape: tuple[int, int, int], s: Settings) -> Plan:
     try:
         space = fam.space(arch)
     except (FamilyError, ValueError) as e:
