@@ -247,10 +247,11 @@ def forest_predict(x: np.ndarray, y: np.ndarray, x_all: np.ndarray, n_trees: int
     return pred_all
 
 
-def _ncdf(z: np.ndarray) -> np.ndarray:
-    from scipy.special import ndtr
+_ERF = np.frompyfunc(math.erf, 1, 1)
 
-    return ndtr(z)
+
+def _ncdf(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + _ERF(z / math.sqrt(2.0)).astype(float))
 
 
 def _npdf(z: np.ndarray) -> np.ndarray:
