@@ -12,6 +12,7 @@ STRATEGIES = {
     "tpe": "hktune.search.strategies.tpe:TPEStrategy",
     "random": "hktune.search.strategies.random:RandomStrategy",
     "exhaustive": "hktune.search.strategies.exhaustive:ExhaustiveStrategy",
+    "model": "hktune.search.strategies.model:ModelStrategy",
 }
 DEFAULT = "tpe"
 
