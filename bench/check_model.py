@@ -4,7 +4,7 @@ nn.Linear and with hktune's, on the same weights and input. Writes check_model.j
 check_model.md (error, end-to-end speed ratio, tuned/padded/fallback GEMM counts) to --out.
 
 Needs only torch and this repository on PYTHONPATH (plus hktune's own dependencies for
---tune-trials, which runs `python -m hktune.commands.cli search` for each distinct GEMM shape first):
+--tune-trials, which runs `python -m hktune search` for each distinct GEMM shape first):
 
     PYTHONPATH=. python bench/check_model.py --out bench/results/check-model-h200 \\
         --tune-trials 200 --tune-timeout 1500
@@ -54,7 +54,7 @@ def tune(shapes: list[tuple[int, int, int]], arch: str, table: Path, args: argpa
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     runs = []
     for m, n, k in shapes:
-        cmd = [sys.executable, "-m", "hktune.commands.cli", "search", "--arch", arch, "--m", str(m), "--n", str(n), "--k", str(k),
+        cmd = [sys.executable, "-m", "hktune", "search", "--arch", arch, "--m", str(m), "--n", str(n), "--k", str(k),
                "--trials", str(args.tune_trials), "--table", str(table), "--quiet"]
         if args.tune_timeout:
             cmd += ["--timeout", str(args.tune_timeout)]

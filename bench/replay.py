@@ -30,7 +30,6 @@ import json
 import math
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time

@@ -5,7 +5,7 @@
     # anywhere (CPU): replay TPE, random and warm-started TPE over the kept data
     python bench/search_efficiency.py replay --data DIR/sample.json [--warm DIR2/sample.json] [--seeds 5]
 
-`collect` runs the real product (`python -m hktune.commands.cli search --sampler exhaustive --space
+`collect` runs the real product (`python -m hktune search --sampler exhaustive --space
 bench/cuda-subspace.yaml`: all 448 valid configs of a representative subspace) and records
 the throughput figures: the share of wall time the GPU spent timing candidates, and seconds per
 evaluated config. It then runs the same search again on a fresh study, with the compile cache
@@ -45,7 +45,7 @@ def search(out: Path, tag: str, sampler: str, trials: int, shape: tuple[int, int
            space: Path | None = None) -> dict[str, Any]:
     storage = out / f"{tag}.journal"
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "hktune.commands.cli", "search", "--arch", "sm_90", "--m", str(shape[0]), "--n", str(shape[1]),
+    r = subprocess.run([sys.executable, "-m", "hktune", "search", "--arch", "sm_90", "--m", str(shape[0]), "--n", str(shape[1]),
                         "--k", str(shape[2]), "--trials", str(trials), "--sampler", sampler, "--seed", str(seed),
                         "--storage", str(storage), "--table", str(out / f"{tag}.yaml"), "--quiet",
                         *(["--space", str(space)] if space else [])], capture_output=True, text=True)

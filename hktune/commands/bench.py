@@ -16,6 +16,7 @@ from hktune.commands.common import (roots, EXIT_FAILED, Fail, _parse_config, _po
 @click.option("--m", type=int, default=None, callback=_positive)
 @click.option("--n", type=int, default=None, callback=_positive)
 @click.option("--k", type=int, default=None, callback=_positive)
+@click.option("--shapes", "shapes_text", default=None, help="with --config: several shapes MxNxK,MxNxK,... (one worker for all)")
 @click.option("--table", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help="time every entry of a table")
 @click.option("--gpu", type=int, default=None)
 @click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
@@ -23,8 +24,9 @@ from hktune.commands.common import (roots, EXIT_FAILED, Fail, _parse_config, _po
 @click.option("--repeats", type=int, default=100, show_default=True, callback=_positive)
 @click.option("--json", "as_json", is_flag=True)
 def bench(arch: str | None, family: str | None, config_text: str | None, m: int | None, n: int | None, k: int | None,
-          table: Path | None, gpu: int | None, hk_root: str | None, tk_root: str | None, repeats: int, as_json: bool) -> None:
-    """Time one config, or a table's entries, against the vendor BLAS in the same run."""
+          shapes_text: str | None, table: Path | None, gpu: int | None, hk_root: str | None, tk_root: str | None, repeats: int, as_json: bool) -> None:
+    """Time one config, or a table's entries, paired with the vendor BLAS (alternating rounds on the
+    same inputs); the paired ratio (vendor time / kernel time) comes with its 95% CI."""
     from tabulate import tabulate
 
     from hktune.record import table as tbl
@@ -35,10 +37,11 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
 
     if table:
         jobs_ = [(e.key.arch, e.key.family, e.config, (e.key.m, e.key.n, e.key.k), e) for e in tbl.load(table)]
-    elif config_text and arch and m and n and k:
-        jobs_ = [(arch, family, None, (m, n, k), None)]
+    elif config_text and arch and (shapes_text or (m and n and k)):
+        shapes = [(m, n, k)] if not shapes_text else [_shape(s) for s in shapes_text.split(",") if s.strip()]
+        jobs_ = [(arch, family, None, shape, None) for shape in shapes]
     else:
-        raise Fail("give --table, or --arch, --config, --m, --n and --k")
+        raise Fail("give --table, or --arch, --config and --m, --n, --k (or --shapes)")
     rows, out = [], []
     workers: dict[str, Worker] = {}
     try:
@@ -61,9 +64,9 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
             res.pop("samples_us", None)
             out.append({"arch": arch_, "family": fam.name, "shape": shape, "config": cfg, **res,
                         "stored_tflops": entry.tflops if entry else None})
+            ci = f"{res['ratio_lo']:.3f}-{res['ratio_hi']:.3f}" if res.get("ratio_lo") is not None else ""
             rows.append([fam.name, arch_, "x".join(map(str, shape)), "ok" if res.get("ok") else "FAILED",
-                         res.get("tflops"), res.get("vendor_tflops"),
-                         (res["tflops"] / res["vendor_tflops"]) if res.get("ok") else None,
+                         res.get("tflops"), res.get("vendor_tflops"), res.get("ratio"), ci,
                          res.get("spread"), entry.tflops if entry else None, res.get("reason") or ""])
     finally:
         for w in workers.values():
@@ -71,7 +74,7 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
     if as_json:
         click.echo(json.dumps(out, indent=1, default=str))
     else:
-        click.echo(tabulate(rows, headers=["family", "arch", "MxNxK", "check", "TFLOP/s", "vendor", "ratio", "spread", "stored", "reason"],
+        click.echo(tabulate(rows, headers=["family", "arch", "MxNxK", "check", "TFLOP/s", "vendor", "paired ratio", "95% CI", "spread", "stored", "reason"],
                             tablefmt="simple", floatfmt=".4g"))
     if not all(o.get("ok") for o in out):
         sys.exit(EXIT_FAILED)
@@ -80,3 +83,13 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
 
 
 command = bench
+
+
+def _shape(text: str) -> tuple[int, int, int]:
+    try:
+        m, n, k = (int(x) for x in text.lower().strip().split("x"))
+    except ValueError:
+        raise Fail(f"--shapes: expected MxNxK, got {text!r}") from None
+    if min(m, n, k) <= 0:
+        raise Fail(f"--shapes: sizes must be positive, got {text!r}")
+    return m, n, k

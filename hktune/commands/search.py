@@ -38,13 +38,17 @@ from hktune.commands.common import (roots, EXIT_FAILED, Fail, _check_writable, _
 @click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
 @click.option("--space", "space_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="search this space file instead of the family's (e.g. a narrower one)")
+@click.option("--finalists", type=int, default=5, show_default=True, callback=_positive,
+              help="configs in the closing tournament (each race-hunted, then re-measured in interleaved paired rounds)")
+@click.option("--tournament-rounds", type=int, default=30, show_default=True, callback=_positive,
+              help="at most this many tournament rounds (the top two tie when they stay inseparable)")
 @click.option("--retime", is_flag=True, help="a finished study: run the finalists' tournament again (else its entry is reported at once)")
 @click.option("--emulate", is_flag=True, help="gfx942/gfx950 without an AMD GPU: check the strategy's configs in the ISA "
               "emulator instead of timing them (correctness only; nothing is written to a table)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None, arch: str, family: str | None, trials: int, timeout: float | None, seed: int,
            sampler: str, dtype: str, storage: str | None, table: Path | None, jobs: int | None, gpu: int | None, gpus: str | None,
-           trial_timeout: float, hk_root: str | None, tk_root: str | None, space_file: Path | None, retime: bool, emulate: bool, quiet: bool) -> None:
+           trial_timeout: float, hk_root: str | None, tk_root: str | None, space_file: Path | None, finalists: int, tournament_rounds: int, retime: bool, emulate: bool, quiet: bool) -> None:
     """Tune GEMM shapes: compile, verify, time and search; the best verified config goes into the table."""
     from tqdm import tqdm
 
@@ -79,7 +83,8 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
     with builder, contextlib.ExitStack() as stack:
         for shape in shapes:
             opts = SearchOptions(m=shape[0], n=shape[1], k=shape[2], trials=trials, timeout_s=timeout, seed=seed,
-                                 sampler=sampler, storage=storage, table=table, dtype=dtype, retime=retime)
+                                 sampler=sampler, storage=storage, table=table, dtype=dtype, retime=retime,
+                                 finalists=finalists, tournament_rounds=tournament_rounds)
             try:
                 s = Search(fam, arch, space, builder, workers, opts)
             except SearchError as e:
