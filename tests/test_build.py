@@ -47,3 +47,24 @@ def test_prune_rules(host):
     assert prune_reason(space, {"OCCUPANCY": 2}, {"vgpr_spills": 3}).startswith("spills")
     assert "occupancy" in prune_reason(space, {"OCCUPANCY": 2}, {"occupancy": 1})
     assert prune_reason(space, {"OCCUPANCY": 2}, {"occupancy": 2, "spills": 0}) is None
+
+
+def test_a_check_added_after_the_entry_was_built_runs_on_load(host, tmp_path):
+    """The cache key does not hash the family's check list: an entry built before a check
+    existed gets that check run once when loaded, and its verdict kept in meta.json."""
+    import dataclasses
+    import json
+
+    fam, space = host
+    cfg = space.enumerate()[0]
+    with Builder(dataclasses.replace(fam, checks=("m0",)), "host", space, jobs=1, cache=tmp_path) as b:
+        key = b.key(cfg)
+        entry = b._entry(key)
+        entry.mkdir(parents=True)
+        (entry / "k.s").write_text("k:\n\tbuffer_load_dwordx4 v1, s[8:11], s3 offen lds\n\ts_endpgm\n")
+        (entry / "build.log").write_text("")
+        (entry / "meta.json").write_text(json.dumps({"ok": True, "seconds": 1.0, "artifact": None, "asm": "k.s",
+                                                     "checks": {}, "config": cfg}))
+        out = b.build(cfg)
+    assert out.cached and out.reason.startswith("rejected by m0: 1 LDS load(s) use an M0 the compiler wrote")
+    assert json.loads((entry / "meta.json").read_text())["checks"]["m0"].startswith("1 LDS load(s)")

@@ -85,7 +85,7 @@ def test_too_small_lds_is_a_failed_result_not_a_crash_of_the_caller(tmp_path):
 def test_verify_cli_runs_one_config(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from hktune.commands.cli import main
+    from hktune.commands import main
 
     arch = "gfx942"
     skip_unless(arch)

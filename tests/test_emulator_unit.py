@@ -129,7 +129,7 @@ def test_missing_emulator_is_one_line_that_says_the_fix(monkeypatch, tmp_path):
 def test_verify_cli_exits_3_without_the_emulator(monkeypatch, tmp_path):
     from click.testing import CliRunner
 
-    from hktune.commands.cli import main
+    from hktune.commands import main
 
     monkeypatch.delenv("HKTUNE_EMULATOR_DIR", raising=False)
     monkeypatch.setenv("HKTUNE_TOOLCHAIN_DIR", str(tmp_path / "tc"))
@@ -193,7 +193,7 @@ def test_child_reports_an_error_as_a_failed_result(monkeypatch, tmp_path):
 
 def test_verify_emulates_each_body_once(monkeypatch, tmp_path):
     """Configs whose builds have the same body share one emulated run; a build the static
-    checks reject is a failure that is never emulated."""
+    checks reject is never emulated and is reported as rejected, not failed."""
     from types import SimpleNamespace
 
     from emu_env import seed, space
@@ -230,7 +230,66 @@ def test_verify_emulates_each_body_once(monkeypatch, tmp_path):
     assert [r.ok for r in rows] == [True, True, True, False]
     assert [r.shared for r in rows[:3]] == [2, 2, 1] and rows[3].body is None
     assert "rejected by vmcnt" in rows[3].result["reason"]
+    assert [r.status for r in rows] == ["passed", "passed", "passed", "rejected"]
+    assert rows[3].rejected.startswith("rejected by vmcnt") and rows[3].as_dict()["status"] == "rejected"
+    assert V.counts(rows) == {"passed": 3, "failed": 0, "rejected": 1}
     assert V.distinct_bodies(rows) == 2
+
+
+def _verify_cli(monkeypatch, rows):  # noqa: ANN001, ANN202
+    """Run `hktune verify --seeds` over canned rows (no emulator, compiler or HipKittens)."""
+    from types import SimpleNamespace
+
+    from click.testing import CliRunner
+
+    from hktune.commands import verify as cmd
+    from hktune.commands import main
+    from hktune.emulator import run, verify as V
+    from hktune.family.trees.hipkittens import TREE
+
+    from emu_env import space
+
+    monkeypatch.setattr(locate, "find", lambda *a, **k: None)
+    monkeypatch.setattr(run, "host_cc", lambda: "cc")
+    monkeypatch.setattr(TREE, "find", lambda root=None: Path("/hk"))
+    sp = space("gfx950")
+
+    class B:
+        space = sp
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *e):
+            return None
+
+    monkeypatch.setattr(cmd, "_setup", lambda arch, hk, jobs: (None, sp, B()))
+    monkeypatch.setattr(V, "verify", lambda builder, configs, arch, **kw: rows)
+    return CliRunner().invoke(main, ["verify", "--arch", "gfx950", "--seeds"])
+
+
+def test_verify_cli_reports_rejected_configs_without_failing(monkeypatch):
+    """A config a static check (vmcnt, m0) rejects is `rejected (static check)`: counted apart
+    and no reason to exit 1; an emulator failure or a compile error still is."""
+    from emu_env import seed
+    from hktune.emulator.verify import Row
+
+    c = seed("gfx950", 1024)
+    passed = Row(c, (256, 256, 320), body="a" * 64, result={"ok": True, "error": 3e-3, "seconds": 1.0})
+    rejected = Row(dict(c, WGM=8), (256, 256, 320), result={"ok": False, "reason": "rejected by m0: 1 LDS load(s) "
+                                                                                    "use an M0 the compiler wrote (...)"},
+                   rejected="rejected by m0: 1 LDS load(s) use an M0 the compiler wrote (...)")
+    r = _verify_cli(monkeypatch, [passed, rejected])
+    assert r.exit_code == 0, r.output
+    assert "rejected (static check)" in r.output
+    assert "2 configs, 1 distinct kernel bodies emulated; 1 passed, 0 failed, 1 rejected (static check)" in r.output
+    crashed = Row(dict(c, WGM=2), (256, 256, 320), body="b" * 64,
+                  result={"ok": False, "reason": "emulator crashed: SIGSEGV", "seconds": 2.0})
+    r = _verify_cli(monkeypatch, [passed, rejected, crashed])
+    assert r.exit_code == 1 and "1 passed, 1 failed, 1 rejected (static check)" in r.output
+    broken = Row(dict(c, WGM=4), (256, 256, 320), result={"ok": False, "reason": "compile failed: error: ..."})
+    r = _verify_cli(monkeypatch, [passed, broken])
+    assert r.exit_code == 1 and "1 passed, 1 failed, 0 rejected (static check)" in r.output
 
 
 @pytest.mark.parametrize("arch", ["gfx950", "gfx942"])

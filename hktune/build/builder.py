@@ -151,6 +151,14 @@ class Builder:
         if not out.ok:
             out.reason = "compile failed: " + (out.log_tail(3).replace("\n", " | ") or "see log")
         else:
+            missing = [n for n in self.family.checks if n not in (meta.get("checks") or {})]
+            if missing and asm is not None and asm.exists():
+                # an entry built before the family asked for a check (the key does not hash the
+                # check list): run the new checks once and remember their verdicts with the entry
+                meta["checks"] = {**(meta.get("checks") or {}), **run_checks(missing, asm)}
+                tmp = entry / f"meta.json.{os.getpid()}.tmp"
+                tmp.write_text(json.dumps(meta, indent=1))
+                os.replace(tmp, entry / "meta.json")
             failed = [f"{name}: {why}" for name, why in (meta.get("checks") or {}).items() if why != "ok"]
             out.reason = ("rejected by " + "; ".join(failed)) if failed else prune_reason(self.space, config, out.resources)
         return out

@@ -194,9 +194,10 @@ def _emulate(fam, arch: str, space, builder, shapes, trials: int, seed: int, job
     with builder:
         rows = targets.get("emulator").check(builder, configs, arch, jobs=jobs or 1, seed=seed, progress=progress)
     click.echo(tabulate([[" ".join(f"{k}={v}" for k, v in r.config.items()), (r.body or "")[:12], "x".join(map(str, r.shape)),
-                          "ok" if r.ok else "FAILED", r.result.get("error"), r.result.get("reason") or r.build_reason or ""]
+                          {"passed": "ok", "failed": "FAILED", "rejected": "rejected (static check)"}[r.status],
+                          r.result.get("error"), r.result.get("reason") or r.build_reason or ""]
                          for r in rows], headers=["config", "body", "emulated at", "result", "error", "reason"],
                         tablefmt="simple", floatfmt=".3g"))
-    failed = sum(not r.ok for r in rows)
+    failed = sum(r.status == "failed" for r in rows)  # a config a static check rejects is no failure
     if failed:
         raise Fail(f"{failed} of {len(rows)} configs failed in the emulator", EXIT_FAILED)

@@ -1,7 +1,9 @@
 """`hktune verify`: compile configs and check them in the AMD ISA emulator (no GPU needed).
 
-Exit codes: 0 every config passed; 1 one failed (wrong outputs, a crash, a timeout, a build the
-static checks rejected); 2 bad input; 3 the emulator, the HIP toolchain or HipKittens is missing.
+Exit codes: 0 every config passed or was rejected by a static check (vmcnt, m0: reported as
+"rejected (static check)", never emulated - the search never runs it either); 1 one failed (wrong
+outputs, a crash, a timeout, a compile error); 2 bad input; 3 the emulator, the HIP toolchain or
+HipKittens is missing.
 """
 from __future__ import annotations
 
@@ -12,6 +14,9 @@ import time
 import click
 
 from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail, _parse_config, _positive
+
+
+_RESULT = {"passed": "ok", "failed": "FAILED", "rejected": "rejected (static check)"}
 
 
 def _short(config: dict) -> str:
@@ -55,7 +60,7 @@ def command(arch: str, config_text: str | None, seeds: bool, sample: int | None,
     from hktune.build.compilers import CompilerMissing
     from hktune.emulator.locate import EmulatorMissing
     from hktune.emulator.run import host_cc
-    from hktune.emulator.verify import default_shape, distinct_bodies, select, verify
+    from hktune.emulator.verify import counts, default_shape, distinct_bodies, select, verify
     from hktune.family.trees import TreeError
     from hktune.family.trees.hipkittens import TREE as HIPKITTENS
     from hktune.family.family import FamilyError
@@ -113,12 +118,13 @@ def command(arch: str, config_text: str | None, seeds: bool, sample: int | None,
         click.echo(json.dumps([r.as_dict() for r in rows], indent=1, default=str))
     else:
         table = [[_short(r.config), (r.body or "")[:12], "x".join(map(str, r.shape)),
-                  "ok" if r.ok else "FAILED", r.result.get("error"), r.result.get("seconds"),
+                  _RESULT[r.status], r.result.get("error"), r.result.get("seconds"),
                   r.shared if r.body else "", r.result.get("reason") or r.build_reason or ""] for r in rows]
         click.echo(tabulate(table, headers=["config", "body", "MxNxK", "result", "error", "s", "shared", "reason / note"],
                             tablefmt="simple", floatfmt=".3g"))
-    failed = sum(not r.ok for r in rows)
-    click.echo(f"{len(rows)} configs, {distinct_bodies(rows)} distinct kernel bodies emulated; {len(rows) - failed} passed, "
-               f"{failed} failed; {wall:.1f} s wall with {jobs} job(s)", err=True)
-    if failed:
+    n = counts(rows)
+    click.echo(f"{len(rows)} configs, {distinct_bodies(rows)} distinct kernel bodies emulated; {n['passed']} passed, "
+               f"{n['failed']} failed, {n['rejected']} rejected (static check); {wall:.1f} s wall with {jobs} job(s)",
+               err=True)
+    if n["failed"]:
         sys.exit(EXIT_FAILED)

@@ -3,9 +3,10 @@
 Configs go through the family's Builder (and its build cache; the build already runs the
 family's static checks, e.g. vmcnt). Configs whose code objects have the same body (same .text
 and kernel descriptors, see codeobject.CodeObject.body_hash) and the same launch share one
-emulated run. A config the build rejects (compile error, a failed static check) is a failure
-that is not emulated; a config pruned for resources (spills, occupancy) is still emulated -
-pruning is about speed, not correctness.
+emulated run. A config a static check rejects (vmcnt, m0: "rejected by ...") is not emulated
+and is no failure - the search never runs it either - its row's status is "rejected". A compile
+error is a failure. A config pruned for resources (spills, occupancy) is still emulated - pruning
+is about speed, not correctness.
 """
 from __future__ import annotations
 
@@ -30,13 +31,23 @@ class Row:
     result: dict = field(default_factory=dict)  # the emulated run's result (shared by a body's configs)
     build_reason: str | None = None  # prune reason of a build that is still emulated
     shared: int = 1  # configs sharing the body's run
+    rejected: str | None = None  # "rejected by <check>: ..." when a static check rejected the build
 
     @property
     def ok(self) -> bool:
         return bool(self.result.get("ok"))
 
+    @property
+    def status(self) -> str:
+        """'passed', 'failed' (wrong output, crash, timeout, compile error) or 'rejected' (a static
+        check rejected the build: never emulated, and not a failure)."""
+        if self.rejected:
+            return "rejected"
+        return "passed" if self.ok else "failed"
+
     def as_dict(self) -> dict:
         return {"config": self.config, "shape": list(self.shape), "body": self.body, "ok": self.ok,
+                "status": self.status, "rejected": self.rejected,
                 "shared": self.shared, "build_note": self.build_reason, **{k: v for k, v in self.result.items() if k != "ok"}}
 
 
@@ -104,10 +115,12 @@ def verify(builder, configs: Iterable[Mapping[str, int]], arch: str, *, shape: t
             cfg = {k: o.config[k] for k in builder.space.names}
             row = Row(cfg, shape or default_shape(builder.space, cfg))
             rows.append(row)
-            checks_failed = o.ok and o.reason and o.reason.startswith("rejected by")
+            checks_failed = bool(o.ok and o.reason and o.reason.startswith("rejected by"))
             if not o.ok or checks_failed or o.artifact is None:
                 row.result = {"ok": False, "reason": o.reason or "build produced no artifact", "error": None,
                               "seconds": None}
+                if checks_failed:
+                    row.rejected = o.reason
                 say("built", row)
                 continue
             row.build_reason = o.reason
@@ -138,6 +151,14 @@ def verify(builder, configs: Iterable[Mapping[str, int]], arch: str, *, shape: t
     index = {tuple(c[k] for k in builder.space.names): i for i, c in enumerate(configs)}
     rows.sort(key=lambda r: index.get(tuple(r.config[k] for k in builder.space.names), 0))
     return rows
+
+
+def counts(rows: Iterable[Row]) -> dict[str, int]:
+    """{'passed': n, 'failed': n, 'rejected': n}."""
+    out = {"passed": 0, "failed": 0, "rejected": 0}
+    for r in rows:
+        out[r.status] += 1
+    return out
 
 
 def distinct_bodies(rows: Iterable[Row]) -> int:
