@@ -42,13 +42,15 @@ from hktune.commands.common import (roots, EXIT_FAILED, Fail, _check_writable, _
               help="configs in the closing tournament (each race-hunted, then re-measured in interleaved paired rounds)")
 @click.option("--tournament-rounds", type=int, default=30, show_default=True, callback=_positive,
               help="at most this many tournament rounds (the top two tie when they stay inseparable)")
+@click.option("--sanitize/--no-sanitize", default=True, show_default=True,
+              help="NVIDIA: run the winner once under compute-sanitizer racecheck and synccheck (when present)")
 @click.option("--retime", is_flag=True, help="a finished study: run the finalists' tournament again (else its entry is reported at once)")
 @click.option("--emulate", is_flag=True, help="gfx942/gfx950 without an AMD GPU: check the strategy's configs in the ISA "
               "emulator instead of timing them (correctness only; nothing is written to a table)")
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None, arch: str, family: str | None, trials: int, timeout: float | None, seed: int,
            sampler: str, dtype: str, storage: str | None, table: Path | None, jobs: int | None, gpu: int | None, gpus: str | None,
-           trial_timeout: float, hk_root: str | None, tk_root: str | None, space_file: Path | None, finalists: int, tournament_rounds: int, retime: bool, emulate: bool, quiet: bool) -> None:
+           trial_timeout: float, hk_root: str | None, tk_root: str | None, space_file: Path | None, finalists: int, tournament_rounds: int, sanitize: bool, retime: bool, emulate: bool, quiet: bool) -> None:
     """Tune GEMM shapes: compile, verify, time and search; the best verified config goes into the table."""
     from tqdm import tqdm
 
@@ -84,7 +86,7 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
         for shape in shapes:
             opts = SearchOptions(m=shape[0], n=shape[1], k=shape[2], trials=trials, timeout_s=timeout, seed=seed,
                                  sampler=sampler, storage=storage, table=table, dtype=dtype, retime=retime,
-                                 finalists=finalists, tournament_rounds=tournament_rounds)
+                                 finalists=finalists, tournament_rounds=tournament_rounds, sanitize=sanitize)
             try:
                 s = Search(fam, arch, space, builder, workers, opts)
             except SearchError as e:

@@ -54,6 +54,7 @@ class SearchOptions:
     confirm_back_to_back: int = 4
     finalists: int = 5            # best configs in the closing tournament (finalists.py)
     tournament_rounds: int = 30   # at most this many interleaved rounds
+    sanitize: bool = True        # NVIDIA: the winner under compute-sanitizer (racecheck, synccheck) when present
     retime: bool = False          # a finished study: run the tournament again instead of reporting its entry
     warm_start: int = 8           # configs enqueued from the nearest already-tuned shapes (0: off)
     candidates: list[Config] | None = None  # restrict the search to these configs (replays, subspaces)

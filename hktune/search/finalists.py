@@ -86,7 +86,7 @@ def decide(search: Any) -> None:
     tour = {"finalists": len(ready), "rounds": result.rounds, "tie": result.tie,
             "separated_by": result.separated_by or "tie", "ranking": ranking}
     extra = {"tournament": tour}
-    san = sanitize(search, cfg, outcome) if kind == "gpu" else None
+    san = sanitize(search, cfg, outcome) if kind == "gpu" and opts.sanitize else None
     if san:
         extra["sanitizer"] = san
         if any(v != "ok" for v in san.values() if v != "not run"):
@@ -121,8 +121,9 @@ def sanitize(search: Any, cfg: dict[str, int], outcome: Any) -> dict[str, str] |
                str(outcome.artifact), *map(str, shape)]
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, start_new_session=True)
-            out[check] = "ok" if r.returncode == 0 else f"exit {r.returncode}: " + " | ".join(
-                ln for ln in (r.stdout + r.stderr).splitlines() if "=====" in ln and ("Error" in ln or "hazard" in ln.lower()))[:300]
+            lines = [ln.strip("= ") for ln in (r.stdout + r.stderr).splitlines() if ln.strip()]
+            found = [ln for ln in lines if "error" in ln.lower() or "hazard" in ln.lower()]
+            out[check] = "ok" if r.returncode == 0 else f"exit {r.returncode}: " + " | ".join((found or lines)[-6:])[:1500]
         except subprocess.TimeoutExpired:
             out[check] = "not run (timed out after 300 s)"
     return out
