@@ -8,7 +8,7 @@ SEED=M_BLOCK=2,N_BLOCK=4,STAGES=4,SUPER_M=8,PERSISTENT=1,PRODUCER_REGS=40,CONSUM
 # (A)
 LIB=$(python3 -m hktune compile --arch sm_90 --family thunderkittens --config $SEED --json 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)[0]['artifact'])")
 for tool in racecheck synccheck; do
-  timeout 150 compute-sanitizer --tool $tool python3 -m hktune.run.sanitize_launch $LIB 256 512 256 > $R/san-$tool.log 2>&1
+  timeout 90 compute-sanitizer --tool $tool python3 -m hktune.run.sanitize_launch $LIB 256 512 256 > $R/san-$tool.log 2>&1
   echo "sanitizer $tool rc=$?"; tail -4 $R/san-$tool.log
 done
 # (B)
@@ -22,7 +22,7 @@ python3 -m hktune bench --arch sm_90 --family thunderkittens --config $SEED --js
 python3 -c "
 import json; r=[x['ratio'] for x in json.load(open('$R/retime.json'))]; print('retime x10 ratios', [round(x,4) for x in r], 'max/min', round(max(r)/min(r),4))"
 python3 bench/plant_table.py $R/rep1/sm_90.yaml $R/planted.yaml
-for i in 1 2 3 4; do python3 -m hktune sweep --table $R/planted.yaml --markdown $R/sweep$i.md --quiet > $R/sweep$i.log 2>&1; echo "sweep $i rc=$?"; grep -E "^(pass|regression|bad|inconcl|improved)" $R/sweep$i.log | cut -c1-160; done
+for i in 1 2 3; do python3 -m hktune sweep --table $R/planted.yaml --markdown $R/sweep$i.md --quiet > $R/sweep$i.log 2>&1; echo "sweep $i rc=$?"; grep -E "^(pass|regression|bad|inconcl|improved)" $R/sweep$i.log | cut -c1-160; done
 # (C)
 python3 -m hktune search --arch sm_90 --family thunderkittens --space bench/tk-subspace.yaml --strategy exhaustive \
   --m 4096 --n 4096 --k 4096 --trials 168 --finalists 1 --no-sanitize --timeout 200 --storage $R/land.journal \
