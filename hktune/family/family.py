@@ -62,6 +62,7 @@ class Family:
     checks: tuple[str, ...] = ()
     default_for: tuple[str, ...] = ()
     dtypes: tuple[str, ...] = ("bf16",)
+    sanitizer_known: tuple[str, ...] = ()
     layouts: tuple[str, ...] = ("ABt",)
 
     def arch(self, arch: str) -> ArchSpec:
@@ -144,7 +145,7 @@ def load_family(folder: Path) -> Family:
     return Family(
         name=d.name or folder.name, folder=folder, compiler=d.compiler, flags=tuple(d.flags), archs=archs,
         description=d.description, target=d.target or ("host" if d.compiler == "gcc" else "gpu"), trees=dict(d.trees), checks=tuple(d.checks),
-        default_for=tuple(d.default_for), dtypes=tuple(d.dtypes), layouts=tuple(d.layouts),
+        default_for=tuple(d.default_for), dtypes=tuple(d.dtypes), sanitizer_known=tuple(d.sanitizer_known), layouts=tuple(d.layouts),
     )
 
 

@@ -28,6 +28,9 @@ class FamilyDoc(_Strict):
     trees: Union[list[str], dict[str, dict[str, str]]] = {}
     checks: list[str] = []          # static asm checks (hktune.build.checks)
     default_for: list[str] = []     # archs this family is the default for, when its trees are found
+    # compute-sanitizer findings inherent to the template (each a substring of the tool's message),
+    # with the reason in a comment; they are recorded in provenance but do not reject the winner.
+    sanitizer_known: list[str] = []
     dtypes: list[str] = ["bf16"]
     layouts: list[str] = ["ABt"]
 

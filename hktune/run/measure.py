@@ -331,7 +331,9 @@ class ShapeSets:
 
 def make_sets(m: int, n: int, k: int, device: torch.device, llc: int, s: Settings) -> ShapeSets:
     per_set = 2 * (m * k + n * k + m * n)
-    count = max(2, min(s.max_sets, math.ceil(s.llc_multiple * llc / per_set)))
+    # At least 3 sets: with 2, the paired arms alternate over the same two buffers and each sees
+    # what the other just left in the cache.
+    count = max(3, min(s.max_sets, math.ceil(s.llc_multiple * llc / per_set)))
     gen = torch.Generator(device=device).manual_seed(1_000_003 + s.seed)
     sets = ShapeSets([], [], [], [])
     for _ in range(count):
