@@ -117,3 +117,19 @@ def test_each_measure_can_be_one_paired_abba_round():
 def test_needs_two_finalists():
     with pytest.raises(ValueError):
         T.run_tournament(["only"], lambda f: 1.0)
+
+
+def test_sanitizer_verdicts_and_family_known_findings():
+    from hktune.search.finalists import sanitizer_verdict
+
+    known = ("Barrier error detected. Divergent thread(s) in block.",)
+    tk = ("========= COMPUTE-SANITIZER\n========= Barrier error detected. Divergent thread(s) in block.\n"
+          "=========     Saved host backtrace up to driver entry point at kernel launch time\n"
+          "torch.AcceleratorError: CUDA error: unspecified launch failure\n"
+          "========= Target application returned an error\n========= ERROR SUMMARY: 352 errors\n")
+    assert sanitizer_verdict(0, "", known) == "ok"
+    assert sanitizer_verdict(9, tk, known).startswith("ok (known to the family")
+    assert sanitizer_verdict(9, tk, ()).startswith("exit 9: Barrier error")
+    race = tk + "========= Error: Race reported between Write access at 0x10 and Read access at 0x20\n"
+    assert sanitizer_verdict(9, race, known).startswith("exit 9:") and "Race reported" in sanitizer_verdict(9, race, known)
+    assert sanitizer_verdict(3, "wrong result under the sanitizer: 5 of 10 outputs wrong", known).startswith("exit 3: wrong")

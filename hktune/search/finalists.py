@@ -129,19 +129,25 @@ def sanitize(search: Any, cfg: dict[str, int], outcome: Any) -> dict[str, str] |
                str(outcome.artifact), *map(str, shape)]
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, start_new_session=True)
-            lines = [ln.strip("= ") for ln in (r.stdout + r.stderr).splitlines() if ln.strip()]
-            found = [ln for ln in lines if ("error" in ln.lower() or "hazard" in ln.lower()) and "SUMMARY" not in ln
-                     and "returned an error" not in ln]
-            known = search.family.sanitizer_known
-            if r.returncode == 0:
-                out[check] = "ok"
-            elif found and all(any(k in ln for k in known) for ln in found):
-                out[check] = "ok (known to the family: " + "; ".join(sorted(set(found)))[:300] + ")"
-            else:
-                out[check] = f"exit {r.returncode}: " + " | ".join((found or lines)[-6:])[:1500]
+            out[check] = sanitizer_verdict(r.returncode, r.stdout + r.stderr, search.family.sanitizer_known)
         except subprocess.TimeoutExpired:
             out[check] = "not run (timed out after 300 s)"
     return out
+
+
+def sanitizer_verdict(returncode: int, output: str, known: tuple[str, ...] | list[str] = ()) -> str:
+    """'ok', 'ok (known to the family: ...)' or 'exit N: findings'. Findings are the tool's own
+    report lines (prefixed '========='); when every finding is one the family declares known, the
+    application's failure that follows (the tool stops the kernel) does not count either."""
+    if returncode == 0:
+        return "ok"
+    tool = [ln.strip("= ").strip() for ln in output.splitlines() if ln.startswith("=========")]
+    found = [ln for ln in tool if ("error" in ln.lower() or "hazard" in ln.lower()) and "SUMMARY" not in ln
+             and "returned an error" not in ln]
+    if found and all(any(k in ln for k in known) for ln in found):
+        return "ok (known to the family: " + "; ".join(sorted(set(found)))[:300] + ")"
+    lines = found or [ln.strip() for ln in output.splitlines() if ln.strip()]
+    return f"exit {returncode}: " + " | ".join(lines[-6:])[:1500]
 
 
 def small_shape(space: Any, cfg: dict[str, int]) -> tuple[int, int, int] | None:
