@@ -28,7 +28,7 @@ def project_root() -> Path:
     env = os.environ.get("HKTUNE_HOME")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]  # hktune/family/family.py -> the checkout
     if (here / "kernels").is_dir():
         return here
     return Path.cwd()
