@@ -220,15 +220,29 @@ def test_planted_slowdowns_wrong_result_and_broken_build_fail(measured, tmp_path
 
 
 @pytest.mark.slow
-def test_update_stores_a_faster_verified_result(measured, tmp_path):
-    slow_figure = _variant(measured, tflops=measured["tflops"] / 4)
+def test_update_stores_a_faster_verified_result(measured, tmp_path, monkeypatch):
+    """The kernel really runs and is really verified and race-hunted; only its timing is injected
+    (the stored figure's own speed, spread 1%), so machine load cannot make the 4x gap vanish."""
+    from hktune.run.runner import Worker
+    from hktune.sweep.sweep import SweepOptions, run_sweep
+
+    real = Worker.evaluate
+
+    def evaluate(self, *args, **kwargs):
+        res = real(self, *args, **kwargs)
+        if res.get("ok") and "tflops" in res:
+            res.update(tflops=measured["tflops"], spread=0.01)
+        return res
+
+    monkeypatch.setattr(Worker, "evaluate", evaluate)
+    slow_figure = _variant(measured, tflops=measured["tflops"] / 4, spread=0.01)
     table = _table(tmp_path / "t.yaml", [slow_figure])
-    r, cases, md = _sweep(table, tmp_path, "--update")
-    assert r.returncode == 0, r.stderr
-    out = cases["64x64x64"].find("system-out").text
-    assert "race-hunted: yes" in out and "table updated: yes" in out  # hunted before it may enter the table
+    report = run_sweep(table, SweepOptions(update=True))
+    (v,) = report.verdicts
+    assert report.exit_code() == 0 and v.status == IMPROVED, (v.status, v.message)
+    assert v.race_hunted and v.updated  # hunted before it may enter the table
     (stored,) = tbl.load(table)
-    assert stored.tflops > 2 * slow_figure["tflops"] and stored.extra.get("sweep") is True
+    assert stored.tflops == pytest.approx(measured["tflops"]) and stored.extra.get("sweep") is True
     assert stored.config["FAULT"] in (0, 8) and stored.error < 1e-2
 
 

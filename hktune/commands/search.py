@@ -74,9 +74,6 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
         raise Fail("give --m, --n and --k (or --shapes FILE)")
     if storage is not None:
         check_storage(storage, must_exist=False)
-    table = table or _default_table(arch)
-    _check_writable(table)
-    tbl.load(table)  # a malformed table stops us before any work, and stays as it is
     fam, space, builder = _setup(arch, family, roots(hk_root, tk_root), jobs, space_file, dtype)
     target = targets.get(fam.target)
     # Every shape is checked before any work: a shape no config can serve is bad input. Alone it
@@ -97,6 +94,9 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
         shapes = [x for x in shapes if x not in {y for y, _ in illegal}]
     if fam.target == "host":
         check_fits(shapes)  # this machine's RAM, before any worker starts
+    table = table or _default_table(arch)
+    _check_writable(table)
+    tbl.load(table)  # a malformed table stops us before any work, and stays as it is
     workers = target.workers(arch, _gpu_list(gpus) if gpus else [gpu], timeout_s=trial_timeout)
     failed_shapes, storages, results = [], [], []
     with builder, contextlib.ExitStack() as stack:
