@@ -78,11 +78,11 @@ def test_faulty_family_search_records_only_correct_kernels(results: Path):
                          "faulty-host-bf16-64x64x64", "--json").stdout)
     by_fault: dict[int, set] = {}
     for row in rows:
-        fault = int(row["config"].split("FAULT=")[1].split()[0])
+        fault = int(row["config"]["FAULT"])  # --json: configs are objects
         by_fault.setdefault(fault, set()).add(row["state"])
-    assert by_fault[0] == {"COMPLETE"} and by_fault[8] == {"COMPLETE"}
+    assert by_fault[0] == {"complete"} and by_fault[8] == {"complete"}
     for fault in (1, 2, 3, 4, 5, 6, 7):
-        assert by_fault[fault] == {"FAIL"}, (fault, by_fault)
+        assert by_fault[fault] == {"fail"}, (fault, by_fault)
 
 
 def test_sigkill_then_resume_loses_no_trial(results: Path):
