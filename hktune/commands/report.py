@@ -67,6 +67,9 @@ def write_report(study, out: Path) -> Path:  # noqa: ANN001
     lo, hi = min(ys), max(max(ys), 1.0 if use_ratio and max(ys) > 0.5 else max(ys))
     if hi / max(lo, 1e-12) > 8:
         ax.set_yscale("log")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("evaluated config (in order)")
     ax.set_ylabel("TFLOP/s / vendor BLAS TFLOP/s" if use_ratio else "TFLOP/s")
     ax.set_title(f"{study.study_name}: history")
@@ -140,10 +143,11 @@ def write_report(study, out: Path) -> Path:  # noqa: ANN001
              f"**Winner**: {win.value:.4g} TFLOP/s (trial {win.number}, error {win.user_attrs.get('error', float('nan')):.2e}), "
              + (f"{win.value / v:.3f}x the vendor BLAS timed beside it ({v:.4g} TFLOP/s)." if v else "no vendor timing."), "",
              "`" + " ".join(f"{k}={val}" for k, val in (win.user_attrs.get("config") or win.params).items()) + "`", "",
-             "| rank | TFLOP/s | vs winner | vendor | config |", "|---|---|---|---|---|"]
+             "| rank | TFLOP/s | vs winner | vendor | x vendor | config |", "|---|---|---|---|---|---|"]
     for i, t in enumerate(ranked[:10], 1):
         cfg = " ".join(f"{k}={val}" for k, val in (t.user_attrs.get("config") or t.params).items())
-        lines.append(f"| {i} | {t.value:.4g} | {t.value / win.value:.3f} | {t.user_attrs.get('vendor_tflops') or float('nan'):.4g} | {cfg} |")
+        vt = t.user_attrs.get("vendor_tflops") or float("nan")
+        lines.append(f"| {i} | {t.value:.4g} | {t.value / win.value:.3f} | {vt:.4g} | {t.value / vt:.2f} | {cfg} |")
     if imp:
         lines += ["", "Parameter importance: " + ", ".join(f"{k} {v:.2f}" for k, v in imp.items())]
     if failed:
@@ -152,7 +156,9 @@ def write_report(study, out: Path) -> Path:  # noqa: ANN001
             r = str(t.user_attrs.get("reason", "?")).split(":")[0]
             reasons[r] = reasons.get(r, 0) + 1
         lines += ["", "Failures: " + ", ".join(f"{n}x {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1]))]
-    lines += ["", "![history](history.png)", "", "![knobs](knobs.png)"] + (["", "![importance](importance.png)"] if imp else [])
+    lines += ["", "## History (each verified trial as a ratio to the vendor BLAS timed beside it)", "", "![history](history.png)",
+              "", "## Per knob (median and p10-p90 of the trials with each value)", "", "![knobs](knobs.png)"]
+    lines += ["", "## Parameter importance", "", "![importance](importance.png)"] if imp else []
     md = out / "report.md"
     md.write_text("\n".join(lines) + "\n")
     return md
