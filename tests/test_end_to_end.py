@@ -69,7 +69,13 @@ def test_faulty_family_search_records_only_correct_kernels(results: Path):
     """Exhaustive search over crashing, hanging, wrong and racy kernels: it survives them all and
     only a verified config reaches the table."""
     table = results / "host.yaml"
+    # Every fault once: the family's space with one BLOCK (BLOCK=32 repeats each fault, and the
+    # hang's 15 s timeout, without proving anything more).
+    space = yaml.safe_load((Path(__file__).parent / "families" / "faulty" / "space.yaml").read_text())
+    space["params"]["BLOCK"] = [16]
+    (results.parent / "faulty-one-block.yaml").write_text(yaml.safe_dump(space, sort_keys=False))
     r = hk("search", "--m", "64", "--n", "64", "--k", "64", "--arch", "host", "--family", "faulty", "--sampler", "exhaustive",
+           "--space", str(results.parent / "faulty-one-block.yaml"),
            "--trials", "100", "--trial-timeout", "15", "--table", str(table), "--quiet")
     assert r.returncode == 0, r.stderr + r.stdout
     entry = yaml.safe_load(table.read_text())["entries"][0]
