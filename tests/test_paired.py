@@ -103,7 +103,7 @@ def test_batch_runner_rotates_over_every_set_and_returns_seconds_per_launch():
     """measure.Timer.batch_runner on the CPU: which sets run, in what order (no timing asserted)."""
     import torch
 
-    from hktune.measure import Timer
+    from hktune.run.measure import Timer
 
     seen: list[int] = []
     run = Timer(torch.device("cpu")).batch_runner([lambda i=i: seen.append(i) for i in range(5)], start=3)
@@ -112,7 +112,7 @@ def test_batch_runner_rotates_over_every_set_and_returns_seconds_per_launch():
 
 
 def test_amd_last_level_cache_is_the_infinity_cache():
-    from hktune.measure import amd_llc_bytes
+    from hktune.run.measure import amd_llc_bytes
 
     assert amd_llc_bytes("gfx942:sramecc+:xnack-") == 256 << 20
     assert amd_llc_bytes("gfx950") == 256 << 20

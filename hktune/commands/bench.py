@@ -1,28 +1,30 @@
 """`hktune bench`: time configs against the vendor BLAS."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
-from hktune.commands.common import (roots, EXIT_FAILED, Fail, _parse_config, _positive, _setup)
+from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, _arch, _parse_config, _positive, _setup,
+                                    emit_json, existing_table)
+
+REPEATS = 50  # hktune.run.measure.Settings.repeats: the same default as `hktune sweep` and the search
 
 @click.command()
-@click.option("--arch", default=None, help="with --config: the arch")
-@click.option("--family", default=None)
+@click.option("--arch", cls=ArchOption, default=None, callback=_arch, help="with --config: the arch")
+@click.option("--family", default=None, help="with --config: template family (default: the one serving --arch)")
 @click.option("--config", "config_text", default=None, help="one config NAME=V,... to time")
-@click.option("--m", type=int, default=None, callback=_positive)
-@click.option("--n", type=int, default=None, callback=_positive)
-@click.option("--k", type=int, default=None, callback=_positive)
+@click.option("--m", type=int, default=None, callback=_positive, help="with --config: rows of A and C")
+@click.option("--n", type=int, default=None, callback=_positive, help="with --config: rows of Bt, columns of C")
+@click.option("--k", type=int, default=None, callback=_positive, help="with --config: the reduction size")
 @click.option("--shapes", "shapes_text", default=None, help="with --config: several shapes MxNxK,MxNxK,... (one worker for all)")
-@click.option("--table", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help="time every entry of a table")
-@click.option("--gpu", type=int, default=None)
+@click.option("--table", type=click.Path(dir_okay=False, path_type=Path), default=None, help="time every entry of a table")
+@click.option("--gpu", type=int, default=None, help="GPU index (default: the first of the arch)")
 @click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
 @click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
-@click.option("--repeats", type=int, default=100, show_default=True, callback=_positive)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--repeats", type=int, default=REPEATS, show_default=True, callback=_positive, help="timed launches per measurement")
+@click.option("--json", "as_json", is_flag=True, help="one JSON record per config on stdout (snake_case keys, configs as objects)")
 def bench(arch: str | None, family: str | None, config_text: str | None, m: int | None, n: int | None, k: int | None,
           shapes_text: str | None, table: Path | None, gpu: int | None, hk_root: str | None, tk_root: str | None, repeats: int, as_json: bool) -> None:
     """Time one config, or a table's entries, paired with the vendor BLAS (alternating rounds on the
@@ -36,6 +38,9 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
     from hktune.search.driver import config_string
 
     if table:
+        existing_table(table)
+        if config_text or arch or any((m, n, k)):
+            raise Fail("--table times the table's entries: --arch, --config, --m, --n and --k do not apply with it")
         jobs_ = [(e.key.arch, e.key.family, e.config, (e.key.m, e.key.n, e.key.k), e) for e in tbl.load(table)]
     elif config_text and arch and (shapes_text or (m and n and k)):
         shapes = [(m, n, k)] if not shapes_text else [_shape(s) for s in shapes_text.split(",") if s.strip()]
@@ -62,8 +67,8 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
                     workers[dev].start()
                 res = workers[dev].evaluate(o.artifact, config_string(space, cfg), *shape)
             res.pop("samples_us", None)
-            out.append({"arch": arch_, "family": fam.name, "shape": shape, "config": cfg, **res,
-                        "stored_tflops": entry.tflops if entry else None})
+            out.append({"arch": arch_, "family": fam.name, "m": shape[0], "n": shape[1], "k": shape[2],
+                        "config": dict(cfg), **res, "stored_tflops": entry.tflops if entry else None})
             ci = f"{res['ratio_lo']:.3f}-{res['ratio_hi']:.3f}" if res.get("ratio_lo") is not None else ""
             rows.append([fam.name, arch_, "x".join(map(str, shape)), "ok" if res.get("ok") else "FAILED",
                          res.get("tflops"), res.get("vendor_tflops"), res.get("ratio"), ci,
@@ -72,7 +77,7 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
         for w in workers.values():
             w.close()
     if as_json:
-        click.echo(json.dumps(out, indent=1, default=str))
+        emit_json(out)
     else:
         click.echo(tabulate(rows, headers=["family", "arch", "MxNxK", "check", "TFLOP/s", "vendor", "paired ratio", "95% CI", "spread", "stored", "reason"],
                             tablefmt="simple", floatfmt=".4g"))

@@ -24,10 +24,10 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> 
 @click.option("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
 @click.option("--table", "tables", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
               help="results table(s) (default: HKTUNE_TABLE, else results/*.yaml)")
-@click.option("--dtype", type=click.Choice(["bf16"]), default="bf16", show_default=True)
+@click.option("--dtype", type=click.Choice(["bf16"]), default="bf16", show_default=True, help="element type of the block")
 @click.option("--iters", type=int, default=None, callback=_positive, help="timed forwards per model (default 20 on GPU, 5 on CPU)")
-@click.option("--warmup", type=int, default=2, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--warmup", type=int, default=2, show_default=True, help="untimed runs of each variant before timing")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of the random weights and inputs")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def command(**options: object) -> None:
     """Run an MLP block (gate/up/down, SiLU) with and without hktune; compare error and speed."""

@@ -86,3 +86,98 @@ def note_interrupt(message: str) -> None:
 
 def interrupted_message() -> str:
     return _interrupt_note[-1] if _interrupt_note else "interrupted"
+
+
+def _positive_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A duration in seconds: refused before any work unless it is a positive, finite number."""
+    if value is not None and not (value > 0 and value != float("inf")):
+        raise Fail(f"--{param.name.replace('_', '-')} must be a positive number of seconds, got {value:g}")
+    return value
+
+
+class ArchOption(click.Option):
+    """--arch: the help lists the archs the installed families serve (read when help is shown,
+    so plug-in families on HKTUNE_FAMILY_PATH count too)."""
+
+    def get_help_record(self, ctx: click.Context):  # noqa: ANN201
+        try:
+            from hktune.family.family import known_archs
+
+            archs = ", ".join(known_archs()) or "none found"
+        except Exception:  # noqa: BLE001 - help must never fail
+            archs = "see `hktune doctor`"
+        base = self.help or "target arch"
+        self.help = f"{base} (one of: {archs})"
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.help = base
+
+
+def _arch(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse an unknown --arch at once, listing the known ones."""
+    if value is None:
+        return value
+    from hktune.family.family import known_archs
+
+    archs = known_archs()
+    if value not in archs:
+        raise Fail(f"--arch: unknown arch {value!r} (known: {', '.join(archs) or 'none'})")
+    return value
+
+
+def is_url(spec: str) -> bool:
+    """An Optuna RDB URL (scheme://...), as opposed to a journal file path."""
+    import re
+
+    return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", spec)) and not spec.startswith("journal:")
+
+
+def check_storage(spec: str, *, must_exist: bool) -> str:
+    """A --storage value that is a URL, or a journal path in an existing folder (and, for a
+    read-only command, an existing file). Nothing is created here."""
+    if is_url(spec):
+        if must_exist and spec.startswith("sqlite:///"):
+            db = Path(spec.removeprefix("sqlite:///").split("?")[0])
+            if str(db) not in ("", ":memory:") and not db.is_file():
+                raise Fail(f"--storage {spec}: no such SQLite file {db}")
+        return spec
+    if "://" in spec:
+        raise Fail(f"--storage {spec!r}: not a URL (scheme://...) or a journal file path")
+    path = Path(spec.removeprefix("journal:")).expanduser()
+    if path.is_dir():
+        raise Fail(f"--storage {spec}: is a folder; give a journal file path or a URL (scheme://...)")
+    if not path.is_file() and path.suffix != ".journal":
+        raise Fail(f"--storage {spec!r}: neither a URL (scheme://..., e.g. sqlite:///studies.db) nor a journal file "
+                   "(an existing file, or a new path ending in .journal)")
+    if must_exist and not path.is_file():
+        raise Fail(f"--storage {spec}: no such journal file (give an existing journal path or a URL like sqlite:///studies.db)")
+    if not path.parent.is_dir():
+        raise Fail(f"--storage {spec!r}: neither a URL (scheme://...) nor a path in an existing folder ({path.parent} does not exist)")
+    return spec
+
+
+def existing_table(path: Path) -> Path:
+    """A read-only command's --table: it must exist (a typo must not read as 'no entries')."""
+    if path.is_dir():
+        raise Fail(f"--table {path}: is a folder, not a table file")
+    if not path.is_file():
+        raise Fail(f"--table {path}: no such table")
+    return path
+
+
+def requires(ctx: click.Context, option: str, needs: str, given: bool, present: bool) -> None:
+    """An option that only applies with another one says so instead of being ignored."""
+    if given and not present:
+        raise Fail(f"{option} only applies with {needs}")
+
+
+def emit_json(obj: object) -> None:
+    """--json output: one JSON document on stdout, stable snake_case keys."""
+    import json
+
+    click.echo(json.dumps(obj, indent=1, default=str))
+
+
+def trials_saved_message(n: int) -> str:
+    return f"interrupted: {n} trial{'s' if n != 1 else ''} saved; the same command resumes"

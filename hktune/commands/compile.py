@@ -7,21 +7,21 @@ import time
 
 import click
 
-from hktune.commands.common import (roots, EXIT_FAILED, Fail, _parse_config, _positive, _setup)
+from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, _arch, _parse_config, _positive, _setup)
 
 @click.command("compile")
-@click.option("--arch", required=True)
-@click.option("--family", default=None)
+@click.option("--arch", cls=ArchOption, required=True, callback=_arch, help="arch to compile for (no such device needed)")
+@click.option("--family", default=None, help="template family (default: the one serving --arch)")
 @click.option("--config", "config_text", default=None, help="one config: NAME=V,NAME=V,...")
 @click.option("--all", "all_", is_flag=True, help="every valid config of the space")
-@click.option("--m", type=int, default=None, callback=_positive, help="with --n/--k: only configs legal for this shape")
-@click.option("--n", type=int, default=None, callback=_positive)
-@click.option("--k", type=int, default=None, callback=_positive)
+@click.option("--m", type=int, default=None, callback=_positive, help="with --n and --k: only configs legal for this shape")
+@click.option("--n", type=int, default=None, callback=_positive, help="with --m and --k: columns of C")
+@click.option("--k", type=int, default=None, callback=_positive, help="with --m and --n: the reduction size")
 @click.option("--limit", type=int, default=None, callback=_positive, help="at most this many configs")
-@click.option("--jobs", type=int, default=None, callback=_positive)
+@click.option("--jobs", type=int, default=None, callback=_positive, help="parallel compiles (default: cores)")
 @click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
 @click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="one JSON record per config on stdout (snake_case keys, configs as objects)")
 def compile_(arch: str, family: str | None, config_text: str | None, all_: bool, m: int | None, n: int | None,
              k: int | None, limit: int | None, jobs: int | None, hk_root: str | None, tk_root: str | None, as_json: bool) -> None:
     """Compile only (no GPU needed): one config or the whole space, with resource usage."""

@@ -9,7 +9,7 @@ import click
 @click.command()
 @click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
 @click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="the report as JSON on stdout")
 def doctor(hk_root: str | None, tk_root: str | None, as_json: bool) -> None:
     """Compilers and versions, GPUs and their arch, torch backend, caches, HipKittens."""
     from hktune.doctor import collect, render

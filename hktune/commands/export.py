@@ -1,27 +1,55 @@
 """`hktune export`: write the C++ header from tables."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
+from hktune.commands.common import Fail, emit_json, existing_table
+
 
 @click.command()
-@click.option("--table", "tables", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True, required=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("hktune_configs.h"), show_default=True)
+@click.option("--table", "tables", type=click.Path(dir_okay=False, path_type=Path), multiple=True, required=True,
+              help="a results table (repeat for several)")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("hktune_configs.h"), show_default=True,
+              help="the header to write (its folder must exist)")
 @click.option("--min-ratio", type=float, default=0.0, show_default=True, help="leave out entries slower than this x vendor BLAS")
-def export(tables: tuple[Path, ...], out: Path, min_ratio: float) -> None:
+@click.option("--json", "as_json", is_flag=True, help="print what was written as JSON on stdout")
+def export(tables: tuple[Path, ...], out: Path, min_ratio: float, as_json: bool) -> None:
     """Write a C++ header with the tuned configs, legality predicates and a shape lookup."""
-    from hktune.record import table as tbl
-    from hktune.export.header import export_header
+    from hktune.export.header import _ratio_ok, export_header, ident, ordered
     from hktune.family.family import resolve
+    from hktune.record import table as tbl
 
+    for t in tables:
+        existing_table(t)
+    if out.is_dir():
+        raise Fail(f"--out {out}: is a folder; give a header file path")
+    d = out.parent if str(out.parent) else Path(".")
+    if not d.is_dir():
+        raise Fail(f"--out {out}: folder {d} does not exist")
+    if not os.access(d, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise Fail(f"--out {out}: not writable")
     entries = [e for t in tables for e in tbl.load(t)]
-    text = export_header(entries, lambda fam, arch: resolve(arch, fam).space(arch), out, min_ratio=min_ratio,
+    if not entries:
+        raise Fail(f"nothing to export: no entries in {', '.join(map(str, tables))} (run `hktune search` first)")
+    text = export_header(entries, lambda fam, arch: resolve(arch, fam).space(arch), None, min_ratio=min_ratio,
                          table=", ".join(str(t) for t in tables))
-    click.echo(f"wrote {out}: {len(entries)} entries, {len(text.splitlines())} lines", err=True)
-
-
+    try:
+        out.write_text(text)
+    except OSError as e:
+        raise Fail(f"--out {out}: cannot write ({e.strerror})") from None
+    kept = [e for e in entries if _ratio_ok(e, min_ratio)]
+    pairs = sorted({(e.key.family, e.key.arch) for e in entries})
+    n = sum(len(ordered(e for e in kept if (e.key.family, e.key.arch) == p)) for p in pairs)
+    below = len(entries) - len(kept)
+    if as_json:
+        emit_json({"out": str(out), "entries": n, "below_min_ratio": below, "lines": len(text.splitlines()),
+                   "lookups": [f"lookup_{ident(f)}_{ident(a)}" for f, a in pairs]})
+    else:
+        click.echo(f"wrote {out}: {n} entries" + (f" ({below} left out below --min-ratio {min_ratio:g})" if below else "")
+                   + f", {len(text.splitlines())} lines", err=True)
 
 
 command = export

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import click
 
+from hktune.commands.common import Fail, check_storage
+from hktune.errors import Missing
+
 
 def _load(study_name: str, storage: str):  # noqa: ANN202
     import optuna
@@ -17,7 +20,7 @@ def _load(study_name: str, storage: str):  # noqa: ANN202
         return optuna.load_study(study_name=study_name, storage=open_storage(storage))
     except KeyError:
         names = ", ".join(s.study_name for s in optuna.get_all_study_summaries(open_storage(storage))) or "none"
-        raise click.ClickException(f"no study {study_name!r} in {storage} (studies: {names})") from None
+        raise Fail(f"no study {study_name!r} in {storage} (studies: {names})") from None
 
 
 def evaluated_trials(study):  # noqa: ANN001, ANN201
@@ -39,27 +42,39 @@ def write_report(study, out: Path) -> Path:  # noqa: ANN001
     trials = evaluated_trials(study)
     done = [t for t in trials if t.state.name == "COMPLETE"]
     if not done:
-        raise click.ClickException(f"study {study.study_name} has no verified trial yet")
+        raise Fail(f"study {study.study_name} has no verified trial yet; nothing to plot", 1)
 
-    # Optimisation history with best-so-far, in the order configs were evaluated.
+    # Optimisation history: each verified trial as a ratio to the vendor BLAS timed beside it (so
+    # the vendor is the line at 1.0 and squashes nothing), with the best so far.
+    def ratio(t) -> float | None:  # noqa: ANN001
+        v = t.user_attrs.get("vendor_tflops")
+        return t.value / v if v else None
+
+    use_ratio = all(ratio(t) for t in done)
     xs, ys, best, bests = [], [], -math.inf, []
     for i, t in enumerate(trials, 1):
         if t.state.name == "COMPLETE":
+            y = ratio(t) if use_ratio else t.value
             xs.append(i)
-            ys.append(t.value)
-            best = max(best, t.value)
+            ys.append(y)
+            best = max(best, y)
         bests.append(best if best > -math.inf else float("nan"))
-    vendor = [t.user_attrs.get("vendor_tflops") for t in done if t.user_attrs.get("vendor_tflops")]
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.scatter(xs, ys, s=10, alpha=0.6, label="verified trial")
-    ax.plot(range(1, len(trials) + 1), bests, color="C1", label="best so far")
-    if vendor:
-        vmed = sorted(vendor)[len(vendor) // 2]
-        ax.axhline(vmed, color="C2", ls="--", label=f"vendor BLAS (median {vmed:.4g})")
-    ax.set_xlabel("evaluated config")
-    ax.set_ylabel("TFLOP/s")
-    ax.set_title(study.study_name)
-    ax.legend()
+    ax.scatter(xs, ys, s=12, alpha=0.6, label="verified trial")
+    ax.step(range(1, len(trials) + 1), bests, where="post", color="C1", lw=2, label="best so far")
+    if use_ratio:
+        ax.axhline(1.0, color="C2", ls="--", label="vendor BLAS (1.0)")
+    lo, hi = min(ys), max(max(ys), 1.0 if use_ratio and max(ys) > 0.5 else max(ys))
+    if hi / max(lo, 1e-12) > 8:
+        ax.set_yscale("log")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("evaluated config (in order)")
+    ax.set_ylabel("TFLOP/s / vendor BLAS TFLOP/s" if use_ratio else "TFLOP/s")
+    ax.set_title(f"{study.study_name}: history")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(out / "history.png", dpi=110)
     plt.close(fig)
@@ -74,22 +89,46 @@ def write_report(study, out: Path) -> Path:  # noqa: ANN001
         names = list(imp)[::-1]
         ax.barh(names, [imp[n] for n in names])
         ax.set_xlabel("importance (fANOVA)")
+        ax.set_title(f"{study.study_name}: parameter importance")
         fig.tight_layout()
         fig.savefig(out / "importance.png", dpi=110)
         plt.close(fig)
 
-    # TFLOP/s against each knob.
+    # Performance against each knob: every trial (faint), and per value the median with a bar
+    # from the 10th to the 90th percentile of the trials that used it. Powers of two on log2 axes.
+    import numpy as np
+
     params = list(done[0].user_attrs.get("config") or done[0].params)
     cols = 3
     rows = math.ceil(len(params) / cols)
+    ylab = "x vendor BLAS" if use_ratio else "TFLOP/s"
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
     for ax, p in zip(axes.flat, params):
-        vals = [(t.user_attrs.get("config") or t.params)[p] for t in done]
-        ax.scatter(vals, [t.value for t in done], s=8, alpha=0.5)
-        ax.set_xlabel(p)
-        ax.set_ylabel("TFLOP/s")
+        pts = [((t.user_attrs.get("config") or t.params)[p], ratio(t) if use_ratio else t.value) for t in done]
+        values = sorted({v for v, _ in pts})
+        pow2 = all(isinstance(v, (int, float)) and v > 0 and float(v).is_integer() and (int(v) & (int(v) - 1)) == 0
+                   for v in values) and len(values) > 1
+        ax.scatter([v for v, _ in pts], [y for _, y in pts], s=8, alpha=0.3, color="C0")
+        med = [float(np.median([y for v, y in pts if v == x])) for x in values]
+        p10 = [float(np.percentile([y for v, y in pts if v == x], 10)) for x in values]
+        p90 = [float(np.percentile([y for v, y in pts if v == x], 90)) for x in values]
+        ax.errorbar(values, med, yerr=[np.subtract(med, p10), np.subtract(p90, med)], fmt="o-", color="C1",
+                    capsize=3, lw=1.5, label="median, p10-p90")
+        if pow2:
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(values)
+            ax.set_xticklabels([str(int(v)) for v in values])
+            ax.minorticks_off()
+        else:
+            ax.set_xticks(values)
+        ax.set_xlabel(p + (" (log2 axis)" if pow2 else ""))
+        ax.set_ylabel(ylab)
+        ax.grid(True, alpha=0.3)
+    if params:
+        axes.flat[0].legend(fontsize=7)
     for ax in list(axes.flat)[len(params):]:
         ax.axis("off")
+    fig.suptitle(f"{study.study_name}: performance per knob")
     fig.tight_layout()
     fig.savefig(out / "knobs.png", dpi=110)
     plt.close(fig)
@@ -104,10 +143,11 @@ def write_report(study, out: Path) -> Path:  # noqa: ANN001
              f"**Winner**: {win.value:.4g} TFLOP/s (trial {win.number}, error {win.user_attrs.get('error', float('nan')):.2e}), "
              + (f"{win.value / v:.3f}x the vendor BLAS timed beside it ({v:.4g} TFLOP/s)." if v else "no vendor timing."), "",
              "`" + " ".join(f"{k}={val}" for k, val in (win.user_attrs.get("config") or win.params).items()) + "`", "",
-             "| rank | TFLOP/s | vs winner | vendor | config |", "|---|---|---|---|---|"]
+             "| rank | TFLOP/s | vs winner | vendor | x vendor | config |", "|---|---|---|---|---|---|"]
     for i, t in enumerate(ranked[:10], 1):
         cfg = " ".join(f"{k}={val}" for k, val in (t.user_attrs.get("config") or t.params).items())
-        lines.append(f"| {i} | {t.value:.4g} | {t.value / win.value:.3f} | {t.user_attrs.get('vendor_tflops') or float('nan'):.4g} | {cfg} |")
+        vt = t.user_attrs.get("vendor_tflops") or float("nan")
+        lines.append(f"| {i} | {t.value:.4g} | {t.value / win.value:.3f} | {vt:.4g} | {t.value / vt:.2f} | {cfg} |")
     if imp:
         lines += ["", "Parameter importance: " + ", ".join(f"{k} {v:.2f}" for k, v in imp.items())]
     if failed:
@@ -116,7 +156,9 @@ def write_report(study, out: Path) -> Path:  # noqa: ANN001
             r = str(t.user_attrs.get("reason", "?")).split(":")[0]
             reasons[r] = reasons.get(r, 0) + 1
         lines += ["", "Failures: " + ", ".join(f"{n}x {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1]))]
-    lines += ["", "![history](history.png)", "", "![knobs](knobs.png)"] + (["", "![importance](importance.png)"] if imp else [])
+    lines += ["", "## History (each verified trial as a ratio to the vendor BLAS timed beside it)", "", "![history](history.png)",
+              "", "## Per knob (median and p10-p90 of the trials with each value)", "", "![knobs](knobs.png)"]
+    lines += ["", "## Parameter importance", "", "![importance](importance.png)"] if imp else []
     md = out / "report.md"
     md.write_text("\n".join(lines) + "\n")
     return md
@@ -127,15 +169,22 @@ def write_report(study, out: Path) -> Path:  # noqa: ANN001
 @click.option("--storage", default=None, help="journal file or Optuna RDB URL (default: results/studies.journal)")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="folder (default: results/reports/STUDY)")
 def command(study_name: str, storage: str | None, out: Path | None) -> None:
-    """PNG plots (history with best-so-far, parameter importance, TFLOP/s per knob) and a Markdown summary."""
+    """Plots (history as a ratio to the vendor BLAS with best-so-far, parameter importance,
+    performance per knob with spread bars) and a one-page Markdown report embedding them.
+
+    STUDY is a study name, as `hktune show --studies` lists them."""
     from hktune.family.family import project_root
     from hktune.search.storage import default_storage
 
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise click.ClickException("hktune report needs matplotlib: pip install 'hktune[report]'") from None
-    storage = storage or default_storage(project_root() / "results")
+        raise Missing("hktune report needs matplotlib: pip install -e '.[report]'") from None
+    if storage is None:
+        storage = default_storage(project_root() / "results")
+        if not Path(storage).is_file():
+            raise Fail(f"no studies yet: {storage} does not exist (run `hktune search` first, or give --storage)")
+    check_storage(storage, must_exist=True)
     study = _load(study_name, storage)
     md = write_report(study, out or project_root() / "results" / "reports" / study_name)
     click.echo(f"wrote {md} and its plots")

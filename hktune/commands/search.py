@@ -11,29 +11,37 @@ from hktune.dtypes import DTYPES
 from hktune.search.strategies import DEFAULT as DEFAULT_STRATEGY
 from hktune.search.strategies import STRATEGIES
 
-from hktune.commands.common import (roots, EXIT_FAILED, Fail, _check_writable, _default_table,
-                                    _positive, _setup)
+from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, _arch, _check_writable, _default_table,
+                                    _positive, _positive_seconds, _setup, check_storage, emit_json, note_interrupt,
+                                    trials_saved_message)
 
-@click.command()
+EPILOG = """\b
+Exit codes: 0 success; 1 no config verified for a shape, or a --shapes file had shapes no config
+can serve (they are listed and skipped, the others are tuned); 2 bad input (unknown arch, a shape
+no config serves or too large for the device's memory, bad --storage); 3 something missing;
+130 interrupted (the trials already finished are saved: the same command resumes)."""
+
+@click.command(epilog=EPILOG)
 @click.option("--m", type=int, default=None, callback=_positive, help="rows of A and C")
 @click.option("--n", type=int, default=None, callback=_positive, help="rows of Bt, columns of C")
 @click.option("--k", type=int, default=None, callback=_positive, help="the reduction size")
 @click.option("--shapes", "shapes_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="tune every shape of a YAML/CSV shapes file (see `hktune shapes`) instead of --m/--n/--k")
-@click.option("--arch", required=True, help="host, sm_90, sm_80, gfx942, gfx950")
+@click.option("--arch", cls=ArchOption, required=True, callback=_arch, help="target arch")
 @click.option("--family", default=None, help="template family (default: the one serving --arch)")
 @click.option("--trials", type=int, default=50, show_default=True, callback=_positive, help="configs to evaluate in the study (in all, across resumes)")
-@click.option("--timeout", type=float, default=None, help="stop starting new trials after this many seconds")
+@click.option("--timeout", type=float, default=None, callback=_positive_seconds, help="stop starting new trials after this many seconds")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the strategy's random choices and of the inputs")
 @click.option("--strategy", "--sampler", "sampler", type=click.Choice(list(STRATEGIES)), default=DEFAULT_STRATEGY, show_default=True,
               help="how the next configs are chosen (hktune/search/strategies/)")
 @click.option("--dtype", type=click.Choice(list(DTYPES)), default="bf16", show_default=True, help="element type of A, Bt and C")
-@click.option("--storage", default=None, help="a journal file path, or an Optuna RDB URL (default: studies.journal beside the table)")
+@click.option("--storage", default=None, help="a journal file (*.journal, in an existing folder) or an Optuna RDB URL such as sqlite:///x.db (default: studies.journal beside the table)")
 @click.option("--table", type=click.Path(dir_okay=False, path_type=Path), default=None, help="YAML table (default results/<arch>.yaml)")
 @click.option("--jobs", type=int, default=None, callback=_positive, help="parallel compiles (default: cores)")
 @click.option("--gpu", type=int, default=None, help="GPU index (default: the first of --arch)")
 @click.option("--gpus", default=None, help="several GPUs, e.g. 0,1,2,3: one run worker each, one shared study")
-@click.option("--trial-timeout", type=float, default=120.0, show_default=True, help="seconds before a hung trial is killed")
+@click.option("--trial-timeout", type=float, default=120.0, show_default=True, callback=_positive_seconds,
+              help="seconds before a hung trial is killed")
 @click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
 @click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
 @click.option("--space", "space_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
@@ -47,15 +55,16 @@ from hktune.commands.common import (roots, EXIT_FAILED, Fail, _check_writable, _
 @click.option("--retime", is_flag=True, help="a finished study: run the finalists' tournament again (else its entry is reported at once)")
 @click.option("--emulate", is_flag=True, help="gfx942/gfx950 without an AMD GPU: check the strategy's configs in the ISA "
               "emulator instead of timing them (correctness only; nothing is written to a table)")
-@click.option("--quiet", is_flag=True, help="no progress bar")
+@click.option("--quiet", is_flag=True, help="no progress bar or progress lines")
+@click.option("--json", "as_json", is_flag=True, help="print each shape's summary as JSON on stdout (snake_case keys)")
 def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None, arch: str, family: str | None, trials: int, timeout: float | None, seed: int,
            sampler: str, dtype: str, storage: str | None, table: Path | None, jobs: int | None, gpu: int | None, gpus: str | None,
-           trial_timeout: float, hk_root: str | None, tk_root: str | None, space_file: Path | None, finalists: int, tournament_rounds: int, sanitize: bool, retime: bool, emulate: bool, quiet: bool) -> None:
+           trial_timeout: float, hk_root: str | None, tk_root: str | None, space_file: Path | None, finalists: int,
+           tournament_rounds: int, sanitize: bool, retime: bool, emulate: bool, quiet: bool, as_json: bool) -> None:
     """Tune GEMM shapes: compile, verify, time and search; the best verified config goes into the table."""
-    from tqdm import tqdm
-
     from hktune.record import table as tbl
     from hktune.run import targets
+    from hktune.run.memory import check_fits
     from hktune.search.driver import Search, SearchError, SearchOptions
     from hktune.space.shapes import ShapesError, load_shapes
 
@@ -68,20 +77,39 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
             raise Fail(str(e)) from None
     elif m and n and k:
         shapes = [(m, n, k)]
+    elif any((m, n, k)):
+        raise Fail("--m, --n and --k go together (or give --shapes FILE)")
     else:
         raise Fail("give --m, --n and --k (or --shapes FILE)")
+    if storage is not None:
+        check_storage(storage, must_exist=False)
+    fam, space, builder = _setup(arch, family, roots(hk_root, tk_root), jobs, space_file, dtype)
+    target = targets.get("emulator" if emulate else fam.target)
+    # Every shape is checked before any work: a shape no config can serve is bad input. Alone it
+    # stops the command (exit 2); in a shapes file it is listed, skipped, and makes the exit 1.
+    illegal: list[tuple[tuple[int, int, int], str]] = []
+    for shape in shapes:
+        try:
+            Search.check_shape(fam, arch, space, shape)
+        except SearchError as e:
+            if len(shapes) == 1:
+                raise
+            illegal.append((shape, str(e)))
+    if illegal:
+        if len(illegal) == len(shapes):
+            raise Fail(f"no shape of {shapes_file} can be served: {illegal[0][1]}")
+        click.echo(f"hktune: skipping {len(illegal)} of {len(shapes)} shapes that no config can serve: "
+                   f"{', '.join(_mnk(x) for x, _ in illegal)} ({illegal[0][1]})", err=True)
+        shapes = [x for x in shapes if x not in {y for y, _ in illegal}]
+    if fam.target == "host" and target.TIMES:
+        check_fits(shapes)  # this machine's RAM, before any worker starts
     table = table or _default_table(arch)
     _check_writable(table)
     tbl.load(table)  # a malformed table stops us before any work, and stays as it is
-    fam, space, builder = _setup(arch, family, roots(hk_root, tk_root), jobs, space_file, dtype)
-    target = targets.get("emulator" if emulate else fam.target)
     if not target.TIMES:
         return _emulate(fam, arch, space, builder, shapes, trials, seed, jobs, quiet)
-    if len(shapes) == 1:
-        # One shape: a shape no config can serve is bad input, said before any worker starts.
-        Search.check_shape(fam, arch, space, shapes[0])
     workers = target.workers(arch, _gpu_list(gpus) if gpus else [gpu], timeout_s=trial_timeout)
-    failed_shapes = []
+    failed_shapes, storages, results = [], [], []
     with builder, contextlib.ExitStack() as stack:
         for shape in shapes:
             opts = SearchOptions(m=shape[0], n=shape[1], k=shape[2], trials=trials, timeout_s=timeout, seed=seed,
@@ -92,37 +120,115 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
             except SearchError as e:
                 if len(shapes) == 1:
                     raise
-                click.echo(f"hktune: skipping {shape[0]}x{shape[1]}x{shape[2]}: {e}", err=True)
+                click.echo(f"hktune: skipping {_mnk(shape)}: {e}", err=True)
                 failed_shapes.append(shape)
                 continue
             if s.finished() and not retime:
                 click.echo(f"study {s.name}: finished ({s.already} trials); its recorded best (`--retime` re-runs "
                            f"the tournament, a larger --trials goes on searching)", err=True)
                 s.summary.best = s.recorded_best()
-                _print_summary(s.summary, table)
+                if as_json:
+                    results.append(_summary_dict(s.summary, table, shape))
+                else:
+                    _print_summary(s.summary, table)
                 continue
             for w in workers:
                 if not w.info:
                     stack.enter_context(w)
+            if fam.target != "host" and workers[0].info and not getattr(s, "_fits_checked", False):
+                check_fits([shape], workers[0].info)  # the device's free memory, before the study runs
+            if s.storage not in storages:
+                storages.append(s.storage)
             info = workers[0].info
             click.echo(f"study {s.name}: {len(s.valid)} valid configs of {space.raw_size()}; {len(workers)}x {info['name']} "
                        f"({info['units']} units); {s.already} trials done before; storage {s.storage}", err=True)
-            bar = tqdm(total=max(0, min(trials, len(s.valid)) - s.already), disable=quiet, unit="cfg", file=sys.stderr, dynamic_ncols=True)
+            done = [s.already]
+            note_interrupt(trials_saved_message(s.already))
+            report = _progress(max(0, min(trials, len(s.valid)) - s.already), quiet)
 
-            def progress(summary, res, bar=bar) -> None:  # noqa: ANN001
-                bar.update(1)
-                if summary.best:
-                    b = summary.best
-                    bar.set_postfix_str(f"best {b['tflops']:.3g} TFLOP/s ({b['tflops'] / b['vendor_tflops']:.2f}x vendor), failed {summary.failed}")
+            def progress(summary, res, report=report, done=done) -> None:  # noqa: ANN001
+                done[0] += 1
+                note_interrupt(trials_saved_message(done[0]))
+                report(summary)
 
             summary = s.run(progress)
-            bar.close()
-            _print_summary(summary, table)
+            report(None)
+            if as_json:
+                results.append(_summary_dict(summary, table, shape))
+            else:
+                _print_summary(summary, table)
             if summary.best is None and s.already == 0:
                 failed_shapes.append(shape)
+    if as_json:
+        emit_json(results)
+    where = f"`hktune show --studies --storage {storages[0]}`" if len(storages) == 1 else "`hktune show --studies`"
     if failed_shapes:
-        raise Fail(f"no config passed verification for {', '.join('x'.join(map(str, x)) for x in failed_shapes)}; "
-                   "see `hktune show --studies` for the reasons", EXIT_FAILED)
+        raise Fail(f"no config passed verification for {', '.join(map(_mnk, failed_shapes))}; "
+                   f"see {where} for the reasons", EXIT_FAILED)
+    if illegal:
+        raise Fail(f"tuned {len(shapes)} shapes; skipped {len(illegal)} that no config can serve: "
+                   f"{', '.join(_mnk(x) for x, _ in illegal)}", EXIT_FAILED)
+
+
+def _mnk(shape: tuple[int, int, int]) -> str:
+    return "x".join(map(str, shape))
+
+
+def _progress(total: int, quiet: bool):  # noqa: ANN202
+    """A tqdm bar on a terminal; plain progress lines (every 10 trials or 30 s) in a log.
+    The returned function takes the summary after each trial, and None at the end."""
+    import time
+
+    if quiet:
+        return lambda summary: None
+
+    def best_text(summary) -> str:  # noqa: ANN001
+        if not summary.best:
+            return f"failed {summary.failed}"
+        b = summary.best
+        return f"best {b['tflops']:.3g} TFLOP/s ({b['tflops'] / b['vendor_tflops']:.2f}x vendor), failed {summary.failed}"
+
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="cfg", file=sys.stderr, dynamic_ncols=True)
+
+        def tty(summary) -> None:  # noqa: ANN001
+            if summary is None:
+                bar.close()
+                return
+            bar.update(1)
+            bar.set_postfix_str(best_text(summary))
+        return tty
+
+    state = {"n": 0, "last": time.monotonic(), "t0": time.monotonic()}
+
+    def plain(summary) -> None:  # noqa: ANN001
+        if summary is None:
+            return
+        state["n"] += 1
+        now = time.monotonic()
+        if state["n"] % 10 == 0 or state["n"] == total or now - state["last"] >= 30:
+            state["last"] = now
+            click.echo(f"progress: {state['n']}/{total} trials, {now - state['t0']:.0f} s; {best_text(summary)}", err=True)
+    return plain
+
+
+def _summary_dict(summary, table: Path, shape: tuple[int, int, int]) -> dict:  # noqa: ANN001
+    best = None
+    if summary.best:
+        b = summary.best
+        best = {"tflops": b["tflops"], "time_us": b["median_us"], "spread": b["spread"], "error": b["error"],
+                "vendor_tflops": b["vendor_tflops"], "ratio": b["tflops"] / b["vendor_tflops"] if b["vendor_tflops"] else None,
+                "config": dict(b["config"])}
+    reasons: dict[str, int] = {}
+    for _, why in summary.failures:
+        reasons[why.split(":")[0]] = reasons.get(why.split(":")[0], 0) + 1
+    return {"study": summary.study, "storage": summary.storage, "m": shape[0], "n": shape[1], "k": shape[2],
+            "warm_started": summary.warm_started, "evaluated": summary.evaluated, "verified": summary.succeeded,
+            "failed": summary.failed, "pruned": summary.pruned, "skipped_invalid": summary.skipped_invalid,
+            "wall_s": summary.wall_s, "compile_s": summary.compile_s, "run_s": summary.run_s, "best": best,
+            "table": str(table), "table_updated": bool(summary.recorded), "failures": reasons}
 
 
 def _gpu_list(text: str) -> list[int]:

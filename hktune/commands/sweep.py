@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from hktune.commands.bench import REPEATS
+from hktune.commands.common import ArchOption, _arch, _positive_seconds, emit_json
 from hktune.commands.common import Fail as _Fail
 from hktune.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK  # noqa: F401
 from hktune.errors import EXIT_MISSING as EXIT_NOTHING
@@ -68,7 +70,7 @@ Exit codes:
 @click.option("--table", type=click.Path(dir_okay=False, path_type=Path), required=True, help="the results table to sweep")
 @click.option("--shapes", default=None, help="only these shapes: MxNxK,MxNxK,...")
 @click.option("--family", default=None, help="only entries of this family")
-@click.option("--arch", default=None, help="only entries of this arch")
+@click.option("--arch", cls=ArchOption, default=None, callback=_arch, help="only entries of this arch")
 @click.option("--tolerance", type=float, default=0.03, show_default=True, callback=_nonneg,
               help="smallest slowdown that counts as a regression (0.03 = 3%)")
 @click.option("--confirm", type=int, default=1, show_default=True, callback=_nonneg,
@@ -82,14 +84,16 @@ Exit codes:
 @click.option("--gpu", type=int, default=None, help="GPU index (default: the first of each entry's arch)")
 @click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
 @click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
-@click.option("--trial-timeout", type=float, default=120.0, show_default=True, help="seconds before a hung measurement is killed")
-@click.option("--repeats", type=int, default=None, callback=_positive, help="timed launches per measurement (default 50)")
+@click.option("--trial-timeout", type=float, default=120.0, show_default=True, callback=_positive_seconds,
+              help="seconds before a hung measurement is killed")
+@click.option("--repeats", type=int, default=REPEATS, show_default=True, callback=_positive, help="timed launches per measurement")
 @click.option("--jobs", type=int, default=None, callback=_positive, help="parallel compiles (default: cores)")
 @click.option("--quiet", is_flag=True, help="no per-entry progress on stderr")
+@click.option("--json", "as_json", is_flag=True, help="one JSON record per entry on stdout (snake_case keys, configs as objects)")
 def command(table: Path, shapes: str | None, family: str | None, arch: str | None, tolerance: float,
             confirm: int, update: bool, require_all: bool, markdown_path: Path | None, junit_path: Path | None,
             gpu: int | None, hk_root: str | None, tk_root: str | None, trial_timeout: float, repeats: int | None, jobs: int | None,
-            quiet: bool) -> None:
+            quiet: bool, as_json: bool) -> None:
     from tabulate import tabulate
 
     from hktune.record import table as tbl
@@ -117,7 +121,13 @@ def command(table: Path, shapes: str | None, family: str | None, arch: str | Non
         rows.append([v.status, f"{v.entry.key.family}/{v.entry.key.arch}", f"{v.entry.key.m}x{v.entry.key.n}x{v.entry.key.k}",
                      v.entry.tflops, r.get("tflops"), -v.slowdown / (1 + v.slowdown) if v.slowdown is not None and v.slowdown > -1 else None,
                      v.threshold, r.get("vendor_tflops"), "yes" if v.provenance else "", (v.message or "")[:120]])
-    if rows:
+    if as_json:
+        emit_json([{"status": v.status, "family": v.entry.key.family, "arch": v.entry.key.arch, "m": v.entry.key.m,
+                    "n": v.entry.key.n, "k": v.entry.key.k, "config": dict(v.entry.config), "stored_tflops": v.entry.tflops,
+                    "tflops": (v.result or {}).get("tflops"), "vendor_tflops": (v.result or {}).get("vendor_tflops"),
+                    "slowdown": v.slowdown, "limit": v.threshold, "provenance": v.provenance or None,
+                    "detail": v.message or None} for v in report.verdicts])
+    elif rows:
         click.echo(tabulate(rows, headers=["status", "family/arch", "MxNxK", "stored", "now", "change", "limit", "vendor",
                                            "provenance", "detail"], tablefmt="simple", floatfmt=".4g"))
     try:

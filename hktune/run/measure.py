@@ -121,7 +121,8 @@ def device_info(device: torch.device) -> dict:
         if torch.version.hip:
             llc = max(llc, amd_llc_bytes(arch))
         return {"name": p.name, "units": p.multi_processor_count, "arch": arch, "llc_bytes": llc,
-                "memory_bytes": p.total_memory, "backend": backend, "torch": torch.__version__}
+                "memory_bytes": p.total_memory, "free_bytes": torch.cuda.mem_get_info(device)[0],
+                "backend": backend, "torch": torch.__version__}
     return {"name": _cpu_name(), "units": os.cpu_count() or 1, "arch": "host", "llc_bytes": _cpu_llc(),
             "memory_bytes": None, "backend": "cpu", "torch": torch.__version__}
 
