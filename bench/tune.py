@@ -79,7 +79,7 @@ def main() -> int:
         r = hk("bench", "--arch", args.arch, *fam, "--config", args.baseline, "--shapes", args.shapes, "--json")
         (args.out / "baseline.log").write_text(r.stderr + r.stdout)
         try:
-            base = {"x".join(map(str, b["shape"])): b for b in json.loads(r.stdout)}
+            base = {f"{b['m']}x{b['n']}x{b['k']}": b for b in json.loads(r.stdout)}
         except json.JSONDecodeError:
             base = {}
         for row in rows:
