@@ -139,3 +139,11 @@ def test_cpp_rendering_keeps_python_floor_semantics(tmp_path: Path):
     subprocess.run(["g++", "-o", str(tmp_path / "t"), str(src)], check=True)
     got = [int(x) for x in subprocess.run([str(tmp_path / "t")], capture_output=True, text=True).stdout.split()]
     assert got == [f(a, b) for a, b in cases for _, f in exprs]
+
+
+@pytest.mark.parametrize("arch", ["gfx950", "gfx942"])
+def test_hipkittens_spaces_refuse_c_with_2_31_elements(arch: str):
+    space = load_space(ROOT / "configs" / f"hipkittens-{arch}.yaml", arch)
+    assert space.enumerate((65536, 65536, 1024)) == []     # 2^32 elements of C: HK's int indexing wraps
+    assert space.enumerate((32768, 65536, 1024)) == []     # exactly 2^31
+    assert space.enumerate((8192, 8192, 8192))
