@@ -30,6 +30,7 @@ from pathlib import Path
 
 from hktune import toolchain as _tc
 from hktune.build.amd import resources as _res
+from hktune.build.amd.mfma import count_mfma
 from hktune.build.amd.resources import RESOURCE_KEYS
 from hktune.build.compilers.base import CompileJob, CompileResult, CompilerMissing, define_flags
 
@@ -212,7 +213,7 @@ def collect_resources(remarks: str, asm: Path | None, artifact: Path | None) -> 
     if asm is not None and asm.exists():
         text = asm.read_text(errors="replace")
         from_asm = _worst(list(_res.parse_asm(text).values()))
-        mfma = _res.count_mfma(text)
+        mfma = count_mfma(text)
         for key, v in from_asm.items():
             if res.get(key) is None and v is not None:
                 res[key] = v
