@@ -15,6 +15,7 @@ The Debian packages are fetched with ``apt-get download`` against a private apt 
 """
 from __future__ import annotations
 
+from hktune import proc
 from hktune.errors import Missing
 
 import functools
@@ -120,7 +121,7 @@ Runner = Callable[..., RunResult]  # runner(argv, *, cwd=None, env=None, timeout
 def subprocess_runner(argv: Sequence[str], *, cwd: Path | None = None, env: dict | None = None,
                       timeout: float | None = None) -> RunResult:
     try:
-        p = subprocess.run(list(argv), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+        p = proc.run(argv, timeout, cwd=cwd, env=env)
     except FileNotFoundError:
         return RunResult(127, "", f"{argv[0]}: command not found")
     except subprocess.TimeoutExpired:

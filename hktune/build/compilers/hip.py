@@ -22,12 +22,12 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hktune import proc
 from hktune import toolchain as _tc
 from hktune.build.amd import resources as _res
 from hktune.build.amd.mfma import count_mfma
@@ -104,20 +104,12 @@ def plan(tc: _tc.Toolchain, job: CompileJob) -> Plan:
 def _run(argv: tuple[str, ...], timeout: float, env: dict[str, str]) -> tuple[int | None, str]:
     """(returncode or None on timeout, stdout+stderr). Kills the whole process group on timeout."""
     try:
-        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             errors="replace", env={**os.environ, **env}, start_new_session=True)
+        p = proc.run(argv, max(timeout, 0.1), stderr=proc.STDOUT, errors="replace", env={**os.environ, **env})
     except OSError as e:
         return 127, f"{argv[0]}: {e}"
-    try:
-        out, _ = p.communicate(timeout=max(timeout, 0.1))
-        return p.returncode, out
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        out, _ = p.communicate()
-        return None, out
+    except subprocess.TimeoutExpired as e:
+        return None, e.output or ""
+    return p.returncode, p.stdout
 
 
 class HipCompiler:
