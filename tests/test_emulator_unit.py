@@ -238,7 +238,6 @@ def test_verify_emulates_each_body_once(monkeypatch, tmp_path):
 
 def _verify_cli(monkeypatch, rows):  # noqa: ANN001, ANN202
     """Run `hktune verify --seeds` over canned rows (no emulator, compiler or HipKittens)."""
-    from types import SimpleNamespace
 
     from click.testing import CliRunner
 
