@@ -327,10 +327,10 @@ def main():
             r["checks"].append(check(lib, M, N, K))
         for S in sizes:
             r["checks"].append(check(lib, S, S, S))
-            med, lo, hi = time_fn(lambda A, Bt, C: lib.gemm(A, Bt, C), sets[S], a.iters,
+            med, lo, hi = time_fn(lib.gemm, sets[S], a.iters,
                                   a.warmup)
             clk = sm_clock()
-            loop = time_loop(lambda A, Bt, C: lib.gemm(A, Bt, C), sets[S][0], 50, 10)
+            loop = time_loop(lib.gemm, sets[S][0], 50, 10)
             rc = lib.gemm(*sets[S][0])
             torch.cuda.synchronize()
             # correctness of a timed buffer too (after many launches)

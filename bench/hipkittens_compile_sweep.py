@@ -2,7 +2,7 @@
 """Compile a sample of the hipkittens space with a device-only HIP compiler and check each build.
 
 Developer tool (not used by the engine). For every chosen config: compile to assembly with the
-family's flags and the space's -D defines, read the resource usage (hktune.build.amd.resources), count
+family's flags and the space's -D defines, read the resource usage (hktune.build.compilers.hip.collect_resources), count
 MFMAs, run the vmcnt checker (hktune.build.amd.vmcnt) and apply the space's prune rules. One JSON line
 per config goes to OUT/results.jsonl; a summary is printed.
 
@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hktune.build.amd import resources, vmcnt  # noqa: E402
+from hktune.build.amd import vmcnt  # noqa: E402
+from hktune.build.compilers.hip import collect_resources  # noqa: E402
 from hktune.family.family import load_family  # noqa: E402
 
 RUNTIME_ONLY = ("WGM", "CHUNK")
@@ -68,9 +69,9 @@ def compile_one(args, fam, space, cfg: dict, idx: int) -> dict:
         Path(f"{out}.err").write_text(p.stderr)
         return row
     asm = Path(f"{out}.s")
-    res = resources.collect(p.stderr, asm)
+    res, _notes = collect_resources(p.stderr, asm, None)  # the merge the product runs
     row["resources"] = res
-    row["mfma"] = resources.count_mfma(asm)
+    row["mfma"] = res.get("mfma_count")
     env = space.env(cfg)
     row["reg_est"] = env.get("HKT_REG_EST")
     fs = vmcnt.check_file(asm)

@@ -387,7 +387,7 @@ def main():
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=a.config_timeout)
             r["worker_rc"] = p.returncode
             tail = (p.stdout + p.stderr)[-1500:]
-        except subprocess.TimeoutExpired as e:
+        except subprocess.TimeoutExpired:
             r["worker_rc"] = "timeout"
             tail = f"TIMEOUT after {a.config_timeout}s (hang?)"
         r["worker_s"] = round(time.time() - t1, 1)

@@ -93,7 +93,7 @@ def _cell(s: str) -> str:
 def environment() -> str:
     import torch
 
-    from hktune.run.measure import _cpu_name
+    from hktune.run.device_info import _cpu_name
 
     gxx = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()

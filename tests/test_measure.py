@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from hktune.run.measure import check, parse_config_string, reference
+from hktune.run.verify import check, parse_config_string, reference
 
 
 def _pair(m=64, n=48, k=96, seed=0):

@@ -112,7 +112,7 @@ def test_batch_runner_rotates_over_every_set_and_returns_seconds_per_launch():
 
 
 def test_amd_last_level_cache_is_the_infinity_cache():
-    from hktune.run.measure import amd_llc_bytes
+    from hktune.run.device_info import amd_llc_bytes
 
     assert amd_llc_bytes("gfx942:sramecc+:xnack-") == 256 << 20
     assert amd_llc_bytes("gfx950") == 256 << 20

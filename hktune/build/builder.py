@@ -21,6 +21,7 @@ from typing import Iterable, Iterator, Mapping
 
 from filelock import FileLock
 
+from hktune import proc
 from hktune.build.checks import run_checks
 from hktune.build.compilers import CompileJob, Compiler, get_compiler
 from hktune.family.family import Family
@@ -38,12 +39,12 @@ def cache_dir() -> Path:
 def tree_identity(path: Path) -> str:
     """Identify an include tree: its git commit when it is a checkout, else a hash of its files."""
     try:
-        top = subprocess.run(["git", "-C", str(path), "rev-parse", "--show-toplevel"], capture_output=True, text=True, timeout=10)
+        top = proc.run(["git", "-C", str(path), "rev-parse", "--show-toplevel"], 10)
         # Only the tree's own checkout names it (not a repository that merely contains a copy).
         own = top.returncode == 0 and Path(top.stdout.strip()).resolve() in (path.resolve(), path.resolve().parent)
-        out = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        out = proc.run(["git", "-C", str(path), "rev-parse", "HEAD"], 10)
         if own and out.returncode == 0 and out.stdout.strip():
-            dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain"], capture_output=True, text=True, timeout=30).stdout
+            dirty = proc.run(["git", "-C", str(path), "status", "--porcelain"], 30).stdout
             return out.stdout.strip() + ("+dirty" if dirty.strip() else "")
     except (OSError, subprocess.TimeoutExpired):
         pass

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Mapping
 
+from hktune import proc
 from hktune.emulator import abi
 from hktune.emulator.locate import TINYGRAD_VERSION, EmulatorMissing, find
 
@@ -97,22 +98,15 @@ def run_child(request: dict, timeout_s: float) -> dict:
     """Run the launcher with a JSON request; any failure is a result with ok False and a reason."""
     t0 = time.perf_counter()
     try:
-        p = subprocess.Popen([sys.executable, "-m", "hktune.emulator.launch"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
-                             env=child_env(), start_new_session=True)
+        p = proc.run([sys.executable, "-m", "hktune.emulator.launch"], timeout_s, input=json.dumps(request),
+                     errors="replace", env=child_env())
     except OSError as e:
         return {"ok": False, "error": None, "bad_elements": None, "seconds": None, "reason": f"cannot start the emulator: {e}"}
-    try:
-        out, err = p.communicate(json.dumps(request), timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        p.communicate()
         return {"ok": False, "error": None, "bad_elements": None, "seconds": time.perf_counter() - t0,
                 "reason": f"timed out after {timeout_s:g} s"}
     wall = time.perf_counter() - t0
+    out, err = p.stdout, p.stderr
     lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     if p.returncode == 0 and lines:
         res = json.loads(lines[-1])

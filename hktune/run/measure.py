@@ -19,31 +19,19 @@ of both arms are reported too, with readings of clocks, power, throttling and ho
 """
 from __future__ import annotations
 
-import ctypes
 import math
-import os
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import torch
 
+from hktune.run.device_info import device_info
 from hktune.run.environment import environment_warnings, read_environment
 from hktune.run.paired import Paired, measure_paired
 from hktune.run.precision import StopRule, choose_batch
-
-# Bounds for bf16 outputs with fp32 accumulation: rounding the output to bf16 costs at most
-# 2^-8 relative per element (half an ulp), so 2^-7 leaves room for a different summation order;
-# the absolute term covers elements whose exact value is near zero.
-ELEMENT_RTOL = 2.0**-7
-ELEMENT_ATOL_RMS = 1e-2
-FROBENIUS_MAX = 1e-2  # relative Frobenius error; well-formed bf16 GEMMs land near 2e-3
-
-
-class MeasureError(RuntimeError):
-    """A launch failed, a result was wrong, or the library is not what was asked for."""
+from hktune.run.verify import Library, MeasureError, check, parse_config_string, random_pair, reference
 
 
 @dataclass
@@ -106,66 +94,6 @@ class Result:
         return asdict(self)
 
 
-# -- device helpers ---------------------------------------------------------------------------
-def device_info(device: torch.device) -> dict:
-    """Name, compute units, arch and last-level cache of the device the worker runs on."""
-    if device.type == "cuda":
-        p = torch.cuda.get_device_properties(device)
-        if torch.version.hip:
-            arch = getattr(p, "gcnArchName", "").split(":")[0] or "unknown"
-            backend = f"rocm {torch.version.hip}"
-        else:
-            arch = f"sm_{p.major}{p.minor}"
-            backend = f"cuda {torch.version.cuda}"
-        llc = int(getattr(p, "L2_cache_size", 0) or 0) or 64 << 20
-        if torch.version.hip:
-            llc = max(llc, amd_llc_bytes(arch))
-        return {"name": p.name, "units": p.multi_processor_count, "arch": arch, "llc_bytes": llc,
-                "memory_bytes": p.total_memory, "free_bytes": torch.cuda.mem_get_info(device)[0],
-                "backend": backend, "torch": torch.__version__}
-    return {"name": _cpu_name(), "units": os.cpu_count() or 1, "arch": "host", "llc_bytes": _cpu_llc(),
-            "memory_bytes": None, "backend": "cpu", "torch": torch.__version__}
-
-
-# Last-level cache of AMD GPUs whose torch reports only the (per-XCD) L2: the Infinity Cache.
-AMD_LLC_BYTES = {
-    "gfx942": 256 << 20,  # MI300X / MI300A / MI325X: 256 MB Infinity Cache
-    "gfx950": 256 << 20,  # MI355X / MI350X: 256 MB Infinity Cache
-}
-
-
-def amd_llc_bytes(arch: str) -> int:
-    """The Infinity Cache size for a gcnArchName (prefix match, e.g. 'gfx942:sramecc+:xnack-'), or 0."""
-    for prefix, size in AMD_LLC_BYTES.items():
-        if arch.startswith(prefix):
-            return size
-    return 0
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or "cpu"
-
-
-def _cpu_llc() -> int:
-    best = 0
-    for idx in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
-        try:
-            text = (idx / "size").read_text().strip()
-            mult = {"K": 1 << 10, "M": 1 << 20}.get(text[-1], 1)
-            best = max(best, int(text.rstrip("KM")) * mult)
-        except (OSError, ValueError):
-            continue
-    return best or 32 << 20
-
-
 class Timer:
     """Per-launch timing: device events on a GPU, a host clock on the CPU."""
 
@@ -223,96 +151,6 @@ class Timer:
                     f()
                 return (clock() - t0) / n
         return run
-
-
-# -- the library --------------------------------------------------------------------------------
-class Library:
-    """A compiled GEMM loaded with ctypes; every launch's return code is checked."""
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = str(path)
-        self._lib = ctypes.CDLL(self.path, mode=ctypes.RTLD_LOCAL)
-        self._gemm = self._lib.hktune_gemm
-        self._gemm.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int] * 3 + [ctypes.c_void_p]
-        self._gemm.restype = ctypes.c_int
-        self._lib.hktune_config.restype = ctypes.c_char_p
-
-    def config(self) -> str:
-        return self._lib.hktune_config().decode()
-
-    def __call__(self, A: torch.Tensor, Bt: torch.Tensor, C: torch.Tensor, stream: int) -> None:
-        M, K = A.shape
-        N = Bt.shape[0]
-        rc = self._gemm(A.data_ptr(), Bt.data_ptr(), C.data_ptr(), M, N, K, stream)
-        if rc != 0:
-            raise MeasureError(f"launch returned error {rc}")
-
-    def bind(self, A: torch.Tensor, Bt: torch.Tensor, C: torch.Tensor, stream: int) -> Callable[[], None]:
-        """A zero-argument launch with its arguments packed now, so a timed loop does no host work
-        beyond the call itself."""
-        gemm, args = self._gemm, (A.data_ptr(), Bt.data_ptr(), C.data_ptr(), A.shape[0], Bt.shape[0], A.shape[1], stream)
-
-        def launch() -> None:
-            rc = gemm(*args)
-            if rc != 0:
-                raise MeasureError(f"launch returned error {rc}")
-        return launch
-
-    def close(self) -> None:
-        # Unload so that hundreds of trials do not pile up modules in one worker.
-        handle = self._lib._handle
-        del self._gemm, self._lib
-        try:
-            import _ctypes
-
-            _ctypes.dlclose(handle)
-        except (ImportError, OSError):
-            pass
-
-
-def parse_config_string(text: str) -> dict[str, int]:
-    out = {}
-    for part in text.split(","):
-        if part:
-            k, _, v = part.partition("=")
-            out[k.strip()] = int(v)
-    return out
-
-
-# -- inputs, reference, checking ------------------------------------------------------------------
-def random_pair(m: int, n: int, k: int, device: torch.device, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random bf16 inputs: normal values, never zeros (zeros hide unwritten outputs and run faster)."""
-    A = torch.randn(m, k, generator=gen, device=device, dtype=torch.float32).to(torch.bfloat16)
-    Bt = torch.randn(n, k, generator=gen, device=device, dtype=torch.float32).to(torch.bfloat16)
-    return A, Bt
-
-
-def reference(A: torch.Tensor, Bt: torch.Tensor) -> torch.Tensor:
-    """fp32 product of the bf16 inputs (upcast exactly); TF32 is off so fp32 means fp32."""
-    return A.float() @ Bt.float().t()
-
-
-def check(C: torch.Tensor, ref: torch.Tensor) -> tuple[float, str | None]:
-    """(relative Frobenius error, reason it fails or None)."""
-    Cf = C.float()
-    finite = torch.isfinite(Cf)
-    if not bool(finite.all()):
-        bad = int((~finite).sum())
-        return math.inf, f"{bad} of {C.numel()} outputs are NaN/Inf (unwritten or overflowed)"
-    diff = Cf - ref
-    ref_norm = float(torch.linalg.vector_norm(ref))
-    rel = float(torch.linalg.vector_norm(diff)) / max(ref_norm, 1e-30)
-    rms = ref_norm / math.sqrt(ref.numel())
-    bad = diff.abs() > ELEMENT_RTOL * ref.abs() + ELEMENT_ATOL_RMS * rms
-    nbad = int(bad.sum())
-    if nbad:
-        idx = int(bad.flatten().nonzero()[0])
-        r, c = divmod(idx, ref.shape[1])
-        return rel, (f"{nbad} of {C.numel()} outputs wrong (first at [{r},{c}]: got {float(Cf[r, c]):.4g}, "
-                     f"want {float(ref[r, c]):.4g}); rel. error {rel:.3g}")
-    if rel > FROBENIUS_MAX:
-        return rel, f"relative error {rel:.3g} > {FROBENIUS_MAX}"
-    return rel, None
 
 
 def _stream(device: torch.device) -> int:

@@ -9,7 +9,7 @@ import sys
 def main(argv: list[str]) -> int:
     import torch
 
-    from hktune.run.measure import Library, check, random_pair, reference
+    from hktune.run.verify import Library, check, random_pair, reference
 
     lib_path, m, n, k = argv[0], *map(int, argv[1:4])
     dev = torch.device("cuda:0")

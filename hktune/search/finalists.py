@@ -17,6 +17,7 @@ from typing import Any
 
 from optuna.trial import TrialState
 
+from hktune import proc
 from hktune.search.problem import config_key, config_string
 from hktune.search.tournament import run_tournament
 
@@ -128,7 +129,7 @@ def sanitize(search: Any, cfg: dict[str, int], outcome: Any) -> dict[str, str] |
         cmd = [tool, "--tool", check, "--error-exitcode", "9", sys.executable, "-m", "hktune.run.sanitize_launch",
                str(outcome.artifact), *map(str, shape)]
         try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, start_new_session=True)
+            r = proc.run(cmd, 300)
             out[check] = sanitizer_verdict(r.returncode, r.stdout + r.stderr, search.family.sanitizer_known)
         except subprocess.TimeoutExpired:
             out[check] = "not run (timed out after 300 s)"

@@ -237,7 +237,7 @@ def _config_problem(space: Any, e: tbl.Entry) -> str | None:
 
 def _one(e: tbl.Entry, g: _Group, outcome: Any, worker: Any, opts: SweepOptions, table: Path) -> Verdict:
     """Re-verify and re-time one entry (its build already done) and judge it."""
-    from hktune.run.measure import FROBENIUS_MAX
+    from hktune.run.verify import FROBENIUS_MAX
     from hktune.record.entry import provenance as template_provenance
     from hktune.search.problem import config_string
 

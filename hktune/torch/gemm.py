@@ -10,7 +10,7 @@ import logging
 import torch
 import torch.nn.functional as F
 
-from hktune.run.measure import MeasureError
+from hktune.run.verify import MeasureError
 from hktune.torch import kernels, plan as planning
 from hktune.torch.cache import DerivedCache
 from hktune.torch.device import arch_of, stream_of

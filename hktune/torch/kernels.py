@@ -7,7 +7,7 @@ import threading
 
 from hktune.build.builder import Builder
 from hktune.family.family import Family
-from hktune.run.measure import Library, parse_config_string
+from hktune.run.verify import Library, parse_config_string
 from hktune.space.space import Space
 
 log = logging.getLogger("hktune.torch")

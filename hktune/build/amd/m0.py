@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hktune.build.amd.vmcnt import Instr, _split_operands, blocks, kernels, parse, semantics
+from hktune.build.amd.asm import Instr, _split_operands, blocks, kernels, parse, semantics
 
 ENTRY = 0  # pseudo line of "M0 as the kernel starts" (undefined)
 

@@ -11,19 +11,21 @@ Three sources, each parsed on its own and merged by :func:`collect`:
     here, plus the kernel symbol's size for ``code_bytes``.
 
 Every parser returns ``{kernel name: {key: int}}`` with the keys of :data:`RESOURCE_KEYS`
-(missing keys are absent, never guessed). :func:`count_mfma` counts MFMA instructions in assembly.
+(missing keys are absent, never guessed). :func:`count_mfma` (hktune.build.amd.mfma) counts MFMA
+instructions in assembly.
 
 HipKittens allocates LDS dynamically (``extern __shared__``), so every source reports 0 LDS for
 it; the space file's LDS_BYTES is the real figure.
 """
 from __future__ import annotations
 
-from hktune.errors import BadInput
-
 import re
 import struct
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
+from typing import Iterator, Mapping
+
+from hktune.build.amd.mfma import count_mfma, count_mfma_by_block, mfma_in_loops
+from hktune.errors import BadInput
 
 RESOURCE_KEYS = ("vgprs", "agprs", "sgprs", "scratch_bytes", "vgpr_spills", "sgpr_spills", "occupancy",
                  "lds_bytes", "code_bytes")
@@ -356,58 +358,5 @@ def collect(remarks: str | None = None, asm: str | Path | None = None, code_obje
     return out
 
 
-# ---- MFMA count ---------------------------------------------------------------------------------
-
-_MFMA = re.compile(r"^\s*v_(?:mfma|smfmac)_\w+", re.M)
-
-
-def _asm_text(asm: str | Path) -> str:
-    if isinstance(asm, Path):
-        return asm.read_text(errors="replace")
-    if "\n" not in asm and len(asm) < 4096 and Path(asm).exists():
-        return Path(asm).read_text(errors="replace")
-    return asm
-
-
-def count_mfma(asm: str | Path) -> int:
-    """Static number of MFMA instructions (v_mfma_* / v_smfmac_*) in an assembly file or text."""
-    return len(_MFMA.findall(_asm_text(asm)))
-
-
-def count_mfma_by_block(asm: str | Path) -> dict[str, int]:
-    """MFMA instructions per basic block label (``.LBB0_5`` ...; '' for the entry block)."""
-    out: dict[str, int] = {}
-    label = ""
-    for line in _asm_text(asm).splitlines():
-        m = re.match(r"^(\.?[A-Za-z_$][\w.$]*):", line)
-        if m:
-            label = m.group(1)
-            continue
-        if _MFMA.match(line):
-            out[label] = out.get(label, 0) + 1
-    return out
-
-
-def mfma_in_loops(asm: str | Path) -> int:
-    """MFMA instructions inside loop bodies (between a label and a backward branch to it)."""
-    lines = _asm_text(asm).splitlines()
-    where = {}
-    for i, line in enumerate(lines):
-        m = re.match(r"^(\.LBB[\w.]+):", line)
-        if m:
-            where[m.group(1)] = i
-    inside = [False] * len(lines)
-    for i, line in enumerate(lines):
-        m = re.match(r"^\s*s_(?:cbranch_\w+|branch)\s+(\.LBB[\w.]+)", line)
-        if m and m.group(1) in where and where[m.group(1)] < i:
-            for j in range(where[m.group(1)], i + 1):
-                inside[j] = True
-    return sum(1 for i, line in enumerate(lines) if inside[i] and _MFMA.match(line))
-
-
-def kernel_names(asm: str | Path) -> Iterable[str]:
-    return re.findall(r"^\s*\.amdhsa_kernel\s+(\S+)", _asm_text(asm), re.M)
-
-
 __all__ = ["RESOURCE_KEYS", "parse_remarks", "parse_asm", "parse_code_object", "code_objects", "collect", "count_mfma",
-           "count_mfma_by_block", "mfma_in_loops", "elf_notes", "function_sizes", "CodeObjectError", "kernel_names"]
+           "count_mfma_by_block", "mfma_in_loops", "elf_notes", "function_sizes", "CodeObjectError"]

@@ -56,9 +56,11 @@ def run_tool(argv: list[str], timeout: float, cwd: Path | None = None) -> tuple[
     import subprocess
     import time
 
+    from hktune import proc as _proc
+
     start = time.perf_counter()
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+        proc = _proc.run(argv, timeout, cwd=cwd)
     except subprocess.TimeoutExpired as e:
         out = (e.stdout or b"") if isinstance(e.stdout, bytes) else (e.stdout or "")
         return False, f"{' '.join(argv)}\ncompile timed out after {timeout:.0f} s\n{out}", time.perf_counter() - start

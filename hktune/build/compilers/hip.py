@@ -22,14 +22,15 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hktune import proc
 from hktune import toolchain as _tc
 from hktune.build.amd import resources as _res
+from hktune.build.amd.mfma import count_mfma
 from hktune.build.amd.resources import RESOURCE_KEYS
 from hktune.build.compilers.base import CompileJob, CompileResult, CompilerMissing, define_flags
 
@@ -103,20 +104,12 @@ def plan(tc: _tc.Toolchain, job: CompileJob) -> Plan:
 def _run(argv: tuple[str, ...], timeout: float, env: dict[str, str]) -> tuple[int | None, str]:
     """(returncode or None on timeout, stdout+stderr). Kills the whole process group on timeout."""
     try:
-        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             errors="replace", env={**os.environ, **env}, start_new_session=True)
+        p = proc.run(argv, max(timeout, 0.1), stderr=proc.STDOUT, errors="replace", env={**os.environ, **env})
     except OSError as e:
         return 127, f"{argv[0]}: {e}"
-    try:
-        out, _ = p.communicate(timeout=max(timeout, 0.1))
-        return p.returncode, out
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        out, _ = p.communicate()
-        return None, out
+    except subprocess.TimeoutExpired as e:
+        return None, e.output or ""
+    return p.returncode, p.stdout
 
 
 class HipCompiler:
@@ -212,7 +205,7 @@ def collect_resources(remarks: str, asm: Path | None, artifact: Path | None) -> 
     if asm is not None and asm.exists():
         text = asm.read_text(errors="replace")
         from_asm = _worst(list(_res.parse_asm(text).values()))
-        mfma = _res.count_mfma(text)
+        mfma = count_mfma(text)
         for key, v in from_asm.items():
             if res.get(key) is None and v is not None:
                 res[key] = v

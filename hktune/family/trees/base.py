@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from hktune import proc
 from hktune.errors import BadInput
 
 
@@ -64,7 +65,7 @@ class Tree:
 def git_commit(root: Path) -> str | None:
     """The checkout's commit (None for an exported tree without .git)."""
     try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        out = proc.run(["git", "-C", str(root), "rev-parse", "HEAD"], 10)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None

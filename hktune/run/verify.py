@@ -1,0 +1,110 @@
+"""Checking one GEMM's output: the library loaded with ctypes, random inputs, the fp32 reference
+and the element-wise and Frobenius bounds (from hktune.dtypes, the one verification policy)."""
+from __future__ import annotations
+
+import ctypes
+import math
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from hktune.dtypes import DTYPES
+
+# Bounds for bf16 outputs with fp32 accumulation (hktune.dtypes says why these values).
+ELEMENT_RTOL = DTYPES["bf16"].element_rtol
+ELEMENT_ATOL_RMS = DTYPES["bf16"].atol_rms
+FROBENIUS_MAX = DTYPES["bf16"].frobenius_max
+
+
+class MeasureError(RuntimeError):
+    """A launch failed, a result was wrong, or the library is not what was asked for."""
+
+
+class Library:
+    """A compiled GEMM loaded with ctypes; every launch's return code is checked."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self._lib = ctypes.CDLL(self.path, mode=ctypes.RTLD_LOCAL)
+        self._gemm = self._lib.hktune_gemm
+        self._gemm.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int] * 3 + [ctypes.c_void_p]
+        self._gemm.restype = ctypes.c_int
+        self._lib.hktune_config.restype = ctypes.c_char_p
+
+    def config(self) -> str:
+        return self._lib.hktune_config().decode()
+
+    def __call__(self, A: torch.Tensor, Bt: torch.Tensor, C: torch.Tensor, stream: int) -> None:
+        M, K = A.shape
+        N = Bt.shape[0]
+        rc = self._gemm(A.data_ptr(), Bt.data_ptr(), C.data_ptr(), M, N, K, stream)
+        if rc != 0:
+            raise MeasureError(f"launch returned error {rc}")
+
+    def bind(self, A: torch.Tensor, Bt: torch.Tensor, C: torch.Tensor, stream: int) -> Callable[[], None]:
+        """A zero-argument launch with its arguments packed now, so a timed loop does no host work
+        beyond the call itself."""
+        gemm, args = self._gemm, (A.data_ptr(), Bt.data_ptr(), C.data_ptr(), A.shape[0], Bt.shape[0], A.shape[1], stream)
+
+        def launch() -> None:
+            rc = gemm(*args)
+            if rc != 0:
+                raise MeasureError(f"launch returned error {rc}")
+        return launch
+
+    def close(self) -> None:
+        # Unload so that hundreds of trials do not pile up modules in one worker.
+        handle = self._lib._handle
+        del self._gemm, self._lib
+        try:
+            import _ctypes
+
+            _ctypes.dlclose(handle)
+        except (ImportError, OSError):
+            pass
+
+
+def parse_config_string(text: str) -> dict[str, int]:
+    out = {}
+    for part in text.split(","):
+        if part:
+            k, _, v = part.partition("=")
+            out[k.strip()] = int(v)
+    return out
+
+
+# -- inputs, reference, checking ------------------------------------------------------------------
+def random_pair(m: int, n: int, k: int, device: torch.device, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random bf16 inputs: normal values, never zeros (zeros hide unwritten outputs and run faster)."""
+    A = torch.randn(m, k, generator=gen, device=device, dtype=torch.float32).to(torch.bfloat16)
+    Bt = torch.randn(n, k, generator=gen, device=device, dtype=torch.float32).to(torch.bfloat16)
+    return A, Bt
+
+
+def reference(A: torch.Tensor, Bt: torch.Tensor) -> torch.Tensor:
+    """fp32 product of the bf16 inputs (upcast exactly); TF32 is off so fp32 means fp32."""
+    return A.float() @ Bt.float().t()
+
+
+def check(C: torch.Tensor, ref: torch.Tensor) -> tuple[float, str | None]:
+    """(relative Frobenius error, reason it fails or None)."""
+    Cf = C.float()
+    finite = torch.isfinite(Cf)
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
+        return math.inf, f"{bad} of {C.numel()} outputs are NaN/Inf (unwritten or overflowed)"
+    diff = Cf - ref
+    ref_norm = float(torch.linalg.vector_norm(ref))
+    rel = float(torch.linalg.vector_norm(diff)) / max(ref_norm, 1e-30)
+    rms = ref_norm / math.sqrt(ref.numel())
+    bad = diff.abs() > ELEMENT_RTOL * ref.abs() + ELEMENT_ATOL_RMS * rms
+    nbad = int(bad.sum())
+    if nbad:
+        idx = int(bad.flatten().nonzero()[0])
+        r, c = divmod(idx, ref.shape[1])
+        return rel, (f"{nbad} of {C.numel()} outputs wrong (first at [{r},{c}]: got {float(Cf[r, c]):.4g}, "
+                     f"want {float(ref[r, c]):.4g}); rel. error {rel:.3g}")
+    if rel > FROBENIUS_MAX:
+        return rel, f"relative error {rel:.3g} > {FROBENIUS_MAX}"
+    return rel, None
