@@ -34,20 +34,20 @@ def _setup(arch: str, hk_root: str | None, jobs: int):  # noqa: ANN202
 
 
 @click.command("verify")
-@click.option("--arch", required=True, type=click.Choice(["gfx950", "gfx942"]))
+@click.option("--arch", required=True, type=click.Choice(["gfx950", "gfx942"]), help="the AMD arch whose code objects to emulate")
 @click.option("--config", "config_text", default=None, help="one config: NAME=V,NAME=V,...")
 @click.option("--seeds", is_flag=True, help="the space's seed configs")
 @click.option("--sample", type=int, default=None, callback=_positive, help="a random sample of N valid configs")
 @click.option("--all", "all_", is_flag=True, help="every valid config (hours: see bench/emulate_all.py)")
 @click.option("--m", type=int, default=None, callback=_positive, help="with --n/--k: one shape for every config "
               "(default per config: 2x2 blocks, 2*(PREFETCH+1)+1 K tiles)")
-@click.option("--n", type=int, default=None, callback=_positive)
-@click.option("--k", type=int, default=None, callback=_positive)
+@click.option("--n", type=int, default=None, callback=_positive, help="with --m/--k: columns of C")
+@click.option("--k", type=int, default=None, callback=_positive, help="with --m/--n: the reduction size")
 @click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
 @click.option("--jobs", type=int, default=1, show_default=True, callback=_positive, help="parallel compiles and emulator processes")
 @click.option("--timeout", "timeout_s", type=float, default=1800.0, show_default=True, help="seconds per emulated run")
 @click.option("--seed", type=int, default=0, show_default=True, help="sampling and input seed")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="one JSON record per config (snake_case keys, configs as objects)")
 def command(arch: str, config_text: str | None, seeds: bool, sample: int | None, all_: bool, m: int | None,
             n: int | None, k: int | None, hk_root: str | None, jobs: int, timeout_s: float, seed: int,
             as_json: bool) -> None:

@@ -48,7 +48,9 @@ def finalists(search: Any) -> list[tuple[dict[str, int], float]]:
 def decide(search: Any) -> None:
     """Run the tournament and record its winner (nothing to do with fewer than two finalists)."""
     opts = search.opts
-    kind = "host" if search.worker.device == "cpu" else "gpu"
+    if opts.finalists < 2:
+        return  # no tournament asked for (replays, scaling runs): the search's own best stands
+    kind = "host" if search.family.target == "host" else "gpu"
     ready = []
     for cfg, _ in finalists(search):
         outcome = search.builder.build(cfg)
