@@ -2,27 +2,23 @@
 
     # on the GPU machine: time a random sample of >= 300 valid configs at 4096^3 and keep it
     python bench/search_efficiency.py collect --out DIR [--trials 400]
-    # anywhere (CPU): replay TPE, random and warm-started TPE over the kept data
-    python bench/search_efficiency.py replay --data DIR/sample.json [--warm DIR2/sample.json] [--seeds 5]
+    # anywhere (CPU): replay the strategies over the kept data with bench/replay.py
 
 `collect` runs the real product (`python -m hktune search --sampler exhaustive --space
 bench/cuda-subspace.yaml`: all 448 valid configs of a representative subspace) and records
 the throughput figures: the share of wall time the GPU spent timing candidates, and seconds per
 evaluated config. It then runs the same search again on a fresh study, with the compile cache
-warm. `replay` drives hktune.search.driver.Search itself: the real sampler, seeds and warm start, with
-a builder and a worker that return the recorded measurements. It reports how many evaluations
-each strategy needed to reach 98% of the sample's best (median of the seeds).
+warm. The replays (every strategy through the real driver, and Kernel Tuner's strategies) are
+bench/replay.py's job.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import re
-import statistics
 import subprocess
 import sys
 import time
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -85,91 +81,6 @@ def collect(args: argparse.Namespace) -> None:
 
 
 # -- replay -----------------------------------------------------------------------------------------
-class ReplayBuilder:
-    """Hands back 'compiled' candidates at once; Search only needs submit/build/jobs."""
-
-    jobs = 8
-    compiler_version = "replay"
-    include_dirs: tuple = ()
-
-    def submit(self, cfg: dict[str, int]) -> Future:
-        from hktune.build.builder import BuildOutcome
-
-        f: Future = Future()
-        f.set_result(BuildOutcome(config=cfg, key="replay", ok=True, seconds=0.0, cached=True, artifact=Path("replay"), log_path=None))
-        return f
-
-    def build(self, cfg: dict[str, int]):  # noqa: ANN201
-        return self.submit(cfg).result()
-
-
-class ReplayWorker:
-    info = {"name": "replay", "units": 0, "arch": "sm_90"}
-
-    def __init__(self, values: dict[str, tuple[float, float]]) -> None:
-        self.values = values
-
-    def evaluate(self, lib: Any, expected: str, m: int, n: int, k: int, **kw: Any) -> dict[str, Any]:
-        cfg = dict(part.split("=") for part in expected.split(","))
-        tflops, vendor = self.values[json.dumps(sorted((a, int(b)) for a, b in cfg.items()))]
-        return {"ok": True, "tflops": tflops, "vendor_tflops": vendor, "median_us": 1.0, "spread": 0.0, "error": 1e-3}
-
-
-def replay_once(rows: list[dict], warm_rows: list[dict] | None, sampler: str, seed: int, target: float) -> int:
-    """Evaluations until a config within `target` of the best is found."""
-    import optuna
-
-    from hktune.family.family import resolve
-    from hktune.search.driver import Search, SearchOptions
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    fam = resolve("sm_90", "cuda")
-    space = fam.space("sm_90")
-    space.seeds = []  # measure the sampler, not the hand-picked seeds
-    values = {json.dumps(sorted(r["config"].items())): (r["tflops"], r["vendor_tflops"] or 0.0) for r in rows}
-    best = max(v[0] for v in values.values())
-    opts = SearchOptions(*SHAPE, trials=len(rows), sampler=sampler, seed=seed, storage=f"journal:/tmp/replay-{sampler}-{seed}-{time.time_ns()}.journal",
-                         table=None, candidates=[r["config"] for r in rows], finalists=0, warm_start=0, lookahead=1)
-    s = Search(fam, "sm_90", space, ReplayBuilder(), ReplayWorker(values), opts)
-    if warm_rows:
-        for r in sorted(warm_rows, key=lambda r: -r["tflops"])[:8]:
-            cfg = {k: int(v) for k, v in r["config"].items()}
-            if json.dumps(sorted(cfg.items())) in values:
-                s.study.enqueue_trial(cfg, user_attrs={"warm_from": "8192"})
-    hit: list[int] = []
-
-    def on_trial(summary, res) -> None:  # noqa: ANN001
-        if not hit and res and res.get("tflops", 0) >= target * best:
-            hit.append(summary.evaluated)
-            s.stop()
-
-    s.run(on_trial)
-    return hit[0] if hit else len(rows)
-
-
-def replay(args: argparse.Namespace) -> None:
-    data = json.loads(args.data.read_text())
-    rows = data["rows"]
-    warm = json.loads(args.warm.read_text())["rows"] if args.warm else None
-    results = {}
-    for name, sampler, w in (("random", "random", None), ("tpe", "tpe", None), ("tpe+warm", "tpe", warm)):
-        if name == "tpe+warm" and not warm:
-            continue
-        evals = [replay_once(rows, w, sampler, seed, args.target) for seed in range(args.seeds)]
-        results[name] = {"evaluations": evals, "median": statistics.median(evals), "share_of_space": statistics.median(evals) / len(rows)}
-        print(name, results[name], flush=True)
-    best = max(r["tflops"] for r in rows)
-    lines = [f"Replay over {len(rows)} timed configs at {'x'.join(map(str, data['shape']))} (best {best:.1f} TFLOP/s); "
-             f"evaluations to reach {args.target:.0%} of it, {args.seeds} seeds:", "",
-             "| strategy | evaluations per seed | median | share of the sample |", "|---|---|---|---|"]
-    for name, r in results.items():
-        lines.append(f"| {name} | {r['evaluations']} | {r['median']} | {r['share_of_space']:.1%} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.md:
-        args.md.write_text(text)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -177,14 +88,8 @@ def main() -> None:
     c.add_argument("--out", type=Path, required=True)
     c.add_argument("--trials", type=int, default=1000)
     c.add_argument("--live-trials", type=int, default=120)
-    r = sub.add_parser("replay")
-    r.add_argument("--data", type=Path, required=True)
-    r.add_argument("--warm", type=Path, default=None)
-    r.add_argument("--seeds", type=int, default=5)
-    r.add_argument("--target", type=float, default=0.98)
-    r.add_argument("--md", type=Path, default=None)
     args = ap.parse_args()
-    collect(args) if args.cmd == "collect" else replay(args)
+    collect(args)
 
 
 if __name__ == "__main__":
