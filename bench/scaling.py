@@ -79,7 +79,7 @@ class FakeBuilder:
         self.pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="fake-build")
         self.count = 0
 
-    def _build(self, cfg: dict[str, int]):  # noqa: ANN202
+    def _build(self, cfg: dict[str, int]):
         from hktune.build.builder import BuildOutcome
 
         if self.compile_s > 0:
@@ -95,7 +95,7 @@ class FakeBuilder:
             return f
         return self.pool.submit(self._build, cfg)
 
-    def build(self, cfg: dict[str, int]):  # noqa: ANN201
+    def build(self, cfg: dict[str, int]):
         return self.submit(cfg).result()
 
     def close(self) -> None:
@@ -164,7 +164,7 @@ class Timer:
         setattr(obj, method, timed)
 
 
-def cuda_family():  # noqa: ANN201
+def cuda_family():
     from hktune.family.family import resolve
 
     fam = resolve("sm_90", "cuda")
@@ -232,6 +232,12 @@ def run_search(workers: int, trials: int, trial_s: float = 0.3, compile_s: float
         out["study_ask_tell_s"] = tm.s.get("study_ask", 0.0) + tm.s.get("study_tell", 0.0)
         out["study_ask_tell_ms_per_trial"] = 1e3 * out["study_ask_tell_s"] / max(1, n)
         out["strategy_ms_per_trial"] = 1e3 * (tm.s.get("strategy_ask", 0.0) + tm.s.get("strategy_observe", 0.0)) / max(1, n)
+        events = sorted([(a, 1) for _, a, _ in logs] + [(b, -1) for _, _, b in logs], key=lambda e: (e[0], e[1]))
+        level = peak = 0
+        for _, d in events:
+            level += d
+            peak = max(peak, level)
+        out["max_concurrent"] = peak  # most timed evaluations overlapping, from the workers' own clocks
         out["first_to_last_s"] = (max(b for _, _, b in logs) - min(a for _, a, _ in logs)) if logs else 0.0
         return out
     finally:
@@ -299,16 +305,16 @@ def scaling_table(rows: list[dict[str, Any]]) -> str:
     base = {}
     for r in rows:
         if r["workers"] == 1:
-            base[(r["storage"], r["compile_s"])] = r
-    head = ["storage", "compile s", "workers", "trials", "wall s", "ideal wall s", "speed-up vs 1", "busy share",
+            base[(r["storage"], r["compile_s"], r["strategy"])] = r
+    head = ["strategy", "storage", "compile s", "workers", "trials", "wall s", "ideal wall s", "speed-up vs 1", "busy share",
             "overhead / trial ms", "study ask+tell ms/trial", "strategy ms/trial", "table record s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        b = base.get((r["storage"], r["compile_s"]))
+        b = base.get((r["storage"], r["compile_s"], r["strategy"]))
         # speed-up in throughput (trials/s), since the budget grows with the workers
         sp = (r["evaluated"] / r["wall_s"]) / (b["evaluated"] / b["wall_s"]) if b else float("nan")
         lines.append("| " + " | ".join([
-            r["storage"], f"{r['compile_s']:g}", str(r["workers"]), str(r["evaluated"]), f"{r['wall_s']:.1f}",
+            r["strategy"], r["storage"], f"{r['compile_s']:g}", str(r["workers"]), str(r["evaluated"]), f"{r['wall_s']:.1f}",
             f"{r['ideal_wall_s']:.1f}", f"{sp:.2f}x", f"{r['busy_share']:.3f}", f"{r['overhead_per_trial_ms']:.0f}",
             f"{r['study_ask_tell_ms_per_trial']:.1f}", f"{r['strategy_ms_per_trial']:.1f}",
             f"{r['timers_s'].get('table_record', 0.0):.2f}"]) + " |")
@@ -334,30 +340,32 @@ def main() -> None:
     ap.add_argument("--per-worker", type=int, default=64, help="trial budget per worker (weak scaling)")
     ap.add_argument("--trials", type=int, default=0, help="a fixed trial budget instead (strong scaling)")
     ap.add_argument("--max-trials", type=int, default=4096)
-    ap.add_argument("--strategy", default="tpe")
+    ap.add_argument("--strategy", default="tpe", help="comma list of strategies")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--writers", default="1,4,16")
     ap.add_argument("--records", type=int, default=25, help="records per writer in the contention test")
+    ap.add_argument("--tmpdir", default=None, help="where the journal and tables go (default: the system temp dir, "
+                    "a disk as for a real search; /dev/shm to leave out file sync costs)")
     ap.add_argument("--md", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    split = lambda s: [x for x in s.split(",") if x]  # noqa: E731
+    split = lambda s: [x for x in s.split(",") if x]
     storages: list[str | None] = [None]
     if os.environ.get("HKTUNE_TEST_PG_URL"):
         storages.append(os.environ["HKTUNE_TEST_PG_URL"])
     info = machine()
     print(f"machine: {info}", flush=True)
     rows = []
-    with tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as tmp:
-        for store in storages:
-            for cs in map(float, split(args.compile_s)):
-                for w in map(int, split(args.workers)):
-                    trials = args.trials or min(args.max_trials, args.per_worker * w)
-                    seed = args.seed + 1000 * w + int(cs * 10) + (1 if store else 0)  # a fresh study name per run on an RDB
-                    r = run_search(w, trials, args.trial_s, cs, args.jobs, seed, args.strategy, store, tmp)
-                    r["loadavg_after"] = list(os.getloadavg())
-                    rows.append(r)
-                    print(json.dumps({k: v for k, v in r.items() if k not in ("summary",)}), flush=True)
+    with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:  # the study journal and table live here
+        runs = [(st, sg, cs, w) for st in storages for sg in split(args.strategy) for cs in map(float, split(args.compile_s))
+                for w in map(int, split(args.workers))]
+        for store, strat, cs, w in runs:
+            trials = args.trials or min(args.max_trials, args.per_worker * w)
+            seed = args.seed + 1000 * w + int(cs * 10) + (1 if store else 0)  # a fresh study name per run on an RDB
+            r = run_search(w, trials, args.trial_s, cs, args.jobs, seed, strat, store, tmp)
+            r["loadavg_after"] = list(os.getloadavg())
+            rows.append(r)
+            print(json.dumps({k: v for k, v in r.items() if k not in ("summary",)}), flush=True)
         locks = []
         for n in map(int, split(args.writers)):
             locks.append(lock_contention(n, args.records, tmp))
@@ -369,9 +377,9 @@ def main() -> None:
           f"load average at start {info['loadavg'][0]:.2f}/{info['loadavg'][1]:.2f}/{info['loadavg'][2]:.2f}, "
           f"at end {info['loadavg_end'][0]:.2f}.", "",
           f"Fake workers: {args.trial_s:g} s per trial (+-10%), race hunting of each new best 0.5 trial; fake builder on "
-          f"{args.jobs} threads. Strategy {args.strategy}, finalists=1 (no tournament), no sanitizer, no warm start. "
+          f"{args.jobs} threads. Strategies {args.strategy}, finalists=1 (no tournament), no sanitizer, no warm start. "
           f"Budget: {'%d trials' % args.trials if args.trials else '%d trials per worker' % args.per_worker}. "
-          "Speed-up is in throughput (trials/s) over 1 worker.", "", scaling_table(rows), "",
+          f"Speed-up is in throughput (trials/s) over 1 worker. Study journal and table in {args.tmpdir or tempfile.gettempdir()}.", "", scaling_table(rows), "",
           f"Table-lock contention ({args.records} records per writer process, one table):", "", lock_table(locks), ""]
     text = "\n".join(md)
     print(text)
