@@ -188,8 +188,8 @@ def run_search(workers: int, trials: int, trial_s: float = 0.3, compile_s: float
         own_tmp = tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
         tmp = own_tmp.name
     try:
-        store = storage or str(Path(tmp) / f"scaling-{workers}w-{seed}.journal")
-        table = Path(tmp) / f"table-{workers}w-{seed}.json"
+        store = storage or str(Path(tmp) / f"scaling-{strategy}-{workers}w-{seed}.journal")
+        table = Path(tmp) / f"table-{strategy}-{workers}w-{seed}.json"
         ws = [FakeWorker(i, seed, trial_s, jitter) for i in range(workers)]
         builder = FakeBuilder(compile_s, jobs)
         opts = SearchOptions(*SHAPE, trials=trials, sampler=strategy, seed=seed, storage=store, table=table,
@@ -247,11 +247,12 @@ def run_search(workers: int, trials: int, trial_s: float = 0.3, compile_s: float
 
 # -- table-lock contention ----------------------------------------------------------------------------------
 def _writer(args: tuple[str, int, int, Any]) -> list[float]:
-    path, who, count, barrier = args
+    path, who, count, barrier, timeout = args
     sys.path.insert(0, str(ROOT))
     from hktune.record import table as tbl
 
-    times = []
+    times: list[float] = []
+    failed: list[float] = []
     barrier.wait()
     for i in range(count):
         key = tbl.Key("cuda", "sm_90", "bf16", "ABt", 256 * (who + 1), 256 * (i + 1), 4096)
@@ -261,25 +262,30 @@ def _writer(args: tuple[str, int, int, Any]) -> list[float]:
                       device={"name": "FakeGPU", "units": 132, "arch": "sm_90"}, toolchain={}, template_hash="x",
                       extra={})
         t0 = time.perf_counter()
-        tbl.record(path, e, max_error=0.02)
+        try:
+            tbl.record(path, e, max_error=0.02, timeout=timeout)
+        except tbl.TableError:
+            failed.append(time.perf_counter() - t0)  # timed out waiting for the lock
+            continue
         times.append(time.perf_counter() - t0)
-    return times
+    return times, failed
 
 
-def lock_contention(writers: int, per_writer: int, tmp: str) -> dict[str, Any]:
+def lock_contention(writers: int, per_writer: int, tmp: str, timeout: float = 120.0) -> dict[str, Any]:
     path = str(Path(tmp) / f"contention-{writers}.json")
     ctx = mp.get_context("spawn")
     with ctx.Manager() as mgr:
         barrier = mgr.Barrier(writers)
         with ctx.Pool(writers) as pool:
             t0 = time.perf_counter()
-            res = pool.map(_writer, [(path, w, per_writer, barrier) for w in range(writers)])
+            res = pool.map(_writer, [(path, w, per_writer, barrier, timeout) for w in range(writers)])
             wall = time.perf_counter() - t0
     from hktune.record import table as tbl
 
-    flat = sorted(t for r in res for t in r)
+    flat = sorted(t for r, _ in res for t in r) or [float("nan")]
+    timeouts = sum(len(f) for _, f in res)
     stored = len(tbl.load(path))
-    return {"writers": writers, "records": len(flat), "stored": stored, "wall_s": wall,
+    return {"writers": writers, "records": len(flat), "lock_timeouts": timeouts, "stored": stored, "wall_s": wall,
             "mean_ms": 1e3 * statistics.fmean(flat), "median_ms": 1e3 * statistics.median(flat),
             "p95_ms": 1e3 * flat[int(0.95 * (len(flat) - 1))], "max_ms": 1e3 * flat[-1],
             "records_per_s": len(flat) / wall}
@@ -322,10 +328,11 @@ def scaling_table(rows: list[dict[str, Any]]) -> str:
 
 
 def lock_table(rows: list[dict[str, Any]]) -> str:
-    head = ["writers", "records", "wall s", "mean ms/record", "median ms", "p95 ms", "max ms", "records/s"]
+    head = ["writers", "records", "lock timeouts", "table entries at end", "wall s", "mean ms/record", "median ms", "p95 ms", "max ms", "records/s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        lines.append("| " + " | ".join([str(r["writers"]), str(r["records"]), f"{r['wall_s']:.2f}", f"{r['mean_ms']:.1f}",
+        lines.append("| " + " | ".join([str(r["writers"]), str(r["records"]), str(r.get("lock_timeouts", 0)),
+                                        str(r.get("stored", "")), f"{r['wall_s']:.2f}", f"{r['mean_ms']:.1f}",
                                         f"{r['median_ms']:.1f}", f"{r['p95_ms']:.1f}", f"{r['max_ms']:.1f}",
                                         f"{r['records_per_s']:.0f}"]) + " |")
     return "\n".join(lines)
@@ -346,6 +353,7 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=25, help="records per writer in the contention test")
     ap.add_argument("--tmpdir", default=None, help="where the journal and tables go (default: the system temp dir, "
                     "a disk as for a real search; /dev/shm to leave out file sync costs)")
+    ap.add_argument("--include", action="append", help="JSON output of an earlier run whose rows to report too")
     ap.add_argument("--md", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
@@ -355,18 +363,23 @@ def main() -> None:
         storages.append(os.environ["HKTUNE_TEST_PG_URL"])
     info = machine()
     print(f"machine: {info}", flush=True)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    locks: list[dict[str, Any]] = []
+    for prev in args.include or []:  # rows of an earlier output (e.g. another strategy's runs)
+        doc = json.loads(Path(prev).read_text())
+        rows += [r for r in doc["scaling"] if r.get("evaluated")]  # (a finished study re-opened runs nothing)
+        locks += doc["lock_contention"] if not split(args.writers) else []
     with tempfile.TemporaryDirectory(dir=args.tmpdir) as tmp:  # the study journal and table live here
         runs = [(st, sg, cs, w) for st in storages for sg in split(args.strategy) for cs in map(float, split(args.compile_s))
                 for w in map(int, split(args.workers))]
         for store, strat, cs, w in runs:
             trials = args.trials or min(args.max_trials, args.per_worker * w)
-            seed = args.seed + 1000 * w + int(cs * 10) + (1 if store else 0)  # a fresh study name per run on an RDB
+            # a fresh study name per run (the name holds the shape only): seeds apart per run
+            seed = args.seed + 1000 * w + 10 * int(cs * 10) + (1 if store else 0) + 100 * split(args.strategy).index(strat)
             r = run_search(w, trials, args.trial_s, cs, args.jobs, seed, strat, store, tmp)
             r["loadavg_after"] = list(os.getloadavg())
             rows.append(r)
             print(json.dumps({k: v for k, v in r.items() if k not in ("summary",)}), flush=True)
-        locks = []
         for n in map(int, split(args.writers)):
             locks.append(lock_contention(n, args.records, tmp))
             print(json.dumps(locks[-1]), flush=True)
