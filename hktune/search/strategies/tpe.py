@@ -37,21 +37,24 @@ class TPEStrategy(Strategy):
 
     def _choose(self, n: int) -> list[int]:
         out: list[int] = []
+        chosen: set[int] = set()
+        untried = self.untried()  # fixed during one call (pending grows only in ask): read it once, not per proposal
         misses = 0
         while len(out) < n:
-            left = [i for i in self.untried() if i not in out]
-            if not left:
+            if len(out) >= len(untried):
                 break
             if misses >= MAX_MISSES:
-                out.append(self.rng.choice(left))
+                out.append(self.rng.choice([i for i in untried if i not in chosen]))
+                chosen.add(out[-1])
                 misses = 0
                 continue
             trial = self.study.ask(self.dists)
             key = config_key({k: int(v) for k, v in trial.params.items()})
             self.study.tell(trial, state=TrialState.FAIL)  # the real value arrives through _learn
             i = self.index.get(key)
-            if i is None or not self._open(key) or i in out:
+            if i is None or not self._open(key) or i in chosen:
                 misses += 1
                 continue
             out.append(i)
+            chosen.add(i)
         return out
