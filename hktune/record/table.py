@@ -23,7 +23,7 @@ import yaml
 SCHEMA = 1
 # Relative Frobenius error above which a result is not "verified". bf16 output rounding alone
 # gives ~0.003; a wrong kernel gives ~1. Callers (or the table's own `max_error:`) may tighten it.
-DEFAULT_MAX_ERROR = 0.02
+DEFAULT_MAX_ERROR = 0.02  # only for a key whose dtype hktune does not know; else hktune.dtypes decides
 LOCK_TIMEOUT_S = 120.0
 
 _HEADER = "# hktune results table (written by hktune; entries sorted by key)\n"
@@ -123,8 +123,14 @@ class Entry:
                 raise
             raise TableError(f"bad value ({e})") from None
 
-    def verified(self, max_error: float = DEFAULT_MAX_ERROR) -> bool:
-        """Checked against the reference and fast enough to be a number at all."""
+    def verified(self, max_error: float | None = None) -> bool:
+        """Checked against the reference (within its dtype's limit, hktune.dtypes, unless told
+        another) and fast enough to be a number at all."""
+        if max_error is None:
+            from hktune.dtypes import DTYPES
+
+            dt = DTYPES.get(self.key.dtype)
+            max_error = dt.frobenius_max if dt is not None else DEFAULT_MAX_ERROR
         return math.isfinite(self.error) and self.error <= max_error and math.isfinite(self.tflops) and self.tflops > 0
 
 
@@ -274,7 +280,8 @@ def record(
     try:
         with lock:
             entries, meta = _read(path)
-            limit = float(max_error if max_error is not None else meta.get("max_error", DEFAULT_MAX_ERROR))
+            limit = max_error if max_error is not None else meta.get("max_error")
+            limit = float(limit) if limit is not None else None
             previous = lookup(entries, entry.key)
             if not entry.verified(limit):
                 return False, previous
