@@ -39,19 +39,14 @@ class FamilyDoc(_Strict):
     def _target(cls, v: str | None) -> str | None:
         from hktune.run.targets import TARGETS
 
-        if v is not None and v not in TARGETS:
-            raise ValueError(f"unknown target {v!r} (known: {', '.join(TARGETS)})")
-        return v
+        return v if v is None else _known([v], TARGETS, "target")[0]
 
     @field_validator("checks")
     @classmethod
     def _checks(cls, v: list[str]) -> list[str]:
         from hktune.build.checks import CHECKS
 
-        bad = [c for c in v if c not in CHECKS]
-        if bad:
-            raise ValueError(f"unknown check {bad[0]!r} (known: {', '.join(CHECKS)})")
-        return v
+        return _known(v, CHECKS, "check")
 
     @field_validator("trees")
     @classmethod
@@ -59,9 +54,7 @@ class FamilyDoc(_Strict):
         from hktune.family.trees import TREES
 
         v = {name: {} for name in v} if isinstance(v, list) else v
-        bad = [t for t in v if t not in TREES]
-        if bad:
-            raise ValueError(f"unknown tree {bad[0]!r} (known: {', '.join(TREES)})")
+        _known(list(v), TREES, "tree")
         return v
 
     @field_validator("dtypes")
@@ -69,7 +62,12 @@ class FamilyDoc(_Strict):
     def _dtypes(cls, v: list[str]) -> list[str]:
         from hktune.dtypes import DTYPES
 
-        bad = [d for d in v if d not in DTYPES]
-        if bad:
-            raise ValueError(f"unknown dtype {bad[0]!r} (known: {', '.join(DTYPES)})")
-        return v
+        return _known(v, DTYPES, "dtype")
+
+
+def _known(names: list[str], registry: dict, what: str) -> list[str]:
+    """``names`` when each is in ``registry``; else the first unknown one, in one line."""
+    bad = [n for n in names if n not in registry]
+    if bad:
+        raise ValueError(f"unknown {what} {bad[0]!r} (known: {', '.join(registry)})")
+    return names
