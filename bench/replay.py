@@ -44,7 +44,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "results" / "search-efficiency-h200-2026-11-21"
-LANDSCAPES = [DATA / "sample.json", DATA / "sample-8192.json"]
+TK = ROOT / "bench" / "results" / "landscapes-h200-2026-12-01"
+LANDSCAPES = [DATA / "sample.json", DATA / "sample-8192.json",
+              ROOT / "bench" / "results" / "trust-h200-2026-12-01" / "tk-landscape-4096.json"] + [
+              TK / f"tk-landscape-{s}.json" for s in ("8192x8192x8192", "2048x2048x2048", "4096x14336x4096", "1024x8192x8192")]
 CHECKPOINTS = (10, 20, 45, 90)
 KT_DEFAULT = ("bayes_opt", "diff_evo", "genetic_algorithm", "random_sample")
 
@@ -64,10 +67,12 @@ class Landscape:
     values: dict[str, float | None] = field(default_factory=dict)   # key -> tflops (None: failed)
     vendor: dict[str, float] = field(default_factory=dict)
 
+    metric: str = "tflops"    # the objective: "ratio" (the paired vendor/kernel ratio) when recorded, else tflops
+
     def __post_init__(self) -> None:
         for r in self.rows:
             k = key(r["config"])
-            self.values[k] = None if r.get("tflops") is None else float(r["tflops"])
+            self.values[k] = None if r.get(self.metric) is None else float(r[self.metric])
             self.vendor[k] = float(r.get("vendor_tflops") or 0.0)
 
     @property
@@ -84,7 +89,7 @@ class Landscape:
         return {k for _, k in ok[:n]}
 
     def best_configs(self, n: int) -> list[dict[str, int]]:
-        ok = sorted((r for r in self.rows if r.get("tflops") is not None), key=lambda r: -r["tflops"])
+        ok = sorted((r for r in self.rows if r.get(self.metric) is not None), key=lambda r: -r[self.metric])
         return [{k: int(v) for k, v in r["config"].items()} for r in ok[:n]]
 
 
@@ -99,8 +104,10 @@ def load_landscape(path: Path | str, shape: Sequence[int] | None = None, family:
     seen: dict[str, dict] = {}
     for r in rows:  # a config recorded twice keeps its first figure
         seen.setdefault(key(r["config"]), r)
+    ok = [r for r in seen.values() if r.get("tflops") is not None]
+    metric = "ratio" if ok and all(r.get("ratio") is not None for r in ok) else "tflops"
     return Landscape(doc.get("name") or path.stem, shp, list(seen.values()), family or doc.get("family", "cuda"),
-                     arch or doc.get("arch", "sm_90"))
+                     arch or doc.get("arch", "sm_90"), metric=metric)
 
 
 def plain_space(land: Landscape):  # noqa: ANN201
@@ -128,6 +135,14 @@ def family_and_space(land: Landscape):  # noqa: ANN201
         pass
     fam = types.SimpleNamespace(name=land.family, template_hash=lambda arch: "replay")
     return fam, plain_space(land)
+
+
+def nearest(land: Landscape, others: list[Landscape]) -> list[Landscape]:
+    """The other landscape of the same family whose shape is nearest (log2 distance), as the
+    driver's warm start picks the nearest tuned shape; [] when there is none."""
+    same = [o for o in others if o.family == land.family and o.shape != land.shape]
+    dist = lambda o: sum(abs(math.log2(a / b)) for a, b in zip(land.shape, o.shape))  # noqa: E731
+    return sorted(same, key=dist)[:1]
 
 
 # -- the fake build and run side ------------------------------------------------------------------------
@@ -171,8 +186,11 @@ class ReplayWorker:
             self.trace.append((k_, value))
         if value is None:
             return {"ok": False, "reason": "recorded as failed"}
-        return {"ok": True, "tflops": value, "vendor_tflops": self.land.vendor[k_], "median_us": 1.0, "spread": 0.0,
-                "error": 1e-3}
+        out = {"ok": True, "tflops": value, "vendor_tflops": self.land.vendor[k_], "median_us": 1.0, "spread": 0.0,
+               "error": 1e-3}
+        if self.land.metric == "ratio":
+            out["ratio"] = value
+        return out
 
 
 def stop_rule(land: Landscape, min_evals: int) -> Callable[[list[tuple[str, float | None]]], bool]:
@@ -197,6 +215,9 @@ def replay_hktune(land: Landscape, strategy: str, seed: int, prefer: list[dict[s
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     fam, space = family_and_space(land)
+    strategy, _, variant = strategy.partition(":")
+    if variant == "noprior":   # the same strategy without the space's analytical prior
+        space.prior = {}
     worker = ReplayWorker(land)
     with tempfile.TemporaryDirectory(dir=storage_dir) as tmp:
         opts = SearchOptions(*land.shape, trials=budget or len(land.rows), sampler=strategy, seed=seed,
@@ -223,8 +244,10 @@ def kt_cache(land: Landscape, order: dict[str, list[int]], path: Path) -> None:
     for r in land.rows:
         cfg = {n: int(r["config"][n]) for n in names}
         ent: dict[str, Any] = dict(cfg)
-        if r.get("tflops") is None:
+        if r.get(land.metric) is None:
             ent.update(time="RuntimeFailedConfig", compile_time=0.0, verification_time=0.0, benchmark_time=0.0)
+        elif land.metric == "ratio":   # Kernel Tuner minimises time: vendor time / ratio, in vendor units
+            t_ms = 1.0 / float(r["ratio"])
         else:
             t_ms = flops / (float(r["tflops"]) * 1e12) * 1e3
             ent.update(time=t_ms, times=[t_ms], compile_time=0.0, verification_time=0.0, benchmark_time=0.0)
@@ -361,7 +384,7 @@ def run_landscape(land: Landscape, others: list[Landscape], strategies: list[str
 
     for st in strategies:
         go(st, lambda seed, st=st: replay_hktune(land, st, seed, budget=budget))
-    for other in others:
+    for other in nearest(land, others):
         warm = [c for c in other.best_configs(5) if key(c) in land.values]
         if not warm:
             continue
@@ -379,7 +402,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--landscape", type=Path, action="append", default=None)
     ap.add_argument("--seeds", type=int, default=30)
-    ap.add_argument("--strategies", default="model,tpe,random")
+    ap.add_argument("--strategies", default="model,model:noprior,tpe,random",
+                    help="hktune strategies (NAME:noprior = without the space's prior)")
     ap.add_argument("--warm", default="model,tpe", help="strategies to replay warm-started ('' for none)")
     ap.add_argument("--kt", default=",".join(KT_DEFAULT), help="Kernel Tuner strategies ('' for none)")
     ap.add_argument("--kt-budget", type=int, default=150)

@@ -105,7 +105,7 @@ class Search:
         self.recorder = StudyRecorder(self.name, self.storage, self.run_id)
         self.study = self.recorder.study
         self.dists = {p.name: CategoricalDistribution(sorted({c[p.name] for c in self.valid})) for p in space.params}
-        self.strategy = strategies.make(opts.sampler, space, self.valid, opts.seed)
+        self.strategy = strategies.make(opts.sampler, space, self.valid, opts.seed, self.shape)
         self.summary = SearchSummary(self.name, self.storage)
         self.seen: dict[str, float | None] = {}  # config key -> objective (None: failed)
         self.best_value = -math.inf

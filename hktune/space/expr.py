@@ -84,8 +84,11 @@ _CPP_CMPOPS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt
 class Expr:
     """A parsed, whitelisted expression."""
 
-    def __init__(self, text: str | int) -> None:
+    def __init__(self, text: str | int, real: bool = False) -> None:
         self.text = str(text)
+        # real=True (a space's prior): '/' is true division and decimal constants are allowed
+        self.real = real
+        self._binops = {**_BINOPS, ast.Div: operator.truediv} if real else _BINOPS
         try:
             tree = ast.parse(self.text, mode="eval")
         except SyntaxError as e:
@@ -100,7 +103,7 @@ class Expr:
     def _check(self, node: ast.AST) -> None:
         bad = f"expression {self.text!r}: {type(node).__name__} is not allowed"
         if isinstance(node, ast.Constant):
-            if not isinstance(node.value, (int, bool)):
+            if not isinstance(node.value, (int, bool)) and not (self.real and isinstance(node.value, float)):
                 raise ExprError(f"expression {self.text!r}: only integer constants are allowed")
         elif isinstance(node, ast.Name):
             self.names.add(node.id)
@@ -158,7 +161,7 @@ class Expr:
         if bad is None:
             bad = []
         if isinstance(node, ast.Constant):
-            return int(node.value)
+            return node.value if self.real else int(node.value)
         if isinstance(node, ast.Name):
             try:
                 return env[node.id]
@@ -166,8 +169,8 @@ class Expr:
                 raise ExprError(f"expression {self.text!r}: unknown name {node.id!r}") from None
         if isinstance(node, ast.BinOp):
             left, right = self._eval(node.left, env, bad), self._eval(node.right, env, bad)
-            op = _BINOPS[type(node.op)]
-            if op in (operator.floordiv, operator.mod):
+            op = self._binops[type(node.op)]
+            if op in (operator.floordiv, operator.mod, operator.truediv):
                 # Division by zero makes the config invalid (recorded in ``bad``), never a value.
                 if isinstance(right, np.ndarray) or isinstance(left, np.ndarray):
                     zero = np.asarray(right) == 0

@@ -36,6 +36,17 @@ class SpaceDoc(_Strict):
     limits: dict[str, dict[str, StrictInt]] = {}
     seeds: list[dict[str, Any]] = []
     prune: Prune = Prune()
+    # An analytical estimate of speed for a shape (hktune.space.prior): named steps, in order,
+    # over params, derived values, limits, M/N/K and earlier steps; the last one, SCORE, is the
+    # estimate (higher = faster, > 0). Never sent to the compiler.
+    prior: dict[str, str] = {}
+
+    @field_validator("prior")
+    @classmethod
+    def _score_last(cls, v: dict) -> dict:
+        if v and list(v)[-1] != "SCORE":
+            raise ValueError("the last step of 'prior' must be named SCORE")
+        return v
 
     @field_validator("params")
     @classmethod

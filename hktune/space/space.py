@@ -49,6 +49,7 @@ class Space:
     limits: dict[str, int]
     seeds: list[dict[str, Any]] = field(default_factory=list)
     prune: dict[str, Any] = field(default_factory=dict)
+    prior: dict[str, Expr] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -171,6 +172,7 @@ def load_space(path: Path | str, arch: str) -> Space:
         derived = {k: Expr(v) for k, v in (doc.get("derived") or {}).items()}
         constraints = [Expr(c) for c in doc.get("constraints") or []]
         shape_constraints = [Expr(c) for c in doc.get("shape_constraints") or []]
+        prior = {k: Expr(v, real=True) for k, v in parsed.prior.items()}
     except ExprError as e:
         raise SpaceError(f"{path}: {e}") from None
 
@@ -186,6 +188,11 @@ def load_space(path: Path | str, arch: str) -> Space:
     for ex in shape_constraints:
         if ex.names - known - set(SHAPE_NAMES):
             raise SpaceError(f"{path}: shape constraint {ex.text!r} uses unknown name(s) {', '.join(sorted(ex.names - known - set(SHAPE_NAMES)))}")
+    known_prior = known | set(SHAPE_NAMES)
+    for name, ex in prior.items():
+        if ex.names - known_prior:
+            raise SpaceError(f"{path}: prior step {name} uses unknown name(s) {', '.join(sorted(ex.names - known_prior))}")
+        known_prior.add(name)
 
     space = Space(
         path=path,
@@ -198,6 +205,7 @@ def load_space(path: Path | str, arch: str) -> Space:
         limits=limits,
         seeds=list(doc.get("seeds") or []),
         prune=dict(doc.get("prune") or {}),
+        prior=prior,
     )
     for seed in space.seeds:
         cfg = {k: v for k, v in seed.items() if k in space.names}

@@ -14,14 +14,15 @@ STRATEGIES = {
     "exhaustive": "hktune.search.strategies.exhaustive:ExhaustiveStrategy",
     "model": "hktune.search.strategies.model:ModelStrategy",
 }
-DEFAULT = "tpe"
+DEFAULT = "model"
 
 
-def make(name: str, space: Space, valid: Sequence[Config], seed: int = 0) -> Strategy:
+def make(name: str, space: Space, valid: Sequence[Config], seed: int = 0,
+         shape: tuple[int, int, int] | None = None) -> Strategy:
     if name not in STRATEGIES:
         raise BadInput(f"unknown strategy {name!r} (choose from {', '.join(STRATEGIES)})")
     module, _, cls = STRATEGIES[name].partition(":")
-    return getattr(importlib.import_module(module), cls)(space, valid, seed)
+    return getattr(importlib.import_module(module), cls)(space, valid, seed, shape)
 
 
 __all__ = ["DEFAULT", "STRATEGIES", "Strategy", "make"]

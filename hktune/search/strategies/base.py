@@ -13,6 +13,9 @@ legal for the shape) and is the only thing that decides the order of evaluation.
   the space is exhausted. Asking for several at once lets the driver compile ahead and keep every
   worker fed.
 
+A strategy gets the problem's shape too, so a strategy may order a cold search by the space's
+analytical prior (hktune.space.prior) before anything was measured.
+
 A strategy never sees an invalid config and never gets a repeat told back as a new result; the
 objective values it sees are the ones the study records. New strategies subclass Strategy, live in
 one module of this folder, and are registered by one line in strategies/__init__.py.
@@ -30,8 +33,10 @@ from hktune.space.space import Config, Space
 class Strategy(ABC):
     name = "base"
 
-    def __init__(self, space: Space, valid: Sequence[Config], seed: int = 0) -> None:
+    def __init__(self, space: Space, valid: Sequence[Config], seed: int = 0,
+                 shape: tuple[int, int, int] | None = None) -> None:
         self.space = space
+        self.shape = shape                           # the problem's (M, N, K), for a space's prior
         self.valid = [dict(c) for c in valid]
         self.keys = [config_key(c) for c in self.valid]
         self.index = {k: i for i, k in enumerate(self.keys)}

@@ -1,4 +1,5 @@
-"""Model-guided search: a tree-ensemble cost model ranks the untried valid configs.
+"""Model-guided search: a tree-ensemble cost model, on top of the space's analytical prior when it
+has one, ranks the untried valid configs.
 
 The algorithm (all choices deterministic for a given seed):
 
@@ -8,9 +9,14 @@ The algorithm (all choices deterministic for a given seed):
    zero mean, unit variance (the scaling matters only for distances).
 2. **Initial design.** Until ``n_init`` configs have a result, picks are space-filling: greedy
    farthest-point sampling over the knob columns, from a seeded random start (never the order of
-   the valid list, which is the knobs' listing order).
+   the valid list, which is the knobs' listing order). When the space has an analytical prior
+   (``prior:`` in its file, hktune.space.prior) and the shape is known, the picks are spread over
+   the prior's best band only (within 10% of its best estimate), 3 instead of 6, and log(SCORE)
+   becomes one more feature.
 3. **Model.** An extra-trees ensemble (``n_trees`` randomised trees, no bootstrap) is fitted on
-   log(objective). A failed config (None) is told to the model as clearly bad: below the worst
+   log(objective), or with a prior on its residual against b * log(SCORE): b is the measured
+   slope, shrunk towards 1 and kept in [0, 2], so a prior the results contradict fades out and
+   an unmeasured config is predicted by the prior plus what the trees learnt. A failed config (None) is told to the model as clearly bad: below the worst
    result seen, so the search steers away from its neighbourhood. The per-tree predictions give
    a mean and a spread for every untried config.
 4. **Acquisition.** Expected improvement over the incumbent, from the ensemble's mean and spread
@@ -34,9 +40,13 @@ from typing import Sequence
 import numpy as np
 
 from hktune.search.strategies.base import Strategy
+from hktune.space.prior import estimate
 from hktune.space.space import Config, Space
 
 N_INIT = 6          # space-filling picks before the model takes over
+N_INIT_PRIOR = 3    # ... with a prior: picks from the prior's best band, spread out
+PRIOR_WEIGHT = 2.0  # the prior's own slope (1) counts as this many results (_baseline)
+PRIOR_BAND = 0.10   # the prior's "best" = within 10% of the best estimate (at least 4 x n_init configs)
 N_TREES = 48        # extra-trees in the ensemble
 LOCAL_EVERY = 3     # every 3rd model pick is a one-knob move around the best configs
 MIN_SPREAD = 0.02   # floor of the ensemble spread, in log(objective) units (~2%)
@@ -87,13 +97,22 @@ def features(space: Space, valid: Sequence[Config]) -> tuple[np.ndarray, np.ndar
 class ModelStrategy(Strategy):
     name = "model"
 
-    def __init__(self, space: Space, valid: Sequence[Config], seed: int = 0, *, n_init: int = N_INIT,
+    def __init__(self, space: Space, valid: Sequence[Config], seed: int = 0,
+                 shape: tuple[int, int, int] | None = None, *, n_init: int | None = None,
                  n_trees: int = N_TREES, local_every: int = LOCAL_EVERY, acq: str = "ei", kappa: float = 1.0,
-                 min_spread: float = MIN_SPREAD) -> None:
-        super().__init__(space, valid, seed)
-        self.n_init, self.n_trees, self.local_every = n_init, n_trees, local_every
+                 min_spread: float = MIN_SPREAD, use_prior: bool = True) -> None:
+        super().__init__(space, valid, seed, shape)
+        self.n_trees, self.local_every = n_trees, local_every
         self.acq, self.kappa, self.min_spread = acq, kappa, min_spread
         self.X, self.K = features(space, self.valid)
+        score = estimate(space, self.valid, shape) if (use_prior and shape is not None) else None
+        # log(SCORE) of every valid config: the model's baseline (it learns the residual); None: no prior
+        self.prior: np.ndarray | None = None
+        if score is not None and (score > 0).any():
+            self.prior = np.log(np.maximum(score, score[score > 0].min() / 2))
+            if self.prior.std() > 0:
+                self.X = np.hstack([self.X, ((self.prior - self.prior.mean()) / self.prior.std())[:, None]])
+        self.n_init = n_init if n_init is not None else (N_INIT_PRIOR if self.prior is not None else N_INIT)
         self.np_rng = np.random.default_rng(seed)
         self.obs_i: list[int] = []              # observed indices, in order
         self.obs_y: list[float | None] = []     # log(objective), None = failed
@@ -126,11 +145,33 @@ class ModelStrategy(Strategy):
         y = np.array([bad if v is None else v for v in self.obs_y], dtype=float)
         return idx, y
 
+    def _baseline(self) -> np.ndarray:
+        """b * prior, b the slope of log(objective) on log(SCORE) over the successful results,
+        shrunk towards 1 (the prior's own slope weighs as much as PRIOR_WEIGHT results) and kept
+        in [0, 2]: a prior the measurements contradict fades out instead of steering."""
+        if self.prior is None:
+            return np.zeros(len(self.valid))
+        ok = [(i, y) for i, y in zip(self.obs_i, self.obs_y) if y is not None]
+        p = self.prior[[i for i, _ in ok]]
+        y = np.array([v for _, v in ok])
+        pc, yc = p - p.mean(), y - y.mean()
+        lam = PRIOR_WEIGHT * float(pc @ pc) / len(p)
+        b = (float(pc @ yc) + lam) / (float(pc @ pc) + lam) if lam > 1e-12 else 1.0
+        return float(np.clip(b, 0.0, 2.0)) * self.prior
+
     def _space_filling(self, n: int, open_mask: np.ndarray) -> list[int]:
+        """Farthest-point picks; with a prior, only among the configs it rates best."""
         out: list[int] = []
         chosen = list(self.obs_i)
         for _ in range(n):
             cand = np.flatnonzero(open_mask)
+            if self.prior is not None and cand.size:
+                p = self.prior[cand]
+                band = p >= p.max() + math.log(1 - PRIOR_BAND)
+                need = min(cand.size, 4 * self.n_init)
+                if band.sum() < need:
+                    band = p >= np.sort(p)[-need]
+                cand = cand[band]
             if cand.size == 0:
                 break
             if not chosen:
@@ -163,7 +204,8 @@ class ModelStrategy(Strategy):
         if train is None:
             return out + self._space_filling(n - len(out), open_mask)
         idx, y = train
-        preds = self._ensemble(idx, y)                      # (trees, configs)
+        base = self._baseline()
+        preds = self._ensemble(idx, y - base[idx]) + base   # (trees, configs): prior + learnt residual
         best_y = float(y.max())
         order_best = [self.obs_i[j] for j in np.argsort([-(v if v is not None else -np.inf) for v in self.obs_y])]
         mu = preds.mean(axis=0)
