@@ -49,6 +49,7 @@ LANDSCAPES = [DATA / "sample.json", DATA / "sample-8192.json",
               ROOT / "bench" / "results" / "trust-h200-2026-12-01" / "tk-landscape-4096.json"] + [
               TK / f"tk-landscape-{s}.json" for s in ("8192x8192x8192", "2048x2048x2048", "4096x14336x4096", "1024x8192x8192")]
 CHECKPOINTS = (10, 20, 45, 90)
+KT_CRASHES: list[str] = []   # Kernel Tuner runs that raised (counted as never reaching a target)
 KT_DEFAULT = ("bayes_opt", "diff_evo", "genetic_algorithm", "random_sample")
 
 
@@ -246,10 +247,8 @@ def kt_cache(land: Landscape, order: dict[str, list[int]], path: Path) -> None:
         ent: dict[str, Any] = dict(cfg)
         if r.get(land.metric) is None:
             ent.update(time="RuntimeFailedConfig", compile_time=0.0, verification_time=0.0, benchmark_time=0.0)
-        elif land.metric == "ratio":   # Kernel Tuner minimises time: vendor time / ratio, in vendor units
-            t_ms = 1.0 / float(r["ratio"])
-        else:
-            t_ms = flops / (float(r["tflops"]) * 1e12) * 1e3
+        else:   # Kernel Tuner minimises time: for a ratio landscape, vendor time / ratio (vendor units)
+            t_ms = 1.0 / float(r["ratio"]) if land.metric == "ratio" else flops / (float(r["tflops"]) * 1e12) * 1e3
             ent.update(time=t_ms, times=[t_ms], compile_time=0.0, verification_time=0.0, benchmark_time=0.0)
         cache[",".join(str(cfg[n]) for n in names)] = ent
     doc = {"device_name": "Simulation", "kernel_name": "hk_gemm", "problem_size": list(land.shape),
@@ -291,6 +290,9 @@ def replay_kt(land: Landscape, strategy: str, seed: int, permuted: bool, budget:
                                          restrictions=[recorded],
                                          strategy=strategy, strategy_options={"max_fevals": budget}, block_size_names=names[:1],
                                          cache=str(cache), simulation_mode=True, verbose=False, quiet=True)
+            except (IndexError, ValueError, KeyError) as e:   # a Kernel Tuner strategy that breaks on this space
+                results = []
+                KT_CRASHES.append(f"{strategy} seed {seed}: {type(e).__name__}: {e}")
             finally:
                 sys.stdout = old
                 devnull.close()
@@ -424,9 +426,14 @@ def main() -> None:
                             split(args.warm), log=lambda s: print(s, flush=True), budget=args.budget or None)
         out[land.name] = {"shape": land.shape, "configs": len(land.rows), "best": land.best,
                           "top1": len(land.top()), "results": res}
+        if KT_CRASHES:
+            out[land.name]["kt_crashes"] = list(KT_CRASHES)
         md.append(f"### {land.name}: {len(land.rows)} configs at {'x'.join(map(str, land.shape))}, best "
                   f"{land.best:.1f} TFLOP/s, top 1% = the {len(land.top())} best; {args.seeds} seeds, "
-                  f"budget {args.budget or len(land.rows)} evaluations (hktune) / {args.kt_budget} (Kernel Tuner)\n\n" + markdown(res))
+                  f"budget {args.budget or len(land.rows)} evaluations (hktune) / {args.kt_budget} (Kernel Tuner)\n\n" + markdown(res)
+                  + (f"\n\nKernel Tuner raised on {len(KT_CRASHES)} runs (counted as missed): " + "; ".join(KT_CRASHES[:3])
+                     if KT_CRASHES else ""))
+        KT_CRASHES.clear()
         print(md[-1], flush=True)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1, default=str))

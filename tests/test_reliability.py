@@ -301,8 +301,10 @@ def test_sigkill_mid_search_then_resume(tmp_path, run):
     for pid in orphans:
         os.kill(pid, signal.SIGKILL)
     done = len(killed_at.complete)
+    # the study's total counts every evaluated config: completed, failed and pruned after compiling
+    evaluated = sum(1 for t in trials(results, study) if t["state"] in ("COMPLETE", "FAIL", "PRUNED"))
     r = hk("search", "--m", "64", "--n", "64", "--k", "128", "--arch", "host", "--sampler", "random",
-           "--trials", str(done + 2), "--table", str(results / "host.yaml"), "--quiet")
+           "--trials", str(evaluated + 2), "--table", str(results / "host.yaml"), "--quiet")
     after = snapshot(results, results / "host.yaml", study)
     out.exit_code = r.returncode
     left_running = [t for t in trials(results, study) if t["state"] == "RUNNING"]
@@ -310,7 +312,7 @@ def test_sigkill_mid_search_then_resume(tmp_path, run):
                   f"trials left RUNNING by the killed search: {len(left_running)}")
     # Trials the killed search had asked (compile-ahead) stay RUNNING until they are older than
     # search.STALE_AFTER_S (a live search may share the study); their configs stay candidates.
-    out.survived = (done >= 3 and r.returncode == 0 and f"{done} trials done before" in r.stderr
+    out.survived = (done >= 3 and r.returncode == 0 and f"{evaluated} trials done before" in r.stderr
                     and len(after.complete) >= done + 1 and not orphans)
     if not out.survived:
         out.detail += f" | exit {r.returncode}; running {len(left_running)}; {r.stderr.strip()[-400:]}"

@@ -6,6 +6,7 @@ back in completion order. All study access stays with the caller's thread: the e
 moves (token, config) pairs through build and run."""
 from __future__ import annotations
 
+import math
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Generic, Hashable, TypeVar
@@ -14,21 +15,41 @@ from hktune.build.builder import BuildOutcome, Builder
 from hktune.space.space import Config
 
 T = TypeVar("T", bound=Hashable)
+FIRST_COMPILES = 4   # compiles in flight before any compile or run time is known
 
 
 class Executor(Generic[T]):
     def __init__(self, builder: Builder, workers: list[Any], run: Callable[[Any, Config, BuildOutcome], dict[str, Any]],
                  lookahead: int | None = None) -> None:
         self.builder, self.workers, self.run = builder, workers, run
-        self.lookahead = lookahead or max(2, builder.jobs * 2) + len(workers)
+        self.lookahead = lookahead          # fixed: candidates compiled ahead; None: adaptive (room)
+        self.compile_s: float | None = None   # running means: seconds per build (0 when cached) ...
+        self.run_s: float | None = None       # ... and per run
         self.pending: deque[tuple[T, Config, Future[BuildOutcome]]] = deque()
         self.running: dict[Future[dict[str, Any]], tuple[T, Config, BuildOutcome, Any]] = {}
         self.free = list(workers)
         self.pool = ThreadPoolExecutor(max_workers=max(1, len(workers)), thread_name_prefix="hktune-run")
 
     def room(self) -> int:
-        """How many more candidates to add now to keep compiles ahead of the workers."""
-        return max(0, self.lookahead - len(self.pending))
+        """How many more candidates to add now to keep compiles ahead of the workers.
+
+        Adaptive by default: one ready candidate per worker plus one, and as many compiles in
+        flight as keep the workers busy (workers x measured compile time / run time, at most the
+        builder's jobs; a few before anything is measured). Cold compiles get the whole pool; a
+        cached search asks a couple at a time, so a model-guided strategy learns from each result
+        instead of committing to one big batch."""
+        if self.lookahead is not None:
+            return max(0, self.lookahead - len(self.pending))
+        n, jobs = len(self.workers), max(1, self.builder.jobs)
+        if self.compile_s is None or self.run_s is None:
+            compiles = min(jobs, FIRST_COMPILES)
+        else:
+            compiles = min(jobs, math.ceil(n * self.compile_s / max(self.run_s, 1e-3)))
+        return max(0, n + 1 + compiles - len(self.pending))
+
+    @staticmethod
+    def _mean(old: float | None, new: float, w: float = 0.25) -> float:
+        return new if old is None else (1 - w) * old + w * new
 
     def add(self, token: T, config: Config) -> None:
         self.pending.append((token, config, self.builder.submit(config)))
@@ -43,6 +64,7 @@ class Executor(Generic[T]):
         while self.free and self.pending and (self.pending[0][2].done() or not self.running):
             token, cfg, fut = self.pending.popleft()
             outcome = fut.result()
+            self.compile_s = self._mean(self.compile_s, 0.0 if outcome.cached else float(outcome.seconds or 0.0))
             if not admit(token, cfg, outcome):
                 continue
             w = self.free.pop()
@@ -55,7 +77,10 @@ class Executor(Generic[T]):
         for f in done:
             token, cfg, outcome, w = self.running.pop(f)
             self.free.append(w)
-            out.append((token, cfg, outcome, f.result()))
+            res = f.result()
+            if isinstance(res, dict) and res.get("_seconds"):
+                self.run_s = self._mean(self.run_s, float(res["_seconds"]))
+            out.append((token, cfg, outcome, res))
         return out
 
     def abandon(self) -> list[T]:

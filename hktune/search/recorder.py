@@ -88,14 +88,17 @@ class StudyRecorder:
                         "run": self.run_id}))
 
     def history(self) -> list[tuple[Config, float | None, FrozenTrial]]:
-        """Every evaluated config of the study: (config, objective or None when it failed, trial).
-        A config marked unsafe by any trial counts as failed."""
+        """Every evaluated config of the study: (config, objective or None when it failed or was
+        pruned after compiling, trial). A config marked unsafe by any trial counts as failed.
+        Pruned configs count: a resumed or repeated search neither re-proposes nor re-counts them."""
         unsafe = self.unsafe_keys()
         out = []
-        for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL)):
+        for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)):
             cfg = t.user_attrs.get("config")
             if not cfg or t.user_attrs.get("duplicate_of") is not None:
                 continue
+            if t.state == TrialState.PRUNED and not str(t.user_attrs.get("reason", "")).startswith("pruned:"):
+                continue   # asked but never run (a stopped or dead search): a candidate again, not a result
             ok = t.state == TrialState.COMPLETE and config_key(cfg) not in unsafe
             out.append(({k: int(v) for k, v in cfg.items()}, t.value if ok else None, t))
         return out
