@@ -19,6 +19,19 @@ for n in ("cold", "repeat", "warmcache", "neighbour"):
     d = d[0] if isinstance(d, list) else d
     w, r, c = d.get("wall_s") or 0, d.get("run_s") or 0, d.get("compile_s") or 0
     b = d.get("best") or {}
+    span = None
+    try:
+        import optuna
+        from hktune.search.storage import open_storage
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        st = optuna.load_study(study_name=d["study"], storage=open_storage(d["storage"]))
+        ts = [t for t in st.get_trials(deepcopy=False) if t.datetime_start and t.datetime_complete and t.user_attrs.get("run") == st.get_trials(deepcopy=False)[-1].user_attrs.get("run")]
+        if ts:
+            span = (max(t.datetime_complete for t in ts) - min(t.datetime_start for t in ts)).total_seconds()
+    except Exception as e:
+        print("span:", e)
+    if span:
+        print(f"{n}: search loop {span:.1f} s, GPU busy in the loop {r / span:.2f}")
     print(f"{n}: evaluated {d.get('evaluated')} warm_started {d.get('warm_started')} wall {w:.1f} s run {r:.1f} s compile(sum) {c:.1f} s "
           f"busy {r / w if w else 0:.2f} best ratio {b.get('ratio')} config {b.get('config')}")
 PY

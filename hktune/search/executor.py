@@ -61,14 +61,7 @@ class Executor(Generic[T]):
              ) -> list[tuple[T, Config, BuildOutcome, dict[str, Any]]]:
         """Hand ready builds to free workers (``admit`` says whether a build may run), then wait
         for at least one run to finish (briefly, when builds are still coming); return finished runs."""
-        while self.free and self.pending and (self.pending[0][2].done() or not self.running):
-            token, cfg, fut = self.pending.popleft()
-            outcome = fut.result()
-            self.compile_s = self._mean(self.compile_s, 0.0 if outcome.cached else float(outcome.seconds or 0.0))
-            if not admit(token, cfg, outcome):
-                continue
-            w = self.free.pop()
-            self.running[self.pool.submit(self.run, w, cfg, outcome)] = (token, cfg, outcome, w)
+        self._dispatch(admit)
         if not self.running:
             return []
         quick = (self.pending and self.free) or more_coming
@@ -81,7 +74,22 @@ class Executor(Generic[T]):
             if isinstance(res, dict) and res.get("_seconds"):
                 self.run_s = self._mean(self.run_s, float(res["_seconds"]))
             out.append((token, cfg, outcome, res))
+        # a freed worker starts its next ready candidate now, before the caller records the
+        # finished ones and asks the strategy again: the GPU does not wait for the bookkeeping
+        self._dispatch(admit, block=False)
         return out
+
+    def _dispatch(self, admit: Callable[[T, Config, BuildOutcome], bool], block: bool = True) -> None:
+        """Hand ready builds to free workers, in order; with ``block``, wait for the next build
+        when nothing is running."""
+        while self.free and self.pending and (self.pending[0][2].done() or (block and not self.running)):
+            token, cfg, fut = self.pending.popleft()
+            outcome = fut.result()
+            self.compile_s = self._mean(self.compile_s, 0.0 if outcome.cached else float(outcome.seconds or 0.0))
+            if not admit(token, cfg, outcome):
+                continue
+            w = self.free.pop()
+            self.running[self.pool.submit(self.run, w, cfg, outcome)] = (token, cfg, outcome, w)
 
     def abandon(self) -> list[T]:
         """Cancel everything not finished; return the tokens of what never ran to the end."""
