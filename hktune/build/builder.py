@@ -23,6 +23,7 @@ from filelock import FileLock
 
 from hktune import proc
 from hktune.build.checks import run_checks
+from hktune.build.identity import code_identity
 from hktune.build.compilers import CompileJob, Compiler, get_compiler
 from hktune.family.family import Family
 from hktune.space.space import Config, Space
@@ -71,6 +72,7 @@ class BuildOutcome:
     resources: dict = field(default_factory=dict)
     asm: Path | None = None
     reason: str | None = None  # compile failure or resource prune
+    code_hash: str | None = None  # the device code's identity (prune: identical_code), see build/identity.py
 
     @property
     def usable(self) -> bool:
@@ -160,6 +162,13 @@ class Builder:
                 tmp = entry / f"meta.json.{os.getpid()}.tmp"
                 tmp.write_text(json.dumps(meta, indent=1))
                 os.replace(tmp, entry / "meta.json")
+            if self.space.prune.get("identical_code"):
+                if "code_hash" not in meta:   # computed once per build, kept with the entry
+                    meta["code_hash"] = code_identity(artifact)
+                    tmp = entry / f"meta.json.{os.getpid()}.tmp"
+                    tmp.write_text(json.dumps(meta, indent=1))
+                    os.replace(tmp, entry / "meta.json")
+                out.code_hash = meta["code_hash"]
             failed = [f"{name}: {why}" for name, why in (meta.get("checks") or {}).items() if why != "ok"]
             out.reason = ("rejected by " + "; ".join(failed)) if failed else prune_reason(self.space, config, out.resources)
         return out

@@ -112,8 +112,15 @@ class Search:
         self._stop = False
         self.baseline = tbl.lookup(tbl.load(opts.table), self.key) if opts.table else None
         self._retry = self.recorder.close_stale()
-        for cfg, value, _ in self.recorder.history():
+        self._code_of: dict[str, str] = {}  # device-code identity -> the config key that was run with it
+        self._twins: dict[str, list[Config]] = {}  # config key -> configs with its code, waiting for its result
+        for cfg, value, t in self.recorder.history():
+            if t.user_attrs.get("same_code_as"):
+                self._observe_twin(cfg, self.seen.get(t.user_attrs["same_code_as"]))
+                continue
             self._observe(cfg, value)
+            if t.user_attrs.get("code_hash") and "same_code_as" not in t.user_attrs:
+                self._code_of.setdefault(t.user_attrs["code_hash"], config_key(cfg))
         self.already = len(self.seen)  # configs evaluated by earlier runs of this study
 
     @staticmethod
@@ -145,6 +152,8 @@ class Search:
         if value is not None:
             self.best_value = max(self.best_value, value)
         self.strategy.observe(cfg, value)
+        for twin in self._twins.pop(key, []):
+            self._observe_twin(twin, value)
 
     # -- what to try first ------------------------------------------------------------------------
     def _first(self) -> None:
@@ -211,11 +220,35 @@ class Search:
         elif outcome.reason:
             s.pruned += 1
             self._fail(trial, cfg, "pruned: " + outcome.reason, TrialState.PRUNED, count=False)
-        else:
+        elif not self._same_code(trial, cfg, outcome):
             return True
         if self._on_trial:
             self._on_trial(s, None)
         return False
+
+    def _same_code(self, trial: optuna.Trial, cfg: Config, outcome: BuildOutcome) -> bool:
+        """True (and the trial recorded as pruned) when an earlier config of this study compiled to
+        the same device code (prune: identical_code): the same kernel is never timed twice; the
+        strategy learns the twin's result for this config."""
+        h = outcome.code_hash
+        if not h or not self.space.prune.get("identical_code"):
+            return False
+        trial.set_user_attr("code_hash", h)
+        twin = self._code_of.setdefault(h, config_key(cfg))
+        if twin == config_key(cfg):
+            return False
+        self.summary.pruned += 1
+        self.recorder.finish(trial, None, TrialState.PRUNED,
+                             attrs={"reason": f"pruned: identical code to {twin}", "same_code_as": twin})
+        if twin in self.seen:
+            self._observe_twin(cfg, self.seen[twin])
+        else:   # the twin is still being built or run: learn its result when it comes
+            self._twins.setdefault(twin, []).append(cfg)
+        return True
+
+    def _observe_twin(self, cfg: Config, value: float | None) -> None:
+        self.seen[config_key(cfg)] = value
+        self.strategy.observe(cfg, value)
 
     def _conclude(self, trial: optuna.Trial, cfg: Config, outcome: BuildOutcome, res: dict[str, Any]) -> dict[str, Any] | None:
         s = self.summary

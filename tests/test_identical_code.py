@@ -1,0 +1,115 @@
+"""prune: identical_code: configs that compile to the same device code are timed once
+(hktune/build/identity.py, hktune/search/driver.py). The real HipKittens case needs the AMD
+toolchain and a HipKittens tree (CI has both); the search-side rule runs on fakes."""
+from __future__ import annotations
+
+import json
+import sys
+import types
+from concurrent.futures import Future
+from pathlib import Path
+
+import optuna
+import pytest
+
+from hktune.build.builder import BuildOutcome, Builder
+from hktune.build.identity import code_identity
+from hktune.search.driver import Search, SearchOptions
+from hktune.search.problem import config_key
+from hktune.space.space import load_space
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from amd_env import needs_hk  # noqa: E402
+
+
+@needs_hk
+def test_hipkittens_occupancy_that_does_not_bind_compiles_to_the_same_code(tmp_path: Path):
+    from amd_env import hipkittens
+    from hktune.family.family import resolve
+
+    root, arch = hipkittens()
+    fam = resolve(arch, "hipkittens")
+    space = fam.space(arch)
+    assert space.prune.get("identical_code")
+    base = next(c for c in space.enumerate() if c["BLOCK_M"] == 128 and c["BLOCK_N"] == 128)
+    twins = [c for c in space.enumerate() if all(c[k] == base[k] for k in space.names if k != "OCCUPANCY")][:2]
+    other = next(c for c in space.enumerate() if all(c[k] == base[k] for k in space.names if k != "WGM") and c != base)
+    assert len(twins) == 2 and twins[0]["OCCUPANCY"] != twins[1]["OCCUPANCY"]
+    with Builder(fam, arch, space=space, jobs=2, include_dirs=[root / "include"], cache=tmp_path / "cache") as b:
+        outs = {config_key(o.config): o for o in b.build_many([*twins, other])}
+    hashes = [outs[config_key(c)].code_hash for c in (*twins, other)]
+    assert all(hashes) and hashes[0] == hashes[1] != hashes[2]
+    assert code_identity(outs[config_key(other)].artifact) == hashes[2]
+
+
+def test_a_host_build_has_no_device_identity(tmp_path: Path):
+    p = tmp_path / "lib.so"
+    p.write_bytes(b"\x7fELF" + b"\0" * 60)
+    assert code_identity(p) is None and code_identity(None) is None
+
+
+SPACE = """
+family: toy
+params:
+  TILE: [16, 32, 64]
+  NOOP: [1, 2, 3]        # does not change the code
+prune:
+  identical_code: true
+"""
+
+
+class TwinBuilder:
+    jobs = 1
+    compiler_version = "fake"
+    include_dirs: tuple = ()
+
+    def submit(self, cfg: dict) -> Future:
+        f: Future = Future()
+        f.set_result(BuildOutcome(config=cfg, key="k", ok=True, seconds=0.0, cached=True, artifact=Path("x"),
+                                  log_path=None, code_hash=f"code-{cfg['TILE']}"))
+        return f
+
+
+class CountingWorker:
+    info = {"name": "fake", "units": 0, "arch": "fake"}
+
+    def __init__(self) -> None:
+        self.timed: list[str] = []
+
+    def prepare(self, m: int, n: int, k: int) -> dict:
+        return {"ok": True}
+
+    def evaluate(self, lib, expected: str, m: int, n: int, k: int, time: bool = True, **kw) -> dict:  # noqa: ANN001
+        if time:
+            self.timed.append(expected)
+        tile = int(expected.split("TILE=")[1].split(",")[0])
+        return {"ok": True, "tflops": float(tile), "vendor_tflops": 64.0, "ratio": tile / 64.0, "median_us": 1.0,
+                "spread": 0.0, "error": 1e-3}
+
+
+@pytest.mark.parametrize("strategy", ["exhaustive", "model"])
+def test_a_search_times_each_device_code_once(tmp_path: Path, strategy: str):
+    (tmp_path / "s.yaml").write_text(SPACE)
+    space = load_space(tmp_path / "s.yaml", "x")
+    fam = types.SimpleNamespace(name="toy", template_hash=lambda arch: "t")
+    worker = CountingWorker()
+    storage = str(tmp_path / "s.journal")
+    opts = SearchOptions(64, 64, 64, trials=9, sampler=strategy, seed=0, storage=storage, table=None,
+                         finalists=0, warm_start=0)
+    s = Search(fam, "x", space, TwinBuilder(), worker, opts)
+    summary = s.run()
+    tiles = [int(t.split("TILE=")[1].split(",")[0]) for t in worker.timed]
+    assert sorted(tiles) == [16, 32, 64]                      # three kernels, each timed once
+    assert summary.evaluated == 9 and summary.pruned == 6
+    st = optuna.load_study(study_name=s.name, storage=s.storage if not isinstance(s.storage, str) else
+                           __import__("hktune.search.storage", fromlist=["open_storage"]).open_storage(s.storage))
+    twins = [t for t in st.get_trials() if t.user_attrs.get("same_code_as")]
+    assert len(twins) == 6 and all(t.state.name == "PRUNED" for t in twins)
+    assert all(str(t.user_attrs["reason"]).startswith("pruned: identical code to") for t in twins)
+    # the strategy learnt each twin's result as its own: nothing is left to ask
+    assert s.strategy.exhausted() and all(v is not None for v in s.strategy.values.values())
+    # a repeated search is answered from the study: nothing new is timed
+    again = Search(fam, "x", space, TwinBuilder(), CountingWorker(), opts)
+    assert again.finished()
+    assert json.dumps(sorted(again.seen.values())) == json.dumps(sorted(s.seen.values()))
