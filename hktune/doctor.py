@@ -26,6 +26,9 @@ def collect(hk_root: str | None = None, tk_root: str | None = None) -> dict[str,
         rocm = tc.find_rocm()
         portable = tc.find()
         report["rocm"] = str(rocm) if rocm else "not found (set ROCM_PATH)"
+        from hktune.run import hip_runtime as hr
+
+        report["hip_runtime_clash"] = hr.clash(hr.torch_runtime(), hr.system_runtime(rocm))
         report["amd_portable_toolchain"] = f"{portable.version} at {portable.prefix}" if portable else "not installed (hktune toolchain install)"
     except Exception as e:  # noqa: BLE001
         report["rocm"] = f"unknown: {e}"
@@ -52,6 +55,8 @@ def render(report: dict[str, Any]) -> str:
     rows: list[list[Any]] = [["python", report["python"]], ["project", report["project"]], ["build cache", report["cache"]]]
     rows += [[f"compiler {k}", v] for k, v in report["compilers"].items()]
     rows += [["ROCm", report.get("rocm")], ["AMD portable toolchain", report.get("amd_portable_toolchain")]]
+    if report.get("hip_runtime_clash"):
+        rows.append(["WARNING", report["hip_runtime_clash"]])
     t = report.get("torch")
     rows.append(["torch", t if isinstance(t, str) else f"{t['torch']} (cuda {t['cuda']}, hip {t['hip']}), {t['gpus']} GPU(s)"])
     for g in report.get("gpus", []):

@@ -98,3 +98,20 @@ def test_verify_cli_runs_one_config(tmp_path, monkeypatch):
 
     rows = json.loads(r.output[r.output.index("["):r.output.rindex("]") + 1])
     assert len(rows) == 1 and rows[0]["ok"] and rows[0]["shape"] == [256, 256, 320] and len(rows[0]["body"]) == 64
+
+
+@pytest.mark.parametrize("xcds", [6])
+def test_xcd_remap_with_the_devices_xcd_count_stays_a_permutation(xcds, tmp_path):
+    """CHUNK > 0 remaps workgroups across XCDs with the count the host reads once per device
+    (MI300A: 6). 6 x 4 = 24 blocks of 128 x 128 with CHUNK 4 fill one whole 6 x 4 remap block, so
+    every workgroup is remapped: each output tile is still written exactly once, correctly."""
+    arch = "gfx950"
+    skip_unless(arch)
+    cfg = seed(arch, 1024)
+    assert cfg["CHUNK"] == 4 and cfg["BLOCK_M"] == cfg["BLOCK_N"] == 128
+    res = compile_variant(tmp_path, arch, cfg)
+    from hktune.emulator import emulate
+
+    r = emulate(res.artifact, cfg, arch, 768, 512, 320, timeout_s=900, num_xcds=xcds)
+    assert r["ok"], r
+    assert r["blocks"] == 24 and r["bad_elements"] == 0 and r["nan_elements"] == 0

@@ -20,23 +20,23 @@ from hktune.emulator import install as inst  # noqa: E402
 
 # .args of hktune_hk_gemm as clang 22 writes them (gfx950 and gfx942 alike, code object v6)
 HK_ARGS = [
-    {".offset": 0, ".size": 144, ".value_kind": "by_value"},
-    {".offset": 144, ".size": 4, ".value_kind": "hidden_block_count_x"},
-    {".offset": 148, ".size": 4, ".value_kind": "hidden_block_count_y"},
-    {".offset": 152, ".size": 4, ".value_kind": "hidden_block_count_z"},
-    {".offset": 156, ".size": 2, ".value_kind": "hidden_group_size_x"},
-    {".offset": 158, ".size": 2, ".value_kind": "hidden_group_size_y"},
-    {".offset": 160, ".size": 2, ".value_kind": "hidden_group_size_z"},
-    {".offset": 162, ".size": 2, ".value_kind": "hidden_remainder_x"},
-    {".offset": 184, ".size": 8, ".value_kind": "hidden_global_offset_x"},
-    {".offset": 208, ".size": 2, ".value_kind": "hidden_grid_dims"},
-    {".offset": 264, ".size": 4, ".value_kind": "hidden_dynamic_lds_size"},
+    {".offset": 0, ".size": 152, ".value_kind": "by_value"},   # hkt::globals: 3 gl + num_xcds, padded
+    {".offset": 152, ".size": 4, ".value_kind": "hidden_block_count_x"},
+    {".offset": 156, ".size": 4, ".value_kind": "hidden_block_count_y"},
+    {".offset": 160, ".size": 4, ".value_kind": "hidden_block_count_z"},
+    {".offset": 164, ".size": 2, ".value_kind": "hidden_group_size_x"},
+    {".offset": 166, ".size": 2, ".value_kind": "hidden_group_size_y"},
+    {".offset": 168, ".size": 2, ".value_kind": "hidden_group_size_z"},
+    {".offset": 170, ".size": 2, ".value_kind": "hidden_remainder_x"},
+    {".offset": 192, ".size": 8, ".value_kind": "hidden_global_offset_x"},
+    {".offset": 216, ".size": 2, ".value_kind": "hidden_grid_dims"},
+    {".offset": 272, ".size": 4, ".value_kind": "hidden_dynamic_lds_size"},
 ]
 
 
 def _kd(**kw) -> codeobject.KernelDescriptor:
     raw = bytearray(64)
-    struct.pack_into("<III", raw, 0, kw.get("gs", 0), kw.get("ps", 0), kw.get("ka", 400))
+    struct.pack_into("<III", raw, 0, kw.get("gs", 0), kw.get("ps", 0), kw.get("ka", 408))
     struct.pack_into("<q", raw, 16, kw.get("entry", 4480))
     struct.pack_into("<III", raw, 44, 20, 11469130, kw.get("rsrc2", 388))
     struct.pack_into("<HH", raw, 56, kw.get("props", 8), 0)
@@ -45,12 +45,12 @@ def _kd(**kw) -> codeobject.KernelDescriptor:
 
 def _kernel(args=HK_ARGS, **kw) -> codeobject.Kernel:
     return codeobject.Kernel("_Z14hktune_hk_gemmN3hkt7globalsE", 0x1A00, 4152, _kd(**kw),
-                             {".args": args, ".kernarg_segment_size": 400})
+                             {".args": args, ".kernarg_segment_size": 408})
 
 
 def test_kernel_descriptor_fields_and_user_sgprs():
     kd = _kd()
-    assert (kd.kernarg_size, kd.entry_offset, kd.rsrc2) == (400, 4480, 388)
+    assert (kd.kernarg_size, kd.entry_offset, kd.rsrc2) == (408, 4480, 388)
     assert kd.user_sgprs() == [("kernarg_segment_ptr", 2)] and kd.user_sgpr_count == 2
     r2 = kd.rsrc2_with_lds(65536)
     assert (r2 >> 15) & 0x1FF == 128 and r2 & ~(0x1FF << 15) == 388  # 65536 / 512-byte granules, rest kept
@@ -63,20 +63,23 @@ def test_hk_kernargs_layout_from_metadata_note():
     k = _kernel()
     launch_ = abi.Launch((16, 1, 1), (512, 1, 1), 65536)
     buf = abi.hipkittens_kernargs(k, 0x1000, 0x2000, 0x3000, 512, 256, 320, launch_)
-    assert len(buf) == 400
+    assert len(buf) == 408
     # three gl<bf16,-1,-1,-1,-1>: {ptr, batch, depth, rows, cols, empty descriptor_dict} = 48 bytes each
     a, b, c = (struct.unpack_from("<QQQQQ", buf, 48 * i) for i in range(3))
     assert a == (0x1000, 1, 1, 512, 320) and b == (0x2000, 1, 1, 256, 320) and c == (0x3000, 1, 1, 512, 256)
-    assert struct.unpack_from("<III", buf, 144) == (16, 1, 1)
-    assert struct.unpack_from("<HHH", buf, 156) == (512, 1, 1)
-    assert struct.unpack_from("<H", buf, 208) == (1,)
-    assert struct.unpack_from("<I", buf, 264) == (65536,)
-    assert not any(buf[184:192])  # global offsets stay 0
+    assert struct.unpack_from("<i", buf, 144) == (8,)          # the device's XCDs (MI300X / MI355X)
+    assert struct.unpack_from("<III", buf, 152) == (16, 1, 1)
+    assert struct.unpack_from("<HHH", buf, 164) == (512, 1, 1)
+    assert struct.unpack_from("<H", buf, 216) == (1,)
+    assert struct.unpack_from("<I", buf, 272) == (65536,)
+    assert not any(buf[192:200])  # global offsets stay 0
+    six = abi.hipkittens_kernargs(k, 0x1000, 0x2000, 0x3000, 512, 256, 320, launch_, num_xcds=6)  # MI300A
+    assert struct.unpack_from("<i", six, 144) == (6,) and six[:144] == buf[:144] and six[148:] == buf[148:]
     assert abi.user_sgprs(k, 0x1122334455, 0) == [0x22334455, 0x11]
 
 
 def test_kernargs_reject_an_abi_mismatch():
-    with pytest.raises(abi.AbiError, match="144 bytes, got 96"):
+    with pytest.raises(abi.AbiError, match="152 bytes, got 96"):
         abi.kernargs(_kernel(), [b"\0" * 96], abi.Launch((1, 1, 1), (64, 1, 1), 0))
     with pytest.raises(abi.AbiError, match="no .args"):
         abi.kernargs(_kernel(args=[]), [], abi.Launch((1, 1, 1), (64, 1, 1), 0))
@@ -307,7 +310,7 @@ def test_default_shape_is_legal_with_2x2_blocks_for_every_seed(arch):
 @pytest.mark.parametrize("arch", ["gfx950", "gfx942"])
 def test_real_code_object_metadata_matches_the_hk_abi(arch, tmp_path):
     """Needs HipKittens + a HIP compiler, not the emulator: the compiled kernel's metadata note
-    and descriptor are what abi.py assumes (one 144-byte by_value globals, kernarg pointer only)."""
+    and descriptor are what abi.py assumes (one 152-byte by_value globals, kernarg pointer only)."""
     from emu_env import compile_variant, hip_compiler, hk_root, seed
 
     if hk_root(arch) is None or hip_compiler() is None:
@@ -317,7 +320,7 @@ def test_real_code_object_metadata_matches_the_hk_abi(arch, tmp_path):
     k = co.kernel()
     assert k.name == "_Z14hktune_hk_gemmN3hkt7globalsE" and k.code_size > 1000
     explicit = [a for a in k.args if not a[".value_kind"].startswith("hidden_")]
-    assert explicit == [{".offset": 0, ".size": 3 * abi.HK_GL_SIZE, ".value_kind": "by_value"}]
+    assert explicit == [{".offset": 0, ".size": 3 * abi.HK_GL_SIZE + 8, ".value_kind": "by_value"}]
     kinds = {a[".value_kind"] for a in k.args}
     assert {"hidden_block_count_x", "hidden_group_size_x", "hidden_dynamic_lds_size"} <= kinds
     assert k.descriptor.user_sgprs() == [("kernarg_segment_ptr", 2)] and k.descriptor.group_segment_fixed_size == 0

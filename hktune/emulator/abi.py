@@ -2,15 +2,15 @@
 
 The host side of kernels/hipkittens/gemm_cdna{3,4}.cpp (``hktune_gemm``) does::
 
-    hkt::globals g{GL(A, 1, 1, M, K), GL(Bt, 1, 1, N, K), GL(C, 1, 1, M, N)};   // GL = gl<bf16,-1,-1,-1,-1>
+    hkt::globals g{GL(A, 1, 1, M, K), GL(Bt, 1, 1, N, K), GL(C, 1, 1, M, N), xcds};   // GL = gl<bf16,-1,-1,-1,-1>
     dim3 grid((M / BLOCK_M) * (N / BLOCK_N));
     hipLaunchKernelGGL(hktune_hk_gemm, grid, dim3(NUM_THREADS), LDS_ALLOC, stream, g);
 
 HipKittens' ``gl<T,-1,-1,-1,-1>`` (include/types/global/gl.cuh, both branches) is
 ``{T* raw_ptr; size_t batch, depth, rows, cols; descriptor_dict tma_descs;}``: the four runtime
 dims are ``runtime_dim{size_t}``, the empty ``descriptor_dict`` takes one byte, so 48 bytes with
-8-byte alignment; ``globals`` is three of them (the metadata note's by_value argument, 144
-bytes). Hidden arguments (``hidden_block_count_x`` ...) are filled from the metadata ``.args``.
+8-byte alignment; ``globals`` is three of them and the device's XCD count (an int the host reads
+once per device), the metadata note's by_value argument of 152 bytes. Hidden arguments (``hidden_block_count_x`` ...) are filled from the metadata ``.args``.
 """
 from __future__ import annotations
 
@@ -43,9 +43,13 @@ def hk_gl(ptr: int, batch: int, depth: int, rows: int, cols: int) -> bytes:
     return struct.pack("<QQQQQ", ptr, batch, depth, rows, cols).ljust(HK_GL_SIZE, b"\0")
 
 
-def hk_globals(a: int, b: int, c: int, m: int, n: int, k: int) -> bytes:
-    """hkt::globals{GL(A,1,1,M,K), GL(Bt,1,1,N,K), GL(C,1,1,M,N)}."""
-    return hk_gl(a, 1, 1, m, k) + hk_gl(b, 1, 1, n, k) + hk_gl(c, 1, 1, m, n)
+DEFAULT_XCDS = 8  # MI300X / MI325X / MI355X
+
+
+def hk_globals(a: int, b: int, c: int, m: int, n: int, k: int, num_xcds: int = DEFAULT_XCDS) -> bytes:
+    """hkt::globals{GL(A,1,1,M,K), GL(Bt,1,1,N,K), GL(C,1,1,M,N), num_xcds}: 3 x 48 bytes, the int,
+    padded to the struct's 8-byte alignment (152 bytes)."""
+    return (hk_gl(a, 1, 1, m, k) + hk_gl(b, 1, 1, n, k) + hk_gl(c, 1, 1, m, n) + struct.pack("<i", num_xcds)).ljust(152, b"\0")
 
 
 def hipkittens_launch(defines: Mapping[str, int], m: int, n: int) -> Launch:
@@ -94,8 +98,9 @@ def kernargs(kernel: Kernel, explicit: Sequence[bytes], launch: Launch) -> bytes
     return bytes(buf)
 
 
-def hipkittens_kernargs(kernel: Kernel, a: int, b: int, c: int, m: int, n: int, k: int, launch: Launch) -> bytes:
-    return kernargs(kernel, [hk_globals(a, b, c, m, n, k)], launch)
+def hipkittens_kernargs(kernel: Kernel, a: int, b: int, c: int, m: int, n: int, k: int, launch: Launch,
+                        num_xcds: int = DEFAULT_XCDS) -> bytes:
+    return kernargs(kernel, [hk_globals(a, b, c, m, n, k, num_xcds)], launch)
 
 
 def dispatch_packet(launch: Launch, kernarg_ptr: int, scratch: int) -> bytes:

@@ -82,7 +82,8 @@ def run(req: dict) -> dict:
     img_owner, img = _host_buffer(co.image)
     a, bt = inputs(m, n, k, int(req.get("seed", 0)))
     c = np.full((m, n), 0x7FC0, dtype=np.uint16)  # bf16 NaN: an output never written stays NaN
-    args = abi.hipkittens_kernargs(kern, a.ctypes.data, bt.ctypes.data, c.ctypes.data, m, n, k, launch)
+    args = abi.hipkittens_kernargs(kern, a.ctypes.data, bt.ctypes.data, c.ctypes.data, m, n, k, launch,
+                                   num_xcds=int(req.get("num_xcds", abi.DEFAULT_XCDS)))
     args_owner, args_ptr = _host_buffer(args)
     lds_total = kern.descriptor.group_segment_fixed_size + launch.lds_bytes
     rsrc2 = kern.descriptor.rsrc2_with_lds(lds_total)

@@ -117,6 +117,7 @@ struct globals {
     GL a;
     GL b;
     GL c;
+    int num_xcds;   // XCDs of the device (HIP's NumberOfXccs, read once per device): HK's NUM_XCDS is a constant 8
 };
 
 template<int N> __device__ __forceinline__ void wait_vm() {
@@ -172,7 +173,7 @@ void hktune_hk_gemm(const hkt::globals g) {
     // ---- block -> output tile (XCD chunk remap, then WGM L2 grouping) ----
     int wgid = (blockIdx.y * gridDim.x) + blockIdx.x;
     const int NUM_WGS = gridDim.x * gridDim.y;
-    if constexpr (CHUNK > 0) wgid = chiplet_transform_chunked(wgid, NUM_WGS, NUM_XCDS, CHUNK);
+    if constexpr (CHUNK > 0) wgid = chiplet_transform_chunked(wgid, NUM_WGS, g.num_xcds, CHUNK);
     const int num_pid_m = M / BLOCK_M;
     const int num_pid_n = N / BLOCK_N;
     int pid_m, pid_n;
@@ -319,17 +320,22 @@ extern "C" int hktune_gemm(const void* A, const void* Bt, void* C, int M, int N,
 #if defined(HKT_FIXED_K)
     if (K != HKT_FIXED_K) return 1;
 #endif
-    hkt::globals g{hkt::GL((bf16*)A, 1, 1, M, K), hkt::GL((bf16*)Bt, 1, 1, N, K), hkt::GL((bf16*)C, 1, 1, M, N)};
-    // The LDS limit is raised once per device, not on every launch (a launch is timed).
+    // Once per device, not on every launch (a launch is timed): raise the LDS limit, and read the
+    // device's XCD count for the CHUNK remap (MI300X/MI325X/MI355X 8, MI300A 6, MI308X 4, a CPX
+    // partition 1; 8 when the runtime cannot say).
     static bool lds_set[64] = {};
+    static int xcds[64] = {};
     int dev = 0;
     if (hipGetDevice(&dev) != hipSuccess || dev < 0 || dev >= 64) return 2;
     if (!lds_set[dev]) {
         if (hipFuncSetAttribute((const void*)hktune_hk_gemm, hipFuncAttributeMaxDynamicSharedMemorySize,
                                 hkt::LDS_ALLOC) != hipSuccess)
             return 2;
+        int x = 0;
+        xcds[dev] = (hipDeviceGetAttribute(&x, hipDeviceAttributeNumberOfXccs, dev) == hipSuccess && x > 0) ? x : 8;
         lds_set[dev] = true;
     }
+    hkt::globals g{hkt::GL((bf16*)A, 1, 1, M, K), hkt::GL((bf16*)Bt, 1, 1, N, K), hkt::GL((bf16*)C, 1, 1, M, N), xcds[dev]};
     dim3 grid((M / BLOCK_M) * (N / BLOCK_N));
     hipLaunchKernelGGL(hktune_hk_gemm, grid, dim3(hkt::NUM_THREADS), hkt::LDS_ALLOC, (hipStream_t)stream, g);
     return hipGetLastError() == hipSuccess ? 0 : 2;

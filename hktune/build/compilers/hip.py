@@ -141,6 +141,12 @@ class HipCompiler:
         p = plan(tc, job)
         Path(job.out).parent.mkdir(parents=True, exist_ok=True)
         log: list[str] = [f"# {tc.version}"]
+        if tc.kind == "rocm":   # the library will run in a process with torch: one HIP runtime, or say so
+            from hktune.run import hip_runtime as hr
+
+            clash = hr.clash(hr.torch_runtime(), hr.system_runtime(_tc.find_rocm()))
+            if clash:
+                log.append("warning: " + clash)
         dropped = _offload_flags(job)[2]
         if dropped:
             log.append(f"# dropped (not arch {job.arch}): {' '.join(dropped)}")
