@@ -1,6 +1,8 @@
 """Warm start: configs that were fast on nearby shapes (other studies of the same family, arch and
-dtype in the same storage, and the table's entries), nearest shape first. Only configs that
-were verified there are used; a config marked failed anywhere never warm-starts another shape."""
+dtype in the same storage, and the table's entries), nearest shape first; then the same family's
+studies on its other archs (e.g. cuda sm_80 for sm_90), counted ARCH_DISTANCE farther, whose
+configs the driver keeps only where the knobs and values are valid here. Only configs that were
+verified there are used; a config marked failed anywhere never warm-starts another shape."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,17 +14,27 @@ from hktune.record import table as tbl
 from hktune.search.problem import config_key, shape_distance
 from hktune.space.space import Config
 
+ARCH_DISTANCE = 2.0   # another arch of the family counts like a shape 4x away in one dimension
+
 
 def candidates(storage: optuna.storages.BaseStorage | str, prefix: str, own: str, shape: tuple[int, int, int],
                table: Path | None, family: str, arch: str, dtype: str) -> list[tuple[float, float, Config, str]]:
     """(shape distance, -objective, config, where), best first."""
     out: list[tuple[float, float, Config, str]] = []
+    suffix = prefix[len(f"{family}-{arch}-"):]            # "<dtype>-" (and the layout when not A.Bt)
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
         name = summary.study_name
-        if not name.startswith(prefix) or name == own:
+        if name == own:
             continue
+        if name.startswith(prefix):
+            rest, penalty = name[len(prefix):], 0.0
+        else:   # the same family and dtype on another arch: family-<arch>-<dtype>-MxNxK
+            head, _, rest = name.rpartition("-")
+            if not head.startswith(f"{family}-") or not (head + "-").endswith("-" + suffix) or head.count("-") != prefix.count("-") - 1:
+                continue
+            penalty = ARCH_DISTANCE
         try:
-            other = tuple(int(x) for x in name[len(prefix):].split("x"))
+            other = tuple(int(x) for x in rest.split("x"))
         except ValueError:
             continue
         if len(other) != 3:
@@ -34,7 +46,7 @@ def candidates(storage: optuna.storages.BaseStorage | str, prefix: str, own: str
         done = [t for t in trials if t.state == TrialState.COMPLETE and t.user_attrs.get("config")
                 and "duplicate_of" not in t.user_attrs and config_key(t.user_attrs["config"]) not in bad]
         for t in sorted(done, key=lambda t: t.value, reverse=True)[:3]:
-            out.append((shape_distance(other, shape), -t.value, t.user_attrs["config"], name))
+            out.append((shape_distance(other, shape) + penalty, -t.value, t.user_attrs["config"], name))
     if table is not None:
         for e in tbl.load(table):
             k = e.key
