@@ -60,3 +60,28 @@ def test_a_fixed_lookahead_is_kept():
     assert ex.room() == 1
     ex.add(0, {"I": 0})
     assert ex.room() == 0
+
+
+def test_a_slow_compile_does_not_hold_back_the_ready_builds_behind_it():
+    class Mixed(FakeBuilder):
+        def submit(self, cfg: dict) -> Future:
+            slow = cfg["I"] == 0
+            def build() -> BuildOutcome:
+                time.sleep(0.5 if slow else 0.0)
+                return BuildOutcome(config=cfg, key="k", ok=True, seconds=0.5 if slow else 0.0, cached=not slow,
+                                    artifact=Path("x"), log_path=None)
+            return self.pool.submit(build)
+
+    order = []
+    def run(worker, cfg, outcome) -> dict:  # noqa: ANN001
+        order.append(cfg["I"])
+        time.sleep(0.02)
+        return {"ok": True, "_seconds": 0.02}
+
+    ex: Executor = Executor(Mixed(4, 0.0), ["w0"], run, lookahead=4)
+    for i in range(4):
+        ex.add(i, {"I": i})
+    done = 0
+    while done < 4:
+        done += len(ex.step(lambda *a: True, more_coming=False))
+    assert order[0] != 0 and order[-1] == 0 and sorted(order) == [0, 1, 2, 3]

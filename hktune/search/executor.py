@@ -80,10 +80,18 @@ class Executor(Generic[T]):
         return out
 
     def _dispatch(self, admit: Callable[[T, Config, BuildOutcome], bool], block: bool = True) -> None:
-        """Hand ready builds to free workers, in order; with ``block``, wait for the next build
-        when nothing is running."""
-        while self.free and self.pending and (self.pending[0][2].done() or (block and not self.running)):
-            token, cfg, fut = self.pending.popleft()
+        """Hand finished builds to free workers, whichever finished first (a slow compile does not
+        hold back the cached ones queued behind it); with ``block``, wait for a build when nothing
+        is running."""
+        while self.free and self.pending:
+            ready = next((i for i, p in enumerate(self.pending) if p[2].done()), None)
+            if ready is None:
+                if not block or self.running:
+                    return
+                wait([p[2] for p in self.pending], return_when=FIRST_COMPLETED)
+                continue
+            token, cfg, fut = self.pending[ready]
+            del self.pending[ready]
             outcome = fut.result()
             self.compile_s = self._mean(self.compile_s, 0.0 if outcome.cached else float(outcome.seconds or 0.0))
             if not admit(token, cfg, outcome):

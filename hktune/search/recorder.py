@@ -15,6 +15,7 @@ import os
 import random
 import socket
 import time
+from datetime import datetime
 from typing import Any
 
 import optuna
@@ -105,19 +106,34 @@ class StudyRecorder:
 
     # -- one trial ------------------------------------------------------------------------------
     def start(self, config: Config, dists: dict[str, Any], attrs: dict[str, Any] | None = None) -> optuna.Trial:
-        self.study.enqueue_trial(config, user_attrs=attrs or {}, skip_if_exists=False)
-        try:
-            trial = self.study.ask(dists)
-        except ValueError as e:
-            raise SearchError(f"study {self.name} in {self.storage} was made with another version of the space "
-                              f"({str(e).splitlines()[0]}); use a new --storage to start afresh") from None
-        got = {k: int(v) for k, v in trial.params.items()}
-        trial.set_user_attr("config", got)
-        trial.set_user_attr("run", self.run_id)
-        trial.set_user_attr("owner", self.owner)
-        if config_key(got) != config_key(config):
-            trial.set_user_attr("asked", config)  # a peer's enqueued config: we run that one instead
-        return trial
+        """A RUNNING trial for ``config``, written in one storage call (params, distributions and
+        user attributes at once: with a journal file every call is an fsync, and the GPU waits
+        for them)."""
+        params = {k: config[k] for k in dists}
+        for k, v in params.items():
+            if v not in getattr(dists[k], "choices", (v,)):
+                raise SearchError(f"study {self.name} in {self.storage} was made with another version of the space "
+                                  f"({k}={v} is not one of its values); use a new --storage to start afresh")
+        self._check_space(dists)
+        template = optuna.trial.FrozenTrial(
+            number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.now(), datetime_complete=None,
+            params=params, distributions=dict(dists), intermediate_values={}, trial_id=-1, system_attrs={},
+            user_attrs={**(attrs or {}), "config": {k: int(v) for k, v in config.items()}, "run": self.run_id,
+                        "owner": self.owner})
+        trial_id = self.study._storage.create_new_trial(self.study._study_id, template_trial=template)
+        return optuna.trial.Trial(self.study, trial_id)
+
+    def _check_space(self, dists: dict[str, Any]) -> None:
+        """Once per run: the study's earlier trials were made over the same knobs and values."""
+        if getattr(self, "_space_checked", False):
+            return
+        for t in self.study.get_trials(deepcopy=False):
+            for k, d in t.distributions.items():
+                if k not in dists or d != dists[k]:
+                    raise SearchError(f"study {self.name} in {self.storage} was made with another version of the space "
+                                      f"({k}: {getattr(d, 'choices', d)}); use a new --storage to start afresh")
+            break
+        self._space_checked = True
 
     def finish(self, trial: optuna.Trial, value: float | None, state: TrialState = TrialState.COMPLETE,
                attrs: dict[str, Any] | None = None) -> None:
