@@ -429,7 +429,8 @@ def main() -> None:
         if KT_CRASHES:
             out[land.name]["kt_crashes"] = list(KT_CRASHES)
         md.append(f"### {land.name}: {len(land.rows)} configs at {'x'.join(map(str, land.shape))}, best "
-                  f"{land.best:.1f} TFLOP/s, top 1% = the {len(land.top())} best; {args.seeds} seeds, "
+                  + (f"{land.best:.3f}x cuBLAS (paired ratio, the objective)" if land.metric == "ratio" else f"{land.best:.1f} TFLOP/s")
+                  + f", top 1% = the {len(land.top())} best; {args.seeds} seeds, "
                   f"budget {args.budget or len(land.rows)} evaluations (hktune) / {args.kt_budget} (Kernel Tuner)\n\n" + markdown(res)
                   + (f"\n\nKernel Tuner raised on {len(KT_CRASHES)} runs (counted as missed): " + "; ".join(KT_CRASHES[:3])
                      if KT_CRASHES else ""))
