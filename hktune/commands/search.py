@@ -186,7 +186,9 @@ def _progress(total: int, quiet: bool):  # noqa: ANN202
         if not summary.best:
             return f"failed {summary.failed}"
         b = summary.best
-        return f"best {b['tflops']:.3g} TFLOP/s ({b['tflops'] / b['vendor_tflops']:.2f}x vendor), failed {summary.failed}"
+        ratio = b.get("ratio") or (b["tflops"] / b["vendor_tflops"] if b.get("vendor_tflops") else None)
+        vs = f" ({ratio:.2f}x vendor{', paired' if b.get('ratio') else ''})" if ratio else ""
+        return f"best {b['tflops']:.3g} TFLOP/s{vs}, failed {summary.failed}"
 
     if sys.stderr.isatty():
         from tqdm import tqdm

@@ -73,7 +73,9 @@ def study_records(storage: str, name: str | None = None) -> list[dict]:
                         "verified": sum(t.state == TrialState.COMPLETE for t in mine),
                         "failed": sum(t.state == TrialState.FAIL for t in mine),
                         "pruned": sum(t.state == TrialState.PRUNED for t in mine),
-                        "best_tflops": max((t.value for t in trials if t.state == TrialState.COMPLETE), default=None)})
+                        # the study's objective: the paired ratio to the vendor BLAS (TFLOP/s over the
+                        # vendor's where a target gives no paired ratio), higher is better
+                        "best_ratio": max((t.value for t in trials if t.state == TrialState.COMPLETE), default=None)})
         return out
     try:
         study = optuna.load_study(study_name=name, storage=st)
@@ -84,15 +86,15 @@ def study_records(storage: str, name: str | None = None) -> list[dict]:
     for t in study.get_trials(deepcopy=False):
         if "duplicate_of" in t.user_attrs:
             continue
-        out.append({"trial": t.number, "state": t.state.name.lower(), "tflops": t.value,
+        out.append({"trial": t.number, "state": t.state.name.lower(), "ratio": t.value,
                     "vendor_tflops": t.user_attrs.get("vendor_tflops"),
                     "config": dict(t.user_attrs.get("config") or t.params), "reason": t.user_attrs.get("reason") or None})
     return out
 
 
 _TITLES = {"study": "study", "verified": "verified", "failed": "failed", "pruned": "pruned/skipped",
-           "best_tflops": "best TFLOP/s", "trial": "trial", "state": "state", "tflops": "TFLOP/s",
-           "vendor_tflops": "vendor", "config": "config", "reason": "reason"}
+           "best_ratio": "best ratio to vendor", "trial": "trial", "state": "state", "ratio": "ratio to vendor",
+           "vendor_tflops": "vendor TFLOP/s", "config": "config", "reason": "reason"}
 
 
 def _display(r: dict) -> dict:
