@@ -26,7 +26,7 @@ def collect(hk_root: str | None = None, tk_root: str | None = None) -> dict[str,
         rocm = tc.find_rocm()
         portable = tc.find()
         report["rocm"] = str(rocm) if rocm else "not found (set ROCM_PATH)"
-        from hktune.run import hip_runtime as hr
+        from hktune.build import hip_runtime as hr
 
         report["hip_runtime_clash"] = hr.clash(hr.torch_runtime(), hr.system_runtime(rocm))
         report["amd_portable_toolchain"] = f"{portable.version} at {portable.prefix}" if portable else "not installed (hktune toolchain install)"

@@ -1,9 +1,9 @@
-"""Two HIP runtimes in one process (hktune/run/hip_runtime.py): seen from the files alone."""
+"""Two HIP runtimes in one process (hktune/build/hip_runtime.py): seen from the files alone."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from hktune.run import hip_runtime as hr
+from hktune.build import hip_runtime as hr
 
 
 def lib(folder: Path, name: str) -> Path:

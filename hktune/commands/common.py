@@ -157,6 +157,20 @@ def check_storage(spec: str, *, must_exist: bool) -> str:
     return spec
 
 
+def studies_storage(storage: str | None) -> str:
+    """The studies' storage a read-only command uses: the given one, else results/studies.journal;
+    it must exist (one-line error otherwise)."""
+    if storage is None:
+        from hktune.family.family import project_root
+        from hktune.search.storage import default_storage
+
+        storage = default_storage(project_root() / "results")
+        if not Path(storage).is_file():
+            raise Fail(f"no studies yet: {storage} does not exist (run `hktune search` first, or give --storage)")
+    check_storage(storage, must_exist=True)
+    return storage
+
+
 def existing_table(path: Path) -> Path:
     """A read-only command's --table: it must exist (a typo must not read as 'no entries')."""
     if path.is_dir():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from hktune.commands.common import Fail, check_storage
+from hktune.commands.common import Fail, studies_storage
 from hktune.errors import Missing
 
 
@@ -174,17 +174,12 @@ def command(study_name: str, storage: str | None, out: Path | None) -> None:
 
     STUDY is a study name, as `hktune show --studies` lists them."""
     from hktune.family.family import project_root
-    from hktune.search.storage import default_storage
 
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         raise Missing("hktune report needs matplotlib: pip install -e '.[report]'") from None
-    if storage is None:
-        storage = default_storage(project_root() / "results")
-        if not Path(storage).is_file():
-            raise Fail(f"no studies yet: {storage} does not exist (run `hktune search` first, or give --storage)")
-    check_storage(storage, must_exist=True)
+    storage = studies_storage(storage)
     study = _load(study_name, storage)
     md = write_report(study, out or project_root() / "results" / "reports" / study_name)
     click.echo(f"wrote {md} and its plots")

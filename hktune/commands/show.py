@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from hktune.commands.common import Fail, check_storage, emit_json, existing_table, requires
+from hktune.commands.common import Fail, emit_json, existing_table, requires, studies_storage
 
 
 @click.command()
@@ -28,14 +28,7 @@ def show(table: Path | None, studies: bool, storage: str | None, study_name: str
     if studies and table is not None:
         raise Fail("--table does not apply with --studies (give --storage for the studies' journal)")
     if studies:
-        from hktune.search.storage import default_storage
-
-        if storage is None:
-            storage = default_storage(project_root() / "results")
-            if not Path(storage).is_file():
-                raise Fail(f"no studies yet: {storage} does not exist (run `hktune search` first, or give --storage)")
-        check_storage(storage, must_exist=True)
-        records = study_records(storage, study_name)
+        records = study_records(studies_storage(storage), study_name)
         if as_json:
             emit_json(records)
         elif not records:

@@ -39,6 +39,7 @@ class StudyRecorder:
     def __init__(self, name: str, storage: str, run_id: str) -> None:
         self.name, self.storage, self.run_id = name, storage, run_id
         self.owner = {"host": socket.gethostname(), "pid": os.getpid(), "run": run_id}
+        self._space_checked = False   # the study's earlier trials checked against this run's space (start)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.study = self._open()
 
@@ -125,7 +126,7 @@ class StudyRecorder:
 
     def _check_space(self, dists: dict[str, Any]) -> None:
         """Once per run: the study's earlier trials were made over the same knobs and values."""
-        if getattr(self, "_space_checked", False):
+        if self._space_checked:
             return
         for t in self.study.get_trials(deepcopy=False):
             for k, d in t.distributions.items():

@@ -142,7 +142,7 @@ class HipCompiler:
         Path(job.out).parent.mkdir(parents=True, exist_ok=True)
         log: list[str] = [f"# {tc.version}"]
         if tc.kind == "rocm":   # the library will run in a process with torch: one HIP runtime, or say so
-            from hktune.run import hip_runtime as hr
+            from hktune.build import hip_runtime as hr
 
             clash = hr.clash(hr.torch_runtime(), hr.system_runtime(_tc.find_rocm()))
             if clash:
