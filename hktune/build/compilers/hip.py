@@ -104,7 +104,8 @@ def plan(tc: _tc.Toolchain, job: CompileJob) -> Plan:
 def _run(argv: tuple[str, ...], timeout: float, env: dict[str, str]) -> tuple[int | None, str]:
     """(returncode or None on timeout, stdout+stderr). Kills the whole process group on timeout."""
     try:
-        p = proc.run(argv, max(timeout, 0.1), stderr=proc.STDOUT, errors="replace", env={**os.environ, **env})
+        p = proc.run(argv, max(timeout, 0.1), stderr=proc.STDOUT, errors="replace", env={**os.environ, **env},
+                     nice=proc.COMPILE_NICE)
     except OSError as e:
         return 127, f"{argv[0]}: {e}"
     except subprocess.TimeoutExpired as e:
