@@ -146,3 +146,14 @@ def test_seed_library_links_loads_and_reports_no_device(arch, installed, tmp_pat
     junk.write_bytes(b"not an ELF")
     ok, line, _ = LD.dlopen_check(junk, (1, 1, 1), "x", rt)
     assert not ok and "failed" in line
+
+
+def test_link_refuses_a_family_that_is_not_hip(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "libs"
+    p = subprocess.run([sys.executable, "-m", "hktune", "compile", "--arch", "host", "--all", "--limit", "1",
+                        "--link", str(out)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2 and p.stderr.strip() == "hktune: error: --link links HIP libraries; family host uses gcc"
+    assert not out.exists()  # nothing created

@@ -78,6 +78,7 @@ def _link_all(builder, outcomes, link_dir: Path, shape) -> bool:  # noqa: ANN001
     clean = True
     for o in outcomes:
         if not o.ok or o.artifact is None or (o.reason or "").startswith("rejected by"):
+            click.echo(f"not linked ({o.reason or 'build failed'}): {o.config}", err=True)
             continue
         rep = link_and_load(builder, o, link_dir, shape or default_shape(builder.space, o.config))
         click.echo(("linked " if rep.ok else "LINK/LOAD FAILED ") + rep.line, err=True)
