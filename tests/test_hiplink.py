@@ -157,3 +157,18 @@ def test_link_refuses_a_family_that_is_not_hip(tmp_path):
                         "--link", str(out)], capture_output=True, text=True, timeout=300)
     assert p.returncode == 2 and p.stderr.strip() == "hktune: error: --link links HIP libraries; family host uses gcc"
     assert not out.exists()  # nothing created
+
+
+def test_runtime_install_names_a_pin_the_registry_no_longer_has(tmp_path):
+    calls = []
+
+    def runner(argv, *, cwd=None, env=None, timeout=None):
+        calls.append(argv)
+        if argv[0] == "apt-cache":
+            return T.RunResult(0, f" {argv[-1]} | 9.9-1 | http://deb.debian.org/debian experimental/main amd64 Packages\n")
+        return T.RunResult(0)
+
+    with pytest.raises(T.ToolchainError, match=r"libamdhip64-7 pinned to 7\.2\.4-1~exp2 .*available: 9\.9-1 \(experimental\)"):
+        RT.install(tmp_path, runner=runner)
+    assert not any(a[0] == "apt-get" and "download" in a for a in calls)  # nothing fetched
+    assert RT.find(tmp_path) is None
