@@ -136,6 +136,14 @@ def test_seed_library_links_loads_and_reports_no_device(arch, installed, tmp_pat
     data = rep.library.read_bytes()
     assert data[:4] == b"\x7fELF" and b"libamdhip64.so.7" in data and b".hip_fatbin" in data
     assert list(code_objects(data)) == [Path(o.artifact).read_bytes()]
+    assert "host registers 1/1 kernel(s)" in rep.line
+    # a "library" holding the code object but no host half registering its kernel is caught
+    from hktune.build.hiplink import code_object_note
+
+    fake = tmp_path / "fake.so"
+    fake.write_bytes(b"\x7fELF host without registration" + L.offload_bundle([("hipv4-amdgcn-amd-amdhsa--" + arch, Path(o.artifact).read_bytes())]))
+    agree, note = code_object_note(fake, Path(o.artifact))
+    assert not agree and "host registers 0/1" in note
     assert rep.result["no_device"] == LD.EXPECT_NO_DEVICE and rep.result["devices"] == 0
     assert rep.result["config"] == ",".join(f"{k}={v}" for k, v in cfg.items())
     # the same child, told to expect another config, says so (the check can fail)

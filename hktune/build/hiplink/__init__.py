@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hktune.build.amd.resources import code_objects
+from hktune.build.amd.resources import code_objects, parse_code_object
 from hktune.build.compilers.base import CompileJob
 from hktune.build.hiplink import link as _link
 from hktune.build.hiplink import load as _load
@@ -25,11 +25,21 @@ class LinkReport:
     result: dict
 
 
-def code_object_note(library: Path, hsaco: Path | None) -> str:
-    """Which code objects the library's offload bundle holds, and whether the build's is one."""
-    objs = list(code_objects(library.read_bytes()))
+def code_object_note(library: Path, hsaco: Path | None) -> tuple[bool, str]:
+    """(host and device agree, a note): the code objects in the library's offload bundle, whether
+    the build's .hsaco is one of them byte for byte, and whether the host half registers every
+    kernel of the code object by its name (what hipLaunchKernel looks the kernel up by)."""
+    data = library.read_bytes()
+    objs = list(code_objects(data))
+    host = data
+    for co in objs:
+        host = host.replace(co, b"")
+    kernels = sorted({k for co in objs for k in parse_code_object(co)})
+    missing = [k for k in kernels if k.encode() + b"\0" not in host]
     same = hsaco is not None and hsaco.exists() and hsaco.read_bytes() in objs
-    return f"{len(objs)} code object(s)" + (", the build's .hsaco byte for byte" if same else "")
+    note = f"{len(objs)} code object(s)" + (", the build's .hsaco byte for byte" if same else "")
+    note += f", host registers {len(kernels) - len(missing)}/{len(kernels)} kernel(s)"
+    return bool(objs) and not missing and (hsaco is None or same), note
 
 
 def link_and_load(builder, outcome, out_dir: Path, shape: tuple[int, int, int]) -> LinkReport:  # noqa: ANN001
@@ -45,9 +55,10 @@ def link_and_load(builder, outcome, out_dir: Path, shape: tuple[int, int, int]) 
     linked = _link.link(tc, rt, job, Path(outcome.artifact), so)
     if not linked.ok or linked.library is None:
         return LinkReport(False, None, "link failed: " + (linked.log[-1] if linked.log else "?"), linked.log, {})
-    note = code_object_note(linked.library, None if tc.kind == "rocm" else Path(outcome.artifact))
+    agree, note = code_object_note(linked.library, None if tc.kind == "rocm" else Path(outcome.artifact))
     expect = ",".join(f"{k}={v}" for k, v in cfg.items())
     ok, line, res = _load.dlopen_check(linked.library, shape, expect, rt, tc.rocm_path if tc.kind == "rocm" else None)
+    ok = ok and agree
     size = linked.library.stat().st_size
     return LinkReport(ok, linked.library, f"{linked.library} ({size} bytes, {note}, linked in {linked.seconds:.1f} s): {line}",
                       linked.log, res)
