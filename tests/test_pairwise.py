@@ -98,3 +98,24 @@ def test_parse_slice(text, want):
 def test_parse_slice_rejects(text):
     with pytest.raises(ValueError):
         pw.parse_slice(text)
+
+
+def test_bench_plan_resumes_and_replaces_rejected_rows():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import pairwise as bench  # bench/pairwise.py
+
+    sp = load_family(ROOT / "kernels" / "hipkittens").space("gfx942")
+    first = bench.plan(sp, [])
+    assert first[:len(_seeds(sp))] == _seeds(sp) and pw.uncovered(sp, first) == []
+    # half done: the plan is unchanged (a resumed run continues with the rest)
+    recs = [{"config": c, "status": "passed", "body": "b"} for c in first[:10]]
+    assert bench.plan(sp, recs) == first
+    # all done, one rejected: replacement rows cover what only it had, and never repeat it
+    bad = first[-1]
+    recs = [{"config": c, "status": "rejected" if c == bad else "passed", "body": None if c == bad else "b"} for c in first]
+    again = bench.plan(sp, recs)
+    extra = again[len(first):]
+    assert again[:len(first)] == first and bad not in extra
+    assert pw.uncovered(sp, [c for c in first if c != bad] + extra) == []
