@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -22,8 +23,11 @@ from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, _arch,
 @click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
 @click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
 @click.option("--json", "as_json", is_flag=True, help="one JSON record per config on stdout (snake_case keys, configs as objects)")
+@click.option("--link", "link_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="hipkittens: also link each build's host + device library into DIR and dlopen it (docs/hipkittens.md)")
 def compile_(arch: str, family: str | None, config_text: str | None, all_: bool, m: int | None, n: int | None,
-             k: int | None, limit: int | None, jobs: int | None, hk_root: str | None, tk_root: str | None, as_json: bool) -> None:
+             k: int | None, limit: int | None, jobs: int | None, hk_root: str | None, tk_root: str | None, as_json: bool,
+             link_dir: Path | None) -> None:
     """Compile only (no GPU needed): one config or the whole space, with resource usage."""
     from tabulate import tabulate
 
@@ -35,6 +39,8 @@ def compile_(arch: str, family: str | None, config_text: str | None, all_: bool,
     if any((m, n, k)) and shape is None:
         raise Fail("--m, --n and --k go together")
     fam, space, builder = _setup(arch, family, roots(hk_root, tk_root), jobs)
+    if link_dir is not None and fam.compiler != "hip":
+        raise Fail(f"--link links HIP libraries; family {fam.name} uses {fam.compiler}")
     configs = [_parse_config(config_text, space)] if config_text else space.enumerate(shape)
     if limit:
         configs = configs[:limit]
@@ -58,8 +64,28 @@ def compile_(arch: str, family: str | None, config_text: str | None, all_: bool,
                f"{ok} ok, {len(outcomes) - ok} failed, {sum(1 for o in outcomes if o.ok and o.reason)} pruned; "
                f"{(sum(fresh) / len(fresh)) if fresh else 0:.2f} s per compile, {wall:.1f} s wall with {builder.jobs} jobs "
                f"({builder.compiler_version})", err=True)
+    if link_dir is not None and not _link_all(builder, outcomes, link_dir, shape):
+        sys.exit(EXIT_FAILED)
     if ok < len(outcomes):
         sys.exit(EXIT_FAILED)
+
+
+def _link_all(builder, outcomes, link_dir: Path, shape) -> bool:  # noqa: ANN001
+    """Link and dlopen every built config (not one a static check rejected); one line each."""
+    from hktune.build.hiplink import link_and_load
+    from hktune.emulator.verify import default_shape
+
+    clean = True
+    for o in outcomes:
+        if not o.ok or o.artifact is None or (o.reason or "").startswith("rejected by"):
+            click.echo(f"not linked ({o.reason or 'build failed'}): {o.config}", err=True)
+            continue
+        rep = link_and_load(builder, o, link_dir, shape or default_shape(builder.space, o.config))
+        click.echo(("linked " if rep.ok else "LINK/LOAD FAILED ") + rep.line, err=True)
+        if not rep.ok:
+            click.echo("\n".join(rep.log[-15:]), err=True)
+        clean &= rep.ok
+    return clean
 
 
 

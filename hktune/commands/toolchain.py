@@ -18,7 +18,8 @@ def toolchain() -> None:
 @click.option("--emulator", is_flag=True, help="also the AMD ISA emulator (tinygrad files at a pinned commit + tinygrad from PyPI)")
 @click.option("--emulator-from", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="copy the emulator files from this folder (a tinygrad checkout) instead of GitHub; implies --emulator")
-def toolchain_install(prefix: Path | None, force: bool, emulator: bool, emulator_from: Path | None) -> None:
+@click.option("--runtime", is_flag=True, help="also the HIP runtime (Debian) that `hktune compile --link` links and loads against")
+def toolchain_install(prefix: Path | None, force: bool, emulator: bool, emulator_from: Path | None, runtime: bool) -> None:
     """Install pinned clang (AMDGPU), HIP headers and device libraries from PyPI and Debian."""
     from hktune import toolchain as tc
 
@@ -27,6 +28,13 @@ def toolchain_install(prefix: Path | None, force: bool, emulator: bool, emulator
     except tc.ToolchainError as e:
         raise Fail(str(e), EXIT_MISSING) from None
     click.echo(f"portable AMD toolchain ready: {t.version} at {t.prefix}")
+    if runtime:
+        from hktune.build.hiplink import runtime as hip_rt
+
+        try:
+            click.echo(f"HIP runtime ready: {hip_rt.install(t.prefix, force=force).version} in {hip_rt.default_root(t.prefix)}")
+        except tc.ToolchainError as e:
+            raise Fail(str(e), EXIT_MISSING) from None
     if emulator or emulator_from:
         from hktune.emulator.install import install_for_cli
 
