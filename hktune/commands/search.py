@@ -63,6 +63,8 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
            trial_timeout: float, hk_root: str | None, tk_root: str | None, space_file: Path | None, finalists: int,
            tournament_rounds: int, sanitize: bool, retime: bool, emulate: bool, quiet: bool, as_json: bool) -> None:
     """Tune GEMM shapes: compile, verify, time and search; the best verified config goes into the table."""
+    if storage is not None:
+        check_storage(storage, must_exist=False)  # first: refused in under 2 s, before torch is even imported
     from hktune.record import table as tbl
     from hktune.run import targets
     from hktune.run.memory import check_fits
@@ -82,8 +84,6 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
         raise Fail("--m, --n and --k go together (or give --shapes FILE)")
     else:
         raise Fail("give --m, --n and --k (or --shapes FILE)")
-    if storage is not None:
-        check_storage(storage, must_exist=False)
     fam, space, builder = _setup(arch, family, roots(hk_root, tk_root), jobs, space_file, dtype)
     target = targets.get("emulator" if emulate else fam.target)
     # Every shape is checked before any work: a shape no config can serve is bad input. Alone it

@@ -51,7 +51,9 @@ class Figures:
         """Why this figure cannot be trusted ([] when it can)."""
         out = [w for w in self.warnings if any(d in w for d in DISTURBED)]
         h = self.half_width()
-        if h is not None and h > UNRELIABLE_PRECISION:
+        if h is not None and not math.isfinite(h):
+            out.append("too few rounds for a 95% CI")
+        elif h is not None and h > UNRELIABLE_PRECISION:
             out.append(f"95% CI +-{h:.1%} (wider than +-{UNRELIABLE_PRECISION:.0%})")
         a = self.absolute_ratio()
         if a is not None and self.ratio and self.lo is not None and self.hi is not None:
@@ -114,5 +116,7 @@ def of(obj: Any) -> Figures:
     if lo is None or hi is None or ratio is None or not lo <= ratio <= hi:
         lo = hi = None
     warnings = _field(obj, "warnings") or ()
-    return Figures(ratio, lo, hi, tflops, vt, _field(obj, "method"), _num(_field(obj, "noise")),
-                   _num(_field(obj, "precision")), tuple(str(w) for w in warnings))
+    precision = _field(obj, "precision")   # may be inf: too few rounds for a CI
+    precision = float(precision) if isinstance(precision, (int, float)) and not isinstance(precision, bool) else None
+    return Figures(ratio, lo, hi, tflops, vt, _field(obj, "method"), _num(_field(obj, "noise")), precision,
+                   tuple(str(w) for w in warnings))
