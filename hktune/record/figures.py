@@ -49,7 +49,9 @@ class Figures:
 
     def unreliable(self) -> list[str]:
         """Why this figure cannot be trusted ([] when it can)."""
-        out = [w for w in self.warnings if any(d in w for d in DISTURBED)]
+        out: list[str] = []
+        for d in DISTURBED:  # one line per kind (readings before and after timing often repeat it)
+            out += [w for w in self.warnings if d in w][:1]
         h = self.half_width()
         if h is not None and not math.isfinite(h):
             out.append("too few rounds for a 95% CI")
