@@ -107,6 +107,21 @@ static_assert(LDS_BYTES == LDS_ALLOC, "space file's LDS_BYTES disagrees with wha
 static_assert(THREADS == NUM_THREADS, "space file's THREADS disagrees with the template");
 #endif
 
+// Markers for the static checks (hktune/build/amd/lds.py): assembler comments naming the LDS
+// buffer each group of ds_write / ds_read accesses (";hkt.write AB s=0", ";hkt.read AB s=1") and
+// the schedule's barrier model (";hkt.barrier_lag 1": ping-pong, one wave group a barrier behind).
+// They emit no instructions. -DHKT_NO_MARKERS drops them.
+#if defined(HKT_NO_MARKERS)
+#define HKT_MARK(text) ((void)0)
+#else
+#define HKT_MARK(text) asm volatile(text)
+#endif
+#if SCHEDULE == 0
+#define HKT_BARRIER_LAG "1"
+#else
+#define HKT_BARRIER_LAG "0"
+#endif
+
 #if defined(HKTUNE_PLANT_WAR)
 #define HKT_PLANT_BARRIER() ((void)0)
 #else
@@ -206,12 +221,14 @@ void hktune_hk_gemm(const hkt::globals g) {
     load_global_to_register_buffer<2, false, NUM_THREADS>(b_stage[SET_], LBR, g.b, {0, 0, col, (U_)}, Bs[0])
 #define HKT_STORE(SET_, BUF_)                                                   \
     {                                                                           \
+        HKT_MARK(";hkt.write AB s=" #BUF_);                                     \
         store_register_buffer_to_shared<NUM_THREADS>(As[BUF_], a_stage[SET_]);  \
         store_register_buffer_to_shared<NUM_THREADS>(Bs[BUF_], b_stage[SET_]);  \
     }
     // LDS -> registers for dot slice J_ of LDS buffer BUF_ into slice-parity register set
 #define HKT_READ_SLICE(BUF_, J_)                                                                  \
     {                                                                                             \
+        HKT_MARK(";hkt.read AB s=" #BUF_);                                                        \
         load(a_reg[(J_) & 1][0], subtile_inplace<RM, DOT_SLICE>(As[BUF_], {warp_row, (J_)}));     \
         load(a_reg[(J_) & 1][1], subtile_inplace<RM, DOT_SLICE>(As[BUF_], {warp_row + WARPS_M, (J_)})); \
         load(b_reg[(J_) & 1], subtile_inplace<WN, DOT_SLICE>(Bs[BUF_], {warp_col, (J_)}));       \
@@ -241,7 +258,12 @@ void hktune_hk_gemm(const hkt::globals g) {
                 wait_lgkm<0>();                                                               \
                 wait_vm<VMCNT>();                                                             \
                 HKT_STORE(SS_, SB_)                                                           \
+                /* ping-pong: the other group reads it two barriers on (lag 1) */             \
+                if constexpr (SCHEDULE == 0) wait_lgkm<0>();                                  \
             }                                                                                 \
+            /* ping-pong, one buffer: the last slice's reads complete before the barrier */   \
+            /* that precedes the other group's overwrite by one (lag 1) */                    \
+            if (SCHEDULE == 0 && PREFETCH == 1 && DO_STORE && j + 1 == JS) wait_lgkm<0>();    \
             if (DO_LOAD && j == 0) HKT_GLOAD_A(LS_, LT_);                                     \
             if (DO_LOAD && j == JB) HKT_GLOAD_B(LS_, LT_);                                    \
             __builtin_amdgcn_s_barrier();                                                     \
@@ -255,6 +277,7 @@ void hktune_hk_gemm(const hkt::globals g) {
         }                                                                                     \
     }
 
+    HKT_MARK(";hkt.barrier_lag " HKT_BARRIER_LAG);
     // prologue: tile 0 (and tile 1 for PREFETCH 2) through registers into LDS
     HKT_GLOAD_A(0, 0);
     HKT_GLOAD_B(0, 0);
@@ -266,6 +289,7 @@ void hktune_hk_gemm(const hkt::globals g) {
     wait_lgkm<0>();
     __builtin_amdgcn_s_barrier();
     if constexpr (SCHEDULE == 0) {
+        HKT_MARK(";hkt.stagger");
         if (pp == 1) __builtin_amdgcn_s_barrier();  // stagger the two wave groups
     }
 
@@ -286,6 +310,7 @@ void hktune_hk_gemm(const hkt::globals g) {
     }
 
     if constexpr (SCHEDULE == 0) {
+        HKT_MARK(";hkt.unstagger");
         if (pp == 0) __builtin_amdgcn_s_barrier();  // undo the stagger
     }
 
