@@ -124,7 +124,7 @@ def test_diamond_with_asm_on_both_arms_is_ok_and_with_one_arm_missing_is_flagged
 
 # ---- compiled HipKittens (gated) -----------------------------------------------------------------
 
-from emu_env import ROOT, hk_root, hip_compiler  # noqa: E402
+from emu_env import ROOT, hip_compiler, missing, require_tree  # noqa: E402
 
 CRASHING = [  # the ISA emulator SIGSEGVs on these gfx950 builds (M0 = 0x3FFFF at the first load)
     ("BLOCK_M=256,BLOCK_N=128,K_STEP=64,WARPS_M=2,WARPS_N=4,PREFETCH=2,SCHEDULE=0,VMCNT_0=8,VMCNT_1=-1,"
@@ -174,12 +174,11 @@ def _builder(arch: str, tmp: Path):  # noqa: ANN202
     from hktune.build.builder import Builder
     from hktune.family.family import load_family
 
-    if hk_root(arch) is None:
-        pytest.skip(f"needs {'HKTUNE_TEST_HK_MAIN' if arch == 'gfx950' else 'HKTUNE_TEST_HK_CDNA3'}")
+    require_tree(arch)
     if hip_compiler() is None:
-        pytest.skip("needs a HIP device compiler (`hktune toolchain install`)")
+        missing("needs a HIP device compiler (`hktune toolchain install`)")
     fam = load_family(ROOT / "kernels" / "hipkittens")
-    return Builder(fam, arch, jobs=2, include_dirs=fam.include_dirs(arch, {"hipkittens": hk_root(arch)}))
+    return Builder(fam, arch, jobs=2, include_dirs=fam.include_dirs(arch, {"hipkittens": require_tree(arch)}))
 
 
 def _verdicts(arch: str, configs: list[dict], tmp: Path) -> list[tuple[dict, str]]:
