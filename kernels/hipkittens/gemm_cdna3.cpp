@@ -26,7 +26,8 @@
 //   SETPRIO            1 = s_setprio(1)/(0) around every MFMA cluster
 //   WGM                L2 grouping (1 = plain row-major block order)
 //   CHUNK              XCD remap chunk for chiplet_transform_chunked (0 = no remap)
-// Test-only macros (never in the space): HKT_FIXED_M/N/K make the shape compile-time.
+// Test-only macros (never in the space): HKT_FIXED_M/N/K make the shape compile-time;
+// HKT_HK_SWIZZLED_LOADS loads through HK's load_global_to_register_buffer (swizzled resource).
 // HKTUNE_PLANT_WAR (tests/test_emulator_plants.py) drops the barrier that ends each compute
 // cluster, so a wave can write the next tile into an LDS buffer that the other waves still read
 // (LDS write-after-read).
@@ -152,6 +153,30 @@ __device__ __forceinline__ void prio_lo() {
     __builtin_amdgcn_sched_barrier(0);
 }
 
+// Global -> registers for one ROWS x K_STEP tile (tile_row, u): thread t holds the 16-byte chunks
+// t, t + NUM_THREADS, ... in row-major chunk order - the layout store_register_buffer_to_shared
+// reads. The buffer resource has no stride and no swizzle bit (make_srsrc without a row stride),
+// so these offset-only loads address memory linearly whatever K is. (HK's
+// load_global_to_register_buffer passes the row stride, which make_srsrc masks to 14 bits and
+// then sets the swizzle bits - for K = 14336 or 11008 that is a swizzled buffer whose addressing
+// the CDNA3 documents here do not settle; issue 23.)
+template<int ROWS, int NLOADS>
+__device__ __forceinline__ void gload_tile(float4 (&dst)[NLOADS], const GL& src, int tile_row, int u) {
+    constexpr int CHUNKS_PER_ROW = K_STEP * (int)sizeof(bf16) / 16;
+    static_assert(NLOADS * NUM_THREADS * 16 == ROWS * K_STEP * (int)sizeof(bf16), "whole 16-byte chunks per thread");
+    const int row_stride = src.template stride<2>();                  // elements
+    const bf16* base = &src[{0, 0, tile_row * ROWS, u * K_STEP}];
+    const i32x4 rsrc = make_srsrc(base, (uint32_t)(row_stride * ROWS * (int)sizeof(bf16)));  // no stride: no swizzle
+    const int lane = threadIdx.x % NUM_THREADS;
+#pragma unroll
+    for (int i = 0; i < NLOADS; i++) {
+        const int chunk = i * NUM_THREADS + lane;
+        const int r = chunk / CHUNKS_PER_ROW, c = (chunk % CHUNKS_PER_ROW) * 8;
+        __uint128_t raw = llvm_amdgcn_raw_buffer_load_b128(rsrc, (uint32_t)((r * row_stride + c) * (int)sizeof(bf16)), 0, 0);
+        dst[i] = *reinterpret_cast<float4*>(&raw);
+    }
+}
+
 } // namespace hkt
 
 using namespace hkt;
@@ -215,10 +240,17 @@ void hktune_hk_gemm(const hkt::globals g) {
     float4 a_stage[PREFETCH][LAR];
     float4 b_stage[PREFETCH][LBR];
 
+#if defined(HKT_HK_SWIZZLED_LOADS)
+    // test only (tests/test_emulator_plants.py): HK's own register-staged load, whose buffer
+    // resource carries the row stride masked to 14 bits with the swizzle bits set
 #define HKT_GLOAD_A(SET_, U_) \
     load_global_to_register_buffer<2, false, NUM_THREADS>(a_stage[SET_], LAR, g.a, {0, 0, row, (U_)}, As[0])
 #define HKT_GLOAD_B(SET_, U_) \
     load_global_to_register_buffer<2, false, NUM_THREADS>(b_stage[SET_], LBR, g.b, {0, 0, col, (U_)}, Bs[0])
+#else
+#define HKT_GLOAD_A(SET_, U_) gload_tile<BLOCK_M, LAR>(a_stage[SET_], g.a, row, (U_))
+#define HKT_GLOAD_B(SET_, U_) gload_tile<BLOCK_N, LBR>(b_stage[SET_], g.b, col, (U_))
+#endif
 #define HKT_STORE(SET_, BUF_)                                                   \
     {                                                                           \
         HKT_MARK(";hkt.write AB s=" #BUF_);                                     \
