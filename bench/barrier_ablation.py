@@ -31,10 +31,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from hktune import proc, toolchain
 from hktune.build.amd import ablate
 from hktune.build.compilers.base import CompileJob
-from hktune.build.compilers.hip import HipCompiler, plan
+from hktune.build.compilers.hip import HipCompiler
 from hktune.emulator import emulate
 from hktune.emulator.verify import default_shape
 from hktune.family.family import load_family
@@ -86,22 +85,6 @@ def compile_base(arch: str, cfg: dict, work: Path):  # noqa: ANN201
     return res, job, space
 
 
-def assemble(job: CompileJob, asm_text: str, work: Path) -> Path:
-    """Assemble + link a modified .s into a code object with the build's own steps."""
-    tc = toolchain.best()
-    out = work / "libhktune.so"
-    j = CompileJob(source=job.source, out=out, arch=job.arch, defines=job.defines, flags=job.flags,
-                   include_dirs=job.include_dirs)
-    p = plan(tc, j)
-    p.asm.write_text(asm_text)
-    for step in p.steps:
-        if step.what in ("assemble", "link"):
-            r = proc.run(list(step.argv), 300, stderr=proc.STDOUT, errors="replace", env={**os.environ, **tc.env})
-            if r.returncode != 0:
-                raise RuntimeError(f"{step.what} failed: {r.stdout[-500:]}")
-    return p.artifact
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--jsonl", required=True)
@@ -150,7 +133,7 @@ def main() -> int:
                     row["argument"] = ablate.argument(asm)
                 if not caught or a.emulate_all:
                     try:
-                        co = assemble(job, mod, work)
+                        co = ablate.assemble(arch, mod, work)
                         res = emulate(co, cfg, arch, *shape, timeout_s=a.timeout)
                     except RuntimeError as e:
                         res = {"ok": False, "reason": str(e)}

@@ -11,7 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import os
+
+from hktune import proc, toolchain
 from hktune.build.amd import lds, m0, vmcnt
+from hktune.build.compilers.base import CompileJob
+from hktune.build.compilers.hip import plan
 from hktune.build.amd.asm import _WAIT_FIELD, loop_lines, parse
 
 STATIC_CHECKS = {"vmcnt": vmcnt.build_check, "m0": m0.build_check, "lds": lds.build_check}
@@ -97,3 +102,18 @@ def region_counts(ss: list[Site]) -> dict[str, int]:
         out[f"{s.what}/{s.region}"] = out.get(f"{s.what}/{s.region}", 0) + 1
     return out
 
+
+
+def assemble(arch: str, asm_text: str, work: Path) -> Path:
+    """Assemble + link an (ablated) .s into a code object with the portable build's own steps."""
+    tc = toolchain.best()
+    p = plan(tc, CompileJob(source=Path("ablated.cpp"), out=work / "libhktune.so", arch=arch, defines={}, flags=(),
+                            include_dirs=()))
+    work.mkdir(parents=True, exist_ok=True)
+    p.asm.write_text(asm_text)
+    for step in p.steps:
+        if step.what in ("assemble", "link"):
+            r = proc.run(list(step.argv), 300, stderr=proc.STDOUT, errors="replace", env={**os.environ, **tc.env})
+            if r.returncode != 0:
+                raise RuntimeError(f"{step.what} failed: {r.stdout[-500:]}")
+    return p.artifact
