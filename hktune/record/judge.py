@@ -173,7 +173,21 @@ def shift_ci(x: Sequence[float], y: Sequence[float], confidence: float = DEFAULT
 def judge(baseline: RatioSummary | Any, new: RatioSummary | Any, effect: float = DEFAULT_EFFECT,
           max_precision: float = DEFAULT_MAX_PRECISION, confidence: float = DEFAULT_CONFIDENCE) -> Judgement:
     """The verdict for one entry (module docstring). ``baseline``/``new``: RatioSummary, or
-    anything ``summary_of`` reads (a Result dict, a table Entry)."""
+    anything ``summary_of`` reads (a Result dict, a table Entry). A GPU baseline timed before the
+    sustained method (no ``method`` recorded) is marked as such in the message."""
+    j = _judge(baseline, new, effect, max_precision, confidence)
+    if not isinstance(baseline, RatioSummary) and _get(baseline, "method") is None \
+            and _get(new, "method") in SUSTAINED:
+        j.message += ("; the stored figure was timed launch by launch (before the sustained method of "
+                      "2026-12-04): re-baseline with --update")
+    return j
+
+
+SUSTAINED = ("graph", "prequeued")
+
+
+def _judge(baseline: RatioSummary | Any, new: RatioSummary | Any, effect: float, max_precision: float,
+           confidence: float) -> Judgement:
     b = baseline if isinstance(baseline, RatioSummary) else summary_of(baseline)
     n = new if isinstance(new, RatioSummary) else summary_of(new)
     nan = math.nan
