@@ -14,7 +14,8 @@
 //   CLUSTER_N     loaded once (each block TMA-multicasts half of them into both blocks' rings).
 //                 CLUSTER_N=2 likewise shares the A tiles of horizontally adjacent tiles.
 //   ORDER      0: SUPER_M block-rows per group, column by column (over cluster tiles);
-//              1: SUPER_M block-columns per group, row by row (the transposed raster).
+//              1: SUPER_M block-columns per group, row by row (the transposed raster);
+//              2: as 0, every other group walking its columns backwards (serpentine).
 //   EPILOGUE   0: registers -> global; 1: registers -> shared (two 64x64 buffers per consumer,
 //              alternating) -> TMA store, all stores read out before the next tile's main loop;
 //              2: the same, but the stores drain while the next tile's main loop runs (a buffer
@@ -45,7 +46,7 @@ static_assert(SCHED == 1 || SCHED == 2, "SCHED: 0 (TK lcf), 1 (cooperative), 2 (
 static_assert(!kPing || kConsumers == 2, "ping-pong needs M_BLOCK=2 consumer warpgroups");
 static_assert(WG_M == 64 || WG_M == 128, "WG_M: 64 or 128");
 static_assert(kCS == 1 || kCS == 2, "clusters of 1 or 2 blocks (CLUSTER_M * CLUSTER_N)");
-static_assert(ORDER == 0 || ORDER == 1, "ORDER: 0 or 1");
+static_assert(ORDER >= 0 && ORDER <= 2, "ORDER: 0..2");
 static_assert(EPILOGUE >= 0 && EPILOGUE <= 2, "EPILOGUE: 0..2");
 static_assert(PERSISTENT == 1, "SCHED >= 1 is always persistent");
 static_assert(kSmemS <= kittens::MAX_SHARED_MEMORY, "ring + epilogue buffers exceed 227 KB");
@@ -68,12 +69,20 @@ using globals_t = hk_tk::globals_t;
 
 // Cluster tile t -> (cluster row, cluster col) of an R x Cc grid of cluster tiles.
 __device__ inline int2 tile_order(int t, int R, int Cc) {
-  if constexpr (ORDER == 0) {
+  if constexpr (ORDER == 0 || ORDER == 2) {
     constexpr int g = SUPER_M / kCM > 0 ? SUPER_M / kCM : 1;      // cluster rows per group
     const int full = (R / g) * g, rep = g * Cc;
-    if (t < full * Cc) return {g * (t / rep) + t % g, (t % rep) / g};
-    const int r = t - full * Cc, fr = R - full;
-    return {full + r % fr, r / fr};
+    int2 c;
+    if (t < full * Cc) {
+      c = {g * (t / rep) + t % g, (t % rep) / g};
+    } else {
+      const int r = t - full * Cc, fr = R - full;
+      c = {full + r % fr, r / fr};
+    }
+    // ORDER=2: serpentine - odd groups walk the columns backwards, so the Bt columns the last
+    // tiles of one group read are the first the next group reads (still in L2)
+    if (ORDER == 2 && ((c.x / g) & 1)) c.y = Cc - 1 - c.y;
+    return c;
   } else {
     constexpr int g = SUPER_M / kCN > 0 ? SUPER_M / kCN : 1;      // cluster cols per group
     const int full = (Cc / g) * g, rep = g * R;
