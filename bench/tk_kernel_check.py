@@ -42,11 +42,11 @@ ROOT = Path(__file__).resolve().parents[1]
 FAMILY_DIR = ROOT / "kernels/thunderkittens"
 FAMILY = FAMILY_DIR / "family.yaml"
 PARAMS = ["M_BLOCK", "N_BLOCK", "STAGES", "SUPER_M", "PERSISTENT", "PRODUCER_REGS",
-          "CONSUMER_REGS", "EPILOGUE", "SCHED", "WG_M", "CLUSTER_M", "CLUSTER_N", "ORDER"]
+          "CONSUMER_REGS", "EPILOGUE", "SCHED", "WG_M", "CLUSTER_M", "CLUSTER_N", "ORDER", "MMA_LAG"]
 
 
-def cfg(mb, nb, st, sm, pers=1, pr=40, cr=232, epi=1, sched=0, wgm=64, cm=1, cn=1, order=0):
-    return dict(zip(PARAMS, (mb, nb, st, sm, pers, pr, cr, epi, sched, wgm, cm, cn, order)))
+def cfg(mb, nb, st, sm, pers=1, pr=40, cr=232, epi=1, sched=0, wgm=64, cm=1, cn=1, order=0, lag=0):
+    return dict(zip(PARAMS, (mb, nb, st, sm, pers, pr, cr, epi, sched, wgm, cm, cn, order, lag)))
 
 
 def tile(params):
@@ -87,6 +87,10 @@ CONFIGS.update({
     "k1cn2e1": cfg(2, 4, 4, 8, epi=1, sched=1, cn=2),
     "k1cm2o1": cfg(2, 4, 4, 8, epi=2, sched=1, cm=2, order=1),  # column-group tile order
     "k1o1": cfg(2, 4, 4, 4, epi=2, sched=1, order=1),
+    "k1cm2lag": cfg(2, 4, 4, 8, epi=2, sched=1, cm=2, lag=1),     # a k step's wgmma kept in flight
+    "pp64x256cm2lag": cfg(2, 4, 4, 8, epi=2, sched=2, cm=2, lag=1),
+    "pp128x128lag": cfg(2, 2, 6, 8, epi=2, sched=2, wgm=128, lag=1),
+    "t256x128cn2lag": cfg(2, 2, 4, 8, epi=2, sched=1, wgm=128, cn=2, lag=1),
     "k1cm2o2": cfg(2, 4, 4, 8, epi=2, sched=1, cm=2, order=2),  # serpentine groups
     "t256x128cn2": cfg(2, 2, 4, 8, epi=2, sched=1, wgm=128, cn=2),
     "t256x128": cfg(2, 2, 4, 8, epi=2, sched=1, wgm=128),

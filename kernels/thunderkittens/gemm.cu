@@ -66,8 +66,11 @@
 #ifndef ORDER
 #define ORDER 0
 #endif
-#if SCHED == 0 && (WG_M != 64 || CLUSTER_M != 1 || CLUSTER_N != 1 || ORDER != 0)
-#error "WG_M, CLUSTER_M, CLUSTER_N and ORDER need SCHED >= 1 (sched.cuh)"
+#ifndef MMA_LAG
+#define MMA_LAG 0
+#endif
+#if SCHED == 0 && (WG_M != 64 || CLUSTER_M != 1 || CLUSTER_N != 1 || ORDER != 0 || MMA_LAG != 0)
+#error "WG_M, CLUSTER_M, CLUSTER_N, ORDER and MMA_LAG need SCHED >= 1 (sched.cuh)"
 #endif
 
 #ifndef KITTENS_HOPPER
@@ -370,5 +373,6 @@ extern "C" const char* hktune_config(void) {
          ",SUPER_M=" HK_STR(SUPER_M) ",PERSISTENT=" HK_STR(PERSISTENT)
          ",PRODUCER_REGS=" HK_STR(PRODUCER_REGS) ",CONSUMER_REGS=" HK_STR(CONSUMER_REGS)
          ",EPILOGUE=" HK_STR(EPILOGUE) ",SCHED=" HK_STR(SCHED) ",WG_M=" HK_STR(WG_M)
-         ",CLUSTER_M=" HK_STR(CLUSTER_M) ",CLUSTER_N=" HK_STR(CLUSTER_N) ",ORDER=" HK_STR(ORDER);
+         ",CLUSTER_M=" HK_STR(CLUSTER_M) ",CLUSTER_N=" HK_STR(CLUSTER_N) ",ORDER=" HK_STR(ORDER)
+         ",MMA_LAG=" HK_STR(MMA_LAG);
 }

@@ -20,6 +20,8 @@
 //              alternating) -> TMA store, all stores read out before the next tile's main loop;
 //              2: the same, but the stores drain while the next tile's main loop runs (a buffer
 //              is only waited for when it is about to be rewritten).
+//   MMA_LAG    0: wait for each k step's wgmma before freeing its stage; 1: keep it in flight
+//              while the next k step's wgmma is issued, free the previous stage instead.
 //   STAGES, SUPER_M, PRODUCER_REGS, CONSUMER_REGS as for SCHED=0. Always persistent.
 #pragma once
 
@@ -49,6 +51,8 @@ static_assert(kCS == 1 || kCS == 2, "clusters of 1 or 2 blocks (CLUSTER_M * CLUS
 static_assert(ORDER >= 0 && ORDER <= 2, "ORDER: 0..2");
 static_assert(EPILOGUE >= 0 && EPILOGUE <= 2, "EPILOGUE: 0..2");
 static_assert(PERSISTENT == 1, "SCHED >= 1 is always persistent");
+static_assert(MMA_LAG == 0 || MMA_LAG == 1, "MMA_LAG: 0 or 1");
+static_assert(MMA_LAG == 0 || STAGES >= 3, "MMA_LAG=1 holds two stages per consumer");
 static_assert(kSmemS <= kittens::MAX_SHARED_MEMORY, "ring + epilogue buffers exceed 227 KB");
 static_assert(kHalves * 32 * N_BLOCK + 32 <= CONSUMER_REGS, "accumulator does not fit CONSUMER_REGS");
 #ifdef SMEM_BYTES
@@ -193,9 +197,19 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
         for (int h = 0; h < kHalves; h++)
           warpgroup::mma_ABt(acc[h], ring[s].a[(kPing ? 0 : wg * kHalves) + h],
                              reinterpret_cast<bt_t&>(ring[s].b));
+#if MMA_LAG
+        // this step's kHalves groups stay in flight; the previous step's are done: free its stage
+        warpgroup::mma_async_wait<kHalves>();
+        if (k > 0 && laneid() == 0) release(empty[(it + STAGES - 1) % STAGES]);
+#else
         warpgroup::mma_async_wait();
         if (laneid() == 0) release(empty[s]);
+#endif
       }
+#if MMA_LAG
+      warpgroup::mma_async_wait();
+      if (KT > 0 && laneid() == 0) release(empty[(it + STAGES - 1) % STAGES]);
+#endif
       if constexpr (kPing) {
         if (warpgroup::laneid() == 0) arrive(order[wg]);
       }
