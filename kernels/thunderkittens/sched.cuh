@@ -69,6 +69,8 @@ using part_t = rt_fl<16, 64>;                          // 64 of its columns (epi
 
 struct stage_t { tile_t a[kASub]; tile_t b[N_BLOCK]; };
 struct epi_t { tile_t c[kConsumers][2]; };
+static_assert(sizeof(tile_t) == 8192 && sizeof(stage_t) == kStageBytesS, "64x64 bf16 tiles pack densely");
+static_assert(EPILOGUE == 0 || sizeof(epi_t) == kEpiBytes, "epilogue buffers");
 using globals_t = hk_tk::globals_t;
 
 // Cluster tile t -> (cluster row, cluster col) of an R x Cc grid of cluster tiles.
