@@ -24,6 +24,8 @@
 // Knobs (-D integers, configs/thunderkittens-sm_90.yaml): M_BLOCK N_BLOCK STAGES SUPER_M
 // PERSISTENT PRODUCER_REGS CONSUMER_REGS EPILOGUE. Derived values (THREADS, STAGE_BYTES,
 // SMEM_BYTES, ACC_REGS) may also arrive as -D; they are recomputed and static_asserted.
+// Schedule knobs SCHED WG_M CLUSTER_M CLUSTER_N ORDER MMA_LAG: SCHED >= 1 replaces the lcf kernel
+// with hktune's own persistent kernel (sched.cuh); at SCHED=0 the others must keep their defaults.
 
 // ---------------------------------------------------------------- knobs (defaults = TK <2,4,8>)
 #ifndef M_BLOCK

@@ -61,6 +61,15 @@ static_assert(SMEM_BYTES == kSmemS, "-DSMEM_BYTES disagrees with the kernel");
 #ifdef THREADS
 static_assert(THREADS == kThreadsS, "-DTHREADS disagrees with the kernel");
 #endif
+#ifdef STAGE_BYTES
+static_assert(STAGE_BYTES == kStageBytesS, "-DSTAGE_BYTES disagrees with the kernel");
+#endif
+#ifdef TILE_M
+static_assert(TILE_M == kBM, "-DTILE_M disagrees with the kernel");
+#endif
+#ifdef ACC_REGS
+static_assert(ACC_REGS == kHalves * 32 * N_BLOCK, "-DACC_REGS disagrees with the kernel");
+#endif
 
 using tile_t = st_bf<64, 64>;
 using bt_t = st_bf<64 * N_BLOCK, 64>;                  // N_BLOCK contiguous Bt tiles, one wgmma B
