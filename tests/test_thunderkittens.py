@@ -12,6 +12,7 @@ import pytest
 
 from hktune.build.builder import Builder
 from hktune.family.family import load_family
+from hktune.space.space import load_space
 
 ROOT = Path(__file__).resolve().parent.parent
 TK = os.environ.get("HKTUNE_TEST_TK")
@@ -55,7 +56,9 @@ SCHED_DEFAULTS = {"SCHED": 0, "WG_M": 64, "CLUSTER_M": 1, "CLUSTER_N": 1, "ORDER
 def test_schedule_knobs_only_reach_the_hand_written_kernel():
     """SCHED=0 is TK's lcf kernel: the space never pairs it with a schedule knob (gemm.cu #errors),
     and every SCHED >= 1 config fits the shared memory sched.cuh asks for."""
-    space = load_family(ROOT / "kernels" / "thunderkittens").space("sm_90")
+    space = load_space(ROOT / "bench" / "tk-sched.yaml", "sm_90")
+    default = load_family(ROOT / "kernels" / "thunderkittens").space("sm_90").enumerate((8192, 8192, 8192))
+    assert default and all(c["SCHED"] == 0 for c in default)  # opt-in until a GPU has run them
     valid = space.enumerate((8192, 8192, 8192))
     lcf = [c for c in valid if c["SCHED"] == 0]
     sched = [c for c in valid if c["SCHED"] > 0]
@@ -81,7 +84,7 @@ def test_schedule_knobs_compile_without_spills(tmp_path: Path):
     """A cluster pair with TMA multicast and the store drain (cooperative), and ping-pong consumers
     of 128 rows (two m64 wgmmas each, one k step kept in flight) in a cluster along N."""
     fam = load_family(ROOT / "kernels" / "thunderkittens")
-    space = fam.space("sm_90")
+    space = load_space(ROOT / "bench" / "tk-sched.yaml", "sm_90")
     base = dict(space.seeds[0])
     configs = [dict(base, EPILOGUE=2, SCHED=1, CLUSTER_M=2, ORDER=2),
                dict(base, N_BLOCK=2, STAGES=6, EPILOGUE=2, SCHED=2, WG_M=128, CLUSTER_N=2, ORDER=1, MMA_LAG=1)]
