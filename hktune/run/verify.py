@@ -9,12 +9,13 @@ from typing import Callable
 
 import torch
 
-from hktune.dtypes import DTYPES
+from hktune.dtypes import DTYPES, DType, Inputs
 
+BF16 = DTYPES["bf16"]
 # Bounds for bf16 outputs with fp32 accumulation (hktune.dtypes says why these values).
-ELEMENT_RTOL = DTYPES["bf16"].element_rtol
-ELEMENT_ATOL_RMS = DTYPES["bf16"].atol_rms
-FROBENIUS_MAX = DTYPES["bf16"].frobenius_max
+ELEMENT_RTOL = BF16.element_rtol
+ELEMENT_ATOL_RMS = BF16.atol_rms
+FROBENIUS_MAX = BF16.frobenius_max
 
 
 class MeasureError(RuntimeError):
@@ -77,18 +78,17 @@ def parse_config_string(text: str) -> dict[str, int]:
 # -- inputs, reference, checking ------------------------------------------------------------------
 def random_pair(m: int, n: int, k: int, device: torch.device, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Random bf16 inputs: normal values, never zeros (zeros hide unwritten outputs and run faster)."""
-    A = torch.randn(m, k, generator=gen, device=device, dtype=torch.float32).to(torch.bfloat16)
-    Bt = torch.randn(n, k, generator=gen, device=device, dtype=torch.float32).to(torch.bfloat16)
-    return A, Bt
+    x = BF16.random_inputs(m, n, k, device, gen)
+    return x.A, x.Bt
 
 
 def reference(A: torch.Tensor, Bt: torch.Tensor) -> torch.Tensor:
     """fp32 product of the bf16 inputs (upcast exactly); TF32 is off so fp32 means fp32."""
-    return A.float() @ Bt.float().t()
+    return BF16.reference(Inputs(A, Bt))
 
 
-def check(C: torch.Tensor, ref: torch.Tensor) -> tuple[float, str | None]:
-    """(relative Frobenius error, reason it fails or None)."""
+def check(C: torch.Tensor, ref: torch.Tensor, dtype: DType = BF16) -> tuple[float, str | None]:
+    """(relative Frobenius error, reason it fails or None), by the dtype's bounds."""
     Cf = C.float()
     finite = torch.isfinite(Cf)
     if not bool(finite.all()):
@@ -98,13 +98,13 @@ def check(C: torch.Tensor, ref: torch.Tensor) -> tuple[float, str | None]:
     ref_norm = float(torch.linalg.vector_norm(ref))
     rel = float(torch.linalg.vector_norm(diff)) / max(ref_norm, 1e-30)
     rms = ref_norm / math.sqrt(ref.numel())
-    bad = diff.abs() > ELEMENT_RTOL * ref.abs() + ELEMENT_ATOL_RMS * rms
+    bad = diff.abs() > dtype.element_rtol * ref.abs() + dtype.atol_rms * rms
     nbad = int(bad.sum())
     if nbad:
         idx = int(bad.flatten().nonzero()[0])
         r, c = divmod(idx, ref.shape[1])
         return rel, (f"{nbad} of {C.numel()} outputs wrong (first at [{r},{c}]: got {float(Cf[r, c]):.4g}, "
                      f"want {float(ref[r, c]):.4g}); rel. error {rel:.3g}")
-    if rel > FROBENIUS_MAX:
-        return rel, f"relative error {rel:.3g} > {FROBENIUS_MAX}"
+    if rel > dtype.frobenius_max:
+        return rel, f"relative error {rel:.3g} > {dtype.frobenius_max}"
     return rel, None
