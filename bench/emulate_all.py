@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hktune.build.builder import Builder  # noqa: E402
-from hktune.emulator import codeobject  # noqa: E402
+from hktune.build.amd import codeobject  # noqa: E402
 from hktune.emulator.locate import TINYGRAD_COMMIT, TINYGRAD_VERSION, EmulatorMissing, find  # noqa: E402
 from hktune.emulator.run import emulate, host_cc  # noqa: E402
 from hktune.emulator.verify import default_shape, device_code_object  # noqa: E402

@@ -15,7 +15,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from hktune.emulator import abi, codeobject, launch, locate  # noqa: E402
+from hktune.build.amd import codeobject  # noqa: E402
+from hktune.emulator import abi, launch, locate  # noqa: E402
 from hktune.emulator import install as inst  # noqa: E402
 
 # .args of hktune_hk_gemm as clang 22 writes them (gfx950 and gfx942 alike, code object v6)

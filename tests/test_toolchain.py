@@ -1,4 +1,4 @@
-"""hktune.toolchain: pins, private apt config, idempotency, ROCm discovery (no network: fake runner)."""
+"""hktune.build.toolchain: pins, private apt config, idempotency, ROCm discovery (no network: fake runner)."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hktune import toolchain as T
+from hktune.build import toolchain as T
 
 
 class FakeRunner:

@@ -20,7 +20,7 @@ def toolchain() -> None:
               help="copy the emulator files from this folder (a tinygrad checkout) instead of GitHub; implies --emulator")
 def toolchain_install(prefix: Path | None, force: bool, emulator: bool, emulator_from: Path | None) -> None:
     """Install pinned clang (AMDGPU), HIP headers and device libraries from PyPI and Debian."""
-    from hktune import toolchain as tc
+    from hktune.build import toolchain as tc
 
     try:
         t = tc.install(prefix, force=force)

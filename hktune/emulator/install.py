@@ -64,7 +64,7 @@ def pip_install_tinygrad(run: Callable | None = None) -> str:
     """pip install tinygrad==TINYGRAD_VERSION unless that version is installed; returns the version."""
     if tinygrad_version() == TINYGRAD_VERSION:
         return TINYGRAD_VERSION
-    from hktune.toolchain import subprocess_runner
+    from hktune.build.toolchain import subprocess_runner
 
     run = run or subprocess_runner
     r = run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",

@@ -71,7 +71,7 @@ def verify(root: Path) -> list[str]:
 
 def default_dir() -> Path:
     """<toolchain prefix>/emulator (the prefix is HKTUNE_TOOLCHAIN_DIR or ~/.cache/hktune/amd-toolchain)."""
-    from hktune.toolchain import default_prefix
+    from hktune.build.toolchain import default_prefix
 
     return default_prefix() / "emulator"
 

