@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Mapping
 
 from hktune import proc
+from hktune.build import toolchain
 from hktune.emulator import abi
 from hktune.emulator.locate import TINYGRAD_VERSION, EmulatorMissing, find
 
@@ -53,8 +54,6 @@ def host_cc() -> str:
     exe = shutil.which("clang")
     if exe:
         return exe
-    from hktune.build import toolchain
-
     tc = toolchain.find()
     if tc is None or tc.kind != "portable":
         raise EmulatorMissing("the emulator needs clang for tinygrad's CPU backend: install clang, set CC, "
