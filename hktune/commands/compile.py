@@ -34,7 +34,8 @@ def compile_(arch: str, family: str | None, config_text: str | None, all_: bool,
     shape = (m, n, k) if m and n and k else None
     if any((m, n, k)) and shape is None:
         raise Fail("--m, --n and --k go together")
-    fam, space, builder = _setup(arch, family, roots(hk_root, tk_root), jobs)
+    target, builder = _setup(arch, family, roots(hk_root, tk_root), jobs)
+    space = target.space
     configs = [_parse_config(config_text, space)] if config_text else space.enumerate(shape)
     if limit:
         configs = configs[:limit]
