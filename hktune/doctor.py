@@ -5,13 +5,16 @@ import os
 import platform
 from typing import Any
 
+from hktune.build.builder import cache_dir
+from hktune.build.compilers import REGISTRY, get_compiler
+from hktune.family.family import discover, project_root
+from hktune.family import trees
+from hktune.build import toolchain as tc
+from hktune.build import hip_runtime as hr
+from hktune.run.devices import gpu_archs, torch_summary
+
 
 def collect(hk_root: str | None = None, tk_root: str | None = None) -> dict[str, Any]:
-    from hktune.build.builder import cache_dir
-    from hktune.build.compilers import REGISTRY, get_compiler
-    from hktune.family.family import discover, project_root
-    from hktune.family import trees
-
     report: dict[str, Any] = {"python": platform.python_version(), "project": str(project_root()),
                               "cache": str(cache_dir()), "compilers": {}, "families": {}}
     for name in REGISTRY:
@@ -21,13 +24,9 @@ def collect(hk_root: str | None = None, tk_root: str | None = None) -> dict[str,
         except Exception as e:  # noqa: BLE001 - the doctor reports, it never fails
             report["compilers"][name] = f"not available: {str(e).splitlines()[0]}"
     try:
-        from hktune.build import toolchain as tc
-
         rocm = tc.find_rocm()
         portable = tc.find()
         report["rocm"] = str(rocm) if rocm else "not found (set ROCM_PATH)"
-        from hktune.build import hip_runtime as hr
-
         report["hip_runtime_clash"] = hr.clash(hr.torch_runtime(), hr.system_runtime(rocm))
         report["amd_portable_toolchain"] = f"{portable.version} at {portable.prefix}" if portable else "not installed (hktune toolchain install)"
     except Exception as e:  # noqa: BLE001
@@ -35,8 +34,6 @@ def collect(hk_root: str | None = None, tk_root: str | None = None) -> dict[str,
     for name, fam in discover().items():
         report["families"][name] = {"compiler": fam.compiler, "archs": list(fam.archs)}
     try:
-        from hktune.run.devices import gpu_archs, torch_summary
-
         report["torch"] = torch_summary()
         report["gpus"] = [{"index": i, "arch": a, "name": n, "units": u} for i, a, n, u in gpu_archs()]
     except Exception as e:  # noqa: BLE001

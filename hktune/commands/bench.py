@@ -8,6 +8,8 @@ import click
 
 from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, _arch, _parse_config, _positive, _setup,
                                     emit_json, existing_table)
+from hktune.record import table as tbl
+from hktune.search.problem import config_string
 
 REPEATS = 50  # hktune.run.measure.Settings.repeats: the same default as `hktune sweep` and the search
 
@@ -31,11 +33,9 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
     same inputs); the paired ratio (vendor time / kernel time) comes with its 95% CI."""
     from tabulate import tabulate
 
-    from hktune.record import table as tbl
     from hktune.run.measure import Settings
     from hktune.run.runner import Worker
     from hktune.run.targets import open_workers
-    from hktune.search.problem import config_string
 
     if table:
         existing_table(table)

@@ -9,12 +9,10 @@ from pathlib import Path
 
 import click
 
-
-
-def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
-    from hktune.commands.common import _positive as check
-
-    return check(ctx, param, value)
+from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail, _positive
+from hktune.family.family import FamilyError
+from hktune.record.table import TableError
+from hktune.space.space import SpaceError
 
 
 @click.command("check-model")
@@ -31,11 +29,6 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> 
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def command(**options: object) -> None:
     """Run an MLP block (gate/up/down, SiLU) with and without hktune; compare error and speed."""
-    from hktune.commands.common import EXIT_BAD_INPUT, Fail
-    from hktune.family.family import FamilyError
-    from hktune.space.space import SpaceError
-    from hktune.record.table import TableError
-
     # Not cli._errors: that imports the search stack (optuna), which this command does not need.
     try:
         _check_model(**options)  # type: ignore[arg-type]
@@ -46,8 +39,6 @@ def command(**options: object) -> None:
 def _check_model(hidden: int | None, intermediate: int | None, tokens: int | None, device: str | None,
                  tables: tuple[Path, ...], dtype: str, iters: int | None, warmup: int, seed: int, as_json: bool) -> None:
     import torch
-
-    from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail
 
     import hktune.torch as ht
     from hktune.torch.check import CPU_DEFAULTS, GPU_DEFAULTS, markdown, run_check

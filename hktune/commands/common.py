@@ -8,6 +8,8 @@ import click
 
 from hktune.build.builder import Builder
 from hktune.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, BadInput, HktuneError  # noqa: F401
+from hktune.family.family import known_archs, project_root
+from hktune.search.storage import default_storage
 from hktune.target import Target, resolve_target
 
 
@@ -24,8 +26,6 @@ def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> 
 
 
 def _default_table(arch: str) -> Path:
-    from hktune.family.family import project_root
-
     return project_root() / "results" / f"{arch}.yaml"
 
 
@@ -95,8 +95,6 @@ class ArchOption(click.Option):
 
     def get_help_record(self, ctx: click.Context):  # noqa: ANN201
         try:
-            from hktune.family.family import known_archs
-
             archs = ", ".join(known_archs()) or "none found"
         except Exception:  # noqa: BLE001 - help must never fail
             archs = "see `hktune doctor`"
@@ -112,7 +110,6 @@ def _arch(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
     """Refuse an unknown --arch at once, listing the known ones."""
     if value is None:
         return value
-    from hktune.family.family import known_archs
 
     archs = known_archs()
     if value not in archs:
@@ -155,9 +152,6 @@ def studies_storage(storage: str | None) -> str:
     """The studies' storage a read-only command uses: the given one, else results/studies.journal;
     it must exist (one-line error otherwise)."""
     if storage is None:
-        from hktune.family.family import project_root
-        from hktune.search.storage import default_storage
-
         storage = default_storage(project_root() / "results")
         if not Path(storage).is_file():
             raise Fail(f"no studies yet: {storage} does not exist (run `hktune search` first, or give --storage)")

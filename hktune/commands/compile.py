@@ -8,6 +8,7 @@ import time
 import click
 
 from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, _arch, _parse_config, _positive, _setup)
+from hktune.build.builder import outcome_dict
 
 @click.command("compile")
 @click.option("--arch", cls=ArchOption, required=True, callback=_arch, help="arch to compile for (no such device needed)")
@@ -26,8 +27,6 @@ def compile_(arch: str, family: str | None, config_text: str | None, all_: bool,
              k: int | None, limit: int | None, jobs: int | None, hk_root: str | None, tk_root: str | None, as_json: bool) -> None:
     """Compile only (no GPU needed): one config or the whole space, with resource usage."""
     from tabulate import tabulate
-
-    from hktune.build.builder import outcome_dict
 
     if bool(config_text) == all_:
         raise Fail("give exactly one of --config or --all")

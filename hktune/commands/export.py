@@ -7,6 +7,9 @@ from pathlib import Path
 import click
 
 from hktune.commands.common import Fail, emit_json, existing_table
+from hktune.export.header import _ratio_ok, export_header, ident, ordered
+from hktune.family.family import resolve
+from hktune.record import table as tbl
 
 
 @click.command()
@@ -18,10 +21,6 @@ from hktune.commands.common import Fail, emit_json, existing_table
 @click.option("--json", "as_json", is_flag=True, help="print what was written as JSON on stdout")
 def export(tables: tuple[Path, ...], out: Path, min_ratio: float, as_json: bool) -> None:
     """Write a C++ header with the tuned configs, legality predicates and a shape lookup."""
-    from hktune.export.header import _ratio_ok, export_header, ident, ordered
-    from hktune.family.family import resolve
-    from hktune.record import table as tbl
-
     for t in tables:
         existing_table(t)
     if out.is_dir():

@@ -14,6 +14,11 @@ from hktune.search.strategies import STRATEGIES
 from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, _arch, _check_writable, _default_table,
                                     _positive, _positive_seconds, _setup, check_storage, emit_json, note_interrupt,
                                     trials_saved_message)
+from hktune.record import table as tbl
+from hktune.run.memory import check_fits
+from hktune.space.shapes import ShapesError, load_shapes
+from hktune.search import strategies
+from hktune.search.problem import config_key, legal_configs
 
 EPILOG = """\b
 Exit codes: 0 success; 1 no config verified for a shape, or a --shapes file had shapes no config
@@ -62,11 +67,8 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
            trial_timeout: float, hk_root: str | None, tk_root: str | None, space_file: Path | None, finalists: int,
            tournament_rounds: int, sanitize: bool, retime: bool, emulate: bool, quiet: bool, as_json: bool) -> None:
     """Tune GEMM shapes: compile, verify, time and search; the best verified config goes into the table."""
-    from hktune.record import table as tbl
     from hktune.run import targets
-    from hktune.run.memory import check_fits
     from hktune.search.driver import Search, SearchError, SearchOptions
-    from hktune.space.shapes import ShapesError, load_shapes
 
     if shapes_file is not None:
         if any((m, n, k)):
@@ -283,8 +285,6 @@ def _emulate(tgt, builder, shapes, trials: int, seed: int, jobs: int | None, qui
     from tabulate import tabulate
 
     from hktune.run import targets
-    from hktune.search import strategies
-    from hktune.search.problem import config_key, legal_configs
 
     fam, arch, space = tgt.family, tgt.arch, tgt.space
     if not tgt.amd:

@@ -12,6 +12,7 @@ from hktune.commands.common import ArchOption, _arch, _positive_seconds, emit_js
 from hktune.commands.common import Fail as _Fail
 from hktune.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK  # noqa: F401
 from hktune.errors import EXIT_MISSING as EXIT_NOTHING
+from hktune.record import table as tbl
 
 
 def _writable(path: Path, what: str) -> None:
@@ -96,7 +97,6 @@ def command(table: Path, shapes: str | None, family: str | None, arch: str | Non
             quiet: bool, as_json: bool) -> None:
     from tabulate import tabulate
 
-    from hktune.record import table as tbl
     from hktune.sweep.sweep import SweepError, SweepOptions, parse_shapes, run_sweep
     from hktune.sweep.report import junit, markdown
 

@@ -12,7 +12,18 @@ import sys
 import time
 
 import click
+from tabulate import tabulate
 
+from hktune.build.compilers import CompilerMissing
+from hktune.emulator import locate
+from hktune.emulator import run as emulator_run
+from hktune.emulator import verify as emulator_verify
+from hktune.emulator.locate import EmulatorMissing
+from hktune.emulator.verify import counts, default_shape, distinct_bodies, select
+from hktune.family.family import FamilyError
+from hktune.family.trees import TreeError
+from hktune.family.trees.hipkittens import TREE as HIPKITTENS
+from hktune.space.space import SpaceError
 from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail, _parse_config, _positive, _setup
 
 
@@ -45,27 +56,14 @@ def command(arch: str, config_text: str | None, seeds: bool, sample: int | None,
 
     Each distinct compiled kernel body runs once (configs with identical code share the run).
     """
-    from tabulate import tabulate
-
-    from hktune.build.compilers import CompilerMissing
-    from hktune.emulator.locate import EmulatorMissing
-    from hktune.emulator.run import host_cc
-    from hktune.emulator.verify import counts, default_shape, distinct_bodies, select, verify
-    from hktune.family.trees import TreeError
-    from hktune.family.trees.hipkittens import TREE as HIPKITTENS
-    from hktune.family.family import FamilyError
-    from hktune.space.space import SpaceError
-
     if sum([bool(config_text), seeds, sample is not None, all_]) != 1:
         raise Fail("give exactly one of --config, --seeds, --sample N or --all")
     shape = (m, n, k) if m and n and k else None
     if any((m, n, k)) and shape is None:
         raise Fail("--m, --n and --k go together")
     try:
-        from hktune.emulator.locate import find
-
-        find()
-        host_cc()
+        locate.find()
+        emulator_run.host_cc()
     except EmulatorMissing as e:
         raise Fail(str(e), EXIT_MISSING) from None
     if HIPKITTENS.find(hk_root) is None:
@@ -101,7 +99,7 @@ def command(arch: str, config_text: str | None, seeds: bool, sample: int | None,
     t0 = time.perf_counter()
     with builder:
         try:
-            rows = verify(builder, configs, shape=shape, jobs=jobs, timeout_s=timeout_s, seed=seed, progress=progress)
+            rows = emulator_verify.verify(builder, configs, shape=shape, jobs=jobs, timeout_s=timeout_s, seed=seed, progress=progress)
         except EmulatorMissing as e:
             raise Fail(str(e), EXIT_MISSING) from None
     wall = time.perf_counter() - t0

@@ -7,6 +7,7 @@ from typing import Any
 
 from hktune import dtypes
 from hktune.record import table as tbl
+from hktune.build.builder import tree_identity
 
 # Measurement fields kept on an entry beside the headline figures (when the run target gives them).
 EXTRA_FIELDS = ("ratio_lo", "ratio_hi", "precision", "converged", "rounds", "warnings")
@@ -14,8 +15,6 @@ EXTRA_FIELDS = ("ratio_lo", "ratio_hi", "precision", "converged", "rounds", "war
 
 def provenance(builder: Any, info: dict[str, Any]) -> dict[str, Any]:
     """Compiler, torch and backend, and each external include tree's identity."""
-    from hktune.build.builder import tree_identity
-
     tc = {"compiler": builder.compiler_version, "torch": info.get("torch"), "backend": info.get("backend")}
     for d in builder.include_dirs:
         tc["include:" + d.name] = tree_identity(d)

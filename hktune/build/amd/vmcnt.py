@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from hktune.build.amd.asm import LGKMCNT_MAX, VMCNT_MAX, Block, Instr, _wait_counts, blocks, kernels, loop_lines, parse, semantics
+from hktune.space.expr import Expr
 
 MAX_STATES_PER_BLOCK = 2048
 
@@ -284,7 +285,6 @@ def _tile_name(tile: object) -> str:
 
 
 def _eval(expr: str, env: Mapping[str, int]) -> int:
-    from hktune.space.expr import Expr
     return int(Expr(expr)(dict(env)))
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from hktune import proc as _proc
+
 
 class CompilerMissing(Missing):
     """The compiler a family needs is not installed; the message says what to install."""
@@ -55,8 +57,6 @@ def run_tool(argv: list[str], timeout: float, cwd: Path | None = None) -> tuple[
     """Run a compiler; a time-out or a missing binary is a failed compile, never an exception."""
     import subprocess
     import time
-
-    from hktune import proc as _proc
 
     start = time.perf_counter()
     try:
