@@ -9,21 +9,21 @@ from pathlib import Path
 
 import click
 
-from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail, _positive
+from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail, positive
 from hktune.family.family import FamilyError
 from hktune.record.table import TableError
 from hktune.space.space import SpaceError
 
 
 @click.command("check-model")
-@click.option("--hidden", type=int, default=None, callback=_positive, help="H (default 4096 on GPU, 256 on CPU)")
-@click.option("--intermediate", type=int, default=None, callback=_positive, help="I (default 14336 on GPU, 896 on CPU)")
-@click.option("--tokens", type=int, default=None, callback=_positive, help="T (default 4096 on GPU, 128 on CPU)")
+@click.option("--hidden", type=int, default=None, callback=positive, help="H (default 4096 on GPU, 256 on CPU)")
+@click.option("--intermediate", type=int, default=None, callback=positive, help="I (default 14336 on GPU, 896 on CPU)")
+@click.option("--tokens", type=int, default=None, callback=positive, help="T (default 4096 on GPU, 128 on CPU)")
 @click.option("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
 @click.option("--table", "tables", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
               help="results table(s) (default: HKTUNE_TABLE, else results/*.yaml)")
 @click.option("--dtype", type=click.Choice(["bf16"]), default="bf16", show_default=True, help="element type of the block")
-@click.option("--iters", type=int, default=None, callback=_positive, help="timed forwards per model (default 20 on GPU, 5 on CPU)")
+@click.option("--iters", type=int, default=None, callback=positive, help="timed forwards per model (default 20 on GPU, 5 on CPU)")
 @click.option("--warmup", type=int, default=2, show_default=True, help="untimed runs of each variant before timing")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the random weights and inputs")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")

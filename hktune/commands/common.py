@@ -19,17 +19,17 @@ class Fail(HktuneError):
     exit_code = EXIT_BAD_INPUT
 
 
-def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+def positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
     if value is not None and value <= 0:
         raise Fail(f"--{param.name} must be a positive integer, got {value}")
     return value
 
 
-def _default_table(arch: str) -> Path:
+def default_table(arch: str) -> Path:
     return project_root() / "results" / f"{arch}.yaml"
 
 
-def _check_writable(path: Path) -> None:
+def check_writable(path: Path) -> None:
     """Fail before any work if results cannot be saved (nothing is lost later)."""
     d = path.parent
     try:
@@ -45,14 +45,14 @@ def roots(hk_root: str | None = None, tk_root: str | None = None) -> dict[str, s
     return {"hipkittens": hk_root, "thunderkittens": tk_root}
 
 
-def _setup(arch: str, family: str | None, tree_roots: dict[str, str | None], jobs: int | None,
+def setup(arch: str, family: str | None, tree_roots: dict[str, str | None], jobs: int | None,
            space_file: Path | None = None, dtype: str = "bf16") -> tuple[Target, Builder]:
     """The target (resolved once, here at the boundary) and its builder."""
     target = resolve_target(arch, family, dtype, tree_roots, space_file)
     return target, Builder(target, jobs=jobs)
 
 
-def _parse_config(text: str, space) -> dict[str, int]:  # noqa: ANN001
+def parse_config(text: str, space) -> dict[str, int]:  # noqa: ANN001
     cfg: dict[str, int] = {}
     for part in text.replace(" ", ",").split(","):
         if not part:
@@ -82,7 +82,7 @@ def interrupted_message() -> str:
     return _interrupt_note[-1] if _interrupt_note else "interrupted"
 
 
-def _positive_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+def positive_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     """A duration in seconds: refused before any work unless it is a positive, finite number."""
     if value is not None and not (value > 0 and value != float("inf")):
         raise Fail(f"--{param.name.replace('_', '-')} must be a positive number of seconds, got {value:g}")
@@ -106,7 +106,7 @@ class ArchOption(click.Option):
             self.help = base
 
 
-def _arch(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def check_arch(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Refuse an unknown --arch at once, listing the known ones."""
     if value is None:
         return value

@@ -7,19 +7,19 @@ import time
 
 import click
 
-from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, _arch, _parse_config, _positive, _setup)
+from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, check_arch, parse_config, positive, setup)
 from hktune.build.builder import outcome_dict
 
 @click.command("compile")
-@click.option("--arch", cls=ArchOption, required=True, callback=_arch, help="arch to compile for (no such device needed)")
+@click.option("--arch", cls=ArchOption, required=True, callback=check_arch, help="arch to compile for (no such device needed)")
 @click.option("--family", default=None, help="template family (default: the one serving --arch)")
 @click.option("--config", "config_text", default=None, help="one config: NAME=V,NAME=V,...")
 @click.option("--all", "all_", is_flag=True, help="every valid config of the space")
-@click.option("--m", type=int, default=None, callback=_positive, help="with --n and --k: only configs legal for this shape")
-@click.option("--n", type=int, default=None, callback=_positive, help="with --m and --k: columns of C")
-@click.option("--k", type=int, default=None, callback=_positive, help="with --m and --n: the reduction size")
-@click.option("--limit", type=int, default=None, callback=_positive, help="at most this many configs")
-@click.option("--jobs", type=int, default=None, callback=_positive, help="parallel compiles (default: cores)")
+@click.option("--m", type=int, default=None, callback=positive, help="with --n and --k: only configs legal for this shape")
+@click.option("--n", type=int, default=None, callback=positive, help="with --m and --k: columns of C")
+@click.option("--k", type=int, default=None, callback=positive, help="with --m and --n: the reduction size")
+@click.option("--limit", type=int, default=None, callback=positive, help="at most this many configs")
+@click.option("--jobs", type=int, default=None, callback=positive, help="parallel compiles (default: cores)")
 @click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
 @click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
 @click.option("--json", "as_json", is_flag=True, help="one JSON record per config on stdout (snake_case keys, configs as objects)")
@@ -33,9 +33,9 @@ def compile_(arch: str, family: str | None, config_text: str | None, all_: bool,
     shape = (m, n, k) if m and n and k else None
     if any((m, n, k)) and shape is None:
         raise Fail("--m, --n and --k go together")
-    target, builder = _setup(arch, family, roots(hk_root, tk_root), jobs)
+    target, builder = setup(arch, family, roots(hk_root, tk_root), jobs)
     space = target.space
-    configs = [_parse_config(config_text, space)] if config_text else space.enumerate(shape)
+    configs = [parse_config(config_text, space)] if config_text else space.enumerate(shape)
     if limit:
         configs = configs[:limit]
     t0 = time.perf_counter()

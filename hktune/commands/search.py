@@ -11,8 +11,8 @@ from hktune.dtypes import DTYPES
 from hktune.search.strategies import DEFAULT as DEFAULT_STRATEGY
 from hktune.search.strategies import STRATEGIES
 
-from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, _arch, _check_writable, _default_table,
-                                    _positive, _positive_seconds, _setup, check_storage, emit_json, note_interrupt,
+from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, check_arch, check_writable, default_table,
+                                    positive, positive_seconds, setup, check_storage, emit_json, note_interrupt,
                                     trials_saved_message)
 from hktune.record import table as tbl
 from hktune.run.memory import check_fits
@@ -27,33 +27,33 @@ no config serves or too large for the device's memory, bad --storage); 3 somethi
 130 interrupted (the trials already finished are saved: the same command resumes)."""
 
 @click.command(epilog=EPILOG)
-@click.option("--m", type=int, default=None, callback=_positive, help="rows of A and C")
-@click.option("--n", type=int, default=None, callback=_positive, help="rows of Bt, columns of C")
-@click.option("--k", type=int, default=None, callback=_positive, help="the reduction size")
+@click.option("--m", type=int, default=None, callback=positive, help="rows of A and C")
+@click.option("--n", type=int, default=None, callback=positive, help="rows of Bt, columns of C")
+@click.option("--k", type=int, default=None, callback=positive, help="the reduction size")
 @click.option("--shapes", "shapes_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="tune every shape of a YAML/CSV shapes file (see `hktune shapes`) instead of --m/--n/--k")
-@click.option("--arch", cls=ArchOption, required=True, callback=_arch, help="target arch")
+@click.option("--arch", cls=ArchOption, required=True, callback=check_arch, help="target arch")
 @click.option("--family", default=None, help="template family (default: the one serving --arch)")
-@click.option("--trials", type=int, default=50, show_default=True, callback=_positive, help="configs to evaluate in the study (in all, across resumes)")
-@click.option("--timeout", type=float, default=None, callback=_positive_seconds, help="stop starting new trials after this many seconds")
+@click.option("--trials", type=int, default=50, show_default=True, callback=positive, help="configs to evaluate in the study (in all, across resumes)")
+@click.option("--timeout", type=float, default=None, callback=positive_seconds, help="stop starting new trials after this many seconds")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the strategy's random choices and of the inputs")
 @click.option("--strategy", "--sampler", "sampler", type=click.Choice(list(STRATEGIES)), default=DEFAULT_STRATEGY, show_default=True,
               help="how the next configs are chosen (hktune/search/strategies/)")
 @click.option("--dtype", type=click.Choice(list(DTYPES)), default="bf16", show_default=True, help="element type of A, Bt and C")
 @click.option("--storage", default=None, help="a journal file (*.journal, in an existing folder) or an Optuna RDB URL such as sqlite:///x.db (default: studies.journal beside the table)")
 @click.option("--table", type=click.Path(dir_okay=False, path_type=Path), default=None, help="YAML table (default results/<arch>.yaml)")
-@click.option("--jobs", type=int, default=None, callback=_positive, help="parallel compiles (default: cores)")
+@click.option("--jobs", type=int, default=None, callback=positive, help="parallel compiles (default: cores)")
 @click.option("--gpu", type=int, default=None, help="GPU index (default: the first of --arch)")
 @click.option("--gpus", default=None, help="several GPUs, e.g. 0,1,2,3: one run worker each, one shared study")
-@click.option("--trial-timeout", type=float, default=120.0, show_default=True, callback=_positive_seconds,
+@click.option("--trial-timeout", type=float, default=120.0, show_default=True, callback=positive_seconds,
               help="seconds before a hung trial is killed")
 @click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
 @click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
 @click.option("--space", "space_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="search this space file instead of the family's (e.g. a narrower one)")
-@click.option("--finalists", type=int, default=5, show_default=True, callback=_positive,
+@click.option("--finalists", type=int, default=5, show_default=True, callback=positive,
               help="configs in the closing tournament (each race-hunted, then re-measured in interleaved paired rounds)")
-@click.option("--tournament-rounds", type=int, default=30, show_default=True, callback=_positive,
+@click.option("--tournament-rounds", type=int, default=30, show_default=True, callback=positive,
               help="at most this many tournament rounds (the top two tie when they stay inseparable)")
 @click.option("--sanitize/--no-sanitize", default=True, show_default=True,
               help="NVIDIA: run the winner once under compute-sanitizer racecheck and synccheck (when present)")
@@ -85,7 +85,7 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
         raise Fail("give --m, --n and --k (or --shapes FILE)")
     if storage is not None:
         check_storage(storage, must_exist=False)
-    tgt, builder = _setup(arch, family, roots(hk_root, tk_root), jobs, space_file, dtype)
+    tgt, builder = setup(arch, family, roots(hk_root, tk_root), jobs, space_file, dtype)
     space = tgt.space
     run_target = targets.get("emulator" if emulate else tgt.run)
     # Every shape is checked before any work: a shape no config can serve is bad input. Alone it
@@ -106,8 +106,8 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
         shapes = [x for x in shapes if x not in {y for y, _ in illegal}]
     if tgt.run == "host" and run_target.TIMES:
         check_fits(shapes)  # this machine's RAM, before any worker starts
-    table = table or _default_table(arch)
-    _check_writable(table)
+    table = table or default_table(arch)
+    check_writable(table)
     tbl.load(table)  # a malformed table stops us before any work, and stays as it is
     if not run_target.TIMES:
         return _emulate(tgt, builder, shapes, trials, seed, jobs, quiet)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from hktune.commands.bench import REPEATS
-from hktune.commands.common import ArchOption, _arch, _positive_seconds, emit_json
+from hktune.commands.common import ArchOption, check_arch, positive_seconds, emit_json
 from hktune.commands.common import Fail as _Fail
 from hktune.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK  # noqa: F401
 from hktune.errors import EXIT_MISSING as EXIT_NOTHING
@@ -71,7 +71,7 @@ Exit codes:
 @click.option("--table", type=click.Path(dir_okay=False, path_type=Path), required=True, help="the results table to sweep")
 @click.option("--shapes", default=None, help="only these shapes: MxNxK,MxNxK,...")
 @click.option("--family", default=None, help="only entries of this family")
-@click.option("--arch", cls=ArchOption, default=None, callback=_arch, help="only entries of this arch")
+@click.option("--arch", cls=ArchOption, default=None, callback=check_arch, help="only entries of this arch")
 @click.option("--tolerance", type=float, default=0.03, show_default=True, callback=_nonneg,
               help="smallest slowdown that counts as a regression (0.03 = 3%)")
 @click.option("--confirm", type=int, default=1, show_default=True, callback=_nonneg,
@@ -85,7 +85,7 @@ Exit codes:
 @click.option("--gpu", type=int, default=None, help="GPU index (default: the first of each entry's arch)")
 @click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
 @click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
-@click.option("--trial-timeout", type=float, default=120.0, show_default=True, callback=_positive_seconds,
+@click.option("--trial-timeout", type=float, default=120.0, show_default=True, callback=positive_seconds,
               help="seconds before a hung measurement is killed")
 @click.option("--repeats", type=int, default=REPEATS, show_default=True, callback=_positive, help="timed launches per measurement")
 @click.option("--jobs", type=int, default=None, callback=_positive, help="parallel compiles (default: cores)")

@@ -24,7 +24,7 @@ from hktune.family.family import FamilyError
 from hktune.family.trees import TreeError
 from hktune.family.trees.hipkittens import TREE as HIPKITTENS
 from hktune.space.space import SpaceError
-from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail, _parse_config, _positive, _setup
+from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail, parse_config, positive, setup
 
 
 _RESULT = {"passed": "ok", "failed": "FAILED", "rejected": "rejected (static check)"}
@@ -38,14 +38,14 @@ def _short(config: dict) -> str:
 @click.option("--arch", required=True, type=click.Choice(["gfx950", "gfx942"]), help="the AMD arch whose code objects to emulate")
 @click.option("--config", "config_text", default=None, help="one config: NAME=V,NAME=V,...")
 @click.option("--seeds", is_flag=True, help="the space's seed configs")
-@click.option("--sample", type=int, default=None, callback=_positive, help="a random sample of N valid configs")
+@click.option("--sample", type=int, default=None, callback=positive, help="a random sample of N valid configs")
 @click.option("--all", "all_", is_flag=True, help="every valid config (hours: see bench/emulate_all.py)")
-@click.option("--m", type=int, default=None, callback=_positive, help="with --n/--k: one shape for every config "
+@click.option("--m", type=int, default=None, callback=positive, help="with --n/--k: one shape for every config "
               "(default per config: 2x2 blocks, 2*(PREFETCH+1)+1 K tiles)")
-@click.option("--n", type=int, default=None, callback=_positive, help="with --m/--k: columns of C")
-@click.option("--k", type=int, default=None, callback=_positive, help="with --m/--n: the reduction size")
+@click.option("--n", type=int, default=None, callback=positive, help="with --m/--k: columns of C")
+@click.option("--k", type=int, default=None, callback=positive, help="with --m/--n: the reduction size")
 @click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
-@click.option("--jobs", type=int, default=1, show_default=True, callback=_positive, help="parallel compiles and emulator processes")
+@click.option("--jobs", type=int, default=1, show_default=True, callback=positive, help="parallel compiles and emulator processes")
 @click.option("--timeout", "timeout_s", type=float, default=1800.0, show_default=True, help="seconds per emulated run")
 @click.option("--seed", type=int, default=0, show_default=True, help="sampling and input seed")
 @click.option("--json", "as_json", is_flag=True, help="one JSON record per config (snake_case keys, configs as objects)")
@@ -70,13 +70,13 @@ def command(arch: str, config_text: str | None, seeds: bool, sample: int | None,
         raise Fail(f"no HipKittens checkout: pass --hk-root DIR or set HIPKITTENS_ROOT "
                    f"(branch {'main' if arch == 'gfx950' else 'cdna3'} for {arch})", EXIT_MISSING)
     try:
-        target, builder = _setup(arch, "hipkittens", {"hipkittens": hk_root}, jobs)
+        target, builder = setup(arch, "hipkittens", {"hipkittens": hk_root}, jobs)
     except (TreeError, SpaceError, FamilyError) as e:
         raise Fail(str(e), EXIT_BAD_INPUT) from None
     except CompilerMissing as e:
         raise Fail(str(e), EXIT_MISSING) from None
     space = target.space
-    cfg = _parse_config(config_text, space) if config_text else None
+    cfg = parse_config(config_text, space) if config_text else None
     configs = select(space, config=cfg, seeds=seeds, sample=sample, all_=all_, shape=shape, rng_seed=seed)
     if not configs:
         raise Fail("no config to verify" + (f" is legal for {m}x{n}x{k}" if shape else ""))

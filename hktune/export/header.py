@@ -104,7 +104,7 @@ def pick(entries: Iterable[Entry], space: Space, m: int, n: int, k: int) -> Entr
     return best
 
 
-def _ratio_ok(e: Entry, min_ratio: float) -> bool:
+def ratio_ok(e: Entry, min_ratio: float) -> bool:
     # No vendor timing (NaN ratio) is not "slower than the vendor": kept unless a bar is set.
     return e.ratio >= min_ratio if math.isfinite(e.ratio) else min_ratio <= 0
 
@@ -304,7 +304,7 @@ def export_header(
     empty table still gives callers the functions they link against.
     """
     pairs = sorted({(e.key.family, e.key.arch) for e in entries} | set(families))
-    kept = [e for e in entries if _ratio_ok(e, min_ratio)]
+    kept = [e for e in entries if ratio_ok(e, min_ratio)]
 
     # Names must stay distinct after sanitising, or two lookups would collide.
     seen: dict[str, tuple[str, str]] = {}
