@@ -15,10 +15,12 @@ from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, check_
                                     positive, positive_seconds, setup, check_storage, emit_json, note_interrupt,
                                     trials_saved_message)
 from hktune.record import table as tbl
+from hktune.run import targets
 from hktune.run.memory import check_fits
 from hktune.space.shapes import ShapesError, load_shapes
 from hktune.search import strategies
-from hktune.search.problem import config_key, legal_configs
+from hktune.search.problem import SearchError, config_key, legal_configs
+from hktune.target import Target
 
 EPILOG = """\b
 Exit codes: 0 success; 1 no config verified for a shape, or a --shapes file had shapes no config
@@ -67,43 +69,14 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
            trial_timeout: float, hk_root: str | None, tk_root: str | None, space_file: Path | None, finalists: int,
            tournament_rounds: int, sanitize: bool, retime: bool, emulate: bool, quiet: bool, as_json: bool) -> None:
     """Tune GEMM shapes: compile, verify, time and search; the best verified config goes into the table."""
-    from hktune.run import targets
-    from hktune.search.driver import Search, SearchError, SearchOptions
+    from hktune.search.driver import Search, SearchOptions  # loads torch (docs/design.md: the exceptions)
 
-    if shapes_file is not None:
-        if any((m, n, k)):
-            raise Fail("give --shapes or --m/--n/--k, not both")
-        try:
-            shapes = [s.mnk for s in load_shapes(shapes_file)]
-        except ShapesError as e:
-            raise Fail(str(e)) from None
-    elif m and n and k:
-        shapes = [(m, n, k)]
-    elif any((m, n, k)):
-        raise Fail("--m, --n and --k go together (or give --shapes FILE)")
-    else:
-        raise Fail("give --m, --n and --k (or --shapes FILE)")
+    shapes = _shapes_given(m, n, k, shapes_file)
     if storage is not None:
         check_storage(storage, must_exist=False)
     tgt, builder = setup(arch, family, roots(hk_root, tk_root), jobs, space_file, dtype)
-    space = tgt.space
     run_target = targets.get("emulator" if emulate else tgt.run)
-    # Every shape is checked before any work: a shape no config can serve is bad input. Alone it
-    # stops the command (exit 2); in a shapes file it is listed, skipped, and makes the exit 1.
-    illegal: list[tuple[tuple[int, int, int], str]] = []
-    for shape in shapes:
-        try:
-            Search.check_shape(tgt, shape)
-        except SearchError as e:
-            if len(shapes) == 1:
-                raise
-            illegal.append((shape, str(e)))
-    if illegal:
-        if len(illegal) == len(shapes):
-            raise Fail(f"no shape of {shapes_file} can be served: {illegal[0][1]}")
-        click.echo(f"hktune: skipping {len(illegal)} of {len(shapes)} shapes that no config can serve: "
-                   f"{', '.join(_mnk(x) for x, _ in illegal)} ({illegal[0][1]})", err=True)
-        shapes = [x for x in shapes if x not in {y for y, _ in illegal}]
+    shapes, illegal = _servable(tgt, shapes, shapes_file)
     if tgt.run == "host" and run_target.TIMES:
         check_fits(shapes)  # this machine's RAM, before any worker starts
     table = table or default_table(arch)
@@ -126,36 +99,9 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
                 click.echo(f"hktune: skipping {_mnk(shape)}: {e}", err=True)
                 failed_shapes.append(shape)
                 continue
-            if s.finished() and not retime:
-                click.echo(f"study {s.name}: finished ({s.already} trials); its recorded best (`--retime` re-runs "
-                           f"the tournament, a larger --trials goes on searching)", err=True)
-                s.summary.best = s.recorded_best()
-                if as_json:
-                    results.append(_summary_dict(s.summary, table, shape))
-                else:
-                    _print_summary(s.summary, table)
-                continue
-            for w in workers:
-                if not w.info:
-                    stack.enter_context(w)
-            if tgt.run != "host" and workers[0].info:
-                check_fits([shape], workers[0].info)  # the device's free memory, before the study runs
-            if s.storage not in storages:
+            if s.storage not in storages and not (s.finished() and not retime):
                 storages.append(s.storage)
-            info = workers[0].info
-            click.echo(f"study {s.name}: {len(s.valid)} valid configs of {space.raw_size()}; {len(workers)}x {info['name']} "
-                       f"({info['units']} units); {s.already} trials done before; storage {s.storage}", err=True)
-            done = [s.already]
-            note_interrupt(trials_saved_message(s.already))
-            report = _progress(max(0, min(trials, len(s.valid)) - s.already), quiet)
-
-            def progress(summary, res, report=report, done=done) -> None:  # noqa: ANN001
-                done[0] += 1
-                note_interrupt(trials_saved_message(done[0]))
-                report(summary)
-
-            summary = s.run(progress)
-            report(None)
+            summary = _tune(s, workers, stack, quiet)
             if as_json:
                 results.append(_summary_dict(summary, table, shape))
             else:
@@ -171,6 +117,72 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
     if illegal:
         raise Fail(f"tuned {len(shapes)} shapes; skipped {len(illegal)} that no config can serve: "
                    f"{', '.join(_mnk(x) for x, _ in illegal)}", EXIT_FAILED)
+
+
+def _shapes_given(m: int | None, n: int | None, k: int | None, shapes_file: Path | None) -> list[tuple[int, int, int]]:
+    if shapes_file is not None:
+        if any((m, n, k)):
+            raise Fail("give --shapes or --m/--n/--k, not both")
+        try:
+            return [s.mnk for s in load_shapes(shapes_file)]
+        except ShapesError as e:
+            raise Fail(str(e)) from None
+    if m and n and k:
+        return [(m, n, k)]
+    if any((m, n, k)):
+        raise Fail("--m, --n and --k go together (or give --shapes FILE)")
+    raise Fail("give --m, --n and --k (or --shapes FILE)")
+
+
+def _servable(tgt: Target, shapes: list[tuple[int, int, int]], shapes_file: Path | None
+              ) -> tuple[list[tuple[int, int, int]], list[tuple[tuple[int, int, int], str]]]:
+    """Every shape is checked before any work: a shape no config can serve is bad input. Alone it
+    stops the command (exit 2); in a shapes file it is listed, skipped, and makes the exit 1."""
+    illegal: list[tuple[tuple[int, int, int], str]] = []
+    for shape in shapes:
+        try:
+            legal_configs(tgt, shape)
+        except SearchError as e:
+            if len(shapes) == 1:
+                raise
+            illegal.append((shape, str(e)))
+    if illegal:
+        if len(illegal) == len(shapes):
+            raise Fail(f"no shape of {shapes_file} can be served: {illegal[0][1]}")
+        click.echo(f"hktune: skipping {len(illegal)} of {len(shapes)} shapes that no config can serve: "
+                   f"{', '.join(_mnk(x) for x, _ in illegal)} ({illegal[0][1]})", err=True)
+        shapes = [x for x in shapes if x not in {y for y, _ in illegal}]
+    return shapes, illegal
+
+
+def _tune(s, workers: list, stack: contextlib.ExitStack, quiet: bool):  # noqa: ANN001, ANN202
+    """One shape's study: its recorded best when it is finished (and not --retime), else run it
+    (the workers started on first use, the device's free memory checked first)."""
+    if s.finished() and not s.opts.retime:
+        click.echo(f"study {s.name}: finished ({s.already} trials); its recorded best (`--retime` re-runs "
+                   f"the tournament, a larger --trials goes on searching)", err=True)
+        s.summary.best = s.recorded_best()
+        return s.summary
+    for w in workers:
+        if not w.info:
+            stack.enter_context(w)
+    if s.target.run != "host" and workers[0].info:
+        check_fits([s.shape], workers[0].info)  # the device's free memory, before the study runs
+    info = workers[0].info
+    click.echo(f"study {s.name}: {len(s.valid)} valid configs of {s.space.raw_size()}; {len(workers)}x {info['name']} "
+               f"({info['units']} units); {s.already} trials done before; storage {s.storage}", err=True)
+    done = [s.already]
+    note_interrupt(trials_saved_message(s.already))
+    report = _progress(max(0, min(s.opts.trials, len(s.valid)) - s.already), quiet)
+
+    def progress(summary, res) -> None:  # noqa: ANN001
+        done[0] += 1
+        note_interrupt(trials_saved_message(done[0]))
+        report(summary)
+
+    summary = s.run(progress)
+    report(None)
+    return summary
 
 
 def _mnk(shape: tuple[int, int, int]) -> str:
@@ -283,8 +295,6 @@ def _emulate(tgt, builder, shapes, trials: int, seed: int, jobs: int | None, qui
     """`search --emulate`: the seeds, then the strategy's picks among the configs legal for every
     shape, each checked in the ISA emulator. Correctness only: no timing, no table, no study."""
     from tabulate import tabulate
-
-    from hktune.run import targets
 
     fam, arch, space = tgt.family, tgt.arch, tgt.space
     if not tgt.amd:
