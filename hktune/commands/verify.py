@@ -34,6 +34,22 @@ def _short(config: dict) -> str:
     return ",".join(f"{k}={v}" for k, v in config.items())
 
 
+def _configs(space, configs: list[dict], shape: tuple[int, int, int] | None) -> list[dict]:  # noqa: ANN001
+    """``configs`` when there is one and each is legal at ``shape`` (or has a default shape)."""
+    if not configs:
+        raise Fail("no config to verify" + (f" is legal for {'x'.join(map(str, shape))}" if shape else ""))
+    for c in configs:
+        bad = space.shape_violations(c, *shape) if shape else []
+        if bad:
+            raise Fail(f"{_short(c)} is not legal for {'x'.join(map(str, shape))}: {bad[0]}")
+        if shape is None:
+            try:
+                default_shape(space, c)
+            except ValueError as e:
+                raise Fail(str(e)) from None
+    return configs
+
+
 @click.command("verify")
 @click.option("--arch", required=True, type=click.Choice(["gfx950", "gfx942"]), help="the AMD arch whose code objects to emulate")
 @click.option("--config", "config_text", default=None, help="one config: NAME=V,NAME=V,...")
@@ -75,20 +91,9 @@ def command(arch: str, config_text: str | None, seeds: bool, sample: int | None,
         raise Fail(str(e), EXIT_BAD_INPUT) from None
     except CompilerMissing as e:
         raise Fail(str(e), EXIT_MISSING) from None
-    space = target.space
-    cfg = parse_config(config_text, space) if config_text else None
-    configs = select(space, config=cfg, seeds=seeds, sample=sample, all_=all_, shape=shape, rng_seed=seed)
-    if not configs:
-        raise Fail("no config to verify" + (f" is legal for {m}x{n}x{k}" if shape else ""))
-    for c in configs:
-        bad = space.shape_violations(c, *shape) if shape else []
-        if bad:
-            raise Fail(f"{_short(c)} is not legal for {m}x{n}x{k}: {bad[0]}")
-        if shape is None:
-            try:
-                default_shape(space, c)
-            except ValueError as e:
-                raise Fail(str(e)) from None
+    cfg = parse_config(config_text, target.space) if config_text else None
+    configs = _configs(target.space, select(target.space, config=cfg, seeds=seeds, sample=sample, all_=all_, shape=shape,
+                                            rng_seed=seed), shape)
 
     def progress(what: str, row) -> None:  # noqa: ANN001
         if what == "emulated":
