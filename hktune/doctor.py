@@ -14,7 +14,7 @@ from hktune.build import hip_runtime as hr
 from hktune.run.devices import gpu_archs, torch_summary
 
 
-def collect(hk_root: str | None = None, tk_root: str | None = None) -> dict[str, Any]:
+def collect(roots: dict[str, str | None] | None = None) -> dict[str, Any]:
     report: dict[str, Any] = {"python": platform.python_version(), "project": str(project_root()),
                               "cache": str(cache_dir()), "compilers": {}, "families": {}}
     for name in REGISTRY:
@@ -39,9 +39,9 @@ def collect(hk_root: str | None = None, tk_root: str | None = None) -> dict[str,
     except Exception as e:  # noqa: BLE001
         report["torch"] = f"not importable: {e}"
         report["gpus"] = []
-    for name, root in (("hipkittens", hk_root), ("thunderkittens", tk_root)):
+    for name in trees.TREES:
         tree = trees.get(name)
-        report[name] = tree.describe(tree.find(root))
+        report[name] = tree.describe(tree.find((roots or {}).get(name)))
     report["cpu"] = {"cores": os.cpu_count(), "machine": platform.machine()}
     return report
 
@@ -60,10 +60,11 @@ def render(report: dict[str, Any]) -> str:
         rows.append([f"gpu {g['index']}", f"{g['name']} ({g['arch']}, {g['units']} units)"])
     if not report.get("gpus"):
         rows.append(["gpus", "none visible: only --arch host can run here; `hktune compile` works for every arch with a compiler"])
-    tk = report["thunderkittens"]
-    rows.append(["ThunderKittens", f"{tk['root']} (commit {tk['commit']})" if tk["root"] else "not set (--tk-root or THUNDERKITTENS_ROOT)"])
-    hk = report["hipkittens"]
-    rows.append(["HipKittens", f"{hk['root']} (branch {hk['branch']}, commit {hk['commit']})" if hk["root"] else "not set (--hk-root or HIPKITTENS_ROOT)"])
+    for name in reversed(list(trees.TREES)):
+        t, d = trees.get(name), report[name]
+        branch = f"branch {d['branch']}, " if d["branch"] else ""
+        rows.append([t.title, f"{d['root']} ({branch}commit {d['commit']})" if d["root"]
+                     else f"not set ({t.option} or {t.env_vars[0]})"])
     for name, f in report["families"].items():
         rows.append([f"family {name}", f"{f['compiler']}: {', '.join(f['archs'])}"])
     rows.append(["cpu", f"{report['cpu']['cores']} cores, {report['cpu']['machine']}"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, check_arch, parse_config, positive, setup,
+from hktune.commands.common import (tree_options, EXIT_FAILED, ArchOption, Fail, check_arch, parse_config, positive, setup,
                                     emit_json, existing_table)
 from hktune.record import table as tbl
 from hktune.search.problem import config_string
@@ -23,12 +23,11 @@ REPEATS = 50  # hktune.run.measure.Settings.repeats: the same default as `hktune
 @click.option("--shapes", "shapes_text", default=None, help="with --config: several shapes MxNxK,MxNxK,... (one worker for all)")
 @click.option("--table", type=click.Path(dir_okay=False, path_type=Path), default=None, help="time every entry of a table")
 @click.option("--gpu", type=int, default=None, help="GPU index (default: the first of the arch)")
-@click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
-@click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
+@tree_options
 @click.option("--repeats", type=int, default=REPEATS, show_default=True, callback=positive, help="timed launches per measurement")
 @click.option("--json", "as_json", is_flag=True, help="one JSON record per config on stdout (snake_case keys, configs as objects)")
 def bench(arch: str | None, family: str | None, config_text: str | None, m: int | None, n: int | None, k: int | None,
-          shapes_text: str | None, table: Path | None, gpu: int | None, hk_root: str | None, tk_root: str | None, repeats: int, as_json: bool) -> None:
+          shapes_text: str | None, table: Path | None, gpu: int | None, roots: dict[str, str | None], repeats: int, as_json: bool) -> None:
     """Time one config, or a table's entries, paired with the vendor BLAS (alternating rounds on the
     same inputs); the paired ratio (vendor time / kernel time) comes with its 95% CI."""
     from tabulate import tabulate
@@ -51,7 +50,7 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
     workers: dict[str, Worker] = {}
     try:
         for arch_, fam_name, cfg, shape, entry in jobs_:
-            tgt, builder = setup(arch_, fam_name, roots(hk_root, tk_root), None)
+            tgt, builder = setup(arch_, fam_name, roots, None)
             fam, space = tgt.family, tgt.space
             cfg = cfg or parse_config(config_text, space)
             bad = space.shape_violations(cfg, *shape)

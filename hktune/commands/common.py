@@ -1,12 +1,15 @@
 """Helpers every command shares: option checks, the family/space/builder set-up, config parsing."""
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
+from typing import Any, Callable
 
 import click
 
 from hktune.build.builder import Builder
+from hktune.family import trees
 from hktune.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, BadInput, HktuneError  # noqa: F401
 from hktune.family.family import known_archs, project_root
 from hktune.search.storage import default_storage
@@ -40,9 +43,26 @@ def check_writable(path: Path) -> None:
         raise Fail(f"results directory {d} is not writable")
 
 
-def roots(hk_root: str | None = None, tk_root: str | None = None) -> dict[str, str | None]:
-    """The user's external trees by name (None: found through their environment variables)."""
-    return {"hipkittens": hk_root, "thunderkittens": tk_root}
+def tree_param(name: str) -> str:
+    """The keyword a tree's flag fills: --hk-root -> hk_root."""
+    return trees.get(name).option.lstrip("-").replace("-", "_")
+
+
+def tree_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """One flag per external tree (hktune/family/trees: its ``option``, e.g. --hk-root), gathered
+    into the command's ``roots`` argument ({tree name: checkout or None}); a new tree gets its
+    flag on every command that builds, with no edit here."""
+    params = {name: tree_param(name) for name in trees.TREES}
+
+    @functools.wraps(f)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        kwargs["roots"] = {name: kwargs.pop(param) for name, param in params.items()}
+        return f(*args, **kwargs)
+
+    for name in reversed(list(trees.TREES)):
+        t = trees.get(name)
+        command = click.option(t.option, params[name], default=None, help=f"{t.title} checkout (else {t.env_vars[0]})")(command)
+    return command
 
 
 def setup(arch: str, family: str | None, tree_roots: dict[str, str | None], jobs: int | None,

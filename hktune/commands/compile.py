@@ -7,7 +7,7 @@ import time
 
 import click
 
-from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, check_arch, parse_config, positive, setup)
+from hktune.commands.common import EXIT_FAILED, ArchOption, Fail, check_arch, parse_config, positive, setup, tree_options
 from hktune.build.builder import outcome_dict
 
 @click.command("compile")
@@ -20,11 +20,10 @@ from hktune.build.builder import outcome_dict
 @click.option("--k", type=int, default=None, callback=positive, help="with --m and --n: the reduction size")
 @click.option("--limit", type=int, default=None, callback=positive, help="at most this many configs")
 @click.option("--jobs", type=int, default=None, callback=positive, help="parallel compiles (default: cores)")
-@click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
-@click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
+@tree_options
 @click.option("--json", "as_json", is_flag=True, help="one JSON record per config on stdout (snake_case keys, configs as objects)")
 def compile_(arch: str, family: str | None, config_text: str | None, all_: bool, m: int | None, n: int | None,
-             k: int | None, limit: int | None, jobs: int | None, hk_root: str | None, tk_root: str | None, as_json: bool) -> None:
+             k: int | None, limit: int | None, jobs: int | None, roots: dict[str, str | None], as_json: bool) -> None:
     """Compile only (no GPU needed): one config or the whole space, with resource usage."""
     from tabulate import tabulate
 
@@ -33,7 +32,7 @@ def compile_(arch: str, family: str | None, config_text: str | None, all_: bool,
     shape = (m, n, k) if m and n and k else None
     if any((m, n, k)) and shape is None:
         raise Fail("--m, --n and --k go together")
-    target, builder = setup(arch, family, roots(hk_root, tk_root), jobs)
+    target, builder = setup(arch, family, roots, jobs)
     space = target.space
     configs = [parse_config(config_text, space)] if config_text else space.enumerate(shape)
     if limit:

@@ -11,7 +11,7 @@ from hktune.dtypes import DTYPES
 from hktune.search.strategies import DEFAULT as DEFAULT_STRATEGY
 from hktune.search.strategies import STRATEGIES
 
-from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, check_arch, check_writable, default_table,
+from hktune.commands.common import (tree_options, EXIT_FAILED, ArchOption, Fail, check_arch, check_writable, default_table,
                                     positive, positive_seconds, setup, check_storage, emit_json, note_interrupt,
                                     trials_saved_message)
 from hktune.record import table as tbl
@@ -49,8 +49,7 @@ no config serves or too large for the device's memory, bad --storage); 3 somethi
 @click.option("--gpus", default=None, help="several GPUs, e.g. 0,1,2,3: one run worker each, one shared study")
 @click.option("--trial-timeout", type=float, default=120.0, show_default=True, callback=positive_seconds,
               help="seconds before a hung trial is killed")
-@click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
-@click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
+@tree_options
 @click.option("--space", "space_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="search this space file instead of the family's (e.g. a narrower one)")
 @click.option("--finalists", type=int, default=5, show_default=True, callback=positive,
@@ -66,7 +65,7 @@ no config serves or too large for the device's memory, bad --storage); 3 somethi
 @click.option("--json", "as_json", is_flag=True, help="print each shape's summary as JSON on stdout (snake_case keys)")
 def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None, arch: str, family: str | None, trials: int, timeout: float | None, seed: int,
            sampler: str, dtype: str, storage: str | None, table: Path | None, jobs: int | None, gpu: int | None, gpus: str | None,
-           trial_timeout: float, hk_root: str | None, tk_root: str | None, space_file: Path | None, finalists: int,
+           trial_timeout: float, roots: dict[str, str | None], space_file: Path | None, finalists: int,
            tournament_rounds: int, sanitize: bool, retime: bool, emulate: bool, quiet: bool, as_json: bool) -> None:
     """Tune GEMM shapes: compile, verify, time and search; the best verified config goes into the table."""
     from hktune.search.driver import Search, SearchOptions  # loads torch (docs/design.md: the exceptions)
@@ -74,7 +73,7 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
     shapes = _shapes_given(m, n, k, shapes_file)
     if storage is not None:
         check_storage(storage, must_exist=False)
-    tgt, builder = setup(arch, family, roots(hk_root, tk_root), jobs, space_file, dtype)
+    tgt, builder = setup(arch, family, roots, jobs, space_file, dtype)
     run_target = targets.get("emulator" if emulate else tgt.run)
     shapes, illegal = _servable(tgt, shapes, shapes_file)
     if tgt.run == "host" and run_target.TIMES:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from hktune.commands.bench import REPEATS
-from hktune.commands.common import ArchOption, check_arch, positive_seconds, emit_json
+from hktune.commands.common import ArchOption, tree_options, check_arch, positive_seconds, emit_json
 from hktune.commands.common import Fail as _Fail
 from hktune.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK  # noqa: F401
 from hktune.errors import EXIT_MISSING as EXIT_NOTHING
@@ -83,8 +83,7 @@ Exit codes:
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write a JUnit XML report here (one testcase per entry)")
 @click.option("--gpu", type=int, default=None, help="GPU index (default: the first of each entry's arch)")
-@click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
-@click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
+@tree_options
 @click.option("--trial-timeout", type=float, default=120.0, show_default=True, callback=positive_seconds,
               help="seconds before a hung measurement is killed")
 @click.option("--repeats", type=int, default=REPEATS, show_default=True, callback=_positive, help="timed launches per measurement")
@@ -93,7 +92,7 @@ Exit codes:
 @click.option("--json", "as_json", is_flag=True, help="one JSON record per entry on stdout (snake_case keys, configs as objects)")
 def command(table: Path, shapes: str | None, family: str | None, arch: str | None, tolerance: float,
             confirm: int, update: bool, require_all: bool, markdown_path: Path | None, junit_path: Path | None,
-            gpu: int | None, hk_root: str | None, tk_root: str | None, trial_timeout: float, repeats: int | None, jobs: int | None,
+            gpu: int | None, roots: dict[str, str | None], trial_timeout: float, repeats: int | None, jobs: int | None,
             quiet: bool, as_json: bool) -> None:
     from tabulate import tabulate
 
@@ -109,7 +108,7 @@ def command(table: Path, shapes: str | None, family: str | None, arch: str | Non
         _writable(table, "--update")
     try:
         opts = SweepOptions(tolerance=tolerance, shapes=parse_shapes(shapes), family=family, arch=arch,
-                            update=update, require_all=require_all, confirm=confirm, gpu=gpu, hk_root=hk_root, tk_root=tk_root,
+                            update=update, require_all=require_all, confirm=confirm, gpu=gpu, roots=roots,
                             trial_timeout=trial_timeout, repeats=repeats, jobs=jobs)
         report = run_sweep(table, opts, log=(lambda s: None) if quiet else (lambda s: click.echo(s, err=True)))
     except (tbl.TableError, SweepError) as e:

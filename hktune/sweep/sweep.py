@@ -71,8 +71,7 @@ class SweepOptions:
     require_all: bool = False
     confirm: int = 1               # re-measures of a suspected regression
     gpu: int | None = None
-    hk_root: str | None = None
-    tk_root: str | None = None
+    roots: dict[str, str | None] = field(default_factory=dict)   # external trees: {name: checkout}
     trial_timeout: float = 120.0
     repeats: int | None = None     # timed launches per measurement (default: measure.Settings)
     jobs: int | None = None        # parallel compiles
@@ -205,7 +204,7 @@ class Group:
         self.fam = self.space = self.builder = None
         self.worker: Worker | None = None    # not started yet (run_sweep shares one per device)
         try:
-            self.target = resolve_target(arch, family, roots={"hipkittens": opts.hk_root, "thunderkittens": opts.tk_root})
+            self.target = resolve_target(arch, family, roots=opts.roots)
         except TreeError as e:
             self.skip = str(e)
             return
