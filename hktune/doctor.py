@@ -12,6 +12,7 @@ from hktune.family import trees
 from hktune.build import toolchain as tc
 from hktune.build import hip_runtime as hr
 from hktune.run.devices import gpu_archs, torch_summary
+from hktune.build.hiplink import runtime as link_rt
 
 
 def collect(roots: dict[str, str | None] | None = None) -> dict[str, Any]:
@@ -29,6 +30,9 @@ def collect(roots: dict[str, str | None] | None = None) -> dict[str, Any]:
         report["rocm"] = str(rocm) if rocm else "not found (set ROCM_PATH)"
         report["hip_runtime_clash"] = hr.clash(hr.torch_runtime(), hr.system_runtime(rocm))
         report["amd_portable_toolchain"] = f"{portable.version} at {portable.prefix}" if portable else "not installed (hktune toolchain install)"
+
+        rt = link_rt.find(portable.prefix) if portable else None
+        report["amd_link_runtime"] = f"{rt.version} in {rt.root}" if rt else "not installed (hktune toolchain install --runtime)"
     except Exception as e:  # noqa: BLE001
         report["rocm"] = f"unknown: {e}"
     for name, fam in discover().items():
@@ -51,7 +55,8 @@ def render(report: dict[str, Any]) -> str:
 
     rows: list[list[Any]] = [["python", report["python"]], ["project", report["project"]], ["build cache", report["cache"]]]
     rows += [[f"compiler {k}", v] for k, v in report["compilers"].items()]
-    rows += [["ROCm", report.get("rocm")], ["AMD portable toolchain", report.get("amd_portable_toolchain")]]
+    rows += [["ROCm", report.get("rocm")], ["AMD portable toolchain", report.get("amd_portable_toolchain")],
+             ["HIP runtime for compile --link", report.get("amd_link_runtime")]]
     if report.get("hip_runtime_clash"):
         rows.append(["WARNING", report["hip_runtime_clash"]])
     t = report.get("torch")

@@ -4,11 +4,14 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import click
 
 from hktune.commands.common import EXIT_FAILED, ArchOption, Fail, check_arch, parse_config, positive, setup, tree_options
 from hktune.build.builder import outcome_dict
+from hktune.build.hiplink import link_and_load
+from hktune.emulator.verify import default_shape
 
 @click.command("compile")
 @click.option("--arch", cls=ArchOption, required=True, callback=check_arch, help="arch to compile for (no such device needed)")
@@ -22,8 +25,11 @@ from hktune.build.builder import outcome_dict
 @click.option("--jobs", type=int, default=None, callback=positive, help="parallel compiles (default: cores)")
 @tree_options
 @click.option("--json", "as_json", is_flag=True, help="one JSON record per config on stdout (snake_case keys, configs as objects)")
+@click.option("--link", "link_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="hipkittens: also link each build's host + device library into DIR and dlopen it (docs/hipkittens.md)")
 def compile_(arch: str, family: str | None, config_text: str | None, all_: bool, m: int | None, n: int | None,
-             k: int | None, limit: int | None, jobs: int | None, roots: dict[str, str | None], as_json: bool) -> None:
+             k: int | None, limit: int | None, jobs: int | None, roots: dict[str, str | None], as_json: bool,
+             link_dir: Path | None) -> None:
     """Compile only (no GPU needed): one config or the whole space, with resource usage."""
     from tabulate import tabulate
 
@@ -34,6 +40,8 @@ def compile_(arch: str, family: str | None, config_text: str | None, all_: bool,
         raise Fail("--m, --n and --k go together")
     target, builder = setup(arch, family, roots, jobs)
     space = target.space
+    if link_dir is not None and target.compiler != "hip":
+        raise Fail(f"--link links HIP libraries; family {target.name} uses {target.compiler}")
     configs = [parse_config(config_text, space)] if config_text else space.enumerate(shape)
     if limit:
         configs = configs[:limit]
@@ -57,8 +65,25 @@ def compile_(arch: str, family: str | None, config_text: str | None, all_: bool,
                f"{ok} ok, {len(outcomes) - ok} failed, {sum(1 for o in outcomes if o.ok and o.reason)} pruned; "
                f"{(sum(fresh) / len(fresh)) if fresh else 0:.2f} s per compile, {wall:.1f} s wall with {builder.jobs} jobs "
                f"({builder.compiler_version})", err=True)
+    if link_dir is not None and not _link_all(builder, outcomes, link_dir, shape):
+        sys.exit(EXIT_FAILED)
     if ok < len(outcomes):
         sys.exit(EXIT_FAILED)
+
+
+def _link_all(builder, outcomes, link_dir: Path, shape) -> bool:  # noqa: ANN001
+    """Link and dlopen every built config (not one a static check rejected); one line each."""
+    clean = True
+    for o in outcomes:
+        if not o.ok or o.artifact is None or (o.reason or "").startswith("rejected by"):
+            click.echo(f"not linked ({o.reason or 'build failed'}): {o.config}", err=True)
+            continue
+        rep = link_and_load(builder, o, link_dir, shape or default_shape(builder.space, o.config))
+        click.echo(("linked " if rep.ok else "LINK/LOAD FAILED ") + rep.line, err=True)
+        if not rep.ok:
+            click.echo("\n".join(rep.log[-15:]), err=True)
+        clean &= rep.ok
+    return clean
 
 
 

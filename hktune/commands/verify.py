@@ -23,6 +23,7 @@ from hktune.emulator.verify import counts, default_shape, distinct_bodies, selec
 from hktune.family.family import FamilyError
 from hktune.family.trees import TreeError
 from hktune.family.trees.hipkittens import TREE as HIPKITTENS
+from hktune.space.pairwise import covering_array, parse_slice
 from hktune.space.space import SpaceError
 from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail, parse_config, positive, setup
 
@@ -50,12 +51,26 @@ def _configs(space, configs: list[dict], shape: tuple[int, int, int] | None) -> 
     return configs
 
 
+def _pairwise(space, part: tuple[int, int] | None) -> list[dict]:  # noqa: ANN001
+    """The seeds plus a covering array of every feasible knob-value pair (or a slice of its rows)."""
+    start = select(space, seeds=True)
+    rows = covering_array(space, start=start)
+    configs = rows[part[0]::part[1]] if part else start + rows
+    click.echo(f"pairwise: {len(start)} seeds + {len(rows)} rows cover every feasible pair of the {len(space.names)} "
+               f"knobs" + (f"; slice {part[0]}/{part[1]}: {len(configs)} rows" if part else ""), err=True)
+    return configs
+
+
 @click.command("verify")
 @click.option("--arch", required=True, type=click.Choice(["gfx950", "gfx942"]), help="the AMD arch whose code objects to emulate")
 @click.option("--config", "config_text", default=None, help="one config: NAME=V,NAME=V,...")
 @click.option("--seeds", is_flag=True, help="the space's seed configs")
 @click.option("--sample", type=int, default=None, callback=positive, help="a random sample of N valid configs")
 @click.option("--all", "all_", is_flag=True, help="every valid config (hours: see bench/emulate_all.py)")
+@click.option("--pairwise", is_flag=True, help="the seeds plus a covering array: every feasible pair of knob values "
+              "in some config (hktune/space/pairwise.py; bench/pairwise.py runs it resumably)")
+@click.option("--slice", "slice_", default=None, help="with --pairwise: only the array's rows I, I+N, I+2N, ... "
+              "(I/N; the seeds are left out)")
 @click.option("--m", type=int, default=None, callback=positive, help="with --n/--k: one shape for every config "
               "(default per config: 2x2 blocks, 2*(PREFETCH+1)+1 K tiles)")
 @click.option("--n", type=int, default=None, callback=positive, help="with --m/--k: columns of C")
@@ -65,15 +80,22 @@ def _configs(space, configs: list[dict], shape: tuple[int, int, int] | None) -> 
 @click.option("--timeout", "timeout_s", type=float, default=1800.0, show_default=True, help="seconds per emulated run")
 @click.option("--seed", type=int, default=0, show_default=True, help="sampling and input seed")
 @click.option("--json", "as_json", is_flag=True, help="one JSON record per config (snake_case keys, configs as objects)")
-def command(arch: str, config_text: str | None, seeds: bool, sample: int | None, all_: bool, m: int | None,
+def command(arch: str, config_text: str | None, seeds: bool, sample: int | None, all_: bool, pairwise: bool,
+            slice_: str | None, m: int | None,
             n: int | None, k: int | None, hk_root: str | None, jobs: int, timeout_s: float, seed: int,
             as_json: bool) -> None:
     """Run configs in tinygrad's AMD ISA emulator and compare C with a numpy reference.
 
     Each distinct compiled kernel body runs once (configs with identical code share the run).
     """
-    if sum([bool(config_text), seeds, sample is not None, all_]) != 1:
-        raise Fail("give exactly one of --config, --seeds, --sample N or --all")
+    if sum([bool(config_text), seeds, sample is not None, all_, pairwise]) != 1:
+        raise Fail("give exactly one of --config, --seeds, --sample N, --all or --pairwise")
+    if slice_ and not pairwise:
+        raise Fail("--slice goes with --pairwise")
+    try:
+        part = parse_slice(slice_) if slice_ else None
+    except ValueError as e:
+        raise Fail(str(e)) from None
     shape = (m, n, k) if m and n and k else None
     if any((m, n, k)) and shape is None:
         raise Fail("--m, --n and --k go together")
@@ -91,9 +113,13 @@ def command(arch: str, config_text: str | None, seeds: bool, sample: int | None,
         raise Fail(str(e), EXIT_BAD_INPUT) from None
     except CompilerMissing as e:
         raise Fail(str(e), EXIT_MISSING) from None
-    cfg = parse_config(config_text, target.space) if config_text else None
-    configs = _configs(target.space, select(target.space, config=cfg, seeds=seeds, sample=sample, all_=all_, shape=shape,
-                                            rng_seed=seed), shape)
+    space = target.space
+    cfg = parse_config(config_text, space) if config_text else None
+    if pairwise:
+        configs = _pairwise(space, part)
+    else:
+        configs = select(space, config=cfg, seeds=seeds, sample=sample, all_=all_, shape=shape, rng_seed=seed)
+    configs = _configs(space, configs, shape)
 
     def progress(what: str, row) -> None:  # noqa: ANN001
         if what == "emulated":

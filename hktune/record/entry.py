@@ -10,7 +10,7 @@ from hktune.record import table as tbl
 from hktune.build.builder import tree_identity
 
 # Measurement fields kept on an entry beside the headline figures (when the run target gives them).
-EXTRA_FIELDS = ("ratio_lo", "ratio_hi", "precision", "converged", "rounds", "warnings")
+EXTRA_FIELDS = ("ratio_lo", "ratio_hi", "precision", "converged", "rounds", "warnings", "method", "noise")
 
 
 def provenance(builder: Any, info: dict[str, Any]) -> dict[str, Any]:

@@ -45,7 +45,9 @@ def main() -> int:
             proto.write(json.dumps({"op": "ready", "error": "torch sees no GPU (torch.cuda.is_available() is False)"}) + "\n")
             return 3
         torch.cuda.set_device(device)
-    settings = Settings(**json.loads(os.environ.get("HKTUNE_SETTINGS", "{}")))
+    # HKTUNE_TIMING (JSON) overrides timing settings for experiments, e.g. {"replay_ms": 50}.
+    settings = Settings(**{**json.loads(os.environ.get("HKTUNE_SETTINGS", "{}")),
+                           **json.loads(os.environ.get("HKTUNE_TIMING", "{}"))})
     ev = Evaluator(device, settings)
     proto.write(json.dumps({"op": "ready", "device": ev.info}) + "\n")
 
@@ -60,7 +62,8 @@ def main() -> int:
             if op == "evaluate":
                 res = ev.evaluate(req["lib"], req.get("expected"), req["m"], req["n"], req["k"],
                                   time_it=req.get("time", True), inputs=req.get("inputs"),
-                                  back_to_back=req.get("back_to_back"), budget_ms=req.get("budget_ms"))
+                                  back_to_back=req.get("back_to_back"), budget_ms=req.get("budget_ms"),
+                                  fresh=bool(req.get("fresh", False)))
                 reply = {"op": "result", **res.to_dict()}
                 if not res.ok and res.reason and res.reason.startswith("device error"):
                     # A device fault poisons the context: answer, then exit so the parent restarts us.

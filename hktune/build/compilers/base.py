@@ -59,7 +59,7 @@ def run_tool(argv: list[str], timeout: float, cwd: Path | None = None) -> tuple[
     """Run a compiler; a time-out or a missing binary is a failed compile, never an exception."""
     start = time.perf_counter()
     try:
-        proc = _proc.run(argv, timeout, cwd=cwd)
+        proc = _proc.run(argv, timeout, cwd=cwd, nice=_proc.COMPILE_NICE)
     except subprocess.TimeoutExpired as e:
         out = (e.stdout or b"") if isinstance(e.stdout, bytes) else (e.stdout or "")
         return False, f"{' '.join(argv)}\ncompile timed out after {timeout:.0f} s\n{out}", time.perf_counter() - start
