@@ -12,12 +12,14 @@ The interface (every consumer goes through it; nothing else in hktune knows what
     element_rtol, atol_rms    element-wise bound: |C - ref| <= element_rtol*|ref| + atol_rms*rms(ref)
     frobenius_max             relative Frobenius error above which a result is wrong
     layouts                   the layouts it serves ("ABt": A [M,K], Bt [N,K], C [M,N], row-major)
+    vendor_name               the vendor call's name in table entries ("torch.matmul")
 
 ``DType`` methods (torch is imported inside them: the command line must not pay for it)
     random_inputs(m, n, k, device, generator) -> Inputs
         fresh random inputs, never zeros (zeros hide unwritten outputs and run faster)
     reference(inputs) -> fp32 tensor [M,N]    the exact-input fp32 product
     vendor(inputs, out) -> None               the vendor BLAS into ``out`` (timed against the kernel)
+    vendor_launch(inputs, out) -> callable    the same, its views made now: a timed loop only calls it
     kernel_args(inputs) -> tuple of tensors   extra device pointers the kernel takes after C, in
                                               order: hktune_gemm(A, Bt, C, *extra, M, N, K, stream)
     empty_out(m, n, device) / nan_out(...)    an output buffer (poisoned with NaN for checks)
@@ -57,6 +59,7 @@ class DType:
     atol_rms: float
     frobenius_max: float     # relative Frobenius error above which a result is wrong
     layouts: tuple[str, ...] = ("ABt",)
+    vendor_name: str = "torch.matmul"   # what vendor() calls, as the table's entries name it
 
     # -- torch side (runs in the worker) ---------------------------------------------------------
     @property
@@ -84,9 +87,14 @@ class DType:
         return x.A.float() @ x.Bt.float().t()
 
     def vendor(self, x: Inputs, out: Any) -> None:
+        self.vendor_launch(x, out)()
+
+    def vendor_launch(self, x: Inputs, out: Any) -> Any:
+        """A zero-argument vendor call into ``out`` with its views made now."""
         import torch
 
-        torch.mm(x.A, x.Bt.t(), out=out)
+        A, B = x.A, x.Bt.t()
+        return lambda: torch.mm(A, B, out=out)
 
     def kernel_args(self, x: Inputs) -> tuple[Any, ...]:
         return x.extra

@@ -50,7 +50,7 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
     workers: dict[str, Worker] = {}
     try:
         for arch_, fam_name, cfg, shape, entry in jobs_:
-            tgt, builder = setup(arch_, fam_name, roots, None)
+            tgt, builder = setup(arch_, fam_name, roots, None, dtype=entry.key.dtype if entry else "bf16")
             fam, space = tgt.family, tgt.space
             cfg = cfg or parse_config(config_text, space)
             bad = space.shape_violations(cfg, *shape)
@@ -65,7 +65,7 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
                 if w.device not in workers:
                     workers[w.device] = w
                     w.start()
-                res = workers[w.device].evaluate(o.artifact, config_string(space, cfg), *shape)
+                res = workers[w.device].evaluate(o.artifact, config_string(space, cfg), *shape, dtype=tgt.dtype.name)
             res.pop("samples_us", None)
             out.append({"arch": arch_, "family": fam.name, "m": shape[0], "n": shape[1], "k": shape[2],
                         "config": dict(cfg), **res, "stored_tflops": entry.tflops if entry else None})

@@ -43,7 +43,7 @@ def make_entry(key: tbl.Key, config: dict[str, int], res: dict[str, Any], *, tri
     return tbl.Entry(
         key=key, config=dict(config), tflops=float(res["tflops"]), time_us=float(res["median_us"]),
         spread=float(res["spread"]),
-        vendor={"name": "torch.matmul", "tflops": vendor_tflops, "time_us": res.get("vendor_us")},
+        vendor={"name": dtypes.get(key.dtype).vendor_name if key.dtype in dtypes.DTYPES else "torch.matmul", "tflops": vendor_tflops, "time_us": res.get("vendor_us")},
         ratio=float(ratio), error=float(res["error"]), trials=int(trials),
         date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         device={"name": info.get("name"), "units": info.get("units"), "arch": info.get("arch")},

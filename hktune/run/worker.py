@@ -1,7 +1,9 @@
 """The run worker: a separate process that owns one device and evaluates libraries on it.
 
 Protocol: one JSON object per line on stdin, one JSON reply per line on the protocol pipe
-(the original stdout; the library's own prints go to stderr so they cannot corrupt it).
+(the original stdout; the library's own prints go to stderr so they cannot corrupt it). Every
+request that touches a shape (evaluate, prepare, vendor) names its ``dtype`` (hktune.dtypes; bf16
+when absent): the inputs, references, tolerances and vendor call are that dtype's.
 A kernel that crashes the process, or hangs, takes only this process down: the parent
 (hktune.run.runner) sees it, records the trial as failed and starts a fresh worker.
 """
@@ -37,6 +39,7 @@ def main() -> int:
 
     import torch
 
+    from hktune.dtypes import get as get_dtype
     from hktune.run.measure import Evaluator, Settings
 
     device = torch.device(os.environ.get("HKTUNE_DEVICE", "cpu"))
@@ -59,11 +62,12 @@ def main() -> int:
         if op == "quit":
             return 0
         try:
+            dtype = get_dtype(req.get("dtype") or "bf16")
             if op == "evaluate":
                 res = ev.evaluate(req["lib"], req.get("expected"), req["m"], req["n"], req["k"],
                                   time_it=req.get("time", True), inputs=req.get("inputs"),
                                   back_to_back=req.get("back_to_back"), budget_ms=req.get("budget_ms"),
-                                  fresh=bool(req.get("fresh", False)))
+                                  fresh=bool(req.get("fresh", False)), dtype=dtype)
                 reply = {"op": "result", **res.to_dict()}
                 if not res.ok and res.reason and res.reason.startswith("device error"):
                     # A device fault poisons the context: answer, then exit so the parent restarts us.
@@ -71,18 +75,18 @@ def main() -> int:
                     return 4
             elif op == "prepare":
                 # Input sets and the first vendor timing of a shape, outside any trial's timeout.
-                ev.sets(req["m"], req["n"], req["k"])
+                ev.sets(req["m"], req["n"], req["k"], dtype=dtype)
                 # Settle clocks, power and temperature before the first trial (an idle GPU ramps up
                 # over the first fraction of a second, which would handicap whoever is measured first).
                 import time as _time
 
                 t_end = _time.perf_counter() + (1.0 if device.type == "cuda" else 0.0)
-                us, tflops = ev.vendor(req["m"], req["n"], req["k"])
+                us, tflops = ev.vendor(req["m"], req["n"], req["k"], dtype)
                 while _time.perf_counter() < t_end:
-                    us, tflops = ev.vendor(req["m"], req["n"], req["k"])
+                    us, tflops = ev.vendor(req["m"], req["n"], req["k"], dtype)
                 reply = {"op": "prepared", "ok": True, "vendor_us": us, "vendor_tflops": tflops}
             elif op == "vendor":
-                us, tflops = ev.vendor(req["m"], req["n"], req["k"])
+                us, tflops = ev.vendor(req["m"], req["n"], req["k"], dtype)
                 reply = {"op": "vendor", "median_us": us, "tflops": tflops}
             else:
                 reply = {"op": "error", "reason": f"unknown op {op!r}"}

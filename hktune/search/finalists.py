@@ -148,7 +148,7 @@ def sanitize(search: Any, cfg: dict[str, int], outcome: Any) -> dict[str, str] |
     out = {}
     for check in ("racecheck", "synccheck"):
         cmd = [tool, "--tool", check, "--error-exitcode", "9", sys.executable, "-m", "hktune.run.sanitize_launch",
-               str(outcome.artifact), *map(str, shape)]
+               str(outcome.artifact), *map(str, shape), search.target.dtype.name]
         try:
             r = proc.run(cmd, 300)
             out[check] = sanitizer_verdict(r.returncode, r.stdout + r.stderr, search.family.sanitizer_known)

@@ -36,7 +36,6 @@ from hktune.run.devices import DeviceError
 from hktune.run.measure import Settings
 from hktune.run.runner import Worker, WorkerError
 from hktune.run.targets import open_workers
-from hktune.run.verify import FROBENIUS_MAX
 from hktune.search.problem import config_string
 from hktune.space.space import SpaceError
 from hktune.target import Target, resolve_target
@@ -257,7 +256,7 @@ def _one(e: tbl.Entry, g: Group, outcome: Any, worker: Any, opts: SweepOptions, 
 
     def measure() -> dict[str, Any]:
         v.measurements += 1
-        return worker.evaluate(outcome.artifact, expected, *shape)
+        return worker.evaluate(outcome.artifact, expected, *shape, dtype=e.key.dtype)
 
     res = measure()
     if not res.get("ok"):
@@ -276,11 +275,12 @@ def _one(e: tbl.Entry, g: Group, outcome: Any, worker: Any, opts: SweepOptions, 
             break
     v.result, v.status, v.slowdown, v.threshold = res, status, slow, limit
     # --update stores an improvement, and re-baselines a regression or a baseline too poor to judge by.
-    storable = opts.update and (status in (IMPROVED, REGRESSION, BAD_BASELINE) or not e.verified(FROBENIUS_MAX))
+    storable = opts.update and (status in (IMPROVED, REGRESSION, BAD_BASELINE) or not e.verified())
     if v.provenance or storable:
         # Never trust a figure verified elsewhere, nor store one without the search's race hunt.
         v.race_hunted = True
-        hunt = worker.evaluate(outcome.artifact, expected, *shape, time=False, inputs=HUNT_INPUTS, back_to_back=HUNT_BACK_TO_BACK)
+        hunt = worker.evaluate(outcome.artifact, expected, *shape, time=False, inputs=HUNT_INPUTS, back_to_back=HUNT_BACK_TO_BACK,
+                               dtype=e.key.dtype)
         if not hunt.get("ok"):
             v.status, v.message = WRONG, "failed race hunting: " + str(hunt.get("reason"))
             return v

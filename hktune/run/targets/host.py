@@ -10,4 +10,4 @@ TIMES = True
 
 def workers(target: Target, gpus: list[int | None] | None, settings: Settings | None = None,
             timeout_s: float = 120.0) -> list[Worker]:
-    return [Worker("cpu", settings, timeout_s=timeout_s)]
+    return [Worker("cpu", settings, timeout_s=timeout_s, dtype=target.dtype.name)]
