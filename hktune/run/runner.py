@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from hktune.run.measure import Settings
+from hktune.run.settings import Settings
 
 STARTUP_TIMEOUT_S = 180.0
 

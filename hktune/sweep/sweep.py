@@ -33,7 +33,7 @@ from hktune.record import table as tbl
 from hktune.record.entry import make_entry, provenance as template_provenance, record
 from hktune.record.judge import DEFAULT_MAX_PRECISION, judge as judge_paired
 from hktune.run.devices import DeviceError
-from hktune.run.measure import Settings
+from hktune.run.settings import Settings
 from hktune.run.runner import Worker, WorkerError
 from hktune.run.targets import open_workers
 from hktune.search.problem import config_string

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from hktune.run.devices import device_for
-from hktune.run.measure import Settings
+from hktune.run.settings import Settings
 from hktune.run.runner import Worker
 from hktune.target import Target
 

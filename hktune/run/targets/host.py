@@ -1,7 +1,7 @@
 """The host target: one worker process on the CPU (the host family, and test families)."""
 from __future__ import annotations
 
-from hktune.run.measure import Settings
+from hktune.run.settings import Settings
 from hktune.run.runner import Worker
 from hktune.target import Target
 
