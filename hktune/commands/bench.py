@@ -10,6 +10,9 @@ from hktune.commands.common import (tree_options, EXIT_FAILED, ArchOption, Fail,
                                     emit_json, existing_table)
 from hktune.record import table as tbl
 from hktune.search.problem import config_string
+from hktune.run.settings import Settings
+from hktune.run.runner import Worker
+from hktune.run.targets import open_workers
 
 REPEATS = 50  # hktune.run.measure.Settings.repeats: the same default as `hktune sweep` and the search
 
@@ -31,10 +34,6 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
     """Time one config, or a table's entries, paired with the vendor BLAS (alternating rounds on the
     same inputs); the paired ratio (vendor time / kernel time) comes with its 95% CI."""
     from tabulate import tabulate
-
-    from hktune.run.measure import Settings
-    from hktune.run.runner import Worker
-    from hktune.run.targets import open_workers
 
     if table:
         existing_table(table)

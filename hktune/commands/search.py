@@ -21,6 +21,7 @@ from hktune.space.shapes import ShapesError, load_shapes
 from hktune.search import strategies
 from hktune.search.problem import SearchError, config_key, legal_configs
 from hktune.target import Target
+from hktune.search.driver import Search, SearchOptions
 
 EPILOG = """\b
 Exit codes: 0 success; 1 no config verified for a shape, or a --shapes file had shapes no config
@@ -68,8 +69,6 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
            trial_timeout: float, roots: dict[str, str | None], space_file: Path | None, finalists: int,
            tournament_rounds: int, sanitize: bool, retime: bool, emulate: bool, quiet: bool, as_json: bool) -> None:
     """Tune GEMM shapes: compile, verify, time and search; the best verified config goes into the table."""
-    from hktune.search.driver import Search, SearchOptions  # loads torch (docs/design.md: the exceptions)
-
     shapes = _shapes_given(m, n, k, shapes_file)
     if storage is not None:
         check_storage(storage, must_exist=False)

@@ -13,6 +13,8 @@ from hktune.commands.common import Fail as _Fail
 from hktune.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK  # noqa: F401
 from hktune.errors import EXIT_MISSING as EXIT_NOTHING
 from hktune.record import table as tbl
+from hktune.sweep.sweep import SweepError, SweepOptions, parse_shapes, run_sweep
+from hktune.sweep.report import junit, markdown
 
 
 def _writable(path: Path, what: str) -> None:
@@ -95,9 +97,6 @@ def command(table: Path, shapes: str | None, family: str | None, arch: str | Non
             gpu: int | None, roots: dict[str, str | None], trial_timeout: float, repeats: int | None, jobs: int | None,
             quiet: bool, as_json: bool) -> None:
     from tabulate import tabulate
-
-    from hktune.sweep.sweep import SweepError, SweepOptions, parse_shapes, run_sweep
-    from hktune.sweep.report import junit, markdown
 
     if not table.is_file():
         raise _Fail(f"no table at {table}")
