@@ -61,6 +61,25 @@ def _pairwise(space, part: tuple[int, int] | None) -> list[dict]:  # noqa: ANN00
     return configs
 
 
+def _setup_checked(arch: str, hk_root: str | None, jobs: int):  # noqa: ANN202
+    """The hipkittens target and its builder, once the emulator, a clang for it and a HipKittens
+    checkout are known to be there (exit 3 when one is missing)."""
+    try:
+        locate.find()
+        emulator_run.host_cc()
+    except EmulatorMissing as e:
+        raise Fail(str(e), EXIT_MISSING) from None
+    if HIPKITTENS.find(hk_root) is None:
+        raise Fail(f"no HipKittens checkout: pass --hk-root DIR or set HIPKITTENS_ROOT "
+                   f"(branch {'main' if arch == 'gfx950' else 'cdna3'} for {arch})", EXIT_MISSING)
+    try:
+        return setup(arch, "hipkittens", {"hipkittens": hk_root}, jobs)
+    except (TreeError, SpaceError, FamilyError) as e:
+        raise Fail(str(e), EXIT_BAD_INPUT) from None
+    except CompilerMissing as e:
+        raise Fail(str(e), EXIT_MISSING) from None
+
+
 @click.command("verify")
 @click.option("--arch", required=True, type=click.Choice(["gfx950", "gfx942"]), help="the AMD arch whose code objects to emulate")
 @click.option("--config", "config_text", default=None, help="one config: NAME=V,NAME=V,...")
@@ -99,20 +118,7 @@ def command(arch: str, config_text: str | None, seeds: bool, sample: int | None,
     shape = (m, n, k) if m and n and k else None
     if any((m, n, k)) and shape is None:
         raise Fail("--m, --n and --k go together")
-    try:
-        locate.find()
-        emulator_run.host_cc()
-    except EmulatorMissing as e:
-        raise Fail(str(e), EXIT_MISSING) from None
-    if HIPKITTENS.find(hk_root) is None:
-        raise Fail(f"no HipKittens checkout: pass --hk-root DIR or set HIPKITTENS_ROOT "
-                   f"(branch {'main' if arch == 'gfx950' else 'cdna3'} for {arch})", EXIT_MISSING)
-    try:
-        target, builder = setup(arch, "hipkittens", {"hipkittens": hk_root}, jobs)
-    except (TreeError, SpaceError, FamilyError) as e:
-        raise Fail(str(e), EXIT_BAD_INPUT) from None
-    except CompilerMissing as e:
-        raise Fail(str(e), EXIT_MISSING) from None
+    target, builder = _setup_checked(arch, hk_root, jobs)
     space = target.space
     cfg = parse_config(config_text, space) if config_text else None
     if pairwise:
