@@ -76,7 +76,7 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
     run_target = targets.get("emulator" if emulate else tgt.run)
     shapes, illegal = _servable(tgt, shapes, shapes_file)
     if tgt.run == "host" and run_target.TIMES:
-        check_fits(shapes)  # this machine's RAM, before any worker starts
+        check_fits(shapes, dtype=tgt.dtype)  # this machine's RAM, before any worker starts
     table = table or default_table(arch)
     check_writable(table)
     tbl.load(table)  # a malformed table stops us before any work, and stays as it is
@@ -165,7 +165,7 @@ def _tune(s, workers: list, stack: contextlib.ExitStack, quiet: bool):  # noqa: 
         if not w.info:
             stack.enter_context(w)
     if s.target.run != "host" and workers[0].info:
-        check_fits([s.shape], workers[0].info)  # the device's free memory, before the study runs
+        check_fits([s.shape], workers[0].info, dtype=s.target.dtype)  # the device's free memory, before the study runs
     info = workers[0].info
     click.echo(f"study {s.name}: {len(s.valid)} valid configs of {s.space.raw_size()}; {len(workers)}x {info['name']} "
                f"({info['units']} units); {s.already} trials done before; storage {s.storage}", err=True)
