@@ -35,6 +35,7 @@ from hktune.emulator.locate import TINYGRAD_COMMIT, TINYGRAD_VERSION, EmulatorMi
 from hktune.emulator.run import host_cc  # noqa: E402
 from hktune.emulator.verify import select, verify  # noqa: E402
 from hktune.family.family import resolve  # noqa: E402
+from hktune.target import make_target  # noqa: E402
 from hktune.space import pairwise  # noqa: E402
 
 ARCHS = ("gfx950", "gfx942")
@@ -153,8 +154,8 @@ def main() -> int:
                         active.remove(a)
                         continue
                     tc = time.monotonic()
-                    with Builder(fam, a, space=space, jobs=args.jobs, include_dirs=[Path(roots[a]) / "include"]) as b:
-                        rows = verify(b, todo, a, jobs=args.jobs, timeout_s=args.timeout)
+                    with Builder(make_target(fam, a, space, include_dirs=[Path(roots[a]) / "include"]), jobs=args.jobs) as b:
+                        rows = verify(b, todo, jobs=args.jobs, timeout_s=args.timeout)
                     wall = time.monotonic() - tc
                     leads: set = set()
                     for r in rows:

@@ -1,13 +1,51 @@
-"""Data types: what a problem's ``dtype`` means, and the one place its verification tolerances live.
+"""Data types: what a problem's ``dtype`` means, from the inputs a trial is checked with to the
+vendor call it is timed against. A new dtype is one entry in DTYPES (plus kernels that serve it:
+a family lists its dtypes in family.yaml). The key of every study, table entry, header entry and
+torch op carries the dtype and the layout.
 
-A new dtype is one entry in DTYPES (plus kernels that serve it: a family lists its dtypes in
-family.yaml). The key of every study, table entry, header entry and torch op carries the dtype
-and the layout."""
+The interface (every consumer goes through it; nothing else in hktune knows what bf16 means):
+
+``DType`` fields
+    name                      the key's dtype ("bf16")
+    torch_name, out_torch_name   torch.<name> of A/Bt and of C (``in_torch``/``out_torch`` give the dtypes)
+    bytes, out_bytes          bytes per input / output element (working-set sizes)
+    element_rtol, atol_rms    element-wise bound: |C - ref| <= element_rtol*|ref| + atol_rms*rms(ref)
+    frobenius_max             relative Frobenius error above which a result is wrong
+    layouts                   the layouts it serves ("ABt": A [M,K], Bt [N,K], C [M,N], row-major)
+    vendor_name               the vendor call's name in table entries ("torch.matmul")
+
+``DType`` methods (torch is imported inside them: the command line must not pay for it)
+    random_inputs(m, n, k, device, generator) -> Inputs
+        fresh random inputs, never zeros (zeros hide unwritten outputs and run faster)
+    reference(inputs) -> fp32 tensor [M,N]    the exact-input fp32 product
+    vendor(inputs, out) -> None               the vendor BLAS into ``out`` (timed against the kernel)
+    vendor_launch(inputs, out) -> callable    the same, its views made now: a timed loop only calls it
+    kernel_args(inputs) -> tuple of tensors   extra device pointers the kernel takes after C, in
+                                              order: hktune_gemm(A, Bt, C, *extra, M, N, K, stream)
+    empty_out(m, n, device) / nan_out(...)    an output buffer (poisoned with NaN for checks)
+
+``Inputs``: A, Bt (device tensors in ``in_torch``) and ``extra`` (e.g. per-tensor float32 scales
+of A and Bt for a scaled fp8 dtype; empty for bf16).
+
+A scaled dtype (fp8 e4m3 with per-tensor scales, bf16 out) is a subclass here overriding
+random_inputs (quantise with scales), reference (dequantise, then fp32 product), vendor
+(torch._scaled_mm) and kernel_args (the scales), and one DTYPES entry.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from hktune.errors import BadInput
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """One problem's inputs on a device; ``extra`` are the dtype's additional kernel operands."""
+
+    A: Any
+    Bt: Any
+    extra: tuple[Any, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -21,6 +59,59 @@ class DType:
     atol_rms: float
     frobenius_max: float     # relative Frobenius error above which a result is wrong
     layouts: tuple[str, ...] = ("ABt",)
+    vendor_name: str = "torch.matmul"   # what vendor() calls, as the table's entries name it
+
+    # -- torch side (runs in the worker) ---------------------------------------------------------
+    @property
+    def in_torch(self) -> Any:
+        import torch  # heavy optional import (docs/design.md: the exceptions)
+
+        return getattr(torch, self.torch_name)
+
+    @property
+    def out_torch(self) -> Any:
+        import torch
+
+        return getattr(torch, self.out_torch_name)
+
+    def random_inputs(self, m: int, n: int, k: int, device: Any, generator: Any) -> Inputs:
+        """Normal values rounded to the input dtype: never zeros."""
+        import torch
+
+        A = torch.randn(m, k, generator=generator, device=device, dtype=torch.float32).to(self.in_torch)
+        Bt = torch.randn(n, k, generator=generator, device=device, dtype=torch.float32).to(self.in_torch)
+        return Inputs(A, Bt)
+
+    def reference(self, x: Inputs) -> Any:
+        """fp32 product of the inputs (upcast exactly); TF32 must be off so fp32 means fp32."""
+        return x.A.float() @ x.Bt.float().t()
+
+    def vendor(self, x: Inputs, out: Any) -> None:
+        self.vendor_launch(x, out)()
+
+    def vendor_launch(self, x: Inputs, out: Any) -> Any:
+        """A zero-argument vendor call into ``out`` with its views made now."""
+        import torch
+
+        A, B = x.A, x.Bt.t()
+        return lambda: torch.mm(A, B, out=out)
+
+    def kernel_args(self, x: Inputs) -> tuple[Any, ...]:
+        return x.extra
+
+    def empty_out(self, m: int, n: int, device: Any) -> Any:
+        import torch
+
+        return torch.empty(m, n, device=device, dtype=self.out_torch)
+
+    def nan_out(self, m: int, n: int, device: Any) -> Any:
+        import torch
+
+        return torch.full((m, n), float("nan"), device=device, dtype=self.out_torch)
+
+    def set_bytes(self, m: int, n: int, k: int) -> int:
+        """Bytes of one input set: A, Bt and C."""
+        return self.bytes * (m * k + n * k) + self.out_bytes * m * n
 
 
 DTYPES = {

@@ -173,12 +173,13 @@ def _cfg(text: str) -> dict:
 def _builder(arch: str, tmp: Path):  # noqa: ANN202
     from hktune.build.builder import Builder
     from hktune.family.family import load_family
+    from hktune.target import make_target
 
     require_tree(arch)
     if hip_compiler() is None:
         missing("needs a HIP device compiler (`hktune toolchain install`)")
     fam = load_family(ROOT / "kernels" / "hipkittens")
-    return Builder(fam, arch, jobs=2, include_dirs=fam.include_dirs(arch, {"hipkittens": require_tree(arch)}))
+    return Builder(make_target(fam, arch, roots={"hipkittens": require_tree(arch)}), jobs=2)
 
 
 def _verdicts(arch: str, configs: list[dict], tmp: Path) -> list[tuple[dict, str]]:

@@ -7,6 +7,7 @@ import hashlib
 import os
 import struct
 import sys
+import types
 import urllib.error
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from hktune.emulator import abi, codeobject, launch, locate  # noqa: E402
+from hktune.build.amd import codeobject  # noqa: E402
+from hktune.emulator import abi, launch, locate  # noqa: E402
 from hktune.emulator import install as inst  # noqa: E402
 
 # .args of hktune_hk_gemm as clang 22 writes them (gfx950 and gfx942 alike, code object v6)
@@ -232,7 +234,7 @@ def test_verify_emulates_each_body_once(monkeypatch, tmp_path):
         return {"ok": True, "error": 3e-3, "bad_elements": 0, "seconds": 1.0, "reason": None}
 
     monkeypatch.setattr(V, "emulate", fake_emulate)
-    rows = V.verify(SimpleNamespace(space=sp, build_many=build_many), [c1, c2, c3, c4], "gfx950", jobs=2)
+    rows = V.verify(SimpleNamespace(space=sp, build_many=build_many), [c1, c2, c3, c4], jobs=2)
     assert sorted(calls) == [("other", (256, 256, 320)), ("same", (256, 256, 320))]
     assert [r.ok for r in rows] == [True, True, True, False]
     assert [r.shared for r in rows[:3]] == [2, 2, 1] and rows[3].body is None
@@ -269,8 +271,8 @@ def _verify_cli(monkeypatch, rows):  # noqa: ANN001, ANN202
         def __exit__(self, *e):
             return None
 
-    monkeypatch.setattr(cmd, "_setup", lambda arch, hk, jobs: (None, sp, B()))
-    monkeypatch.setattr(V, "verify", lambda builder, configs, arch, **kw: rows)
+    monkeypatch.setattr(cmd, "setup", lambda arch, family, roots, jobs: (types.SimpleNamespace(space=sp), B()))
+    monkeypatch.setattr(V, "verify", lambda builder, configs, **kw: rows)
     return CliRunner().invoke(main, ["verify", "--arch", "gfx950", "--seeds"])
 
 
@@ -350,16 +352,16 @@ def test_sample_replaces_rejected_configs_until_n_are_emulated(monkeypatch):
     bad = {tuple(c.values()) for c in order[:6:2]}  # the 1st, 3rd and 5th are rejected
     seen = []
 
-    def fake_verify(builder, configs, arch, **kw):
+    def fake_verify(builder, configs, **kw):
         seen.extend(configs)
         return [V.Row(c, (1, 1, 1), rejected="rejected by m0: ..." if tuple(c.values()) in bad else None,
                       result={"ok": True}) for c in configs]
 
     monkeypatch.setattr(V, "verify", fake_verify)
-    rows = V.verify_sample(SimpleNamespace(space=sp), 5, "gfx950", rng_seed=3)
+    rows = V.verify_sample(SimpleNamespace(space=sp), 5, rng_seed=3)
     assert V.counts(rows) == {"passed": 5, "failed": 0, "rejected": 3}
     assert seen == order[:8]   # 5 first, then 3 replacements
     # a space with fewer valid configs than asked: everything, no endless loop
     rows = V.verify_sample(SimpleNamespace(space=SimpleNamespace(enumerate=lambda s: order[:3], names=sp.names)),
-                           5, "gfx950")
+                           5)
     assert len(rows) == 3

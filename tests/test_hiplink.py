@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from emu_env import hk_root, seed
-from hktune import toolchain as T
+from hktune.build import toolchain as T
 from hktune.build.amd.resources import code_objects
 from hktune.build.compilers.base import CompileJob
 from hktune.build.hiplink import link as L
@@ -120,6 +120,7 @@ def test_seed_library_links_loads_and_reports_no_device(arch, installed, tmp_pat
     from hktune.build.hiplink import link_and_load
     from hktune.emulator.verify import default_shape
     from hktune.family.family import resolve
+    from hktune.target import make_target
 
     root = hk_root(arch)
     if root is None:
@@ -128,7 +129,7 @@ def test_seed_library_links_loads_and_reports_no_device(arch, installed, tmp_pat
     fam = resolve(arch, "hipkittens")
     space = fam.space(arch)
     cfg = seed(arch)
-    with Builder(fam, arch, space=space, jobs=1, include_dirs=[root / "include"], compiler=HipCompiler(tc)) as b:
+    with Builder(make_target(fam, arch, space, include_dirs=[root / "include"]), jobs=1, compiler=HipCompiler(tc)) as b:
         o = b.build(cfg)
         assert o.ok, o.reason
         rep = link_and_load(b, o, tmp_path, default_shape(space, cfg))

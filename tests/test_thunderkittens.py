@@ -13,6 +13,7 @@ import pytest
 from hktune.build.builder import Builder
 from hktune.family.family import load_family
 from hktune.space.space import load_space
+from hktune.target import make_target
 
 ROOT = Path(__file__).resolve().parent.parent
 TK = os.environ.get("HKTUNE_TEST_TK")
@@ -26,8 +27,8 @@ def test_seeds_compile_with_wgmma_and_no_spills(tmp_path: Path):
     space = fam.space("sm_90")
     seeds = [{k: int(v) for k, v in s.items() if k in space.names} for s in space.seeds]
     assert len(seeds) >= 3
-    with Builder(fam, "sm_90", space=space, jobs=2, cache=tmp_path / "cache",
-                 include_dirs=fam.include_dirs("sm_90", {"thunderkittens": TK})) as b:
+    with Builder(make_target(fam, "sm_90", space, include_dirs=fam.include_dirs("sm_90", {"thunderkittens": TK})),
+                 jobs=2, cache=tmp_path / "cache") as b:
         outcomes = list(b.build_many(seeds[:2]))
     for o in outcomes:
         assert o.ok, o.log_tail()
@@ -90,8 +91,8 @@ def test_schedule_knobs_compile_without_spills(tmp_path: Path):
                dict(base, N_BLOCK=2, STAGES=6, EPILOGUE=2, SCHED=2, WG_M=128, CLUSTER_N=2, ORDER=1, MMA_LAG=1)]
     for c in configs:
         assert not space.violations(c), space.violations(c)
-    with Builder(fam, "sm_90", space=space, jobs=2, cache=tmp_path / "cache",
-                 include_dirs=fam.include_dirs("sm_90", {"thunderkittens": TK})) as b:
+    with Builder(make_target(fam, "sm_90", space, include_dirs=fam.include_dirs("sm_90", {"thunderkittens": TK})),
+                 jobs=2, cache=tmp_path / "cache") as b:
         outcomes = list(b.build_many(configs))
     for o in outcomes:
         assert o.ok, o.log_tail()

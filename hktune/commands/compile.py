@@ -8,40 +8,41 @@ from pathlib import Path
 
 import click
 
-from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, _arch, _parse_config, _positive, _setup)
+from hktune.commands.common import EXIT_FAILED, ArchOption, Fail, check_arch, parse_config, positive, setup, tree_options
+from hktune.build.builder import outcome_dict
+from hktune.build.hiplink import link_and_load
+from hktune.emulator.verify import default_shape
 
 @click.command("compile")
-@click.option("--arch", cls=ArchOption, required=True, callback=_arch, help="arch to compile for (no such device needed)")
+@click.option("--arch", cls=ArchOption, required=True, callback=check_arch, help="arch to compile for (no such device needed)")
 @click.option("--family", default=None, help="template family (default: the one serving --arch)")
 @click.option("--config", "config_text", default=None, help="one config: NAME=V,NAME=V,...")
 @click.option("--all", "all_", is_flag=True, help="every valid config of the space")
-@click.option("--m", type=int, default=None, callback=_positive, help="with --n and --k: only configs legal for this shape")
-@click.option("--n", type=int, default=None, callback=_positive, help="with --m and --k: columns of C")
-@click.option("--k", type=int, default=None, callback=_positive, help="with --m and --n: the reduction size")
-@click.option("--limit", type=int, default=None, callback=_positive, help="at most this many configs")
-@click.option("--jobs", type=int, default=None, callback=_positive, help="parallel compiles (default: cores)")
-@click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
-@click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
+@click.option("--m", type=int, default=None, callback=positive, help="with --n and --k: only configs legal for this shape")
+@click.option("--n", type=int, default=None, callback=positive, help="with --m and --k: columns of C")
+@click.option("--k", type=int, default=None, callback=positive, help="with --m and --n: the reduction size")
+@click.option("--limit", type=int, default=None, callback=positive, help="at most this many configs")
+@click.option("--jobs", type=int, default=None, callback=positive, help="parallel compiles (default: cores)")
+@tree_options
 @click.option("--json", "as_json", is_flag=True, help="one JSON record per config on stdout (snake_case keys, configs as objects)")
 @click.option("--link", "link_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="hipkittens: also link each build's host + device library into DIR and dlopen it (docs/hipkittens.md)")
 def compile_(arch: str, family: str | None, config_text: str | None, all_: bool, m: int | None, n: int | None,
-             k: int | None, limit: int | None, jobs: int | None, hk_root: str | None, tk_root: str | None, as_json: bool,
+             k: int | None, limit: int | None, jobs: int | None, roots: dict[str, str | None], as_json: bool,
              link_dir: Path | None) -> None:
     """Compile only (no GPU needed): one config or the whole space, with resource usage."""
     from tabulate import tabulate
-
-    from hktune.build.builder import outcome_dict
 
     if bool(config_text) == all_:
         raise Fail("give exactly one of --config or --all")
     shape = (m, n, k) if m and n and k else None
     if any((m, n, k)) and shape is None:
         raise Fail("--m, --n and --k go together")
-    fam, space, builder = _setup(arch, family, roots(hk_root, tk_root), jobs)
-    if link_dir is not None and fam.compiler != "hip":
-        raise Fail(f"--link links HIP libraries; family {fam.name} uses {fam.compiler}")
-    configs = [_parse_config(config_text, space)] if config_text else space.enumerate(shape)
+    target, builder = setup(arch, family, roots, jobs)
+    space = target.space
+    if link_dir is not None and target.compiler != "hip":
+        raise Fail(f"--link links HIP libraries; family {target.name} uses {target.compiler}")
+    configs = [parse_config(config_text, space)] if config_text else space.enumerate(shape)
     if limit:
         configs = configs[:limit]
     t0 = time.perf_counter()
@@ -72,9 +73,6 @@ def compile_(arch: str, family: str | None, config_text: str | None, all_: bool,
 
 def _link_all(builder, outcomes, link_dir: Path, shape) -> bool:  # noqa: ANN001
     """Link and dlopen every built config (not one a static check rejected); one line each."""
-    from hktune.build.hiplink import link_and_load
-    from hktune.emulator.verify import default_shape
-
     clean = True
     for o in outcomes:
         if not o.ok or o.artifact is None or (o.reason or "").startswith("rejected by"):

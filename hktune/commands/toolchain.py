@@ -5,7 +5,12 @@ from pathlib import Path
 
 import click
 
-from hktune.commands.common import (EXIT_MISSING, Fail)
+from hktune.build.toolchain import ToolchainError
+from hktune.build.toolchain_install import install
+from hktune.commands.common import EXIT_MISSING, Fail
+from hktune.emulator.install import install_for_cli
+from hktune.build.hiplink import runtime as hip_rt
+
 
 @click.group()
 def toolchain() -> None:
@@ -21,23 +26,17 @@ def toolchain() -> None:
 @click.option("--runtime", is_flag=True, help="also the HIP runtime (Debian) that `hktune compile --link` links and loads against")
 def toolchain_install(prefix: Path | None, force: bool, emulator: bool, emulator_from: Path | None, runtime: bool) -> None:
     """Install pinned clang (AMDGPU), HIP headers and device libraries from PyPI and Debian."""
-    from hktune import toolchain as tc
-
     try:
-        t = tc.install(prefix, force=force)
-    except tc.ToolchainError as e:
+        t = install(prefix, force=force)
+    except ToolchainError as e:
         raise Fail(str(e), EXIT_MISSING) from None
     click.echo(f"portable AMD toolchain ready: {t.version} at {t.prefix}")
     if runtime:
-        from hktune.build.hiplink import runtime as hip_rt
-
         try:
             click.echo(f"HIP runtime ready: {hip_rt.install(t.prefix, force=force).version} in {hip_rt.default_root(t.prefix)}")
-        except tc.ToolchainError as e:
+        except ToolchainError as e:
             raise Fail(str(e), EXIT_MISSING) from None
     if emulator or emulator_from:
-        from hktune.emulator.install import install_for_cli
-
         click.echo(install_for_cli(t.prefix, emulator_from, Fail, EXIT_MISSING))
 
 

@@ -21,7 +21,8 @@ import time
 
 import numpy as np
 
-from hktune.emulator import abi, codeobject, strict
+from hktune.build.amd import codeobject
+from hktune.emulator import abi, strict
 
 REL_TOL = 1e-2  # relative Frobenius error
 ELEM_REL = 2.0 ** -7  # |C - ref| <= ELEM_REL * |ref| + ELEM_ABS * rms(ref)

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from hktune.emulator import codeobject
+from hktune.build.amd import codeobject
+from hktune.build.amd.resources import code_objects
 from hktune.emulator.run import DEFAULT_TIMEOUT_S, emulate, launch_for
 
 MAX_K_TILES = 64
@@ -89,8 +90,6 @@ def select(space, *, config: Mapping[str, int] | None = None, seeds: bool = Fals
 def device_code_object(artifact: Path, scratch: Path) -> Path:
     """The AMDGPU code object of a build: the artifact itself (device-only toolchain) or the
     first amdgcn entry of a ROCm library's offload bundle, written under scratch."""
-    from hktune.build.amd.resources import code_objects
-
     data = artifact.read_bytes()
     if data[:4] == b"\x7fELF" and data[0x12:0x14] == b"\xe0\x00":
         return artifact
@@ -101,7 +100,7 @@ def device_code_object(artifact: Path, scratch: Path) -> Path:
     raise codeobject.CodeObjectError(f"{artifact}: no AMDGPU code object in it")
 
 
-def verify(builder, configs: Iterable[Mapping[str, int]], arch: str, *, shape: tuple[int, int, int] | None = None,  # noqa: ANN001
+def verify(builder, configs: Iterable[Mapping[str, int]], *, shape: tuple[int, int, int] | None = None,  # noqa: ANN001
            jobs: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S, seed: int = 0,
            progress: Callable[[str, Row], None] | None = None) -> list[Row]:
     """Build every config, emulate each distinct (body, shape, launch) once; one Row per config."""
@@ -131,7 +130,7 @@ def verify(builder, configs: Iterable[Mapping[str, int]], arch: str, *, shape: t
                 row.result = {"ok": False, "reason": f"unreadable code object: {e}", "error": None, "seconds": None}
                 continue
             row.body = body
-            launch = launch_for(cfg, arch, row.shape[0], row.shape[1])
+            launch = launch_for(cfg, builder.space, row.shape[0], row.shape[1])
             key = (body, row.shape, launch)
             groups.setdefault(key, []).append(row)
             code_of.setdefault(key, co_path)
@@ -139,7 +138,7 @@ def verify(builder, configs: Iterable[Mapping[str, int]], arch: str, *, shape: t
 
         def one(key: tuple) -> tuple[tuple, dict]:
             lead = groups[key][0]
-            return key, emulate(code_of[key], lead.config, arch, *lead.shape, timeout_s=timeout_s, seed=seed)
+            return key, emulate(code_of[key], lead.config, builder.space, *lead.shape, timeout_s=timeout_s, seed=seed)
 
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = [pool.submit(one, key) for key in groups]
@@ -153,7 +152,7 @@ def verify(builder, configs: Iterable[Mapping[str, int]], arch: str, *, shape: t
     return rows
 
 
-def verify_sample(builder, n: int, arch: str, *, shape: tuple[int, int, int] | None = None, rng_seed: int = 0,  # noqa: ANN001
+def verify_sample(builder, n: int, *, shape: tuple[int, int, int] | None = None, rng_seed: int = 0,  # noqa: ANN001
                   **kw) -> list[Row]:
     """A random sample of n valid configs (legal for `shape` when given), every one emulated: a
     config a static check rejects is reported and replaced by the next config of the same random
@@ -167,7 +166,7 @@ def verify_sample(builder, n: int, arch: str, *, shape: tuple[int, int, int] | N
         if want <= 0:
             break
         batch, pos = order[pos:pos + want], pos + want
-        rows += verify(builder, batch, arch, shape=shape, seed=rng_seed, **kw)
+        rows += verify(builder, batch, shape=shape, seed=rng_seed, **kw)
     return rows
 
 

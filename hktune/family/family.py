@@ -2,6 +2,7 @@
 serve each arch. Adding a family means adding a folder and a space file; nothing else changes."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -13,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from hktune.errors import BadInput
+from hktune.family import trees
 from hktune.family.schema import FamilyDoc
 from hktune.space.schema import one_line
 from hktune.space.space import Space, load_space
@@ -91,16 +93,12 @@ class Family:
     # -- external trees ---------------------------------------------------------------------
     def include_dirs(self, arch: str, roots: Mapping[str, str | Path | None] | None = None) -> list[Path]:
         """Include dirs of the trees this family needs for ``arch`` (TreeError when one is missing)."""
-        from hktune.family import trees
-
         out: list[Path] = []
         for name, wants in self.trees.items():
             out += trees.get(name).resolve(arch, wants.get(arch), (roots or {}).get(name), self.name)
         return out
 
     def trees_found(self, roots: Mapping[str, str | Path | None] | None = None) -> bool:
-        from hktune.family import trees
-
         return all(trees.get(name).find((roots or {}).get(name)) is not None for name in self.trees)
 
 
@@ -150,23 +148,36 @@ def load_family(folder: Path) -> Family:
 
 
 def discover() -> dict[str, Family]:
-    found: dict[str, Family] = {}
+    """Every family on the family path (the first of a name wins). Each family.yaml is parsed once
+    per process while it is unchanged (its size and modification time are the cache key)."""
+    stamps = []
     for d in family_dirs():
         if not d.is_dir():
             continue
         for sub in sorted(d.iterdir()):
-            if (sub / "family.yaml").is_file():
-                fam = load_family(sub)
-                found.setdefault(fam.name, fam)
+            f = sub / "family.yaml"
+            if f.is_file():
+                st = f.stat()
+                stamps.append((sub, st.st_mtime_ns, st.st_size))
+    return dict(_load_all(project_root(), tuple(stamps)))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_all(root: Path, stamps: tuple[tuple[Path, int, int], ...]) -> dict[str, Family]:
+    found: dict[str, Family] = {}
+    for sub, _, _ in stamps:
+        fam = load_family(sub)
+        found.setdefault(fam.name, fam)
     return found
 
 
 def resolve(arch: str, family: str | None = None, dtype: str = "bf16",
-            roots: Mapping[str, str | Path | None] | None = None) -> Family:
+            roots: Mapping[str, str | Path | None] | None = None, families: dict[str, Family] | None = None) -> Family:
     """The family to use for an arch: the named one; else the arch's declared default family
     (``default_for``) when its trees are found; else the only project family left that serves
-    the arch. Plug-in families (HKTUNE_FAMILY_PATH) must be named."""
-    fams = discover()
+    the arch. Plug-in families (HKTUNE_FAMILY_PATH) must be named. ``families``: those already
+    discovered (hktune.target parses every family.yaml once)."""
+    fams = discover() if families is None else families
     if family is not None:
         if family not in fams:
             raise FamilyError(f"unknown family {family!r} (known: {', '.join(sorted(fams)) or 'none'})")

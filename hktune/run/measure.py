@@ -30,50 +30,18 @@ from typing import Callable
 
 import torch
 
+from hktune.dtypes import DTYPES, DType, Inputs
 from hktune.run.device_info import device_info
 from hktune.run.environment import environment_warnings, read_environment
 from hktune.run.paired import Paired, measure_paired
-from hktune.run.precision import StopRule, choose_batch
+from hktune.run.precision import choose_batch
+from hktune.run.settings import Settings  # noqa: F401 - the worker's settings, also named here
 from hktune.run.sustained import HOST, SustainedPair, Timing
 from hktune.run.timer import Timer
-from hktune.run.verify import Library, MeasureError, check, parse_config_string, random_pair, reference
+from hktune.run.verify import Library, MeasureError, check, parse_config_string
 
 
-@dataclass
-class Settings:
-    warmup_ms: float = 25.0
-    min_warmup: int = 3
-    repeats: int = 50
-    verify_inputs: int = 2
-    back_to_back: int = 2
-    llc_multiple: float = 2.0
-    max_sets: int = 256
-    seed: int = 0
-    check_after_timing: bool = True
-    # Paired timing: stop when the ratio's CI half-width <= target_precision (relative), after at
-    # least `repeats` candidate launches and min_time_ms of timed work per arm; give up at
-    # max_time_ms of timed work (both arms). Batches of back-to-back launches last >= batch_ms.
-    # None: the device's default, 100 / 2000 ms on a GPU, 25 / 250 ms on the host backend (there for
-    # tests and demos; a shared CPU rarely reaches 0.5 % and must not make every trial cost 2 s).
-    target_precision: float = 0.005
-    min_time_ms: float | None = None
-    max_time_ms: float | None = None
-    batch_ms: float = 1.0
-    confidence: float = 0.95
-    # GPU: each timed replay of an arm lasts >= replay_ms; warm_ms of back-to-back replays of both
-    # arms before the first round (warm_short_ms for a tournament's short measurements, which follow
-    # each other); graph=False forces the pre-queued method (hktune.run.sustained).
-    replay_ms: float = 30.0
-    warm_ms: float = 200.0
-    warm_short_ms: float = 50.0
-    graph: bool = True
-
-    def stop_rule(self, gpu: bool = True) -> StopRule:
-        lo, hi = (100.0, 2000.0) if gpu else (25.0, 250.0)
-        lo = self.min_time_ms if self.min_time_ms is not None else lo
-        hi = self.max_time_ms if self.max_time_ms is not None else hi
-        return StopRule(target=self.target_precision, min_time_s=lo / 1e3, max_time_s=hi / 1e3,
-                        min_launches=self.repeats, confidence=self.confidence)
+BF16 = DTYPES["bf16"]
 
 
 @dataclass
@@ -120,14 +88,20 @@ class ShapeSets:
     C: list[torch.Tensor]
     ref: list[torch.Tensor]
     Cv: list[torch.Tensor] = field(default_factory=list)  # the vendor's outputs (never checked)
+    X: list[tuple] = field(default_factory=list)          # the dtype's extra kernel operands (e.g. scales)
+    dtype: DType = BF16
+
+    def inputs(self, i: int) -> Inputs:
+        return Inputs(self.A[i], self.Bt[i], self.X[i])
 
 
 def refresh(sets: ShapeSets, gen: torch.Generator) -> None:
     """New input values at every address of every set, at the cost of a copy: the rows of A and of
-    Bt permuted at random and their signs flipped at random (exact in bf16), so each reference
-    follows exactly by the same permutation and signs, with no new matmul (the inputs stay random
-    normal, never zero). On the CPU this runs on one thread: small ops on a loaded machine cost
-    ~10 ms each in thread hand-offs (25 s instead of 0.4 s for 256 small sets, measured)."""
+    Bt permuted at random and (for float inputs) their signs flipped at random, exactly, so each
+    reference follows exactly by the same permutation and signs, with no new matmul (the inputs stay
+    the dtype's random inputs, never zero; per-tensor operands such as scales are unchanged). On the
+    CPU this runs on one thread: small ops on a loaded machine cost ~10 ms each in thread hand-offs
+    (25 s instead of 0.4 s for 256 small sets, measured)."""
     threads = torch.get_num_threads()
     if sets.A and sets.A[0].device.type == "cpu":
         torch.set_num_threads(1)
@@ -137,31 +111,43 @@ def refresh(sets: ShapeSets, gen: torch.Generator) -> None:
         torch.set_num_threads(threads)
 
 
+SIGNED = (torch.bfloat16, torch.float16, torch.float32)   # negation by a multiply is exact and supported
+
+
 def _refresh(sets: ShapeSets, gen: torch.Generator) -> None:
     for i, (A, Bt) in enumerate(zip(sets.A, sets.Bt)):
         m, n, dev = A.shape[0], Bt.shape[0], A.device
         pm, pn = torch.randperm(m, generator=gen, device=dev), torch.randperm(n, generator=gen, device=dev)
-        sm = torch.randint(0, 2, (m,), generator=gen, device=dev) * 2 - 1
-        sn = torch.randint(0, 2, (n,), generator=gen, device=dev) * 2 - 1
-        A.copy_(A[pm] * sm[:, None].to(A.dtype))
-        Bt.copy_(Bt[pn] * sn[:, None].to(Bt.dtype))
-        sets.ref[i] = sets.ref[i][pm][:, pn] * (sm[:, None] * sn[None, :]).to(sets.ref[i].dtype)
+        ref = sets.ref[i][pm][:, pn]
+        if A.dtype in SIGNED and Bt.dtype in SIGNED:
+            sm = torch.randint(0, 2, (m,), generator=gen, device=dev) * 2 - 1
+            sn = torch.randint(0, 2, (n,), generator=gen, device=dev) * 2 - 1
+            A.copy_(A[pm] * sm[:, None].to(A.dtype))
+            Bt.copy_(Bt[pn] * sn[:, None].to(Bt.dtype))
+            ref = ref * (sm[:, None] * sn[None, :]).to(ref.dtype)
+        else:
+            A.copy_(A[pm])
+            Bt.copy_(Bt[pn])
+        sets.ref[i] = ref
 
 
-def make_sets(m: int, n: int, k: int, device: torch.device, llc: int, s: Settings) -> ShapeSets:
-    per_set = 2 * (m * k + n * k + m * n)
+def make_sets(m: int, n: int, k: int, device: torch.device, llc: int, s: Settings,
+              dtype: DType = BF16) -> ShapeSets:
+    """Input sets of the dtype's random inputs (never zeros), outputs and fp32 references."""
+    per_set = dtype.set_bytes(m, n, k)
     # At least 3 sets: with 2, the paired arms alternate over the same two buffers and each sees
     # what the other just left in the cache.
     count = max(3, min(s.max_sets, math.ceil(s.llc_multiple * llc / per_set)))
     gen = torch.Generator(device=device).manual_seed(1_000_003 + s.seed)
-    sets = ShapeSets([], [], [], [])
+    sets = ShapeSets([], [], [], [], dtype=dtype)
     for _ in range(count):
-        A, Bt = random_pair(m, n, k, device, gen)
-        sets.A.append(A)
-        sets.Bt.append(Bt)
-        sets.C.append(torch.empty(m, n, device=device, dtype=torch.bfloat16))
-        sets.Cv.append(torch.empty(m, n, device=device, dtype=torch.bfloat16))
-        sets.ref.append(reference(A, Bt))
+        x = dtype.random_inputs(m, n, k, device, gen)
+        sets.A.append(x.A)
+        sets.Bt.append(x.Bt)
+        sets.X.append(tuple(dtype.kernel_args(x)))
+        sets.C.append(dtype.empty_out(m, n, device))
+        sets.Cv.append(dtype.empty_out(m, n, device))
+        sets.ref.append(dtype.reference(x))
     return sets
 
 
@@ -174,20 +160,20 @@ class Evaluator:
         self.s = settings or Settings()
         self.info = device_info(device)
         self.timer = Timer(device)
-        self._sets: dict[tuple[int, int, int], ShapeSets] = {}
-        self._vendor: dict[tuple[int, int, int], tuple[float, float]] = {}
+        self._sets: dict[tuple[int, int, int, str], ShapeSets] = {}
+        self._vendor: dict[tuple[int, int, int, str], tuple[float, float]] = {}
         self._trial = 0
         self._draw = 0   # fresh input sets drawn so far (a confirmation measures on new inputs)
         self._pci = _pci_bus_id(device)
         torch.backends.cuda.matmul.allow_tf32 = False
 
-    def sets(self, m: int, n: int, k: int, fresh: bool = False) -> ShapeSets:
+    def sets(self, m: int, n: int, k: int, fresh: bool = False, dtype: DType = BF16) -> ShapeSets:
         """The shape's rotated input sets; ``fresh``: new input values for them (``refresh``)."""
-        key = (m, n, k)
+        key = (m, n, k, dtype.name)
         if key not in self._sets:
             self._sets.clear()  # one shape at a time keeps memory bounded
             self._vendor.clear()
-            self._sets[key] = make_sets(m, n, k, self.device, self.info["llc_bytes"], self.s)
+            self._sets[key] = make_sets(m, n, k, self.device, self.info["llc_bytes"], self.s, dtype)
         elif fresh:
             self._draw += 1
             refresh(self._sets[key], torch.Generator(device=self.device).manual_seed(7_777_777 * self._draw + self.s.seed))
@@ -206,17 +192,14 @@ class Evaluator:
                 self.timer.sync()
         self.timer.sync()
 
-    def _timed(self, launch: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None], sets: ShapeSets,
-               outs: list[torch.Tensor] | None = None) -> list[float]:
-        outs = outs or sets.C
-        fns = [lambda i=i: launch(sets.A[i], sets.Bt[i], outs[i]) for i in range(len(sets.A))]
+    def _timed(self, fns: list[Callable[[], None]]) -> list[float]:
         self._warm(fns)
         return self.timer.time(fns, max(self.s.repeats, len(fns)))
 
     def vendor_launches(self, sets: ShapeSets) -> list[Callable[[], None]]:
-        """torch.mm into the vendor's own outputs, views made now (no host allocation when timed)."""
-        Bts = [Bt.t() for Bt in sets.Bt]
-        return [lambda A=A, B=B, C=C: torch.mm(A, B, out=C) for A, B, C in zip(sets.A, Bts, sets.Cv)]
+        """The dtype's vendor call into the vendor's own outputs, views made now (no host allocation
+        when timed)."""
+        return [sets.dtype.vendor_launch(sets.inputs(i), C) for i, C in enumerate(sets.Cv)]
 
     def paired(self, bind: Callable[[int], list[Callable[[], None]]], sets: ShapeSets,
                budget_ms: float | None = None) -> tuple[Paired, dict, list[str], str]:
@@ -267,32 +250,33 @@ class Evaluator:
             warns.append(f"precision {res.precision:.2%} did not reach {self.s.target_precision:.2%} ({res.stop})")
         return res, {"before": before, "after": after, "timing": detail}, warns, method
 
-    def vendor(self, m: int, n: int, k: int) -> tuple[float, float]:
+    def vendor(self, m: int, n: int, k: int, dtype: DType = BF16) -> tuple[float, float]:
         """(median us, TFLOP/s) of torch.matmul on the same buffers, timed the same way.
 
         Timed afresh right after each candidate: a GPU at its power limit runs slower once hot,
         and a vendor figure taken while it was cold would flatter the vendor."""
-        sets = self.sets(m, n, k)
-        samples = self._timed(lambda A, Bt, C: torch.mm(A, Bt.t(), out=C), sets, sets.Cv or None)
+        sets = self.sets(m, n, k, dtype=dtype)
+        samples = self._timed(self.vendor_launches(sets))
         med = statistics.median(samples)
-        self._vendor[(m, n, k)] = (med, 2.0 * m * n * k / (med * 1e-6) / 1e12)
-        return self._vendor[(m, n, k)]
+        self._vendor[(m, n, k, dtype.name)] = (med, 2.0 * m * n * k / (med * 1e-6) / 1e12)
+        return self._vendor[(m, n, k, dtype.name)]
 
-    def verify(self, lib: Library, m: int, n: int, k: int, inputs: int, back_to_back: int) -> float:
+    def verify(self, lib: Library, m: int, n: int, k: int, inputs: int, back_to_back: int, dtype: DType = BF16) -> float:
         """Fresh random inputs, poisoned outputs, back-to-back launches; returns the worst error."""
         self._trial += 1
         gen = torch.Generator(device=self.device).manual_seed(self.s.seed * 7919 + self._trial)
         stream = _stream(self.device)
         worst = 0.0
         for i in range(inputs):
-            A, Bt = random_pair(m, n, k, self.device, gen)
-            ref = reference(A, Bt)
-            outs = [torch.full((m, n), float("nan"), device=self.device, dtype=torch.bfloat16) for _ in range(back_to_back)]
+            x = dtype.random_inputs(m, n, k, self.device, gen)
+            ref = dtype.reference(x)
+            extra = tuple(dtype.kernel_args(x))
+            outs = [dtype.nan_out(m, n, self.device) for _ in range(back_to_back)]
             for C in outs:
-                lib(A, Bt, C, stream)
+                lib(x.A, x.Bt, C, stream, extra)
             self.timer.sync()
             for j, C in enumerate(outs):
-                err, why = check(C, ref)
+                err, why = check(C, ref, dtype)
                 worst = max(worst, err)
                 if why:
                     raise MeasureError(f"wrong result (input {i + 1}, launch {j + 1}): {why}")
@@ -300,27 +284,28 @@ class Evaluator:
 
     def evaluate(self, lib_path: str, expected: str | None, m: int, n: int, k: int,
                  time_it: bool = True, inputs: int | None = None, back_to_back: int | None = None,
-                 budget_ms: float | None = None, fresh: bool = False) -> Result:
+                 budget_ms: float | None = None, fresh: bool = False, dtype: DType = BF16) -> Result:
         """Verify, then (``time_it``) time paired with the vendor. ``fresh``: on newly drawn input
-        sets (a confirmation measurement); ``budget_ms``: one short tournament measurement."""
+        sets (a confirmation measurement); ``budget_ms``: one short tournament measurement; inputs,
+        references, tolerances and the vendor call come from ``dtype`` (hktune.dtypes)."""
         lib = Library(lib_path)
         try:
             got = lib.config()
             if expected is not None and parse_config_string(got) != parse_config_string(expected):
                 return Result(False, f"library was built as {got!r}, expected {expected!r}")
-            err = self.verify(lib, m, n, k, inputs or self.s.verify_inputs, back_to_back or self.s.back_to_back)
+            err = self.verify(lib, m, n, k, inputs or self.s.verify_inputs, back_to_back or self.s.back_to_back, dtype)
             if not time_it:
                 return Result(True, error=err)
-            sets = self.sets(m, n, k, fresh=fresh)
+            sets = self.sets(m, n, k, fresh=fresh, dtype=dtype)
             for C in sets.C:
                 C.fill_(float("nan"))
 
             def bind(stream: int) -> list[Callable[[], None]]:
-                return [lib.bind(A, Bt, C, stream) for A, Bt, C in zip(sets.A, sets.Bt, sets.C)]
+                return [lib.bind(A, Bt, C, stream, X) for A, Bt, C, X in zip(sets.A, sets.Bt, sets.C, sets.X)]
             pr, env, warns, method = self.paired(bind, sets, budget_ms)
             if self.s.check_after_timing and budget_ms is None:
                 for i, (C, ref) in enumerate(zip(sets.C, sets.ref)):
-                    e, why = check(C, ref)
+                    e, why = check(C, ref, dtype)
                     err = max(err, e)
                     if why:
                         raise MeasureError(f"wrong result in timed launches (set {i + 1}): {why}")

@@ -9,12 +9,13 @@ from typing import Callable
 
 import torch
 
-from hktune.dtypes import DTYPES
+from hktune.dtypes import DTYPES, DType, Inputs
 
+BF16 = DTYPES["bf16"]
 # Bounds for bf16 outputs with fp32 accumulation (hktune.dtypes says why these values).
-ELEMENT_RTOL = DTYPES["bf16"].element_rtol
-ELEMENT_ATOL_RMS = DTYPES["bf16"].atol_rms
-FROBENIUS_MAX = DTYPES["bf16"].frobenius_max
+ELEMENT_RTOL = BF16.element_rtol
+ELEMENT_ATOL_RMS = BF16.atol_rms
+FROBENIUS_MAX = BF16.frobenius_max
 
 
 class MeasureError(RuntimeError):
@@ -28,24 +29,34 @@ class Library:
         self.path = str(path)
         self._lib = ctypes.CDLL(self.path, mode=ctypes.RTLD_LOCAL)
         self._gemm = self._lib.hktune_gemm
-        self._gemm.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int] * 3 + [ctypes.c_void_p]
+        self._extra = -1  # extra device operands after C (the dtype's kernel_args); argtypes follow
+        self._arity(0)
         self._gemm.restype = ctypes.c_int
         self._lib.hktune_config.restype = ctypes.c_char_p
+
+    def _arity(self, extra: int) -> None:
+        """hktune_gemm(A, Bt, C, *extra, M, N, K, stream): pointers, then the sizes and the stream."""
+        if extra != self._extra:
+            self._gemm.argtypes = [ctypes.c_void_p] * (3 + extra) + [ctypes.c_int] * 3 + [ctypes.c_void_p]
+            self._extra = extra
 
     def config(self) -> str:
         return self._lib.hktune_config().decode()
 
-    def __call__(self, A: torch.Tensor, Bt: torch.Tensor, C: torch.Tensor, stream: int) -> None:
+    def __call__(self, A: torch.Tensor, Bt: torch.Tensor, C: torch.Tensor, stream: int, extra: tuple = ()) -> None:
         M, K = A.shape
         N = Bt.shape[0]
-        rc = self._gemm(A.data_ptr(), Bt.data_ptr(), C.data_ptr(), M, N, K, stream)
+        self._arity(len(extra))
+        rc = self._gemm(A.data_ptr(), Bt.data_ptr(), C.data_ptr(), *(x.data_ptr() for x in extra), M, N, K, stream)
         if rc != 0:
             raise MeasureError(f"launch returned error {rc}")
 
-    def bind(self, A: torch.Tensor, Bt: torch.Tensor, C: torch.Tensor, stream: int) -> Callable[[], None]:
+    def bind(self, A: torch.Tensor, Bt: torch.Tensor, C: torch.Tensor, stream: int, extra: tuple = ()) -> Callable[[], None]:
         """A zero-argument launch with its arguments packed now, so a timed loop does no host work
         beyond the call itself."""
-        gemm, args = self._gemm, (A.data_ptr(), Bt.data_ptr(), C.data_ptr(), A.shape[0], Bt.shape[0], A.shape[1], stream)
+        self._arity(len(extra))
+        gemm, args = self._gemm, (A.data_ptr(), Bt.data_ptr(), C.data_ptr(), *(x.data_ptr() for x in extra),
+                                  A.shape[0], Bt.shape[0], A.shape[1], stream)
 
         def launch() -> None:
             rc = gemm(*args)
@@ -77,18 +88,17 @@ def parse_config_string(text: str) -> dict[str, int]:
 # -- inputs, reference, checking ------------------------------------------------------------------
 def random_pair(m: int, n: int, k: int, device: torch.device, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Random bf16 inputs: normal values, never zeros (zeros hide unwritten outputs and run faster)."""
-    A = torch.randn(m, k, generator=gen, device=device, dtype=torch.float32).to(torch.bfloat16)
-    Bt = torch.randn(n, k, generator=gen, device=device, dtype=torch.float32).to(torch.bfloat16)
-    return A, Bt
+    x = BF16.random_inputs(m, n, k, device, gen)
+    return x.A, x.Bt
 
 
 def reference(A: torch.Tensor, Bt: torch.Tensor) -> torch.Tensor:
     """fp32 product of the bf16 inputs (upcast exactly); TF32 is off so fp32 means fp32."""
-    return A.float() @ Bt.float().t()
+    return BF16.reference(Inputs(A, Bt))
 
 
-def check(C: torch.Tensor, ref: torch.Tensor) -> tuple[float, str | None]:
-    """(relative Frobenius error, reason it fails or None)."""
+def check(C: torch.Tensor, ref: torch.Tensor, dtype: DType = BF16) -> tuple[float, str | None]:
+    """(relative Frobenius error, reason it fails or None), by the dtype's bounds."""
     Cf = C.float()
     finite = torch.isfinite(Cf)
     if not bool(finite.all()):
@@ -98,13 +108,13 @@ def check(C: torch.Tensor, ref: torch.Tensor) -> tuple[float, str | None]:
     ref_norm = float(torch.linalg.vector_norm(ref))
     rel = float(torch.linalg.vector_norm(diff)) / max(ref_norm, 1e-30)
     rms = ref_norm / math.sqrt(ref.numel())
-    bad = diff.abs() > ELEMENT_RTOL * ref.abs() + ELEMENT_ATOL_RMS * rms
+    bad = diff.abs() > dtype.element_rtol * ref.abs() + dtype.atol_rms * rms
     nbad = int(bad.sum())
     if nbad:
         idx = int(bad.flatten().nonzero()[0])
         r, c = divmod(idx, ref.shape[1])
         return rel, (f"{nbad} of {C.numel()} outputs wrong (first at [{r},{c}]: got {float(Cf[r, c]):.4g}, "
                      f"want {float(ref[r, c]):.4g}); rel. error {rel:.3g}")
-    if rel > FROBENIUS_MAX:
-        return rel, f"relative error {rel:.3g} > {FROBENIUS_MAX}"
+    if rel > dtype.frobenius_max:
+        return rel, f"relative error {rel:.3g} > {dtype.frobenius_max}"
     return rel, None

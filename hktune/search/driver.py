@@ -22,19 +22,18 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
 from hktune.build.builder import BuildOutcome, Builder
-from hktune.family.family import Family
 from hktune.record import entry as rec
 from hktune.record import table as tbl
 from hktune.run.runner import Worker
 from hktune.search import strategies, warm
 from hktune.search.executor import Executor
-from hktune.search.problem import (SearchError, config_key, config_string, legal_configs, shape_distance,  # noqa: F401
-                                   study_name)
+from hktune.search.finalists import decide
+from hktune.search.problem import (SearchError, config_key, config_string, legal_configs,  # noqa: F401
+                                   shape_distance)
 from hktune.search.recorder import StudyRecorder
 from hktune.search.storage import default_storage
-from hktune.space.space import Config, Space
-
-SAMPLERS = tuple(strategies.STRATEGIES)
+from hktune.space.space import Config
+from hktune.target import Target
 
 
 @dataclass
@@ -48,8 +47,6 @@ class SearchOptions:
     sampler: str = strategies.DEFAULT
     storage: str | None = None
     table: Path | None = None
-    dtype: str = "bf16"
-    layout: str = "ABt"
     lookahead: int | None = None  # candidates compiled ahead of the ones being timed
     confirm_inputs: int = 3       # race hunting for every new best and every finalist
     confirm_back_to_back: int = 4
@@ -86,22 +83,23 @@ BEST_EXTRA = ("ratio_lo", "ratio_hi", "precision", "warnings", "method", "noise"
 class Search:
     """One search: a strategy, a study, a builder and workers; ``run`` drives them to the end."""
 
-    def __init__(self, family: Family, arch: str, space: Space, builder: Builder, workers: Worker | list[Worker],
-                 opts: SearchOptions) -> None:
-        self.family, self.arch, self.space = family, arch, space
+    def __init__(self, target: Target, builder: Builder, workers: Worker | list[Worker], opts: SearchOptions) -> None:
+        self.target = target
+        self.family, self.arch, self.space = target.family, target.arch, target.space
+        space = target.space
         self.workers = workers if isinstance(workers, list) else [workers]
         self.worker = self.workers[0]  # the one that re-times finalists and names the device
         self.builder, self.opts = builder, opts
         self.shape = (opts.m, opts.n, opts.k)
-        self.valid = legal_configs(family, arch, space, self.shape)
+        self.valid = legal_configs(target, self.shape)
         if opts.candidates is not None:
             allowed = {config_key({k: int(v) for k, v in c.items()}) for c in opts.candidates}
             self.valid = [c for c in self.valid if config_key(c) in allowed]
             if not self.valid:
                 raise SearchError("none of the given candidate configs is valid for this shape")
         self.valid_keys = {config_key(c) for c in self.valid}
-        self.key = tbl.Key(family.name, arch, opts.dtype, opts.layout, *self.shape)
-        self.name = study_name(family.name, arch, *self.shape, dtype=opts.dtype, layout=opts.layout)
+        self.key = tbl.Key(target.name, target.arch, target.dtype.name, target.layout, *self.shape)
+        self.name = target.study_name(*self.shape)
         self.storage = opts.storage or default_storage((opts.table or Path("results/x")).parent)
         self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{random.getrandbits(32):08x}"
         self.recorder = StudyRecorder(self.name, self.storage, self.run_id)
@@ -122,14 +120,14 @@ class Search:
             if t.user_attrs.get("same_code_as"):
                 self._observe_twin(cfg, self.seen.get(t.user_attrs["same_code_as"]))
                 continue
-            self._observe(cfg, value)
+            self.observe(cfg, value)
             if t.user_attrs.get("code_hash") and "same_code_as" not in t.user_attrs:
                 self._code_of.setdefault(t.user_attrs["code_hash"], config_key(cfg))
         self.already = len(self.seen)  # configs evaluated by earlier runs of this study
 
     @staticmethod
-    def check_shape(family: Family, arch: str, space: Space, shape: tuple[int, int, int]) -> list[Config]:
-        return legal_configs(family, arch, space, shape)
+    def check_shape(target: Target, shape: tuple[int, int, int]) -> list[Config]:
+        return legal_configs(target, shape)
 
     def finished(self) -> bool:
         return self.already >= min(self.opts.trials, len(self.valid))
@@ -145,7 +143,7 @@ class Search:
         """Ask no more candidates; the ones already running finish and are recorded."""
         self._stop = True
 
-    def _observe(self, cfg: Config, value: float | None) -> None:
+    def observe(self, cfg: Config, value: float | None) -> None:
         key = config_key(cfg)
         if key in self.seen and self.seen[key] is None:
             value = None  # a config that failed once (a crash, a race) stays failed
@@ -167,9 +165,8 @@ class Search:
         self._seed_keys = {config_key(c) for _, c in seeds}
         self._warm_from: dict[str, str] = {}
         if self.already == 0 and self.opts.warm_start > 0:
-            prefix = f"{self.family.name}-{self.arch}-{self.opts.dtype}-"
-            for _, _, cfg, where in warm.candidates(self.study._storage, prefix, self.name, self.shape, self.opts.table,
-                                                    self.family.name, self.arch, self.opts.dtype):
+            for _, _, cfg, where in warm.candidates(self.recorder.storage_backend, self.target, self.name, self.shape,
+                                                    self.opts.table):
                 cfg = {k: int(v) for k, v in cfg.items() if k in self.space.names}
                 key = config_key(cfg)
                 if key in self.valid_keys and key not in self.seen and key not in self._warm_from:
@@ -185,12 +182,12 @@ class Search:
         """Run one compiled candidate on one worker (in a pool thread: no study access here)."""
         t0 = time.perf_counter()
         res = worker.evaluate(outcome.artifact, config_string(self.space, cfg), *self.shape)
-        if res.get("ok") and self._objective(res) > self.best_value:
-            res = self._hunt(worker, cfg, outcome, res)
+        if res.get("ok") and self.objective(res) > self.best_value:
+            res = self.hunt(worker, cfg, outcome, res)
         res["_seconds"] = time.perf_counter() - t0
         return res
 
-    def _hunt(self, worker: Worker, cfg: Config, outcome: BuildOutcome, res: dict[str, Any]) -> dict[str, Any]:
+    def hunt(self, worker: Worker, cfg: Config, outcome: BuildOutcome, res: dict[str, Any]) -> dict[str, Any]:
         """Race hunting before a config may become a best or a finalist: more fresh inputs and
         more back-to-back launches, every output checked."""
         conf = worker.evaluate(outcome.artifact, config_string(self.space, cfg), *self.shape, time=False,
@@ -200,7 +197,7 @@ class Search:
         return res
 
     @staticmethod
-    def _objective(res: dict[str, Any]) -> float:
+    def objective(res: dict[str, Any]) -> float:
         """The study's objective: the paired ratio to the vendor BLAS (robust to the card's clock
         and power drift); TFLOP/s over the vendor's when a target gives no paired ratio."""
         r = res.get("ratio")
@@ -258,11 +255,11 @@ class Search:
             if res.get("unsafe"):
                 trial.set_user_attr("unsafe", True)
             return self._fail(trial, cfg, str(res.get("reason")), TrialState.FAIL)
-        value = self._objective(res)
+        value = self.objective(res)
         attrs = {k: res.get(k) for k in ("median_us", "spread", "error", "vendor_tflops", "vendor_us", "launches", "sets",
                                           "ratio", "ratio_lo", "ratio_hi", "precision")}
         self.recorder.finish(trial, value, attrs=attrs)
-        self._observe(cfg, value)
+        self.observe(cfg, value)
         s.succeeded += 1
         if value >= self.best_value:
             s.best = {"config": cfg, **{k: res.get(k) for k in BEST_FIELDS}, "trial": trial.number,
@@ -272,18 +269,18 @@ class Search:
 
     def _fail(self, trial: optuna.Trial, cfg: Config, reason: str, state: TrialState, count: bool = True) -> None:
         self.recorder.finish(trial, None, state, attrs={"reason": reason[:2000]})
-        self._observe(cfg, None)
+        self.observe(cfg, None)
         if count:
             self.summary.failed += 1
         self.summary.failures.append((cfg, reason))
         return None
 
-    def _record(self, cfg: Config, res: dict[str, Any], final: bool = False, extra: dict[str, Any] | None = None) -> None:
+    def record_best(self, cfg: Config, res: dict[str, Any], final: bool = False, extra: dict[str, Any] | None = None) -> None:
         if self.opts.table is None:
             return
         self._decided = self._decided or final
         entry = rec.make_entry(self.key, cfg, res, trials=len(self.seen), info=self.worker.info, builder=self.builder,
-                               template_hash=self.family.template_hash(self.arch),
+                               template_hash=self.target.template_hash,
                                extra={"run": self.run_id, "finalist_remeasure": final, **(extra or {})})
         if final and self.baseline is not None and not tbl.better(entry, self.baseline):
             entry = self.baseline  # an earlier run's entry is still the fastest: put it back
@@ -323,8 +320,6 @@ class Search:
     def run(self, on_trial: Callable[[SearchSummary, dict[str, Any] | None], None] | None = None) -> SearchSummary:
         """Ask -> compile ahead -> run on whichever worker is free -> tell, until the budget, the
         time limit or the space runs out. Study access stays on this thread."""
-        from hktune.search.finalists import decide
-
         self._on_trial = on_trial
         start = time.perf_counter()
         if self.finished() and not self.opts.retime:
@@ -359,7 +354,7 @@ class Search:
             if self.summary.evaluated or self.opts.retime:
                 decide(self)
                 if not self._decided and self._pending is not None:
-                    self._record(*self._pending, final=True)  # no tournament (fewer than two finalists)
+                    self.record_best(*self._pending, final=True)  # no tournament (fewer than two finalists)
                 self._sync_study_best()
         finally:
             for trial in ex.abandon():

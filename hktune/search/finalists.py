@@ -60,7 +60,7 @@ def decide(search: Any) -> None:
         outcome = search.builder.build(cfg)
         if not outcome.usable:
             continue
-        hunt = search._hunt(search.worker, cfg, outcome, {"ok": True})
+        hunt = search.hunt(search.worker, cfg, outcome, {"ok": True})
         if not hunt.get("ok"):
             _unsafe(search, cfg, str(hunt.get("reason")))
             continue
@@ -77,7 +77,7 @@ def decide(search: Any) -> None:
             _unsafe(search, cfg, "failed a re-check in the tournament: " + str(res.get("reason")))
             return 0.0  # out of the race
         last[config_key(cfg)] = res
-        return float(search._objective(res))
+        return float(search.objective(res))
 
     rounds = min(opts.tournament_rounds, MAX_ROUNDS[kind])
     result = run_tournament(ready, measure, min_rounds=min(6, rounds), max_rounds=rounds)
@@ -128,7 +128,7 @@ def decide(search: Any) -> None:
                                                                       "vendor_tflops", "vendor_us", "ratio")},
                            "finalists": len(ready), "tie": tie, "rounds": result.rounds, "noise": conf.noise,
                            "method": res.get("method")}
-    search._record(cfg, res, final=True, extra=extra)
+    search.record_best(cfg, res, final=True, extra=extra)
     search.study.set_user_attr("best", {"config": cfg, "ratio": res["ratio"], "ratio_lo": res["ratio_lo"],
                                         "ratio_hi": res["ratio_hi"], "tflops": res.get("tflops"), "noise": conf.noise,
                                         "tie": tie, "rounds": result.rounds, "run": search.run_id,
@@ -137,7 +137,7 @@ def decide(search: Any) -> None:
 
 def _unsafe(search: Any, cfg: dict[str, int], reason: str) -> None:
     search.recorder.mark_unsafe(cfg, search.dists, reason, -1)
-    search._observe(cfg, None)
+    search.observe(cfg, None)
     search.summary.failures.append((cfg, reason))
 
 
@@ -152,7 +152,7 @@ def sanitize(search: Any, cfg: dict[str, int], outcome: Any) -> dict[str, str] |
     out = {}
     for check in ("racecheck", "synccheck"):
         cmd = [tool, "--tool", check, "--error-exitcode", "9", sys.executable, "-m", "hktune.run.sanitize_launch",
-               str(outcome.artifact), *map(str, shape)]
+               str(outcome.artifact), *map(str, shape), search.target.dtype.name]
         try:
             r = proc.run(cmd, 300)
             out[check] = sanitizer_verdict(r.returncode, r.stdout + r.stderr, search.family.sanitizer_known)

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import os
 
-from hktune import proc, toolchain
+from hktune import proc
+from hktune.build import toolchain
 from hktune.build.amd import lds, m0, vmcnt
 from hktune.build.compilers.base import CompileJob
 from hktune.build.compilers.hip import plan
-from hktune.build.amd.asm import _WAIT_FIELD, loop_lines, parse
+from hktune.build.amd.asm import WAIT_FIELD, loop_lines, parse
 
 STATIC_CHECKS = {"vmcnt": vmcnt.build_check, "m0": m0.build_check, "lds": lds.build_check}
 
@@ -54,7 +55,7 @@ def sites(text: str, kernel: str | None = None) -> list[Site]:
         if ins.op == "s_barrier":
             out.append(Site(ins.line, "barrier", region, txt))
         elif ins.op == "s_waitcnt":
-            for name, _ in _WAIT_FIELD.findall(ins.args):
+            for name, _ in WAIT_FIELD.findall(ins.args):
                 if name in ("vmcnt", "lgkmcnt"):
                     out.append(Site(ins.line, name, region, txt))
     return out
@@ -69,8 +70,8 @@ def ablate(text: str, site: Site) -> str:
         lines[site.line - 1] = ""
     else:
         indent = cur[: len(cur) - len(cur.lstrip())]
-        fields = [m.group(0) for m in _WAIT_FIELD.finditer(cur) if m.group(1) != site.what]
-        assert len(fields) < len(_WAIT_FIELD.findall(cur)), cur
+        fields = [m.group(0) for m in WAIT_FIELD.finditer(cur) if m.group(1) != site.what]
+        assert len(fields) < len(WAIT_FIELD.findall(cur)), cur
         lines[site.line - 1] = f"{indent}s_waitcnt {' '.join(fields)}\n" if fields else ""
     return "".join(lines)
 

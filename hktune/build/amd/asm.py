@@ -27,7 +27,7 @@ _LABEL = re.compile(r"^([.\w$]+):")
 _MARKER = re.compile(r"^\s*;+\s*hkt\.(\w+)\s*(.*?)\s*$")
 _REG = re.compile(r"\b([vas])(?:(\d+)|\[(\d+):(\d+)\])")
 REG_BASE = {"v": 0, "a": 1024, "s": 2048}  # register numbers: VGPRs, AGPRs, SGPRs
-_WAIT_FIELD = re.compile(r"(vmcnt|lgkmcnt|expcnt)\((\d+)\)")
+WAIT_FIELD = re.compile(r"(vmcnt|lgkmcnt|expcnt)\((\d+)\)")
 
 
 def _strip(line: str) -> str:
@@ -97,7 +97,7 @@ def _regs(text: str) -> frozenset[int]:
     return frozenset(out)
 
 
-def _split_operands(args: str) -> list[str]:
+def split_operands(args: str) -> list[str]:
     out, depth, cur = [], 0, ""
     for ch in args:
         if ch in "[(":
@@ -130,7 +130,7 @@ _VM_STORE = ("buffer_store", "global_store", "flat_store", "scratch_store", "ima
 
 def semantics(ins: Instr) -> Sem:
     op, args = ins.op, ins.args
-    ops = _split_operands(args)
+    ops = split_operands(args)
     first = _regs(ops[0]) if ops else frozenset()
     rest = _regs(",".join(ops[1:])) if len(ops) > 1 else frozenset()
     flat = op.startswith("flat_")
@@ -161,12 +161,12 @@ def semantics(ins: Instr) -> Sem:
     return Sem(uses=_regs(args))
 
 
-def _wait_counts(ins: Instr) -> tuple[int | None, int | None]:
+def wait_counts(ins: Instr) -> tuple[int | None, int | None]:
     """(vmcnt, lgkmcnt) of an s_waitcnt (None where the field is not waited on)."""
     if ins.op != "s_waitcnt":
         return None, None
     args = ins.args.strip()
-    fields = dict((k, int(v)) for k, v in _WAIT_FIELD.findall(args))
+    fields = dict((k, int(v)) for k, v in WAIT_FIELD.findall(args))
     if fields:
         return fields.get("vmcnt"), fields.get("lgkmcnt")
     try:  # raw gfx9 encoding: vmcnt [3:0] + [15:14], expcnt [6:4], lgkmcnt [11:8]
@@ -233,7 +233,7 @@ def loop_lines(instrs: list[Instr], labels: Mapping[str, int]) -> set[int]:
 
 # ---- hktune marker comments ------------------------------------------------------------------
 
-def _eval(expr: str, env: Mapping[str, int]) -> int:
+def eval_expr(expr: str, env: Mapping[str, int]) -> int:
     return int(Expr(expr)(dict(env)))
 
 
@@ -245,11 +245,11 @@ def default_tag(rest: str, env: Mapping[str, int]) -> object:
     name = parts[0]
     for p in parts[1:]:
         if p.startswith("s="):
-            return (name, _eval(p[2:], env))
+            return (name, eval_expr(p[2:], env))
     return name
 
 
-def _params(instrs: list[Instr]) -> dict[str, list[int]]:
+def marker_params(instrs: list[Instr]) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
     for ins in instrs:
         if ins.marker and ins.marker[0] == "param":

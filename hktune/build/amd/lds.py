@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from hktune.build.amd.asm import LGKMCNT_MAX, Instr, _eval, _params, _wait_counts, blocks, default_tag, parse, semantics
+from hktune.build.amd.asm import LGKMCNT_MAX, Instr, eval_expr, marker_params, wait_counts, blocks, default_tag, parse, semantics
 
 MAX_STATES_PER_BLOCK = 4096
 
@@ -169,7 +169,7 @@ class _Analysis:
                 env = {**dict(st.counts), **self.env}
                 env.update({n: 0 for n in set(re.findall(r"[A-Za-z_]\w*", rest)) if n not in env})
                 try:
-                    return st if _eval(rest, env) else None
+                    return st if eval_expr(rest, env) else None
                 except Exception:
                     return st
             if verb in ("stagger", "unstagger"):
@@ -181,7 +181,7 @@ class _Analysis:
             return st
         lq, dist, staggered = st.lq, st.dist, st.staggered
         lag_now = self.lag if (staggered or not self.stagger) else 0
-        _, lg_n = _wait_counts(ins)
+        _, lg_n = wait_counts(ins)
         if lg_n is not None:
             if lg_n == 0:
                 keep = ()
@@ -246,7 +246,7 @@ def check(text: str, kernel: str | None = None, barrier_lag: int | None = None) 
     lag = model.lag if barrier_lag is None else barrier_lag
     instrs, labels = parse(text, kernel)
     bl = blocks(instrs, labels)
-    ranges = _params(instrs)
+    ranges = marker_params(instrs)
     names = sorted(ranges)
     merged: dict[tuple, Finding] = {}
     envs: dict[tuple, list[str]] = {}

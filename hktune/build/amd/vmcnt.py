@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from hktune.build.amd.asm import (LGKMCNT_MAX, VMCNT_MAX, Block, Instr, _eval, _params, _wait_counts, blocks, default_tag,
-                                  kernels, loop_lines, parse, semantics)
+from hktune.build.amd.asm import (LGKMCNT_MAX, VMCNT_MAX, Block, Instr, blocks, default_tag, eval_expr, kernels,
+                                  loop_lines, marker_params, parse, semantics, wait_counts)
 from hktune.build.amd.lds import barrier_model
 
 MAX_STATES_PER_BLOCK = 2048
@@ -115,7 +115,7 @@ class _Analysis:
                 names = set(re.findall(r"[A-Za-z_]\w*", rest))
                 env.update({n: 0 for n in names if n not in env})  # a counter never bumped is 0
                 try:
-                    ok = bool(_eval(rest, env))
+                    ok = bool(eval_expr(rest, env))
                 except Exception:
                     ok = True
                 return st if ok else None
@@ -126,7 +126,7 @@ class _Analysis:
             return st
         vq, lq, wait, lwait, retired = st.vq, st.lq, st.wait, st.lwait, st.retired
         bars = st.bars
-        vm_n, lg_n = _wait_counts(ins)
+        vm_n, lg_n = wait_counts(ins)
         if vm_n is not None:
             keep = max(0, len(vq) - vm_n)
             new_ret = set(retired)
@@ -295,7 +295,7 @@ def check(asm: str, kernel: str | None = None, barrier_lag: int = 0, lgkm: bool 
     """
     instrs, labels = parse(asm, kernel)
     bl = blocks(instrs, labels)
-    ranges = _params(instrs)
+    ranges = marker_params(instrs)
     if params:
         ranges.update({k: list(v) for k, v in params.items()})
     names = sorted(ranges)

@@ -22,10 +22,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hktune.build.compilers.hip import _offload_flags, _run
+from hktune.build.compilers.hip import offload_flags, run_step
 from hktune.build.compilers.base import CompileJob, define_flags
 from hktune.build.hiplink.runtime import Runtime
-from hktune.toolchain import HOST_TRIPLE, Toolchain
+from hktune.build.toolchain import HOST_TRIPLE, Toolchain
 
 MAGIC = b"__CLANG_OFFLOAD_BUNDLE__"
 ALIGN = 4096
@@ -59,7 +59,7 @@ class Linked:
 
 def plan(tc: Toolchain, rt: Runtime, job: CompileJob, hsaco: Path, out: Path) -> tuple[bytes, list[tuple[str, ...]]]:
     """(the offload bundle's bytes, the host-compile and link command lines) for the portable toolchain."""
-    arch, flags, _ = _offload_flags(job)
+    arch, flags, _ = offload_flags(job)
     target_id = arch[0].split("=", 1)[1]
     fatbin = offload_bundle([(f"host-{HOST_TRIPLE}-", b""), (f"hipv4-amdgcn-amd-amdhsa--{target_id}", hsaco.read_bytes())])
     obj, hipfb = out.with_suffix(".host.o"), out.with_suffix(".hipfb")
@@ -86,7 +86,7 @@ def link(tc: Toolchain, rt: Runtime | None, job: CompileJob, artifact: Path, out
     log = [f"# {tc.version}; HIP runtime {rt.version}"]
     for argv in steps:
         log.append("$ " + shlex.join(argv))
-        rc, text = _run(argv, timeout - (time.monotonic() - t0), tc.env)
+        rc, text = run_step(argv, timeout - (time.monotonic() - t0), tc.env)
         if text:
             log.append(text.rstrip())
         if rc != 0:

@@ -29,8 +29,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
 
-from hktune import toolchain as _tc
-from hktune import toolchain_install as _ti
+from hktune.build import toolchain as _tc
+from hktune.build import toolchain_install as _ti
 
 RUNTIME = (("libamdhip64-7", "7.2.4-1~exp2"), ("libhsa-runtime64-1", "7.2.4+dfsg-1~exp1"))
 RUNTIME_SUITE = "experimental"
@@ -67,7 +67,7 @@ def _pins() -> dict:
 
 
 def default_root(prefix: Path | None = None) -> Path:
-    return _tc._resolve(prefix) / "hip-runtime"
+    return _tc.resolve_prefix(prefix) / "hip-runtime"
 
 
 def find(prefix: Path | None = None) -> Runtime | None:
@@ -98,11 +98,11 @@ def install(prefix: Path | None = None, force: bool = False, *, runner: _tc.Runn
     (lay.apt / "sources.list").write_text("".join(f"deb [signed-by={_tc.DEBIAN_KEYRING}] {mirror} {s} main\n"
                                                   for s in (RUNTIME_SUITE, LOADER_SUITE)))
     (lay.apt / "preferences").write_text("")
-    opts = _ti._apt_options(lay)
+    opts = _ti.apt_options(lay)
     say(f"apt-get update ({RUNTIME_SUITE}, {LOADER_SUITE} from {mirror})")
-    _ti._check(run(["apt-get", *opts, "-qq", "update"]), "apt-get update")
+    _ti.check(run(["apt-get", *opts, "-qq", "update"]), "apt-get update")
     for name, ver in RUNTIME:
-        avail = _ti._madison(run(["apt-cache", *opts, "madison", name]).stdout)
+        avail = _ti.madison(run(["apt-cache", *opts, "madison", name]).stdout)
         if ver not in {v for v, _ in avail}:
             have = ", ".join(f"{v} ({s})" for v, s in avail) or "none"
             raise _tc.ToolchainError(f"Debian package {name} pinned to {ver} ({RUNTIME_SUITE}) is not available from "
@@ -112,7 +112,7 @@ def install(prefix: Path | None = None, force: bool = False, *, runner: _tc.Runn
     debs.mkdir(parents=True)
     specs = [f"{n}={v}" for n, v in RUNTIME] + [f"{n}/{LOADER_SUITE}" for n in LOADER]
     say("apt-get download " + " ".join(specs))
-    _ti._check(run(["apt-get", *opts, "-qq", "download", *specs], cwd=debs), "apt-get download " + " ".join(specs))
+    _ti.check(run(["apt-get", *opts, "-qq", "download", *specs], cwd=debs), "apt-get download " + " ".join(specs))
     got = {p.name.split("_")[0]: p.name.split("_")[1] for p in debs.glob("*.deb")}
     missing = [n for n in [*dict(RUNTIME), *LOADER] if n not in got]
     if missing:
@@ -120,7 +120,7 @@ def install(prefix: Path | None = None, force: bool = False, *, runner: _tc.Runn
     for d in ("usr", "lib", "lib64", "etc", "link"):
         shutil.rmtree(rt.root / d, ignore_errors=True)
     for deb in sorted(debs.glob("*.deb")):
-        _ti._check(run(["dpkg", "-x", str(deb), str(rt.root)]), f"dpkg -x {deb.name}")
+        _ti.check(run(["dpkg", "-x", str(deb), str(rt.root)]), f"dpkg -x {deb.name}")
     rt.link_dir.mkdir()
     (rt.link_dir / "libamdhip64.so").symlink_to(os.path.relpath(rt.libdir / "libamdhip64.so.7", rt.link_dir))
     if not rt.loader.exists():
