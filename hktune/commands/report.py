@@ -32,7 +32,7 @@ def evaluated_trials(study):  # noqa: ANN001, ANN201
             and t.state.name in ("COMPLETE", "FAIL", "PRUNED")]
 
 
-YLABEL = "ratio to vendor BLAS (paired: vendor time / kernel time)"
+YLABEL = "paired ratio to vendor BLAS\n(vendor time / kernel time)"
 
 
 def trial_ratio(t) -> float:  # noqa: ANN001
@@ -73,7 +73,7 @@ def write_report(study, out: Path) -> Path:  # noqa: ANN001
         bests.append(best if best > -math.inf else float("nan"))
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.scatter(xs, ys, s=12, alpha=0.6, label="verified trial")
-    ax.step(range(1, len(trials) + 1), bests, where="post", color="C1", lw=2, label="best so far")
+    ax.step(range(1, len(trials) + 1), bests, where="post", color="C1", lw=2, label="best so far (first timings)")
     ax.axhline(1.0, color="C2", ls="--", label="vendor BLAS (1.0)")
     if win is not None:
         ax.axhline(win.ratio, color="C3", ls=":", label=f"table entry {win.ratio:.3g}x")
@@ -87,7 +87,7 @@ def write_report(study, out: Path) -> Path:  # noqa: ANN001
     ax.set_ylabel(YLABEL)
     ax.set_title(f"{study.study_name}: history")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "history.png", dpi=110)
     plt.close(fig)

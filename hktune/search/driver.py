@@ -353,7 +353,8 @@ class Search:
                     break
             if self.summary.evaluated or self.opts.retime:
                 decide(self)
-                if not self._decided and self._pending is not None:
+                if not self._decided and self._pending is not None \
+                        and config_key(self._pending[0]) not in self.recorder.unsafe_keys():
                     self.record_best(*self._pending, final=True)  # no tournament (fewer than two finalists)
                 self._sync_study_best()
         finally:
