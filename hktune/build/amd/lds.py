@@ -148,7 +148,7 @@ class _Analysis:
         if flying:
             self._add(Finding("unsafe", kind, ins.line, flying[0][2], name,
                               f"tile {name} is {what} at line {ins.line} ({ins.op}) while the {verb} at line "
-                              f"{flying[0][2]} is in flight (no s_waitcnt lgkmcnt retired it)", 0))
+                              f"{flying[0][2]} is in flight (no s_waitcnt retired it)", 0))
             return
         for t, k, d, rline, lag in st.dist:
             if t == tile and k == other:
