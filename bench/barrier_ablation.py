@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from hktune.build.amd import ablate
+from hktune.build.amd.asm import parse
 from hktune.build.compilers.base import CompileJob
 from hktune.build.compilers.hip import HipCompiler
 from hktune.emulator import emulate
@@ -93,7 +94,12 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--emulate-all", action="store_true", help="also emulate removals a static check catches")
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--restatic", action="store_true",
+                    help="re-judge the rows of the current base builds with the current static checks (the "
+                         "emulator verdicts stand: the code is the same); a row a check now catches turns static")
     a = ap.parse_args()
+    if a.restatic:
+        return restatic(Path(a.jsonl), Path(a.md) if a.md else None, a.only)
 
     out = Path(a.jsonl)
     done = set()
@@ -106,7 +112,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="hkt-ablate-") as tmp:
             base_res, job, space = compile_base(arch, cfg, Path(tmp) / "base")
             text = base_res.asm.read_text(errors="replace")
-            base = hashlib.sha256(text.encode()).hexdigest()[:16]
+            base = base_hash(text)
             base_static = ablate.static_verdicts(base_res.asm)
             assert all(v == "ok" for v in base_static.values()), base_static
             shape = default_shape(space, cfg)
@@ -154,6 +160,48 @@ def main() -> int:
     print(f"wall {time.perf_counter() - t_start:.0f} s")
     if a.md:
         Path(a.md).write_text(summary(out))
+    return 0
+
+
+def base_hash(text: str) -> str:
+    """Identity of a base build: its kernel's instructions and markers (not the temporary paths
+    that the assembly's directives name)."""
+    instrs, _ = parse(text)
+    return hashlib.sha256("\n".join(f"{i.op} {i.args} {i.marker}" for i in instrs).encode()).hexdigest()[:16]
+
+
+def restatic(jsonl: Path, md: Path | None, only: list[str]) -> int:
+    rows = [json.loads(ln) for ln in jsonl.read_text().splitlines()]
+    changed = 0
+    for arch, cfg in configs(only):
+        with tempfile.TemporaryDirectory(prefix="hkt-ablate-") as tmp:
+            base_res, _, _ = compile_base(arch, cfg, Path(tmp) / "base")
+            text = base_res.asm.read_text(errors="replace")
+            by_id = {s.id: s for s in ablate.sites(text)}
+            mine = [r for r in rows if (r["arch"], r["schedule"]) == (arch, cfg["SCHEDULE"])]
+            if not mine:
+                continue
+            latest = mine[-1]["base"]
+            mine = [r for r in mine if r["base"] == latest]
+            if any(r["site"] not in by_id or by_id[r["site"]].text != r["text"] for r in mine):
+                sys.exit(f"barrier_ablation: error: {arch} SCHEDULE={cfg['SCHEDULE']} compiles to other code than "
+                         "its rows were judged on: rerun the ablation")
+            for r in mine:
+                asm = Path(tmp) / "ablated.s"
+                asm.write_text(ablate.ablate(text, by_id[r["site"]]))
+                caught = {k: v for k, v in ablate.static_verdicts(asm).items() if v != "ok"}
+                if caught and r["verdict"] in ("harmless", "emulator"):
+                    r.update(static=caught, verdict="static+emulator" if r["verdict"] == "emulator" else "static",
+                             restatic=True)
+                    r.pop("argument", None)
+                    changed += 1
+                    print(f"  now static: {arch} SCHEDULE={cfg['SCHEDULE']} {r['site']}: {next(iter(caught.values()))[:120]}")
+                elif not caught and r["verdict"].startswith("static"):
+                    sys.exit(f"barrier_ablation: error: {r['site']} is no longer caught: rerun it with the emulator")
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    print(f"{changed} rows now caught statically")
+    if md:
+        md.write_text(summary(jsonl))
     return 0
 
 

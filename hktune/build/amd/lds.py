@@ -66,15 +66,15 @@ class Model:
 
 
 def _conditional_barrier(instrs: list[Instr], labels: Mapping[str, int], at: int) -> int | None:
-    """Line of the first s_barrier after instruction `at` when a branch between them can skip it."""
+    """Line of the first s_barrier after instruction `at` when it is the whole body of a block an
+    s_cbranch_execz between them skips (``if (pp == 1) s_barrier``: the waves of one group only)."""
     b = next((i for i in range(at + 1, len(instrs)) if instrs[i].op == "s_barrier"), None)
     if b is None:
         return None
+    after = next((i for i in range(b + 1, len(instrs)) if instrs[i].op), len(instrs))
     for ins in instrs[at + 1:b]:
-        if ins.op.startswith("s_cbranch"):
-            t = labels.get(ins.args.split(",")[0].strip())
-            if t is not None and t > b:
-                return instrs[b].line
+        if ins.op.startswith("s_cbranch_execz") and labels.get(ins.args.split(",")[0].strip()) in (b + 1, after):
+            return instrs[b].line
     return None
 
 
