@@ -30,7 +30,8 @@
 //   CHUNK              XCD remap chunk for chiplet_transform_chunked (0 = no remap)
 // Test-only macros (never in the space): HKT_FIXED_M/N/K make the shape compile-time
 // (fidelity comparison with HK's fixed-size kernels); HKT_ALLOW_UNSAFE_VMCNT disables the
-// static check that the vmcnt knobs leave no tile's loads in flight.
+// static check that the vmcnt knobs leave no tile's loads in flight; HKT_HK_G_LOAD loads through
+// HK's G::load (M0 written apart from the load: tests/test_amd_m0.py).
 // HKTUNE_PLANT_WAR (tests only, tests/test_emulator_plants.py): drops the barrier that ends
 // phase 1 of the ping-pong main-loop tile, so one wave group's phase-2 load of B0(t+NS) into
 // stage s can land while the other group still reads B0 from stage s (LDS write-after-read).
