@@ -1,9 +1,11 @@
 """hktune.build.amd.m0: every buffer_load ... lds must see the M0 the inline asm set.
 
 The first part runs on small hand-written assembly. The HipKittens-gated tests compile the
-gfx950 template (HKTUNE_TEST_HK_MAIN + a HIP device compiler): the two configs whose builds the
-ISA emulator crashes on (bench/results/emulate-sample-2026-12-01.md) must be flagged; the seeds
-and a sample of other configs must pass; gfx942 seeds (HKTUNE_TEST_HK_CDNA3) must pass.
+gfx950 template (HKTUNE_TEST_HK_MAIN + a HIP device compiler): with HK's G::load (test-only
+HKT_HK_G_LOAD) the configs whose builds the ISA emulator crashed on (bench/results/emulate-sample-
+2026-12-01.md) must be flagged; with the template's own LDS load (M0 written in the load's asm
+block) they must pass the check and the emulator; the seeds and a sample of other configs must
+pass; gfx942 seeds (HKTUNE_TEST_HK_CDNA3) must pass.
 """
 from __future__ import annotations
 
@@ -126,7 +128,7 @@ def test_diamond_with_asm_on_both_arms_is_ok_and_with_one_arm_missing_is_flagged
 
 from emu_env import ROOT, hip_compiler, missing, require_tree  # noqa: E402
 
-CRASHING = [  # the ISA emulator SIGSEGVs on these gfx950 builds (M0 = 0x3FFFF at the first load)
+CRASHING = [  # built with HK's G::load, the ISA emulator SIGSEGVed on these gfx950 builds (M0 = 0x3FFFF)
     ("BLOCK_M=256,BLOCK_N=128,K_STEP=64,WARPS_M=2,WARPS_N=4,PREFETCH=2,SCHEDULE=0,VMCNT_0=8,VMCNT_1=-1,"
      "LGKMCNT=4,OCCUPANCY=2,SETPRIO=0,WGM=8,CHUNK=16"),
     ("BLOCK_M=256,BLOCK_N=128,K_STEP=64,WARPS_M=2,WARPS_N=4,PREFETCH=2,SCHEDULE=0,VMCNT_0=6,VMCNT_1=-1,"
@@ -191,12 +193,42 @@ def _verdicts(arch: str, configs: list[dict], tmp: Path) -> list[tuple[dict, str
     return out
 
 
-def test_hk_crashing_configs_are_flagged(tmp_path):
-    rows = _verdicts("gfx950", [_cfg(c) for c in CRASHING], tmp_path)
-    for cfg, verdict, reason in rows:
-        assert verdict.startswith("1 LDS load(s) use an M0 the compiler wrote"), (cfg, verdict)
+def test_hk_g_load_crashing_configs_are_flagged(tmp_path):
+    """With HK's G::load (test-only HKT_HK_G_LOAD: M0 written in one asm block, the LDS-load
+    intrinsic called with a null LDS pointer) clang writes M0 itself in these configs: the check
+    stays the guard."""
+    from emu_env import compile_variant
+
+    require_tree("gfx950")
+    if hip_compiler() is None:
+        missing("needs a HIP device compiler (`hktune toolchain install`)")
+    for c in CRASHING:
+        res = compile_variant(tmp_path, "gfx950", _cfg(c), {"HKT_HK_G_LOAD": 1})
+        verdict = M.build_check(res.asm)
+        assert verdict.startswith("1 LDS load(s) use an M0 the compiler wrote"), (c, verdict)
         assert "`s_mov_b32 m0, -1`" in verdict
-        assert reason and reason.startswith("rejected by") and "m0: " in reason  # the build rejects it
+
+
+def test_template_loads_make_the_former_crashers_valid_and_correct(tmp_path):
+    """The template's own LDS load writes M0 in the asm block of the load it feeds (M0 declared
+    clobbered): the configs the M0 check rejected with HK's G::load build, pass every static
+    check and pass the emulator (issue 23)."""
+    from emu_env import skip_unless, space
+    from hktune.emulator import emulate
+    from hktune.emulator.verify import default_shape
+
+    skip_unless("gfx950")
+    configs = [_cfg(c) for c in CRASHING]
+    for cfg in configs:
+        assert space("gfx950").violations(cfg) == [], cfg
+    with _builder("gfx950", tmp_path) as b:
+        outs = list(b.build_many(configs))
+    for o in outs:
+        assert o.ok and o.reason is None, o.reason   # not rejected by m0 (nor vmcnt, lds)
+        assert M.build_check(o.asm) == "ok"
+        cfg = {k: o.config[k] for k in b.space.names}
+        r = emulate(o.artifact, cfg, "gfx950", *default_shape(space("gfx950"), cfg), timeout_s=900)
+        assert r["ok"] and r["bad_elements"] == 0, (cfg, r)
 
 
 def test_hk_seeds_and_configs_the_emulator_passes_are_ok(tmp_path):

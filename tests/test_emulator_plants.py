@@ -119,3 +119,31 @@ def test_xcd_remap_with_the_devices_xcd_count_stays_a_permutation(xcds, tmp_path
     r = emulate(res.artifact, cfg, space(arch), 768, 512, 320, timeout_s=900, num_xcds=xcds)
     assert r["ok"], r
     assert r["blocks"] == 24 and r["bad_elements"] == 0 and r["nan_elements"] == 0
+
+
+@pytest.mark.parametrize("k", [14336, 11008])
+def test_gfx942_k_above_8192_correct_with_the_descriptor_as_built(k, tmp_path):
+    """K = 14336 (Llama-3-8B down_proj) and 11008: HK's make_srsrc would mask the row stride to 14
+    bits and set the swizzle bits; the template's resources carry no stride and no swizzle bit,
+    and the emulator (hktune/emulator/strict.py) refuses any V# that does, so this pass is for the
+    descriptor exactly as built. One 128 x 128 block, K/64 tiles."""
+    arch = "gfx942"
+    skip_unless(arch)
+    cfg = seed(arch, 1024)
+    res = compile_variant(tmp_path, arch, cfg)
+    from hktune.emulator import emulate
+
+    r = emulate(res.artifact, cfg, arch, 128, 128, k, timeout_s=900)
+    assert r["ok"] and r["bad_elements"] == 0 and r["error"] < 1e-2, r
+
+
+def test_a_swizzled_buffer_resource_reads_nothing_in_the_emulator(tmp_path):
+    """HK's own register-staged loads (test-only HKT_HK_SWIZZLED_LOADS) build a V# with the row
+    stride and the swizzle bits: the strict emulator makes those loads read nothing, so C is wrong
+    - the guard is live, and the template's pass above is not the emulator ignoring the bits."""
+    arch = "gfx942"
+    skip_unless(arch)
+    cfg = seed(arch, 1024)
+    res = compile_variant(tmp_path, arch, cfg, {"HKT_HK_SWIZZLED_LOADS": 1})
+    r = _emulate(res, cfg, arch)
+    assert not r["ok"] and r["bad_elements"] > 60000 and "outputs wrong" in r["reason"], r

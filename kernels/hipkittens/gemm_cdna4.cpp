@@ -30,7 +30,8 @@
 //   CHUNK              XCD remap chunk for chiplet_transform_chunked (0 = no remap)
 // Test-only macros (never in the space): HKT_FIXED_M/N/K make the shape compile-time
 // (fidelity comparison with HK's fixed-size kernels); HKT_ALLOW_UNSAFE_VMCNT disables the
-// static check that the vmcnt knobs leave no tile's loads in flight.
+// static check that the vmcnt knobs leave no tile's loads in flight; HKT_HK_G_LOAD loads through
+// HK's G::load (M0 written apart from the load: tests/test_amd_m0.py).
 // HKTUNE_PLANT_WAR (tests only, tests/test_emulator_plants.py): drops the barrier that ends
 // phase 1 of the ping-pong main-loop tile, so one wave group's phase-2 load of B0(t+NS) into
 // stage s can land while the other group still reads B0 from stage s (LDS write-after-read).
@@ -186,6 +187,27 @@ __device__ __forceinline__ void prio_lo() {
     __builtin_amdgcn_sched_barrier(0);
 }
 
+// Global -> LDS load of one half tile (rows HROWS, K_STEP) at element (r0, c0) of src, NLOADS
+// buffer_load_dwordx4 ... lds per wave: the addressing of HK's G::load (per-lane offsets from
+// prefill_swizzled_offsets, the tile's byte offset from base as the scalar offset, the wave's LDS
+// destination bumped by a whole block's 16 bytes per lane after each load), but M0 is written in
+// the same asm block as the load it feeds and is declared clobbered. (HK writes M0 in one asm
+// block and then calls the LDS-load intrinsic with a null LDS pointer, for which clang emits its
+// own `s_mov_b32 m0, -1`; in ~3 % of configs it lands between the two: hktune/build/amd/m0.py.)
+// The s_nop is the wait state gfx9 needs between an M0 write and an LDS DMA that reads it.
+template<int NLOADS>
+__device__ __forceinline__ void lds_load(const GL& src, int r0, int c0, const uint32_t (&offsets)[NLOADS],
+                                         i32x4 srd, const void* base, uint32_t lds) {
+    const uint32_t soff = __builtin_amdgcn_readfirstlane(static_cast<uint32_t>(
+        reinterpret_cast<const char*>(&src[{0, 0, r0, c0}]) - reinterpret_cast<const char*>(base)));
+#pragma unroll
+    for (int i = 0; i < NLOADS; ++i) {
+        asm volatile("s_mov_b32 m0, %0\n\ts_nop 0\n\tbuffer_load_dwordx4 %1, %2, %3 offen lds"
+                     :: "s"(lds), "v"(offsets[i]), "s"(srd), "s"(soff) : "memory", "m0");
+        lds += 16 * NUM_THREADS;
+    }
+}
+
 } // namespace hkt
 
 using namespace hkt;
@@ -270,6 +292,8 @@ void hktune_hk_gemm(const hkt::globals g) {
 
     // global -> LDS load of half H of K tile u into LDS stage s (s is a constant in the
     // main loop and a wave-uniform value in the drain)
+#if defined(HKT_HK_G_LOAD)
+    // test only (tests/test_amd_m0.py): HK's G::load, whose M0 write clang can clobber
     auto gload_A = [&]<int H>(int u, int s) {
         G::load(As[s][H], g.a, {0, 0, row * 2 + H, u}, swizzled_offsets_A, a_srsrc, a_base,
                 a_lds0 + (uint32_t)((s * 2 + H) * (int)sizeof(ST_A)));
@@ -278,6 +302,16 @@ void hktune_hk_gemm(const hkt::globals g) {
         G::load(Bs[s][H], g.b, {0, 0, col * 2 + H, u}, swizzled_offsets_B, b_srsrc, b_base,
                 b_lds0 + (uint32_t)((s * 2 + H) * (int)sizeof(ST_B)));
     };
+#else
+    auto gload_A = [&]<int H>(int u, int s) {
+        lds_load(g.a, (row * 2 + H) * HM, u * K_STEP, swizzled_offsets_A, a_srsrc, a_base,
+                 a_lds0 + (uint32_t)((s * 2 + H) * (int)sizeof(ST_A)));
+    };
+    auto gload_B = [&]<int H>(int u, int s) {
+        lds_load(g.b, (col * 2 + H) * HN, u * K_STEP, swizzled_offsets_B, b_srsrc, b_base,
+                 b_lds0 + (uint32_t)((s * 2 + H) * (int)sizeof(ST_B)));
+    };
+#endif
     auto nxt = [](int s, int k) { return (s + k) % NS; };   // stage of tile t+k (s, k >= 0)
 
     const int pp = warp_id / (NUM_WARPS / 2);   // ping-pong group (HK: warp_row with 2x4)

@@ -5,9 +5,8 @@ other waves read. Only ``s_barrier`` orders one wave's LDS accesses against anot
 for accesses that are *complete* at the barrier: the LDS has several request queues, so LDS
 operations of different waves can be reordered; an LDS op is complete when an ``s_waitcnt
 lgkmcnt`` retired it (LLVM AMDGPU memory model, gfx90a/gfx940: a work-group release is
-``s_waitcnt lgkmcnt(0)`` before the barrier). A ``buffer_load ... lds`` writes LDS when it is
-retired by ``vmcnt`` (that RAW side is hktune.build.amd.vmcnt's ``tile`` check) and may write
-any time after it is issued.
+``s_waitcnt lgkmcnt(0)`` before the barrier). A ``buffer_load ... lds`` may write LDS any time
+after it is issued and has written it when ``vmcnt`` retires it.
 
 The barrier model is the schedule's: in lockstep every wave passes the same barriers (lag 0);
 in an 8-wave ping-pong one wave group runs one barrier behind the other (lag 1), so an access
@@ -19,8 +18,10 @@ LDS loads). Checked, for every tile:
 * ``war``: a write (``ds_write`` issue, or ``buffer_load ... lds`` issue) of a tile must come
   at least lag+1 barriers after the last read of that tile was retired by ``lgkmcnt``; a read
   still in flight at the write is unsafe.
-* ``raw``: a ``ds_read`` of a tile must come at least lag+1 barriers after the last
-  ``ds_write`` of that tile was retired by ``lgkmcnt``; a write still in flight is unsafe.
+* ``raw``: a ``ds_read`` of a tile must come at least lag+1 barriers after the last write of
+  that tile was retired (a ``ds_write`` by ``lgkmcnt``, a ``buffer_load ... lds`` by ``vmcnt``);
+  a write still in flight is unsafe. (The vmcnt check reports the wait counts of the same
+  direct-to-LDS RAW pairs; this one also sees a read with no barrier at all after the retire.)
 
 The lag is not a parameter the caller guesses: ``barrier_model`` reads the template's
 declaration (``;hkt.barrier_lag N``) and checks it against the code: lag 1 needs the ping-pong
@@ -31,11 +32,11 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
-from hktune.build.amd.asm import LGKMCNT_MAX, Instr, eval_expr, marker_params, wait_counts, blocks, default_tag, parse, semantics
+from hktune.build.amd.asm import LGKMCNT_MAX, VMCNT_MAX, Instr, eval_expr, marker_params, wait_counts, blocks, default_tag, parse, semantics
 
 MAX_STATES_PER_BLOCK = 4096
 
@@ -65,15 +66,15 @@ class Model:
 
 
 def _conditional_barrier(instrs: list[Instr], labels: Mapping[str, int], at: int) -> int | None:
-    """Line of the first s_barrier after instruction `at` when a branch between them can skip it."""
+    """Line of the first s_barrier after instruction `at` when it is the whole body of a block an
+    s_cbranch_execz between them skips (``if (pp == 1) s_barrier``: the waves of one group only)."""
     b = next((i for i in range(at + 1, len(instrs)) if instrs[i].op == "s_barrier"), None)
     if b is None:
         return None
+    after = next((i for i in range(b + 1, len(instrs)) if instrs[i].op), len(instrs))
     for ins in instrs[at + 1:b]:
-        if ins.op.startswith("s_cbranch"):
-            t = labels.get(ins.args.split(",")[0].strip())
-            if t is not None and t > b:
-                return instrs[b].line
+        if ins.op.startswith("s_cbranch_execz") and labels.get(ins.args.split(",")[0].strip()) in (b + 1, after):
+            return instrs[b].line
     return None
 
 
@@ -111,6 +112,7 @@ def _name(tile: object) -> str:
 @dataclass(frozen=True)
 class State:
     lq: tuple = ()        # outstanding LGKM ops: (kind 'r'|'w'|'o'|'smem', tile, line)
+    vq: tuple = ()        # outstanding vector-memory ops: (tile of a direct-to-LDS load or None, line)
     dist: tuple = ()      # sorted (tile, 'r'|'w', barriers since retired (capped), retire line, lag then)
     rtag: object = None   # tile of the current read group
     wtag: object = None   # tile of the current ds_write group
@@ -140,11 +142,13 @@ class _Analysis:
         other, verb = ("r", "read") if kind == "war" else ("w", "write")
         name = _name(tile)
         flying = [op for op in st.lq if op[0] == other and op[1] == tile]
+        if kind == "raw":   # direct-to-LDS loads of the tile still in flight
+            flying += [("w", t, line) for t, line in st.vq if t == tile]
         what = "written" if kind == "war" else "read"
         if flying:
             self._add(Finding("unsafe", kind, ins.line, flying[0][2], name,
                               f"tile {name} is {what} at line {ins.line} ({ins.op}) while the {verb} at line "
-                              f"{flying[0][2]} is in flight (no s_waitcnt lgkmcnt retired it)", 0))
+                              f"{flying[0][2]} is in flight (no s_waitcnt retired it)", 0))
             return
         for t, k, d, rline, lag in st.dist:
             if t == tile and k == other:
@@ -163,8 +167,8 @@ class _Analysis:
             verb, rest = ins.marker
             if verb in ("read", "write", "load"):
                 tag = default_tag(rest, self.env)
-                return State(st.lq, st.dist, tag if verb == "read" else st.rtag, tag if verb == "write" else st.wtag,
-                             tag if verb == "load" else st.vtag, st.counts, st.staggered)
+                return replace(st, rtag=tag if verb == "read" else st.rtag, wtag=tag if verb == "write" else st.wtag,
+                               vtag=tag if verb == "load" else st.vtag)
             if verb == "assume":
                 env = {**dict(st.counts), **self.env}
                 env.update({n: 0 for n in set(re.findall(r"[A-Za-z_]\w*", rest)) if n not in env})
@@ -173,15 +177,23 @@ class _Analysis:
                 except Exception:
                     return st
             if verb in ("stagger", "unstagger"):
-                return State(st.lq, st.dist, st.rtag, st.wtag, st.vtag, st.counts, verb == "stagger")
+                return replace(st, staggered=verb == "stagger")
             if verb == "count":
                 c = dict(st.counts)
                 c[rest.strip()] = c.get(rest.strip(), 0) + 1
-                return State(st.lq, st.dist, st.rtag, st.wtag, st.vtag, tuple(sorted(c.items())), st.staggered)
+                return replace(st, counts=tuple(sorted(c.items())))
             return st
-        lq, dist, staggered = st.lq, st.dist, st.staggered
+        lq, vq, dist, staggered = st.lq, st.vq, st.dist, st.staggered
         lag_now = self.lag if (staggered or not self.stagger) else 0
-        _, lg_n = wait_counts(ins)
+        vm_n, lg_n = wait_counts(ins)
+        if vm_n is not None and len(vq) > vm_n:
+            # a direct-to-LDS load has written its tile when vmcnt retires it
+            done, vq = vq[:len(vq) - vm_n], vq[len(vq) - vm_n:]
+            d = {(t, k): v for t, k, *v in dist}
+            for tag, _line in done:
+                if tag is not None:
+                    d[(tag, "w")] = (0, ins.line, lag_now)
+            dist = tuple(sorted(((t, k) + tuple(v) for (t, k), v in d.items()), key=repr))
         if lg_n is not None:
             if lg_n == 0:
                 keep = ()
@@ -200,10 +212,13 @@ class _Analysis:
             cap = self.lag + 1
             dist = tuple((t, k, min(cap, v + 1), ln, lg) for t, k, v, ln, lg in dist)
         if not ins.op or ins.op == "s_waitcnt":
-            return State(lq, dist, st.rtag, st.wtag, st.vtag, st.counts, staggered)
+            return replace(st, lq=lq, vq=vq, dist=dist, staggered=staggered)
         sem = semantics(ins)
         if sem.vm == "load_lds" and st.vtag is not None:
             self._conflict(st, ins, st.vtag, "war")
+        if sem.vm is not None:
+            tag = st.vtag if sem.vm == "load_lds" else None
+            vq = (vq + ((tag, ins.line),))[-(VMCNT_MAX + 1):]
         if sem.lgkm is not None:
             if sem.lgkm == "smem":
                 op = ("smem", None, ins.line)
@@ -218,7 +233,7 @@ class _Analysis:
             else:
                 op = ("o", None, ins.line)
             lq = (lq + (op,))[-(LGKMCNT_MAX + 1):]
-        return State(lq, dist, st.rtag, st.wtag, st.vtag, st.counts, staggered)
+        return replace(st, lq=lq, vq=vq, dist=dist, staggered=staggered)
 
     def run(self, bl) -> None:  # noqa: ANN001
         seen: list[set[State]] = [set() for _ in bl]
