@@ -42,11 +42,17 @@ ROOT = Path(__file__).resolve().parents[1]
 FAMILY_DIR = ROOT / "kernels/thunderkittens"
 FAMILY = FAMILY_DIR / "family.yaml"
 PARAMS = ["M_BLOCK", "N_BLOCK", "STAGES", "SUPER_M", "PERSISTENT", "PRODUCER_REGS",
-          "CONSUMER_REGS", "EPILOGUE"]
+          "CONSUMER_REGS", "EPILOGUE", "SCHED", "WG_M", "CLUSTER_M", "CLUSTER_N", "ORDER", "MMA_LAG"]
 
 
-def cfg(mb, nb, st, sm, pers=1, pr=40, cr=232, epi=1):
-    return dict(zip(PARAMS, (mb, nb, st, sm, pers, pr, cr, epi)))
+def cfg(mb, nb, st, sm, pers=1, pr=40, cr=232, epi=1, sched=0, wgm=64, cm=1, cn=1, order=0, lag=0):
+    return dict(zip(PARAMS, (mb, nb, st, sm, pers, pr, cr, epi, sched, wgm, cm, cn, order, lag)))
+
+
+def tile(params):
+    """(rows, cols) of the smallest legal M and N step: one tile (or cluster pair of tiles)."""
+    rows = params["WG_M"] * (1 if params["SCHED"] == 2 else params["M_BLOCK"])
+    return rows * params["CLUSTER_M"], 64 * params["N_BLOCK"] * params["CLUSTER_N"]
 
 
 # name -> params. The first three are the seeds of configs/thunderkittens-sm_90.yaml
@@ -68,6 +74,33 @@ CONFIGS = {
     "3x3g8s4": cfg(3, 3, 4, 8, pr=24, cr=160),   # 192x192 tiles: only legal at some shapes
 }
 DEFAULT = list(CONFIGS)
+# the schedule knobs (SCHED >= 1, kernels/thunderkittens/sched.cuh): asked for by name
+# (bench/device/hopper.sh); not in the default list
+CONFIGS.update({
+    "k1e1": cfg(2, 4, 4, 8, sched=1),                           # cooperative, no cluster
+    "k1e2": cfg(2, 4, 4, 8, epi=2, sched=1),                    # + stores drain under the next tile
+    "k1e0": cfg(2, 4, 4, 8, epi=0, sched=1),
+    "k1cm2e2": cfg(2, 4, 4, 8, epi=2, sched=1, cm=2),           # cluster pair along M, Bt multicast
+    "k1cm2e2s3": cfg(2, 4, 3, 8, epi=2, sched=1, cm=2),
+    "k1cm2e1g16": cfg(2, 4, 4, 16, epi=1, sched=1, cm=2),
+    "k1cn2e2": cfg(2, 4, 4, 8, epi=2, sched=1, cn=2),           # cluster pair along N, A multicast
+    "k1cn2e1": cfg(2, 4, 4, 8, epi=1, sched=1, cn=2),
+    "k1cm2o1": cfg(2, 4, 4, 8, epi=2, sched=1, cm=2, order=1),  # column-group tile order
+    "k1o1": cfg(2, 4, 4, 4, epi=2, sched=1, order=1),
+    "k1cm2lag": cfg(2, 4, 4, 8, epi=2, sched=1, cm=2, lag=1),     # a k step's wgmma kept in flight
+    "pp64x256cm2lag": cfg(2, 4, 4, 8, epi=2, sched=2, cm=2, lag=1),
+    "pp128x128lag": cfg(2, 2, 6, 8, epi=2, sched=2, wgm=128, lag=1),
+    "t256x128cn2lag": cfg(2, 2, 4, 8, epi=2, sched=1, wgm=128, cn=2, lag=1),
+    "k1cm2o2": cfg(2, 4, 4, 8, epi=2, sched=1, cm=2, order=2),  # serpentine groups
+    "t256x128cn2": cfg(2, 2, 4, 8, epi=2, sched=1, wgm=128, cn=2),
+    "t256x128": cfg(2, 2, 4, 8, epi=2, sched=1, wgm=128),
+    "t128x128cm2": cfg(1, 2, 6, 8, cr=256, epi=2, sched=1, wgm=128, cm=2),
+    "t128x128": cfg(2, 2, 6, 8, epi=2, sched=1),
+    "pp64x256": cfg(2, 4, 4, 8, epi=2, sched=2),                # ping-pong, 64x256 per consumer
+    "pp64x256cm2": cfg(2, 4, 4, 8, epi=2, sched=2, cm=2),
+    "pp128x128": cfg(2, 2, 6, 8, epi=2, sched=2, wgm=128),
+    "pp128x128cm2e1": cfg(2, 2, 6, 8, epi=1, sched=2, wgm=128, cm=2),
+})
 SHAPES = "4096x4096x4096,8192x8192x8192,4096x14336x4096,16384x8192x1024,2048x2048x2048"
 
 
@@ -98,7 +131,7 @@ def resolve(params, space, arch="sm_90"):
 
 
 def shape_ok(params, space, M, N, K):
-    env = dict(params, M=M, N=N, K=K)
+    env = dict(resolve(params, space)[0], M=M, N=N, K=K)   # shape constraints may use derived values
     return all(eval(str(c), {"__builtins__": {}, **SAFE}, env) for c in space["shape_constraints"])
 
 
@@ -166,7 +199,7 @@ def worker(a):
     torch.backends.cuda.matmul.allow_bf16_reduced_precision_reduction = False
     torch.manual_seed(0)
     dev = torch.device("cuda")
-    BM, BN = 64 * params["M_BLOCK"], 64 * params["N_BLOCK"]
+    BM, BN = tile(params)
 
     def rand(*shape):
         return torch.randn(*shape, device=dev, dtype=torch.float32).to(torch.bfloat16)
@@ -177,6 +210,10 @@ def worker(a):
     C = torch.full((2 * BM + 64, 2 * BN + 64), 7.0, device=dev, dtype=torch.bfloat16)
     rcs = [gemm(A, Bt, C, BM + 32, BN, 64), gemm(A, Bt, C, BM, BN + 32, 64),
            gemm(A, Bt, C, BM, BN, 96), gemm(A, Bt, C, BM, BN, 0), gemm(A, Bt, C, 0, BN, 64)]
+    if params["CLUSTER_M"] > 1:     # half a cluster pair of tile rows / columns
+        rcs.append(gemm(A, Bt, C, BM // 2, BN, 64))
+    if params["CLUSTER_N"] > 1:
+        rcs.append(gemm(A, Bt, C, BM, BN // 2, 64))
     torch.cuda.synchronize()
     res["illegal_rcs"] = rcs
     res["illegal_refused"] = bool(all(rc != 0 for rc in rcs) and (C == 7).all().item())
@@ -216,6 +253,8 @@ def worker(a):
     rows = 2 * S + 3
     cols = max(5, _ceil_div(sms + 13, rows))
     check(rows * BM, cols * BN, (2 * st + 3) * 64, "multi-block, ragged SUPER_M, tiles > SMs")
+    # several tiles per block (ping-pong alternation, the ring's phase carried across tiles)
+    check(16 * BM, _ceil_div(4 * sms, 16) * BN, (st + 1) * 64, "tiles > 4x SMs, ring wraps across tiles")
 
     # ---- timing: ABBA rounds against torch.matmul, inputs rotated over > 2x L2
     l2 = getattr(torch.cuda.get_device_properties(0), "L2_cache_size", 50 << 20)

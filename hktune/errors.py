@@ -4,11 +4,12 @@ Every error a user can meet derives from :class:`HktuneError`, which carries its
 command line (hktune.commands) prints it as one line, ``hktune: error: ...``, and exits with it.
 
 Exit codes: 0 success; 1 the work ran and failed; 2 bad input; 3 something the machine lacks
-(compiler, GPU, toolchain, emulator, an optional extra); 130 interrupted (Ctrl-C).
+(compiler, GPU, toolchain, emulator, an optional extra); 4 inconclusive (`sweep`: nothing failed,
+but an entry could not be judged); 130 interrupted (Ctrl-C).
 """
 from __future__ import annotations
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_MISSING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_MISSING, EXIT_INCONCLUSIVE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
 class HktuneError(Exception):

@@ -15,4 +15,5 @@ TARGETS = {
 CHECKS = {
     "vmcnt": "hktune.build.amd.vmcnt:build_check",  # gfx9: no LDS tile read while its loads are in flight
     "m0": "hktune.build.amd.m0:build_check",  # gfx9: every buffer_load ... lds sees the inline asm's M0
+    "lds": "hktune.build.amd.lds:build_check",  # gfx9: barriers order every cross-wave LDS RAW/WAR (schedule's lag)
 }

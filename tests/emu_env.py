@@ -2,7 +2,9 @@
 
 CI sets HKTUNE_TEST_HK_MAIN (HipKittens branch main, gfx950), HKTUNE_TEST_HK_CDNA3 (branch
 cdna3, gfx942) and HKTUNE_EMULATOR_DIR (a tinygrad checkout or the four-file folder at the
-pinned commit); a test whose tree, emulator or compiler is missing is skipped with the reason.
+pinned commit); a test whose tree, emulator or compiler is missing is skipped with the reason -
+unless HKTUNE_REQUIRE_EMULATOR is set (CI), where it fails. A tree variable that is set but does
+not name a HipKittens checkout always fails: the run was told to use it.
 """
 from __future__ import annotations
 
@@ -43,15 +45,35 @@ def hip_compiler():  # noqa: ANN201
     return c if c.available() else None
 
 
-def skip_unless(arch: str) -> None:
-    """pytest.skip unless the tree for arch, the emulator and a HIP compiler are all there."""
+REQUIRE = "HKTUNE_REQUIRE_EMULATOR"
+
+
+def missing(why: str) -> None:
+    """Skip (fail when HKTUNE_REQUIRE_EMULATOR is set) because something the test needs is missing."""
+    if os.environ.get(REQUIRE):
+        pytest.fail(f"{REQUIRE} is set but the test {why}", pytrace=False)
+    pytest.skip(why)
+
+
+def require_tree(arch: str) -> Path:
+    """The HipKittens tree for arch; a variable naming no checkout fails, an unset one is missing()."""
+    v = os.environ.get(HK_ENV[arch])
+    if v and hk_root(arch) is None:
+        pytest.fail(f"{HK_ENV[arch]}={v} is not a HipKittens checkout (no include/kittens.cuh)", pytrace=False)
     if hk_root(arch) is None:
-        pytest.skip(f"needs {HK_ENV[arch]}=<HipKittens checkout> for {arch}")
+        missing(f"needs {HK_ENV[arch]}=<HipKittens checkout> for {arch}")
+    return hk_root(arch)
+
+
+def skip_unless(arch: str) -> None:
+    """pytest.skip unless the tree for arch, the emulator and a HIP compiler are all there (with
+    HKTUNE_REQUIRE_EMULATOR set: fail)."""
+    require_tree(arch)
     why = emulator_missing()
     if why:
-        pytest.skip(f"needs the emulator (HKTUNE_EMULATOR_DIR): {why}")
+        missing(f"needs the emulator (HKTUNE_EMULATOR_DIR): {why}")
     if hip_compiler() is None:
-        pytest.skip("needs a HIP device compiler (`hktune toolchain install`)")
+        missing("needs a HIP device compiler (`hktune toolchain install`)")
 
 
 def space(arch: str):  # noqa: ANN201

@@ -90,9 +90,12 @@ def test_semantics_and_wait_decoding():
     sem = V.semantics(V.Instr(1, "buffer_load_dwordx4", "v132, s[4:7], s30 offen lds"))
     assert sem.vm == "load_lds" and not sem.defs
     sem = V.semantics(V.Instr(1, "buffer_load_dwordx4", "v[0:3], v10, s[4:7], 0 offen"))
-    assert sem.vm == "load" and sem.defs == frozenset(range(4)) and sem.uses == {10}
+    S = 2048  # SGPR numbers (tracked since scalar loads are checked too)
+    assert sem.vm == "load" and sem.defs == frozenset(range(4)) and sem.uses == {10, S + 4, S + 5, S + 6, S + 7}
     sem = V.semantics(V.Instr(1, "global_store_dwordx4", "v5, v[20:23], s[0:1]"))
-    assert sem.vm == "store" and sem.uses == {5, 20, 21, 22, 23}
+    assert sem.vm == "store" and sem.uses == {5, 20, 21, 22, 23, S, S + 1}
+    sem = V.semantics(V.Instr(1, "s_load_dwordx4", "s[8:11], s[0:1], 0x10"))
+    assert sem.lgkm == "smem" and sem.defs == {S + 8, S + 9, S + 10, S + 11} and sem.uses == {S, S + 1}
     sem = V.semantics(V.Instr(1, "ds_read_b128", "v[10:13], v3 offset:1024"))
     assert sem.lgkm == "lds" and sem.defs == {10, 11, 12, 13} and sem.uses == {3}
     sem = V.semantics(V.Instr(1, "v_mfma_f32_32x32x16_bf16", "a[0:15], v[0:3], v[4:7], a[0:15]"))

@@ -232,7 +232,9 @@ def test_show_studies_json_keys_and_configs(cwd):
     st.add_trial(optuna.trial.create_trial(params={"BLOCK_M": 32}, distributions={"BLOCK_M": CategoricalDistribution([32])},
                                            value=1.5, user_attrs={"config": {"BLOCK_M": 32}, "vendor_tflops": 3.0}))
     r = run("show", "--studies", "--storage", "s.journal", "--json")
-    assert r.exit_code == 0 and json.loads(r.stdout) == [{"study": "s1", "verified": 1, "failed": 0, "pruned": 0, "best_ratio": 1.5}]
+    assert r.exit_code == 0 and json.loads(r.stdout) == [{"study": "s1", "verified": 1, "failed": 0, "pruned": 0, "interrupted": 0,
+                                                         "best_ratio": 1.5, "best_ratio_lo": None, "best_ratio_hi": None,
+                                                         "best": "best trial (no winner decided)", "unreliable": None}]
     r = run("show", "--studies", "--storage", "s.journal", "--study", "s1", "--json")
     (t,) = json.loads(r.stdout)
     assert t["config"] == {"BLOCK_M": 32} and t["ratio"] == 1.5 and t["vendor_tflops"] == 3.0 and t["state"] == "complete"

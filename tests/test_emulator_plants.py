@@ -55,7 +55,11 @@ def test_war_plant_is_caught_by_the_emulator_not_by_the_vmcnt_check(arch, tmp_pa
     skip_unless(arch)
     cfg = seed(arch, 1024)
     res = compile_variant(tmp_path, arch, cfg, {"HKTUNE_PLANT_WAR": 1})
-    assert _unsafe(res.asm) == []  # not a wait-count bug: the static check cannot see it
+    assert _unsafe(res.asm) == []  # not a wait-count bug: the vmcnt check cannot see it
+    from hktune.build.amd import lds
+
+    # ... but the LDS ordering check (barrier model, issue 23) does, before any emulation
+    assert "unordered LDS access(es) (barrier lag " in lds.build_check(res.asm)
     r = _emulate(res, cfg, arch)
     assert not r["ok"] and r["bad_elements"] > 1000, r
     assert "outputs wrong" in r["reason"]

@@ -178,9 +178,13 @@ def test_install_without_github_fails_with_one_line(tmp_path):
 
 
 def test_pinned_hashes_match_the_shared_copy():
+    from emu_env import missing
+
     d = os.environ.get("HKTUNE_EMULATOR_DIR")
-    if not d or not (Path(d) / "test" / "mockgpu" / "amd" / "emu.py").is_file():
-        pytest.skip("needs HKTUNE_EMULATOR_DIR")
+    if d and not (Path(d) / "test" / "mockgpu" / "amd" / "emu.py").is_file():
+        pytest.fail(f"HKTUNE_EMULATOR_DIR={d} has no test/mockgpu/amd/emu.py", pytrace=False)
+    if not d:
+        missing("needs HKTUNE_EMULATOR_DIR")
     assert locate.verify(Path(d)) == []
 
 
@@ -313,10 +317,11 @@ def test_default_shape_is_legal_with_2x2_blocks_for_every_seed(arch):
 def test_real_code_object_metadata_matches_the_hk_abi(arch, tmp_path):
     """Needs HipKittens + a HIP compiler, not the emulator: the compiled kernel's metadata note
     and descriptor are what abi.py assumes (one 152-byte by_value globals, kernarg pointer only)."""
-    from emu_env import compile_variant, hip_compiler, hk_root, seed
+    from emu_env import compile_variant, hip_compiler, missing, require_tree, seed
 
-    if hk_root(arch) is None or hip_compiler() is None:
-        pytest.skip("needs HKTUNE_TEST_HK_MAIN / HKTUNE_TEST_HK_CDNA3 and a HIP device compiler")
+    require_tree(arch)
+    if hip_compiler() is None:
+        missing("needs a HIP device compiler")
     res = compile_variant(tmp_path, arch, seed(arch, 1024))
     co = codeobject.load(res.artifact)
     k = co.kernel()
@@ -330,3 +335,33 @@ def test_real_code_object_metadata_matches_the_hk_abi(arch, tmp_path):
     assert codeobject.load(res.artifact).body_hash == co.body_hash  # deterministic
     buf = abi.hipkittens_kernargs(k, 1, 2, 3, 256, 256, 320, abi.Launch((4, 1, 1), (512, 1, 1), 65536))
     assert len(buf) == k.kernarg_size
+
+
+def test_sample_replaces_rejected_configs_until_n_are_emulated(monkeypatch):
+    """`verify --sample N` emulates N configs: each one a static check rejects is reported and
+    replaced by the next config of the same random order."""
+    from types import SimpleNamespace
+
+    from emu_env import space
+    from hktune.emulator import verify as V
+
+    sp = space("gfx950")
+    valid = sp.enumerate(None)[:40]
+    sp = SimpleNamespace(enumerate=lambda shape: list(valid), names=space("gfx950").names)
+    order = __import__("random").Random(3).sample(valid, len(valid))
+    bad = {tuple(c.values()) for c in order[:6:2]}  # the 1st, 3rd and 5th are rejected
+    seen = []
+
+    def fake_verify(builder, configs, **kw):
+        seen.extend(configs)
+        return [V.Row(c, (1, 1, 1), rejected="rejected by m0: ..." if tuple(c.values()) in bad else None,
+                      result={"ok": True}) for c in configs]
+
+    monkeypatch.setattr(V, "verify", fake_verify)
+    rows = V.verify_sample(SimpleNamespace(space=sp), 5, rng_seed=3)
+    assert V.counts(rows) == {"passed": 5, "failed": 0, "rejected": 3}
+    assert seen == order[:8]   # 5 first, then 3 replacements
+    # a space with fewer valid configs than asked: everything, no endless loop
+    rows = V.verify_sample(SimpleNamespace(space=SimpleNamespace(enumerate=lambda s: order[:3], names=sp.names)),
+                           5)
+    assert len(rows) == 3

@@ -103,3 +103,14 @@ def test_old_style_entry_and_results_are_read():
     s = summary_of({"tflops": 500.0, "vendor_tflops": 400.0, "spread": 0.03})
     assert s.ratio == pytest.approx(1.25) and s.interval()[2] == "spread"
     assert judge({"ratio": float("nan")}, {"ratio": 1.0}).verdict == BAD_BASELINE
+
+
+def test_a_baseline_from_before_the_sustained_method_is_marked() -> None:
+    """Issue 19: earlier tables are marked: a GPU entry with no recorded timing method says so."""
+    from hktune.record.judge import judge
+
+    base = {"ratio": 1.0, "ratio_lo": 0.995, "ratio_hi": 1.005, "ratios": [1.0, 1.001, 0.999, 1.0, 1.002, 0.998]}
+    new = {**base, "method": "graph"}
+    assert "re-baseline" in judge(base, new).message
+    assert "launch by launch" not in judge({**base, "method": "graph"}, new).message
+    assert "launch by launch" not in judge(base, {**base, "method": "host"}).message

@@ -42,3 +42,20 @@ def test_small_systematic_error_fails_on_frobenius_or_elements():
 
 def test_parse_config_string():
     assert parse_config_string("A=1,B=22") == {"A": 1, "B": 22}
+
+
+def test_fresh_inputs_keep_exact_references():
+    """A fresh measurement's inputs (issue 19: no winner's curse): new values at every address, and
+    each stored reference still equals the fp32 product of its inputs."""
+    import torch
+
+    from hktune.run.measure import Settings, make_sets, refresh
+    from hktune.run.verify import reference
+
+    sets = make_sets(64, 48, 32, torch.device("cpu"), 1 << 16, Settings())
+    before = [a.clone() for a in sets.A]
+    refresh(sets, torch.Generator().manual_seed(5))
+    assert all(not torch.equal(a, b) for a, b in zip(sets.A, before))
+    for A, Bt, ref in zip(sets.A, sets.Bt, sets.ref):
+        assert torch.equal(ref, reference(A, Bt))
+        assert (A != 0).all()

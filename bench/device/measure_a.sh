@@ -4,7 +4,7 @@
 # (bench/independent.py: no hktune import, a separate process, its own inputs and timing).
 . bench/device/setup.sh
 R=$OUT/a; mkdir -p $R
-SEED=M_BLOCK=2,N_BLOCK=4,STAGES=4,SUPER_M=8,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=232,EPILOGUE=1
+SEED=M_BLOCK=2,N_BLOCK=4,STAGES=4,SUPER_M=8,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=232,EPILOGUE=1,SCHED=0,WG_M=64,CLUSTER_M=1,CLUSTER_N=1,ORDER=0,MMA_LAG=0
 python3 -m hktune bench --arch sm_90 --family thunderkittens --config $SEED --shapes 2048x2048x2048,8192x8192x8192 \
   --json > $R/smoke.json 2> $R/smoke.log
 python3 - "$R/smoke.json" <<'PY' || { tail -30 $R/smoke.log; tar czf $OUT/a.tgz -C $OUT a; exit 1; }

@@ -28,7 +28,7 @@ print(f"spearman {rho:.4f} over {len(rows)} configs; hktune winner {wc} table {w
 for r in sorted(rows, key=lambda r: -r["hktune_ratio"])[:6] + sorted(rows, key=lambda r: r["hktune_ratio"])[:3]:
     print(f"  hktune {r['hktune_ratio']:.4f} indep {r['ratio']:.4f} {','.join(f'{k}={v}' for k, v in r['config'].items() if k in ('M_BLOCK','N_BLOCK','STAGES','SUPER_M','PERSISTENT'))}")
 PY
-SEED=M_BLOCK=2,N_BLOCK=4,STAGES=4,SUPER_M=8,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=232,EPILOGUE=1
+SEED=M_BLOCK=2,N_BLOCK=4,STAGES=4,SUPER_M=8,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=232,EPILOGUE=1,SCHED=0,WG_M=64,CLUSTER_M=1,CLUSTER_N=1,ORDER=0,MMA_LAG=0
 b() { python3 -m hktune bench --arch sm_90 --family thunderkittens --config $SEED --m 4096 --n 4096 --k 4096 --json > $R/proc-$1.json 2>>$R/proc.log; }
 hogs() { for i in $(seq 15); do python3 -c 'while 1: pass' & done; sleep 1; }
 for t in i1 b1 i2 b2 i3 b3 i4 i5; do

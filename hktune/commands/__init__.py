@@ -2,7 +2,8 @@
 
 The error contract lives here, once: every error (hktune's own, click's usage errors, a missing
 file or a permission problem) is one line, ``hktune: error: ...``, and the exit code of
-hktune.errors: 0 success, 1 work failed, 2 bad input, 3 something missing, 130 interrupted.
+hktune.errors: 0 success, 1 work failed, 2 bad input, 3 something missing, 4 inconclusive (sweep),
+130 interrupted.
 """
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ COMMANDS = ("search", "compile", "verify", "bench", "export", "show", "sweep", "
 _NO_ARGS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 EPILOG = ("Exit codes: 0 success; 1 the work ran and failed; 2 bad input; 3 something the machine lacks "
-          "(compiler, GPU, toolchain, emulator, an optional extra); 130 interrupted (the same command resumes).")
+          "(compiler, GPU, toolchain, emulator, an optional extra); 4 `sweep` only: inconclusive (nothing failed, but "
+          "a measurement was too noisy or disturbed to judge; the detail says what to do); 130 interrupted "
+          "(the same command resumes).")
 
 
 def _line(message: str) -> str:

@@ -8,6 +8,7 @@ import click
 
 from hktune.commands.common import (tree_options, EXIT_FAILED, ArchOption, Fail, check_arch, parse_config, positive, setup,
                                     emit_json, existing_table)
+from hktune.record import figures
 from hktune.record import table as tbl
 from hktune.search.problem import config_string
 from hktune.run.settings import Settings
@@ -66,20 +67,24 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
                     w.start()
                 res = workers[w.device].evaluate(o.artifact, config_string(space, cfg), *shape, dtype=tgt.dtype.name)
             res.pop("samples_us", None)
+            f = figures.of(res) if res.get("ok") else None
+            why = f.unreliable() if f else []
             out.append({"arch": arch_, "family": fam.name, "m": shape[0], "n": shape[1], "k": shape[2],
-                        "config": dict(cfg), **res, "stored_tflops": entry.tflops if entry else None})
-            ci = f"{res['ratio_lo']:.3f}-{res['ratio_hi']:.3f}" if res.get("ratio_lo") is not None else ""
+                        "config": dict(cfg), **res, "stored_tflops": entry.tflops if entry else None,
+                        "stored_ratio": entry.ratio if entry else None, "unreliable": why or None})
+            ci = f"{f.lo:.4g}-{f.hi:.4g}" if f and f.lo is not None else ""
+            note = res.get("reason") or ("unreliable: " + "; ".join(why) if why else "")
             rows.append([fam.name, arch_, "x".join(map(str, shape)), "ok" if res.get("ok") else "FAILED",
-                         res.get("tflops"), res.get("vendor_tflops"), res.get("ratio"), ci,
-                         res.get("spread"), entry.tflops if entry else None, res.get("reason") or ""])
+                         res.get("ratio"), ci, res.get("tflops"), res.get("vendor_tflops"),
+                         entry.ratio if entry else None, note])
     finally:
         for w in workers.values():
             w.close()
     if as_json:
         emit_json(out)
     else:
-        click.echo(tabulate(rows, headers=["family", "arch", "MxNxK", "check", "TFLOP/s", "vendor", "paired ratio", "95% CI", "spread", "stored", "reason"],
-                            tablefmt="simple", floatfmt=".4g"))
+        click.echo(tabulate(rows, headers=["family", "arch", "MxNxK", "check", "ratio to vendor (paired)", "95% CI", "TFLOP/s",
+                                           "vendor TFLOP/s", "stored ratio", "note"], tablefmt="simple", floatfmt=".4g"))
     if not all(o.get("ok") for o in out):
         sys.exit(EXIT_FAILED)
 

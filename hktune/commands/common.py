@@ -148,6 +148,11 @@ def check_storage(spec: str, *, must_exist: bool) -> str:
     """A --storage value that is a URL, or a journal path in an existing folder (and, for a
     read-only command, an existing file). Nothing is created here."""
     if is_url(spec):
+        from hktune.search.storage import url_problem
+
+        why = url_problem(spec)
+        if why:
+            raise Fail(f"--storage {spec}: {why}")
         if must_exist and spec.startswith("sqlite:///"):
             db = Path(spec.removeprefix("sqlite:///").split("?")[0])
             if str(db) not in ("", ":memory:") and not db.is_file():

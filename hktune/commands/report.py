@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from hktune.commands.common import Fail, studies_storage
+from hktune.commands.show import trial_state
+from hktune.record import figures
 from hktune.errors import Missing
 from hktune.search.storage import open_storage
 from hktune.family.family import project_root
@@ -30,6 +32,17 @@ def evaluated_trials(study):  # noqa: ANN001, ANN201
             and t.state.name in ("COMPLETE", "FAIL", "PRUNED")]
 
 
+YLABEL = "ratio to vendor BLAS (paired: vendor time / kernel time)"
+
+
+def trial_ratio(t) -> float:  # noqa: ANN001
+    """A verified trial's paired ratio to the vendor: its value (the study's objective); a trial of
+    an older hktune whose value was TFLOP/s (no ``ratio`` attribute) is divided by its vendor's."""
+    if "ratio" in t.user_attrs or not t.user_attrs.get("vendor_tflops"):
+        return float(t.value)
+    return float(t.value) / float(t.user_attrs["vendor_tflops"])
+
+
 def write_report(study, out: Path) -> Path:  # noqa: ANN001
     """Writes history.png, importance.png, knobs.png and report.md into ``out``; returns the .md."""
     import matplotlib
@@ -43,18 +56,17 @@ def write_report(study, out: Path) -> Path:  # noqa: ANN001
     done = [t for t in trials if t.state.name == "COMPLETE"]
     if not done:
         raise Fail(f"study {study.study_name} has no verified trial yet; nothing to plot", 1)
+    # The winner: the study's one best (the table entry's figures, as `show` prints them), never recomputed.
+    recorded = study.user_attrs.get("best") or {}
+    win = figures.of(recorded) if recorded.get("ratio") is not None else None
+    win_config = recorded.get("config") or {}
 
-    # Optimisation history: each verified trial as a ratio to the vendor BLAS timed beside it (so
-    # the vendor is the line at 1.0 and squashes nothing), with the best so far.
-    def ratio(t) -> float | None:  # noqa: ANN001
-        v = t.user_attrs.get("vendor_tflops")
-        return t.value / v if v else None
-
-    use_ratio = all(ratio(t) for t in done)
+    # Optimisation history: each verified trial's paired ratio to the vendor BLAS (the study's
+    # objective, the same number `show` prints), so the vendor is the line at 1.0, with the best so far.
     xs, ys, best, bests = [], [], -math.inf, []
     for i, t in enumerate(trials, 1):
         if t.state.name == "COMPLETE":
-            y = ratio(t) if use_ratio else t.value
+            y = trial_ratio(t)
             xs.append(i)
             ys.append(y)
             best = max(best, y)
@@ -62,16 +74,17 @@ def write_report(study, out: Path) -> Path:  # noqa: ANN001
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.scatter(xs, ys, s=12, alpha=0.6, label="verified trial")
     ax.step(range(1, len(trials) + 1), bests, where="post", color="C1", lw=2, label="best so far")
-    if use_ratio:
-        ax.axhline(1.0, color="C2", ls="--", label="vendor BLAS (1.0)")
-    lo, hi = min(ys), max(max(ys), 1.0 if use_ratio and max(ys) > 0.5 else max(ys))
+    ax.axhline(1.0, color="C2", ls="--", label="vendor BLAS (1.0)")
+    if win is not None:
+        ax.axhline(win.ratio, color="C3", ls=":", label=f"table entry {win.ratio:.3g}x")
+    lo, hi = min(ys), max(max(ys), 1.0 if max(ys) > 0.5 else max(ys))
     if hi / max(lo, 1e-12) > 8:
         ax.set_yscale("log")
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("evaluated config (in order)")
-    ax.set_ylabel("TFLOP/s / vendor BLAS TFLOP/s" if use_ratio else "TFLOP/s")
+    ax.set_ylabel(YLABEL)
     ax.set_title(f"{study.study_name}: history")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right")
@@ -101,10 +114,9 @@ def write_report(study, out: Path) -> Path:  # noqa: ANN001
     params = list(done[0].user_attrs.get("config") or done[0].params)
     cols = 3
     rows = math.ceil(len(params) / cols)
-    ylab = "x vendor BLAS" if use_ratio else "TFLOP/s"
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), squeeze=False)
     for ax, p in zip(axes.flat, params):
-        pts = [((t.user_attrs.get("config") or t.params)[p], ratio(t) if use_ratio else t.value) for t in done]
+        pts = [((t.user_attrs.get("config") or t.params)[p], trial_ratio(t)) for t in done]
         values = sorted({v for v, _ in pts})
         pow2 = all(isinstance(v, (int, float)) and v > 0 and float(v).is_integer() and (int(v) & (int(v) - 1)) == 0
                    for v in values) and len(values) > 1
@@ -122,7 +134,7 @@ def write_report(study, out: Path) -> Path:  # noqa: ANN001
         else:
             ax.set_xticks(values)
         ax.set_xlabel(p + (" (log2 axis)" if pow2 else ""))
-        ax.set_ylabel(ylab)
+        ax.set_ylabel("ratio to vendor (paired)")
         ax.grid(True, alpha=0.3)
     if params:
         axes.flat[0].legend(fontsize=7)
@@ -133,21 +145,32 @@ def write_report(study, out: Path) -> Path:  # noqa: ANN001
     fig.savefig(out / "knobs.png", dpi=110)
     plt.close(fig)
 
-    ranked = sorted(done, key=lambda t: t.value, reverse=True)
-    win = ranked[0]
-    v = win.user_attrs.get("vendor_tflops")
+    ranked = sorted(done, key=trial_ratio, reverse=True)
+    states: dict[str, int] = {}
+    for t in trials:
+        states[trial_state(t)] = states.get(trial_state(t), 0) + 1
     failed = [t for t in trials if t.state.name == "FAIL"]
+    counts = ", ".join(f"{n} {st}" for st, n in states.items() if st != "complete")
     lines = [f"# {study.study_name}", "",
-             f"{len(trials)} configs evaluated: {len(done)} verified, {len(failed)} failed, "
-             f"{len(trials) - len(done) - len(failed)} pruned.", "",
-             f"**Winner**: {win.value:.4g} TFLOP/s (trial {win.number}, error {win.user_attrs.get('error', float('nan')):.2e}), "
-             + (f"{win.value / v:.3f}x the vendor BLAS timed beside it ({v:.4g} TFLOP/s)." if v else "no vendor timing."), "",
-             "`" + " ".join(f"{k}={val}" for k, val in (win.user_attrs.get("config") or win.params).items()) + "`", "",
-             "| rank | TFLOP/s | vs winner | vendor | x vendor | config |", "|---|---|---|---|---|---|"]
+             f"{len(trials)} configs evaluated: {len(done)} verified" + (f", {counts}" if counts else "") + ".", "",
+             "Speed is the **paired ratio** to the vendor BLAS (vendor time / kernel time, timed in alternating "
+             "rounds on the same inputs; > 1: the kernel is faster), the number `hktune show` prints.", ""]
+    if win is not None:
+        lines += [f"**Winner**: {win.text('the vendor BLAS')}. Decided by the search; the same figures as the table "
+                  "and `hktune show`.", "",
+                  "`" + " ".join(f"{k}={val}" for k, val in win_config.items()) + "`", ""]
+    else:
+        lines += ["**No winner decided** (the search stopped before its tournament): the trials below are first "
+                  "timings; the same `hktune search` command resumes and decides.", ""]
+    lines += ["| rank | ratio to vendor (paired) | 95% CI | vs best trial | vendor TFLOP/s | config |", "|---|---|---|---|---|---|"]
+    top = trial_ratio(ranked[0])
     for i, t in enumerate(ranked[:10], 1):
         cfg = " ".join(f"{k}={val}" for k, val in (t.user_attrs.get("config") or t.params).items())
-        vt = t.user_attrs.get("vendor_tflops") or float("nan")
-        lines.append(f"| {i} | {t.value:.4g} | {t.value / win.value:.3f} | {vt:.4g} | {t.value / vt:.2f} | {cfg} |")
+        lo, hi = t.user_attrs.get("ratio_lo"), t.user_attrs.get("ratio_hi")
+        ci = f"{lo:.4g}-{hi:.4g}" if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and math.isfinite(lo) and math.isfinite(hi) else ""
+        vt = t.user_attrs.get("vendor_tflops")
+        vt = f"{vt:.4g}" if isinstance(vt, (int, float)) else ""
+        lines.append(f"| {i} | {trial_ratio(t):.4g} | {ci} | {trial_ratio(t) / top:.3f} | {vt} | {cfg} |")
     if imp:
         lines += ["", "Parameter importance: " + ", ".join(f"{k} {v:.2f}" for k, v in imp.items())]
     if failed:
@@ -156,7 +179,8 @@ def write_report(study, out: Path) -> Path:  # noqa: ANN001
             r = str(t.user_attrs.get("reason", "?")).split(":")[0]
             reasons[r] = reasons.get(r, 0) + 1
         lines += ["", "Failures: " + ", ".join(f"{n}x {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1]))]
-    lines += ["", "## History (each verified trial as a ratio to the vendor BLAS timed beside it)", "", "![history](history.png)",
+    lines += ["", "## History (each verified trial's paired ratio to the vendor BLAS; the dashed line at 1.0 is the vendor)", "",
+              "![history](history.png)",
               "", "## Per knob (median and p10-p90 of the trials with each value)", "", "![knobs](knobs.png)"]
     lines += ["", "## Parameter importance", "", "![importance](importance.png)"] if imp else []
     md = out / "report.md"

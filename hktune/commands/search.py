@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from hktune.dtypes import DTYPES
+from hktune.record import figures
 from hktune.search.strategies import DEFAULT as DEFAULT_STRATEGY
 from hktune.search.strategies import STRATEGIES
 
@@ -69,9 +70,9 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
            trial_timeout: float, roots: dict[str, str | None], space_file: Path | None, finalists: int,
            tournament_rounds: int, sanitize: bool, retime: bool, emulate: bool, quiet: bool, as_json: bool) -> None:
     """Tune GEMM shapes: compile, verify, time and search; the best verified config goes into the table."""
-    shapes = _shapes_given(m, n, k, shapes_file)
     if storage is not None:
-        check_storage(storage, must_exist=False)
+        check_storage(storage, must_exist=False)  # first: refused in under 2 s, before any family is read
+    shapes = _shapes_given(m, n, k, shapes_file)
     tgt, builder = setup(arch, family, roots, jobs, space_file, dtype)
     run_target = targets.get("emulator" if emulate else tgt.run)
     shapes, illegal = _servable(tgt, shapes, shapes_file)
@@ -198,10 +199,10 @@ def _progress(total: int, quiet: bool):  # noqa: ANN202
     def best_text(summary) -> str:  # noqa: ANN001
         if not summary.best:
             return f"failed {summary.failed}"
-        b = summary.best
-        ratio = b.get("ratio") or (b["tflops"] / b["vendor_tflops"] if b.get("vendor_tflops") else None)
-        vs = f" ({ratio:.2f}x vendor{', paired' if b.get('ratio') else ''})" if ratio else ""
-        return f"best {b['tflops']:.3g} TFLOP/s{vs}, failed {summary.failed}"
+        f = figures.of(summary.best)
+        ratio = f"{f.ratio:.3g}x vendor (paired)" if f.ratio else "?"
+        tf = f"{f.tflops:.3g}" if f.tflops else "?"
+        return f"best so far {ratio} (first timing), {tf} TFLOP/s, failed {summary.failed}"
 
     if sys.stderr.isatty():
         from tqdm import tqdm
@@ -233,9 +234,8 @@ def _summary_dict(summary, table: Path, shape: tuple[int, int, int]) -> dict:  #
     best = None
     if summary.best:
         b = summary.best
-        best = {"tflops": b["tflops"], "time_us": b["median_us"], "spread": b["spread"], "error": b["error"],
-                "vendor_tflops": b["vendor_tflops"], "ratio": b["tflops"] / b["vendor_tflops"] if b["vendor_tflops"] else None,
-                "config": dict(b["config"])}
+        best = {**figures.of(b).as_dict(), "time_us": b.get("median_us"), "spread": b.get("spread"),
+                "error": b.get("error"), "config": dict(b["config"])}
     reasons: dict[str, int] = {}
     for _, why in summary.failures:
         reasons[why.split(":")[0]] = reasons.get(why.split(":")[0], 0) + 1
@@ -264,19 +264,25 @@ def _print_summary(summary, table: Path) -> None:  # noqa: ANN001
             ["pruned (resources)", summary.pruned], ["proposals outside the valid space", summary.skipped_invalid],
             ["wall time", f"{summary.wall_s:.1f} s"], ["compile time (sum)", f"{summary.compile_s:.1f} s"],
             ["run time", f"{summary.run_s:.1f} s"]]
+    f = figures.of(summary.best) if summary.best else None
     if summary.best:
         b = summary.best
         g = lambda k, fmt: format(b[k], fmt) if isinstance(b.get(k), (int, float)) else "?"  # noqa: E731
         what = "recorded best" if b.get("recorded") else "best this run"
-        ratio = f"{g('ratio', '.3f')}x vendor (paired)"
-        if b.get("finalists"):
-            ratio += f"; tournament of {b['finalists']}, {b.get('rounds')} rounds" + (", top two tied" if b.get("tie") else "")
-        rows += [[what, f"{g('tflops', '.4g')} TFLOP/s, {g('median_us', '.1f')} us (spread {g('spread', '.1%')})"],
-                 ["vendor BLAS", f"{g('vendor_tflops', '.4g')} TFLOP/s"], ["ratio", ratio],
+        how = f"tournament of {b['finalists']}, {b.get('rounds')} rounds" + (", top two tied" if b.get("tie") else "") \
+            if b.get("finalists") else ""
+        rows += [[what, f.ratio_text() + (f"; {how}" if how else "")],
+                 ["absolute", f"{f.absolute_text()}, {g('median_us', '.1f')} us per launch"],
                  ["error", g("error", ".2e")],
                  ["config", " ".join(f"{k}={v}" for k, v in b["config"].items())]]
     rows.append(["table", f"{table} ({'updated' if summary.recorded else 'unchanged'})"])
     click.echo(tabulate(rows, tablefmt="plain"))
+    if f is not None:
+        for w in f.warnings:
+            click.echo(f"warning: {w}")
+        why = f.unreliable()
+        if why:
+            click.echo(f"unreliable: {'; '.join(why)} (re-run on a quieter machine; `hktune bench --table {table}` re-times it)")
     reasons: dict[str, int] = {}
     for _, why in summary.failures:
         reasons[why.split(":")[0]] = reasons.get(why.split(":")[0], 0) + 1

@@ -10,6 +10,7 @@ import click
 from hktune.commands.bench import REPEATS
 from hktune.commands.common import ArchOption, tree_options, check_arch, positive_seconds, emit_json
 from hktune.commands.common import Fail as _Fail
+from hktune.record import figures
 from hktune.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK  # noqa: F401
 from hktune.errors import EXIT_MISSING as EXIT_NOTHING
 from hktune.record import table as tbl
@@ -50,9 +51,12 @@ Rule, per entry, on the paired ratio (vendor time / kernel time, timed in altern
   regression:   the slowdown's 95% CI lies above 0 and reaches --tolerance
                 (after --confirm re-measures; the best verified one counts)
   improved:     the mirror image (--update stores it, race-hunted first)
-  bad baseline: the stored ratio's CI half-width exceeds max(1.5%, --tolerance/2): it cannot
-                vouch for anything; re-baseline with --update (never a wider threshold)
-  inconclusive: the re-measure is too imprecise to say "unchanged" (fails)
+  inconclusive: the stored or the new measurement is too imprecise to judge --tolerance (its CI
+                half-width, between-measurement noise included, exceeds max(1.5%, --tolerance/2)),
+                or a change was seen while the machine was disturbed (host load above its cores,
+                a throttled GPU). Not a pass; re-run on a quiet machine or give a larger --tolerance
+  bad baseline: an old entry without a CI whose spread is too wide to judge by, or without a
+                ratio: re-baseline with --update (never a wider threshold)
 
 An entry measured with another compiler, torch, include tree (HipKittens commit), device or
 template (template_hash) is not trusted: it is race-hunted (4 fresh inputs x 4 back-to-back
@@ -62,10 +66,12 @@ device here are skipped, with the reason.
 \b
 Exit codes:
   0  every selected entry verified, none significantly slower by --tolerance or more
-  1  a regression, a bad baseline, an inconclusive re-measure, a wrong result (or crash/hang), a failed build or an invalid config;
+  1  a regression, a bad baseline, a wrong result (or crash/hang), a failed build or an invalid config;
      also a skipped entry under --require-all
   2  bad input (missing or malformed table, bad --shapes, unknown --arch, unwritable report)
   3  nothing runnable (no entry selected, or every selected entry skipped)
+  4  inconclusive: nothing failed, but an entry could not be judged (too noisy or a disturbed
+     machine); the detail says what to do
 """
 
 
@@ -114,20 +120,26 @@ def command(table: Path, shapes: str | None, family: str | None, arch: str | Non
         raise _Fail(str(e)) from None
 
     rows = []
-    for v in report.verdicts:
+    for i, v in enumerate(report.verdicts, 1):
         r = v.result or {}
-        rows.append([v.status, f"{v.entry.key.family}/{v.entry.key.arch}", f"{v.entry.key.m}x{v.entry.key.n}x{v.entry.key.k}",
-                     v.entry.tflops, r.get("tflops"), -v.slowdown / (1 + v.slowdown) if v.slowdown is not None and v.slowdown > -1 else None,
-                     v.threshold, r.get("vendor_tflops"), "yes" if v.provenance else "", (v.message or "")[:120]])
+        rows.append([i, v.status, f"{v.entry.key.family}/{v.entry.key.arch}", f"{v.entry.key.m}x{v.entry.key.n}x{v.entry.key.k}",
+                     figures.of(v.entry).ratio, figures.of(r).ratio if r else None,
+                     -v.slowdown / (1 + v.slowdown) if v.slowdown is not None and v.slowdown > -1 else None,
+                     v.threshold, r.get("tflops"), "yes" if v.provenance else ""])
     if as_json:
         emit_json([{"status": v.status, "family": v.entry.key.family, "arch": v.entry.key.arch, "m": v.entry.key.m,
                     "n": v.entry.key.n, "k": v.entry.key.k, "config": dict(v.entry.config), "stored_tflops": v.entry.tflops,
                     "tflops": (v.result or {}).get("tflops"), "vendor_tflops": (v.result or {}).get("vendor_tflops"),
+                    "stored_ratio": figures.of(v.entry).ratio, "ratio": figures.of(v.result).ratio if v.result else None,
                     "slowdown": v.slowdown, "limit": v.threshold, "provenance": v.provenance or None,
+                    "warnings": (v.result or {}).get("warnings") or None,
                     "detail": v.message or None} for v in report.verdicts])
     elif rows:
-        click.echo(tabulate(rows, headers=["status", "family/arch", "MxNxK", "stored", "now", "change", "limit", "vendor",
-                                           "provenance", "detail"], tablefmt="simple", floatfmt=".4g"))
+        click.echo(tabulate(rows, headers=["#", "status", "family/arch", "MxNxK", "stored ratio", "ratio now", "change",
+                                           "limit", "TFLOP/s now", "provenance"], tablefmt="simple", floatfmt=".4g"))
+        for i, v in enumerate(report.verdicts, 1):  # in full: the detail says what to do
+            if v.message:
+                click.echo(f"[{i}] {v.status}: {v.message}")
     try:
         if markdown_path is not None:
             markdown_path.write_text(markdown(report))

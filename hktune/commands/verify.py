@@ -84,7 +84,8 @@ def _setup_checked(arch: str, hk_root: str | None, jobs: int):  # noqa: ANN202
 @click.option("--arch", required=True, type=click.Choice(["gfx950", "gfx942"]), help="the AMD arch whose code objects to emulate")
 @click.option("--config", "config_text", default=None, help="one config: NAME=V,NAME=V,...")
 @click.option("--seeds", is_flag=True, help="the space's seed configs")
-@click.option("--sample", type=int, default=None, callback=positive, help="a random sample of N valid configs")
+@click.option("--sample", type=int, default=None, callback=positive,
+              help="a random sample of N valid configs, all emulated (one a static check rejects is replaced)")
 @click.option("--all", "all_", is_flag=True, help="every valid config (hours: see bench/emulate_all.py)")
 @click.option("--pairwise", is_flag=True, help="the seeds plus a covering array: every feasible pair of knob values "
               "in some config (hktune/space/pairwise.py; bench/pairwise.py runs it resumably)")
@@ -136,7 +137,12 @@ def command(arch: str, config_text: str | None, seeds: bool, sample: int | None,
     t0 = time.perf_counter()
     with builder:
         try:
-            rows = emulator_verify.verify(builder, configs, shape=shape, jobs=jobs, timeout_s=timeout_s, seed=seed, progress=progress)
+            if sample is not None:   # every sampled config emulated: a rejected one is replaced
+                rows = emulator_verify.verify_sample(builder, sample, shape=shape, rng_seed=seed, jobs=jobs,
+                                                     timeout_s=timeout_s, progress=progress)
+            else:
+                rows = emulator_verify.verify(builder, configs, shape=shape, jobs=jobs, timeout_s=timeout_s, seed=seed,
+                                              progress=progress)
         except EmulatorMissing as e:
             raise Fail(str(e), EXIT_MISSING) from None
     wall = time.perf_counter() - t0

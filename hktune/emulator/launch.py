@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from hktune.build.amd import codeobject
-from hktune.emulator import abi
+from hktune.emulator import abi, strict
 
 REL_TOL = 1e-2  # relative Frobenius error
 ELEM_REL = 2.0 ** -7  # |C - ref| <= ELEM_REL * |ref| + ELEM_ABS * rms(ref)
@@ -93,6 +93,8 @@ def run(req: dict) -> dict:
 
     sys.path.insert(0, req["emulator_root"])
     from test.mockgpu.amd import emu  # noqa: E402 - the pinned tinygrad test files
+
+    strict.install(emu)   # a buffer resource with a stride or swizzle bit set reads nothing
 
     t0 = time.perf_counter()
     emu.run_asm(img + kern.entry_vaddr, kern.code_size or len(co.image), *launch.grid, *launch.block, args_ptr, rsrc2,

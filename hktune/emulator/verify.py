@@ -152,6 +152,24 @@ def verify(builder, configs: Iterable[Mapping[str, int]], *, shape: tuple[int, i
     return rows
 
 
+def verify_sample(builder, n: int, *, shape: tuple[int, int, int] | None = None, rng_seed: int = 0,  # noqa: ANN001
+                  **kw) -> list[Row]:
+    """A random sample of n valid configs (legal for `shape` when given), every one emulated: a
+    config a static check rejects is reported and replaced by the next config of the same random
+    order, until n are emulated or the space is used up."""
+    valid = builder.space.enumerate(shape)
+    order = random.Random(rng_seed).sample(valid, len(valid))
+    rows: list[Row] = []
+    pos = 0
+    while pos < len(order):
+        want = n - sum(1 for r in rows if r.status != "rejected")
+        if want <= 0:
+            break
+        batch, pos = order[pos:pos + want], pos + want
+        rows += verify(builder, batch, shape=shape, seed=rng_seed, **kw)
+    return rows
+
+
 def counts(rows: Iterable[Row]) -> dict[str, int]:
     """{'passed': n, 'failed': n, 'rejected': n}."""
     out = {"passed": 0, "failed": 0, "rejected": 0}

@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 
 from hktune.space.expr import ExprError
 from hktune.space.space import Space
+from hktune.record import figures
 from hktune.record.table import Entry, Key
 
 # The C ABI's dtype and layout: their lookups get the short names; others get a suffix.
@@ -161,13 +162,17 @@ def _legal_fn(name: str, space: Space, e: Entry) -> str:
 def _comment(i: int, e: Entry) -> str:
     cfg = " ".join(f"{k}={v}" for k, v in e.config.items())
     vname = e.vendor.get("name", "vendor BLAS")
-    if math.isfinite(e.ratio):
-        note = f"{e.ratio:.3f}x {vname}"
-        if e.ratio < 1:
+    f = figures.of(e)
+    if f.ratio is not None:
+        note = f.ratio_text(vname)
+        if f.ratio < 1:
             note += " -- SLOWER than the vendor BLAS here; a caller may prefer it"
+        why = f.unreliable()
+        if why:
+            note += " -- unreliable: " + "; ".join(why)
     else:
         note = "no vendor timing"
-    return f"// [{i}] {e.key.m}x{e.key.n}x{e.key.k}: {e.tflops:.1f} TFLOP/s, {note}; {cfg}"
+    return f"// [{i}] {e.key.m}x{e.key.n}x{e.key.k}: {note}; {e.tflops:.4g} TFLOP/s; {cfg}"
 
 
 def _entries_array(decl: str, space: Space, entries: list[Entry]) -> str:
@@ -254,7 +259,7 @@ def _structs(ns: str, fam: str, space: Space) -> str:
             f"  {S}Config config;\n"
             f"  double tflops;            // of the tuned kernel at (m, n, k)\n"
             f"  double vendor_tflops;     // of the vendor BLAS at (m, n, k); -1: not timed\n"
-            f"  double ratio;             // tflops / vendor_tflops; < 1: the vendor BLAS was faster; -1: unknown\n"
+            f"  double ratio;             // paired: vendor time / kernel time; < 1: the vendor BLAS was faster; -1: unknown\n"
             f"  std::int64_t lm, ln, lk;  // log2 of m, n, k in fixed point, for the nearest-shape fallback\n"
             f"}};\n"
             f"}}  // namespace {ns}\n\n")

@@ -13,22 +13,30 @@ with a confidence interval [d_lo, d_hi]:
   * otherwise interval arithmetic on the two medians' CIs: d_lo = ln(b.lo / n.hi),
     d_hi = ln(b.hi / n.lo) (conservative: significant only when the CIs are separated).
 
+Noise: where a measurement carries ``noise`` (the relative spread between independent
+re-measurements of one config, when the run target measures it), the interval of d is widened by
+ln(1 + noise) on each side and the precision asked of either side counts it: the judge never
+calls a change that the machine's own between-measurement noise could make.
+
 Verdicts (``judge``):
-  * ``bad_baseline``: the baseline is not fit to judge against: no positive finite ratio, or its
-    relative CI half-width > ``max_precision`` (1.5 %). An old-style entry with only
-    ``spread`` = (p90 - p10)/median of 50 single launches gets half-width = 0.2 x spread (normal
-    theory: the median of 50 draws has a 95 % half-width of 0.135 x (p90 - p10), times sqrt 2 for a
-    ratio of two arms), so spread > 7.5 % is refused. Message: "re-baseline with --update". The
-    threshold is NEVER widened by a stored spread (that is how a 14x slowdown once passed).
-  * ``regressed``: significant (d_lo > ln(1 + noise), the baseline's measured between-measurement
-    noise floor, 0 when the entry has none) and not shown to be smaller than the effect threshold
+  * ``bad_baseline``: the stored entry cannot be compared at all: no positive finite ratio, or an
+    old-style entry with no CI whose ``spread`` = (p90 - p10)/median of 50 single launches gives a
+    half-width (0.2 x spread: normal theory, the median of 50 draws has a 95 % half-width of
+    0.135 x (p90 - p10), times sqrt 2 for a ratio of two arms) above ``max_precision``. Message:
+    "re-baseline with --update". The threshold is NEVER widened by a stored spread (that is how a
+    14x slowdown once passed).
+  * ``regressed``: significant (d_lo > 0) and not shown to be smaller than the effect threshold
     (d_hi >= ln(1 + effect), effect 3 %): the data are consistent with a slowdown of at least 3 %
     and exclude none. A precisely measured 1 % slowdown (CI [0.7 %, 1.3 %]) is ``unchanged``; a
     planted 3 % slowdown is caught although its estimate falls below 3 % half of the time.
-  * ``improved``: the mirror image (d_hi < 0 and d_lo <= -ln(1 + effect)).
-  * ``inconclusive``: neither, and the new measurement's precision is worse than
-    ``max_precision``: it cannot vouch for "unchanged"; re-measure on a quieter machine. Treat as
-    failing, never as a pass.
+    When either measurement was disturbed (host load above its cores, a throttled GPU: the
+    measurements' warnings), the same finding is ``inconclusive`` instead: a loaded machine moves
+    a kernel and the vendor differently, so it cannot tell a slower kernel from a busier machine.
+  * ``improved``: the mirror image (undisturbed measurements only).
+  * ``inconclusive``: none of these, and either side is too imprecise to vouch for "unchanged"
+    (the stored CI or the new one, noise included, wider than ``max_precision``), or disturbed as
+    above. Never a pass; the message says what to do (``FIX``). An imprecise entry fresh from a
+    search on a busy machine is inconclusive, not a bad baseline.
   * ``unchanged``: otherwise.
 """
 from __future__ import annotations
@@ -46,7 +54,19 @@ MAX_PAIRS = 400_000  # Hodges-Lehmann pairwise differences; larger samples are t
 
 REGRESSED, IMPROVED, UNCHANGED, BAD_BASELINE, INCONCLUSIVE = (
     "regressed", "improved", "unchanged", "bad_baseline", "inconclusive")
-FAILING = (REGRESSED, BAD_BASELINE, INCONCLUSIVE)
+FAILING = (REGRESSED, BAD_BASELINE, INCONCLUSIVE)   # not a pass (the sweep gives inconclusive its own exit code)
+DISTURBED = ("host load", "throttl")   # measurement warnings that mean the machine, not the kernel, moved
+# A power-capped card is the steady state that sustained timing measures (both arms alike), not a disturbance.
+STEADY = ("sw_power_cap",)
+
+
+def _disturbing(warning: str) -> bool:
+    if "throttl" in warning and "(" in warning:
+        reasons = {r.strip() for r in warning[warning.index("(") + 1:warning.rindex(")")].split(",")}
+        return bool(reasons - set(STEADY))
+    return any(d in warning for d in DISTURBED)
+FIX = ("re-run the sweep on a quiet machine (no other jobs; `uptime` load below the core count), or judge a coarser "
+       "change with a larger --tolerance (the precision asked is half of it)")
 
 
 @dataclass
@@ -61,7 +81,8 @@ class RatioSummary:
     precision: float | None = None
     spread: float | None = None
     samples: list[float] = field(default_factory=list)
-    noise: float = 0.0   # measured between-measurement spread of the baseline (relative; hktune.search.confirm)
+    noise: float | None = None                                 # relative between-measurement spread
+    disturbed: list[str] = field(default_factory=list)         # warnings: host load, throttling
 
     def interval(self) -> tuple[float, float, str]:
         """(lo, hi, source) of the median ratio; (-inf, inf) when nothing says how precise it is."""
@@ -75,8 +96,10 @@ class RatioSummary:
         return -math.inf, math.inf, "none"
 
     def half_width(self) -> float:
+        """Relative half-width of the ratio's CI, the between-measurement noise included."""
         lo, hi, _ = self.interval()
-        return (hi - lo) / 2 / self.ratio if _finite(lo) and _finite(hi) and self.ratio > 0 else math.inf
+        h = (hi - lo) / 2 / self.ratio if _finite(lo) and _finite(hi) and self.ratio > 0 else math.inf
+        return max(h, self.noise) if _finite(self.noise) else h
 
 
 @dataclass
@@ -118,9 +141,11 @@ def summary_of(obj: Any) -> RatioSummary:
         ratio = t / vt if _finite(t) and _finite(vt) and vt > 0 else math.nan
     samples = _get(obj, "ratios") or []
     noise = _get(obj, "noise")
+    warnings = [str(w) for w in (_get(obj, "warnings") or [])]
     return RatioSummary(float(ratio), _get(obj, "ratio_lo"), _get(obj, "ratio_hi"), _get(obj, "precision"),
                         _get(obj, "spread"), [float(x) for x in samples if _finite(x) and x > 0],
-                        float(noise) if _finite(noise) and noise > 0 else 0.0)
+                        float(noise) if _finite(noise) and noise >= 0 else None,
+                        [w for w in warnings if _disturbing(w)])
 
 
 def _thin(xs: list[float], n: int) -> list[float]:
@@ -148,16 +173,31 @@ def shift_ci(x: Sequence[float], y: Sequence[float], confidence: float = DEFAULT
 def judge(baseline: RatioSummary | Any, new: RatioSummary | Any, effect: float = DEFAULT_EFFECT,
           max_precision: float = DEFAULT_MAX_PRECISION, confidence: float = DEFAULT_CONFIDENCE) -> Judgement:
     """The verdict for one entry (module docstring). ``baseline``/``new``: RatioSummary, or
-    anything ``summary_of`` reads (a Result dict, a table Entry)."""
+    anything ``summary_of`` reads (a Result dict, a table Entry). A GPU baseline timed before the
+    sustained method (no ``method`` recorded) is marked as such in the message."""
+    j = _judge(baseline, new, effect, max_precision, confidence)
+    if not isinstance(baseline, RatioSummary) and _get(baseline, "method") is None \
+            and _get(new, "method") in SUSTAINED:
+        j.message += ("; the stored figure was timed launch by launch (before the sustained method of "
+                      "2026-12-04): re-baseline with --update")
+    return j
+
+
+SUSTAINED = ("graph", "prequeued")
+
+
+def _judge(baseline: RatioSummary | Any, new: RatioSummary | Any, effect: float, max_precision: float,
+           confidence: float) -> Judgement:
     b = baseline if isinstance(baseline, RatioSummary) else summary_of(baseline)
     n = new if isinstance(new, RatioSummary) else summary_of(new)
     nan = math.nan
     if not (_finite(b.ratio) and b.ratio > 0):
         return Judgement(BAD_BASELINE, nan, nan, nan, "", f"the stored ratio {b.ratio} is not a positive number: re-baseline with --update")
     bh = b.half_width()
-    if not bh <= max_precision:
-        src = b.interval()[2]
-        what = f"spread {b.spread:.3g} (about +-{bh:.1%})" if src == "spread" else f"precision +-{bh:.1%}"
+    old_style = b.lo is None and b.hi is None and b.precision is None  # an entry from before paired timing
+    if old_style and b.interval()[2] in ("spread", "none") and not bh <= max_precision:
+        # An old-style entry (no CI): nothing to compare with; a re-baseline gives it one.
+        what = f"spread {b.spread:.3g} (about +-{bh:.1%})" if b.interval()[2] == "spread" else "no CI"
         return Judgement(BAD_BASELINE, nan, nan, nan, "",
                          f"the stored measurement is too imprecise to judge against ({what} > +-{max_precision:.1%}): "
                          f"re-baseline with --update")
@@ -173,18 +213,26 @@ def judge(baseline: RatioSummary | Any, new: RatioSummary | Any, effect: float =
         d_lo = math.log(blo / nhi) if blo > 0 and _finite(nhi) else -math.inf
         d_hi = math.log(bhi / nlo) if nlo > 0 and _finite(bhi) else math.inf
         method = "ci"
+    noise = max((x for x in (b.noise, n.noise) if x is not None), default=0.0)
+    if noise > 0:   # two independent measurements differ by the machine's noise as well
+        d_lo, d_hi = d_lo - math.log1p(noise), d_hi + math.log1p(noise)
     s, s_lo, s_hi = (math.expm1(v) if _finite(v) else v for v in (d, d_lo, d_hi))
     limit = math.log1p(effect)
-    floor = math.log1p(b.noise)  # a shift inside the measured between-measurement noise is not significant
     what = f"slowdown {s:+.2%} (CI {s_lo:+.2%} .. {s_hi:+.2%}) vs the vendor, effect threshold {effect:.0%}"
-    if b.noise:
-        what += f", noise floor {b.noise:.2%}"
-    if d_lo > floor and d_hi >= limit:
+    disturbed = list(dict.fromkeys(b.disturbed + n.disturbed))
+    if disturbed and ((d_lo > 0 and d_hi >= limit) or (d_hi < 0 and d_lo <= -limit)):
+        return Judgement(INCONCLUSIVE, s, s_lo, s_hi, method,
+                         f"{what}, measured while disturbed ({'; '.join(disturbed)}): cannot tell the kernel from "
+                         f"the machine; {FIX}")
+    if d_lo > 0 and d_hi >= limit:
         return Judgement(REGRESSED, s, s_lo, s_hi, method, what)
-    if d_hi < -floor and d_lo <= -limit:
+    if d_hi < 0 and d_lo <= -limit:
         return Judgement(IMPROVED, s, s_lo, s_hi, method, what)
     nh = n.half_width()
-    if not nh <= max_precision:
+    if not bh <= max_precision or not nh <= max_precision:
+        parts = ([f"the stored measurement's +-{bh:.1%}"] if not bh <= max_precision else []) + \
+                ([f"the new measurement's +-{nh:.1%}"] if not nh <= max_precision else [])
         return Judgement(INCONCLUSIVE, s, s_lo, s_hi, method,
-                         f"{what}; the new measurement's precision +-{nh:.1%} > +-{max_precision:.1%}: re-measure")
+                         f"{what}; {' and '.join(parts)} (noise included) too imprecise to judge a {effect:.0%} change "
+                         f"(needs +-{max_precision:.1%}): {FIX}")
     return Judgement(UNCHANGED, s, s_lo, s_hi, method, what)

@@ -298,24 +298,32 @@ def record(
 
 
 # -- showing ---------------------------------------------------------------------------------
-COLUMNS = ["family", "arch", "dtype", "layout", "m", "n", "k", "tflops", "vendor_tflops", "ratio",
-           "error", "trials", "device", "date", "config"]
+COLUMNS = ["family", "arch", "dtype", "layout", "m", "n", "k", "ratio", "ratio_ci", "tflops", "vendor_tflops",
+           "error", "trials", "device", "date", "config", "note"]
 
 
 def to_frame(entries: Iterable[Entry]) -> pd.DataFrame:
-    """One flat row per entry, sorted by key, for ``hktune show``."""
+    """One flat row per entry, sorted by key, for ``hktune show``: the paired ratio to the vendor
+    with its 95% CI first, absolute TFLOP/s of the same measurement second (hktune.record.figures),
+    and a note when the figure cannot be trusted."""
+    from hktune.record import figures
+
     rows = []
     for e in sorted(entries, key=lambda e: e.key):
-        vt = e.vendor.get("tflops")
+        f = figures.of(e)
+        why = f.unreliable()
+        how = ", ".join(x for x in (f.method, f"noise {f.noise:.1%}" if f.noise is not None else None) if x)
         rows.append({
             **e.key.as_dict(),
+            "ratio": f.ratio if f.ratio is not None else float("nan"),
+            "ratio_ci": f"{f.lo:.4g}-{f.hi:.4g}" if f.lo is not None and f.hi is not None else "",
             "tflops": e.tflops,
-            "vendor_tflops": float(vt) if isinstance(vt, (int, float)) else float("nan"),
-            "ratio": e.ratio,
+            "vendor_tflops": f.vendor_tflops if f.vendor_tflops is not None else float("nan"),
             "error": e.error,
             "trials": e.trials,
             "device": str(e.device.get("name", "")),
             "date": e.date,
             "config": " ".join(f"{k}={v}" for k, v in e.config.items()),
+            "note": "; ".join(([how] if how else []) + (["unreliable: " + "; ".join(why)] if why else [])),
         })
     return pd.DataFrame(rows, columns=COLUMNS)

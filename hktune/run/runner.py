@@ -165,9 +165,12 @@ class Worker:
             return ""
         return " | ".join(text[-4:])[:500]
 
-    def evaluate(self, lib: Path | str, expected: str | None, m: int, n: int, k: int, **kw: Any) -> dict[str, Any]:
+    def evaluate(self, lib: Path | str, expected: str | None, m: int, n: int, k: int, timeout_s: float | None = None,
+                 **kw: Any) -> dict[str, Any]:
+        """Verify and time one library (``kw``: the worker's evaluate options, ``dtype`` among them:
+        the worker's own when not given); ``timeout_s`` overrides the trial timeout for this request."""
         return self.request({"op": "evaluate", "lib": str(lib), "expected": expected, "m": m, "n": n, "k": k,
-                             "dtype": self.dtype, **kw})
+                             "dtype": self.dtype, **kw}, timeout_s=timeout_s)
 
     def close(self) -> None:
         if self._proc is not None and self._proc.poll() is None and self._proc.stdin:

@@ -3,8 +3,9 @@
 The driver is small: the strategy (strategies/) decides what to try next, only ever from the
 valid configs; the executor (executor.py) compiles ahead and runs candidates on the workers; the
 recorder (recorder.py) keeps every evaluation in the Optuna study, so a killed search resumes
-without re-running anything; every new verified best goes into the table at once through the one
-recording rule (hktune.record.entry), and the finalists decide the entry at the end (finalists.py).
+without re-running anything; the finalists decide the winner at the end (finalists.py), and only
+that winner goes into the table, through the one recording rule (hktune.record.entry): an
+interrupted search writes no entry.
 """
 from __future__ import annotations
 
@@ -76,6 +77,7 @@ class SearchSummary:
 
 
 BEST_FIELDS = ("tflops", "median_us", "spread", "error", "vendor_tflops", "vendor_us", "ratio")
+BEST_EXTRA = ("ratio_lo", "ratio_hi", "precision", "warnings", "method", "noise")  # shown with the best when measured
 
 
 class Search:
@@ -108,6 +110,8 @@ class Search:
         self.seen: dict[str, float | None] = {}  # config key -> objective (None: failed)
         self.best_value = -math.inf
         self._stop = False
+        self._pending: tuple[Config, dict[str, Any]] | None = None  # this run's best, until the winner is decided
+        self._decided = False
         self.baseline = tbl.lookup(tbl.load(opts.table), self.key) if opts.table else None
         self._retry = self.recorder.close_stale()
         self._code_of: dict[str, str] = {}  # device-code identity -> the config key that was run with it
@@ -132,10 +136,7 @@ class Search:
         """The study's one best (the tournament's winner), with the table's figures when it has them."""
         best = self.study.user_attrs.get("best")
         if self.baseline is not None:
-            e = self.baseline
-            return {"config": e.config, "tflops": e.tflops, "median_us": e.time_us, "spread": e.spread, "error": e.error,
-                    "vendor_tflops": e.vendor.get("tflops"), "vendor_us": e.vendor.get("time_us"), "ratio": e.ratio,
-                    "recorded": True}
+            return {**self.best_of(self.baseline), "recorded": True}
         return dict(best, recorded=True) if best else None
 
     def stop(self) -> None:
@@ -262,8 +263,8 @@ class Search:
         s.succeeded += 1
         if value >= self.best_value:
             s.best = {"config": cfg, **{k: res.get(k) for k in BEST_FIELDS}, "trial": trial.number,
-                      "resources": outcome.resources}
-            self.record_best(cfg, res)
+                      "resources": outcome.resources, **{k: res[k] for k in BEST_EXTRA if res.get(k) not in (None, [])}}
+            self._pending = (cfg, res)  # recorded once the winner is decided (run), never mid-search
         return res
 
     def _fail(self, trial: optuna.Trial, cfg: Config, reason: str, state: TrialState, count: bool = True) -> None:
@@ -277,15 +278,43 @@ class Search:
     def record_best(self, cfg: Config, res: dict[str, Any], final: bool = False, extra: dict[str, Any] | None = None) -> None:
         if self.opts.table is None:
             return
+        self._decided = self._decided or final
         entry = rec.make_entry(self.key, cfg, res, trials=len(self.seen), info=self.worker.info, builder=self.builder,
                                template_hash=self.target.template_hash,
                                extra={"run": self.run_id, "finalist_remeasure": final, **(extra or {})})
         if final and self.baseline is not None and not tbl.better(entry, self.baseline):
             entry = self.baseline  # an earlier run's entry is still the fastest: put it back
-        # The re-measured winner replaces this run's own earlier first-timing entry, and an older
-        # run's entry only when it beats it: one recorded figure per careful measure.
+        # The decided winner replaces an older run's entry only when it beats it.
         replaced, _ = rec.record(self.opts.table, entry, supersede_run=self.run_id if final else None)
         self.summary.recorded = self.summary.recorded or replaced
+        self._shown_best()
+
+    def _shown_best(self) -> None:
+        """The summary's best is the table's entry for this key when there is one: the search prints
+        the same figures `show`, `report` and the header read (hktune.record.figures)."""
+        e = tbl.lookup(tbl.load(self.opts.table), self.key) if self.opts.table else None
+        if e is None:
+            return
+        old = self.summary.best or {}
+        self.summary.best = {**{k: old[k] for k in ("finalists", "tie", "rounds", "trial", "resources") if k in old},
+                             **self.best_of(e), "recorded": e.extra.get("run") != self.run_id}
+
+    def _sync_study_best(self) -> None:
+        """The study's ``best`` attribute carries the table entry's figures, so `show --studies` and
+        `report` print the same best and ratio as the table (not a second measurement's)."""
+        e = tbl.lookup(tbl.load(self.opts.table), self.key) if self._decided and self.opts.table else None
+        if e is None:
+            return
+        old = self.study.user_attrs.get("best") or {}
+        self.study.set_user_attr("best", {**{k: old[k] for k in ("tie", "rounds") if k in old}, **self.best_of(e),
+                                          "run": e.extra.get("run"), "date": e.date})
+
+    @staticmethod
+    def best_of(e: tbl.Entry) -> dict[str, Any]:
+        """A summary's best from a table entry."""
+        return {"config": e.config, "tflops": e.tflops, "median_us": e.time_us, "spread": e.spread, "error": e.error,
+                "vendor_tflops": e.vendor.get("tflops"), "vendor_us": e.vendor.get("time_us"), "ratio": e.ratio,
+                **{k: e.extra[k] for k in BEST_EXTRA if e.extra.get(k) not in (None, [])}}
 
     # -- the loop -------------------------------------------------------------------------------------
     def run(self, on_trial: Callable[[SearchSummary, dict[str, Any] | None], None] | None = None) -> SearchSummary:
@@ -324,6 +353,9 @@ class Search:
                     break
             if self.summary.evaluated or self.opts.retime:
                 decide(self)
+                if not self._decided and self._pending is not None:
+                    self.record_best(*self._pending, final=True)  # no tournament (fewer than two finalists)
+                self._sync_study_best()
         finally:
             for trial in ex.abandon():
                 self.recorder.abandon(trial)

@@ -91,8 +91,12 @@ def decide(search: Any) -> None:
                    and config_key(s.finalist[0]) not in search.recorder.unsafe_keys()), None)
 
     def fresh(item: tuple[dict[str, int], Any]) -> dict[str, Any]:
+        # A config that finished its trials within the trial timeout is not hanging: a full
+        # measurement on a loaded machine gets twice that.
         c, o = item
-        return search.worker.evaluate(o.artifact, config_string(search.space, c), *search.shape, fresh=True)
+        limit = getattr(search.worker, "timeout_s", None)
+        return search.worker.evaluate(o.artifact, config_string(search.space, c), *search.shape, fresh=True,
+                                      timeout_s=2 * limit if limit else None)
 
     conf = confirm(result.winner.finalist, runner, fresh)
     if conf.failed and conf.failed.startswith("runner-up") and runner is not None:

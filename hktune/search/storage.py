@@ -5,6 +5,7 @@ TPE's ask 4x slower at 600 trials). Any Optuna RDB URL (sqlite:///..., postgresq
 works too, e.g. to share one study between machines."""
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from optuna.storages import BaseStorage, JournalStorage
@@ -24,3 +25,38 @@ def open_storage(spec: str) -> BaseStorage | str:
     path = Path(spec.removeprefix("journal:")).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     return JournalStorage(JournalFileBackend(str(path)))
+
+
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433, "oracle": 1521}
+
+
+def url_problem(spec: str, timeout_s: float = 1.5) -> str | None:
+    """Why an RDB URL cannot work here, found in well under 2 s (None: it may): not a database URL,
+    no driver for its scheme, an SQLite file in a folder that does not exist, or a server that
+    does not answer on its port. Nothing is created."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        url = make_url(spec)
+    except ArgumentError:
+        return "not a database URL (e.g. sqlite:///studies.db or postgresql://host/db)"
+    try:
+        url.get_dialect()
+    except NoSuchModuleError:
+        return f"no database driver for {url.drivername!r} (e.g. sqlite:///studies.db or postgresql://host/db)"
+    except ImportError as e:
+        return f"the {url.drivername} driver is not installed ({e})"
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        db = url.database or ""
+        if db not in ("", ":memory:") and not Path(db).expanduser().parent.is_dir():
+            return f"the folder of {db} does not exist"
+        return None
+    port = url.port or DEFAULT_PORTS.get(backend)
+    if url.host and port:
+        try:
+            socket.create_connection((url.host, port), timeout=timeout_s).close()
+        except OSError as e:
+            return f"cannot reach {url.host}:{port} ({e.strerror or e})"
+    return None

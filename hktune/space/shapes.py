@@ -10,6 +10,7 @@ from hktune.errors import BadInput
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,8 +43,8 @@ def _shape(row: object, where: str) -> Shape:
     if not isinstance(row, dict):
         raise ShapesError(f"{where}: expected {{m, n, k}} or [m, n, k], got {row!r}")
     try:
-        vals = {key: int(row[key]) for key in ("m", "n", "k")}
-        count = int(row.get("count", 1))
+        vals = {key: _integer(row[key]) for key in ("m", "n", "k")}
+        count = _integer(row.get("count", 1))
     except KeyError as e:
         raise ShapesError(f"{where}: missing {e.args[0]!r}") from None
     except (TypeError, ValueError):
@@ -51,6 +52,18 @@ def _shape(row: object, where: str) -> Shape:
     if min(vals.values()) <= 0 or count <= 0:
         raise ShapesError(f"{where}: sizes must be positive, got {row!r}")
     return Shape(count=count, source=str(row.get("source", "")), **vals)
+
+
+def _integer(v: object) -> int:
+    """An integer as written, the same for YAML and CSV: 512 or "512"; never 12.5, "12.5", 512.0,
+    true or "" (truncating would tune a shape nobody asked for). Raises ValueError."""
+    if isinstance(v, bool):
+        raise ValueError(v)
+    if isinstance(v, int):
+        return v
+    if isinstance(v, str) and re.fullmatch(r"\s*[+-]?\d+\s*", v):
+        return int(v)
+    raise ValueError(v)
 
 
 def load_shapes(path: Path | str) -> list[Shape]:

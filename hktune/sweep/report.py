@@ -8,10 +8,11 @@ import socket
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from hktune.sweep.sweep import RULE, SKIPPED, SweepReport, Verdict
+from hktune.record import figures
+from hktune.sweep.sweep import INCONCLUSIVE, RULE, SKIPPED, SweepReport, Verdict
 
 _ICON = {"pass": "✅", "improved": "🚀", "regression": "❌", "wrong": "❌", "build failed": "❌", "invalid": "❌",
-         "error": "❌", "skipped": "⏭️", "bad baseline": "❌", "inconclusive": "❌", "re-baselined": "🔁"}
+         "error": "❌", "skipped": "⏭️", "bad baseline": "❌", "inconclusive": "⚠️", "re-baselined": "🔁"}
 
 
 def _f(x: Any, fmt: str = ".4g") -> str:
@@ -49,13 +50,14 @@ def markdown(report: SweepReport) -> str:
         f"Rule: {RULE}; tolerance {o.tolerance:g}"
         + (f"; a suspected regression is re-measured {o.confirm}x and the fastest verified figure judged" if o.confirm else ""),
         "",
-        "| | family/arch | MxNxK | config | stored TFLOP/s | now TFLOP/s | change | limit | vendor now | ratio now | spread now | |",
+        "| | family/arch | MxNxK | config | stored ratio | ratio now | change | limit | TFLOP/s now | vendor now | CI now | |",
         "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for v in report.verdicts:
         r = v.result or {}
         vt = r.get("vendor_tflops")
-        ratio = r["tflops"] / vt if r.get("tflops") and vt else None
+        now = figures.of(r) if r else None
+        h = now.half_width() if now else None
         change = -v.slowdown / (1 + v.slowdown) if v.slowdown is not None and math.isfinite(v.slowdown) else None
         flags = []
         if v.provenance:
@@ -67,9 +69,9 @@ def markdown(report: SweepReport) -> str:
         flags += v.notes
         lines.append("| " + " | ".join(_cell(c) for c in [
             _ICON.get(v.status, "") + " " + _status(v, report), f"{v.entry.key.family}/{v.entry.key.arch}", _shape(v),
-            f"`{_cfg(v)}`", _f(v.entry.tflops), _f(r.get("tflops")), _f(change, "+.1%"),
-            _f(-v.threshold if v.threshold is not None else None, ".1%"), _f(vt), _f(ratio, ".2f"),
-            _f(r.get("spread"), ".1%"), "; ".join(flags)]) + " |")
+            f"`{_cfg(v)}`", _f(figures.of(v.entry).ratio), _f(now.ratio if now else None), _f(change, "+.1%"),
+            _f(-v.threshold if v.threshold is not None else None, ".1%"), _f(r.get("tflops")), _f(vt),
+            ("+-" + _f(h, ".1%")) if h is not None else "–", "; ".join(flags)]) + " |")
     failing = report.failures()
     if failing:
         lines += ["", "### Failures", ""]
@@ -79,6 +81,10 @@ def markdown(report: SweepReport) -> str:
         lines += ["", "### Provenance differs (re-verified with race hunting, not trusted)", ""]
         for v in moved:
             lines.append(f"- `{v.entry.key}`: " + "; ".join(f"`{_cell(d)}`" for d in v.provenance))
+    unsure = [v for v in report.verdicts if v.status == INCONCLUSIVE]
+    if unsure:
+        lines += ["", "### Inconclusive (not a pass: the measurements could not judge the change)", ""]
+        lines += [f"- `{v.entry.key}` `{_cfg(v)}`: {_cell(v.message)}" for v in unsure]
     skipped = [v for v in report.verdicts if v.status == SKIPPED]
     if skipped and not o.require_all:
         lines += ["", "### Skipped", ""]
@@ -88,9 +94,10 @@ def markdown(report: SweepReport) -> str:
 
 def _testcase_text(v: Verdict) -> str:
     r = v.result or {}
-    rows = [f"config: {_cfg(v)}", f"stored: {_f(v.entry.tflops)} TFLOP/s (spread {_f(v.entry.spread, '.1%')}) "
-            f"on {v.entry.device.get('name')} ({v.entry.date})"]
+    rows = [f"config: {_cfg(v)}", f"stored: {figures.of(v.entry).text()} on {v.entry.device.get('name')} ({v.entry.date})"]
     if r.get("ok"):
+        rows.append(f"now: {figures.of(r).text()}")
+        rows += [f"warning now: {w}" for w in r.get("warnings") or []]
         rows.append(f"now: {_f(r.get('tflops'))} TFLOP/s, median {_f(r.get('median_us'), '.1f')} us "
                     f"(p10 {_f(r.get('p10_us'), '.1f')}, p90 {_f(r.get('p90_us'), '.1f')}, spread {_f(r.get('spread'), '.1%')}), "
                     f"error {_f(r.get('error'), '.2e')}; vendor BLAS {_f(r.get('vendor_tflops'))} TFLOP/s")
@@ -106,7 +113,7 @@ def _testcase_text(v: Verdict) -> str:
 def junit(report: SweepReport) -> bytes:
     """JUnit XML: one testcase per entry; failures carry the reason as their message."""
     failing = {id(v) for v in report.failures()}
-    skipped = [v for v in report.verdicts if v.status == SKIPPED and id(v) not in failing]
+    skipped = [v for v in report.verdicts if v.status in (SKIPPED, INCONCLUSIVE) and id(v) not in failing]
     suites = ET.Element("testsuites", name="hktune sweep", tests=str(len(report.verdicts)),
                         failures=str(len(failing)), errors="0", skipped=str(len(skipped)), time=f"{report.seconds:.3f}")
     suite = ET.SubElement(suites, "testsuite", name=f"hktune sweep {report.table}", tests=str(len(report.verdicts)),
@@ -127,8 +134,8 @@ def junit(report: SweepReport) -> bytes:
             msg = (f"skipped (--require-all): {v.message}" if v.status == SKIPPED else f"{v.status}: {v.message}")
             fail = ET.SubElement(case, "failure", message=msg, type=kind)
             fail.text = _testcase_text(v)
-        elif v.status == SKIPPED:
-            ET.SubElement(case, "skipped", message=f"skipped: {v.message}")
+        elif v.status in (SKIPPED, INCONCLUSIVE):  # inconclusive: neither a pass nor a failure
+            ET.SubElement(case, "skipped", message=f"{v.status}: {v.message}")
         ET.SubElement(case, "system-out").text = _testcase_text(v)
     ET.indent(suites)
     return ET.tostring(suites, encoding="utf-8", xml_declaration=True) + b"\n"

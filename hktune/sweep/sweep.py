@@ -3,11 +3,13 @@ and judge each entry's paired ratio (vendor time / kernel time) against the stor
 
 The rule (hktune.record.judge; docs/ci-sweeps.md explains it): a regression is a slowdown of the
 paired ratio that is statistically significant (confidence intervals from the measurements' round
-ratios) and whose interval reaches the effect size (``--tolerance``, default 3%). A stored
-baseline whose own interval is wider than half the effect size cannot vouch for anything: it is
-refused ("re-baseline with --update"), never answered by widening the threshold. A re-measure too
-imprecise to vouch for "unchanged" is inconclusive, and fails. A suspected regression is
-re-measured (``confirm`` times) and the best verified measurement is judged.
+ratios) and whose interval reaches the effect size (``--tolerance``, default 3%). An old stored
+baseline without a CI whose spread is too wide to judge by is refused ("re-baseline with
+--update"), never answered by widening the threshold. A measurement too
+imprecise to vouch for "unchanged" (the stored one or the new one), or a change seen on a
+disturbed machine, is inconclusive: not a pass, and not a failure either (exit 4, with what to
+do). A suspected regression is re-measured (``confirm`` times) and the best verified measurement
+is judged.
 
 Provenance: an entry whose device (name, arch, units), toolchain (compiler, torch, backend,
 include trees such as the HipKittens commit) or template_hash differs from this environment
@@ -23,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from hktune.errors import BadInput
+from hktune.errors import EXIT_INCONCLUSIVE, BadInput  # 4: nothing failed, but an entry could not be judged
 from hktune.build.builder import Builder
 from hktune.build.compilers import CompilerMissing
 from hktune.dtypes import DTYPES
@@ -48,12 +50,13 @@ PASS, IMPROVED, REGRESSION, WRONG, BUILD_FAILED, INVALID, ERROR, SKIPPED, BAD_BA
     "inconclusive", "re-baselined")
 ALL_STATUSES = (REGRESSION, BAD_BASELINE, INCONCLUSIVE, WRONG, BUILD_FAILED, INVALID, ERROR, PASS, IMPROVED,
                 REBASELINED, SKIPPED)
-FAILING = (REGRESSION, WRONG, BUILD_FAILED, INVALID, ERROR, BAD_BASELINE, INCONCLUSIVE)
+FAILING = (REGRESSION, WRONG, BUILD_FAILED, INVALID, ERROR, BAD_BASELINE)
 STATUS = {"regressed": REGRESSION, "improved": IMPROVED, "unchanged": PASS, "bad_baseline": BAD_BASELINE,
           "inconclusive": INCONCLUSIVE}
 
 RULE = ("paired ratio (vendor time / kernel time): regression when the slowdown is significant (95% CI above 0) "
-        "and its CI reaches the tolerance; a baseline with a CI half-width over tolerance/2 is refused")
+        "and its CI reaches the tolerance; inconclusive when either measurement's CI half-width exceeds "
+        "max(1.5%, tolerance/2) or the machine was disturbed (load, throttling)")
 
 
 class SweepError(BadInput):
@@ -121,14 +124,17 @@ class SweepReport:
 
     def exit_code(self) -> int:
         """0 clean; 1 a regression, wrong result, build failure (or a skip under --require-all);
-        3 nothing runnable (no entry selected, or every one skipped)."""
+        3 nothing runnable (no entry selected, or every one skipped); 4 nothing failed but an entry
+        could not be judged (inconclusive: a measurement too noisy or disturbed)."""
         if not self.ran:
             return 3
-        return 1 if self.failures() else 0
+        if self.failures():
+            return 1
+        return EXIT_INCONCLUSIVE if self.count(INCONCLUSIVE) else 0
 
     def headline(self) -> str:
         parts = [f"{self.count(s)} {s}" for s in ALL_STATUSES if self.count(s)]
-        word = {0: "PASS", 1: "FAIL", 3: "NOTHING RUN"}[self.exit_code()]
+        word = {0: "PASS", 1: "FAIL", 3: "NOTHING RUN", EXIT_INCONCLUSIVE: "INCONCLUSIVE"}[self.exit_code()]
         return f"{word}: {', '.join(parts) or 'no entries selected'} ({len(self.verdicts)} of {self.total_entries} entries)"
 
 
@@ -263,13 +269,17 @@ def _one(e: tbl.Entry, g: Group, outcome: Any, worker: Any, opts: SweepOptions, 
         v.status, v.message = WRONG, str(res.get("reason"))
         return v
     status, slow, limit, why = judge(e, res, opts.tolerance)
+    ratios = [res.get("ratio")]
     for _ in range(opts.confirm if status in (REGRESSION, INCONCLUSIVE) else 0):
         again = measure()
         if not again.get("ok"):
             v.status, v.message, v.result = WRONG, "on re-measure: " + str(again.get("reason")), again
             return v
+        ratios.append(again.get("ratio"))
         if (again.get("ratio") or 0) > (res.get("ratio") or 0):
             res = again
+        # The noise floor, measured: independent re-measurements of the same kernel differ by it.
+        res = {**res, "noise": max(res.get("noise") or 0.0, _between(ratios))}
         status, slow, limit, why = judge(e, res, opts.tolerance)
         if status not in (REGRESSION, INCONCLUSIVE):
             break
@@ -293,6 +303,12 @@ def _one(e: tbl.Entry, g: Group, outcome: Any, worker: Any, opts: SweepOptions, 
             v.message = f"{v.status}, re-baselined by --update: {v.message}"
             v.status = REBASELINED
     return v
+
+
+def _between(ratios: list[Any]) -> float:
+    """Relative spread (max / min - 1) of independent measurements' paired ratios."""
+    xs = [float(r) for r in ratios if isinstance(r, (int, float)) and r > 0]
+    return max(xs) / min(xs) - 1 if len(xs) >= 2 else 0.0
 
 
 def _store(table: Path, e: tbl.Entry, res: dict[str, Any], g: Group, info: dict[str, Any], force: bool = False) -> bool:

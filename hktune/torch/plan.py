@@ -7,11 +7,17 @@ The rule (docs/torch.md):
      tuned config is legal for, if that adds at most ``pad_limit`` (default 12.5%) FLOPs; the
      lookup then picks the config at the padded shape;
   3. fallback: else torch.matmul, with the reason.
+Never slower (``Settings.faster_only``, on by default): a tuned or padded plan stands only when its
+entry's stored paired ratio is significantly above 1 -- the lower end of its 95% CI above 1 (above
+1 + the extra FLOPs, when padded); otherwise the GEMM goes to torch and the plan says why, e.g.
+"vendor (tuned kernel not faster: 0.96x)". ``HKTUNE_TORCH_ANY_ENTRY=1`` (or
+``configure(faster_only=False)``) uses any legal entry, e.g. to test a table's kernels.
 Plans are cached per shape until the tables or the settings change.
 """
 from __future__ import annotations
 
 import math
+import os
 import threading
 from dataclasses import dataclass, field, replace
 
@@ -20,6 +26,7 @@ import numpy as np
 from hktune.export.header import log2_q, pick
 from hktune.family.family import Family, FamilyError, resolve
 from hktune.space.space import Space
+from hktune.record import figures
 from hktune.record.table import Entry
 from hktune.torch import tables
 
@@ -32,6 +39,7 @@ class Settings:
     pad_limit: float = 0.125   # most extra FLOPs padding may add, as a fraction
     min_ratio: float = 0.0     # ignore entries slower than this x the vendor BLAS at their shape
     family: str | None = None  # family to use (default: the arch's own family with entries)
+    faster_only: bool = os.environ.get("HKTUNE_TORCH_ANY_ENTRY", "") != "1"  # never slower than the vendor (module doc)
 
 
 @dataclass(frozen=True)
@@ -69,10 +77,13 @@ _UNSET: object = object()
 
 
 def configure(*, pad_limit: float | None = None, min_ratio: float | None = None,
-              family: str | None | object = _UNSET) -> Settings:
-    """Change the padding limit, the minimum vendor ratio or the family; returns the settings."""
+              family: str | None | object = _UNSET, faster_only: bool | None = None) -> Settings:
+    """Change the padding limit, the minimum vendor ratio, the family or the never-slower rule;
+    returns the settings."""
     global _settings
     s = _settings
+    if faster_only is not None:
+        s = replace(s, faster_only=bool(faster_only))
     if pad_limit is not None:
         if pad_limit < 0:
             raise ValueError("pad_limit must be >= 0")
@@ -148,7 +159,29 @@ def _make_plan(arch: str, shape: tuple[int, int, int], s: Settings) -> Plan:
     usable = [p for p in plans if p.kind != "fallback"]
     if not usable:
         return plans[0]
-    return min(usable, key=lambda p: (_RANK[p.reason], -(p.entry.ratio if math.isfinite(p.entry.ratio) else 0.0)))
+    best = min(usable, key=lambda p: (_RANK[p.reason], -(p.entry.ratio if math.isfinite(p.entry.ratio) else 0.0)))
+    return _never_slower(best) if s.faster_only else best
+
+
+def _never_slower(p: Plan) -> Plan:
+    """``p`` when its entry is significantly faster than the vendor (the lower end of the stored
+    ratio's 95% CI above 1, or above 1 + the extra FLOPs of padding); else torch, saying why."""
+    assert p.entry is not None and p.run_shape is not None
+    f = figures.of(p.entry)
+    need = _flops(p.run_shape) / _flops(p.shape)
+    if f.ratio is not None and f.lo is not None and f.lo > need:
+        return p
+    if f.ratio is None:
+        why = "tuned kernel has no paired ratio to the vendor"
+    elif f.lo is None:
+        why = f"tuned kernel not shown faster: {f.ratio:.2f}x with no CI"
+    elif f.ratio <= need:
+        why = f"tuned kernel not faster: {f.ratio:.2f}x" + (f", padding costs {need - 1:.1%} FLOPs" if need > 1 else "")
+    else:
+        why = (f"tuned kernel not significantly faster: {f.ratio:.2f}x (95% CI {f.lo:.2f}-{f.hi:.2f})"
+               + (f", padding costs {need - 1:.1%} FLOPs" if need > 1 else ""))
+    return Plan("fallback", "not_faster", p.shape, entry=p.entry, family=p.family, space=p.space,
+                detail=f"vendor ({why}; entry tuned at {p.entry.key.m}x{p.entry.key.n}x{p.entry.key.k})")
 
 
 def _family_plan(fam: Family, entries: list[Entry], arch: str, shape: tuple[int, int, int], s: Settings) -> Plan:

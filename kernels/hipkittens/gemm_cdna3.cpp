@@ -26,7 +26,8 @@
 //   SETPRIO            1 = s_setprio(1)/(0) around every MFMA cluster
 //   WGM                L2 grouping (1 = plain row-major block order)
 //   CHUNK              XCD remap chunk for chiplet_transform_chunked (0 = no remap)
-// Test-only macros (never in the space): HKT_FIXED_M/N/K make the shape compile-time.
+// Test-only macros (never in the space): HKT_FIXED_M/N/K make the shape compile-time;
+// HKT_HK_SWIZZLED_LOADS loads through HK's load_global_to_register_buffer (swizzled resource).
 // HKTUNE_PLANT_WAR (tests/test_emulator_plants.py) drops the barrier that ends each compute
 // cluster, so a wave can write the next tile into an LDS buffer that the other waves still read
 // (LDS write-after-read).
@@ -107,6 +108,21 @@ static_assert(LDS_BYTES == LDS_ALLOC, "space file's LDS_BYTES disagrees with wha
 static_assert(THREADS == NUM_THREADS, "space file's THREADS disagrees with the template");
 #endif
 
+// Markers for the static checks (hktune/build/amd/lds.py): assembler comments naming the LDS
+// buffer each group of ds_write / ds_read accesses (";hkt.write AB s=0", ";hkt.read AB s=1") and
+// the schedule's barrier model (";hkt.barrier_lag 1": ping-pong, one wave group a barrier behind).
+// They emit no instructions. -DHKT_NO_MARKERS drops them.
+#if defined(HKT_NO_MARKERS)
+#define HKT_MARK(text) ((void)0)
+#else
+#define HKT_MARK(text) asm volatile(text)
+#endif
+#if SCHEDULE == 0
+#define HKT_BARRIER_LAG "1"
+#else
+#define HKT_BARRIER_LAG "0"
+#endif
+
 #if defined(HKTUNE_PLANT_WAR)
 #define HKT_PLANT_BARRIER() ((void)0)
 #else
@@ -135,6 +151,30 @@ __device__ __forceinline__ void prio_hi() {
 __device__ __forceinline__ void prio_lo() {
     if constexpr (SETPRIO) __builtin_amdgcn_s_setprio(0);
     __builtin_amdgcn_sched_barrier(0);
+}
+
+// Global -> registers for one ROWS x K_STEP tile (tile_row, u): thread t holds the 16-byte chunks
+// t, t + NUM_THREADS, ... in row-major chunk order - the layout store_register_buffer_to_shared
+// reads. The buffer resource has no stride and no swizzle bit (make_srsrc without a row stride),
+// so these offset-only loads address memory linearly whatever K is. (HK's
+// load_global_to_register_buffer passes the row stride, which make_srsrc masks to 14 bits and
+// then sets the swizzle bits - for K = 14336 or 11008 that is a swizzled buffer whose addressing
+// the CDNA3 documents here do not settle; issue 23.)
+template<int ROWS, int NLOADS>
+__device__ __forceinline__ void gload_tile(float4 (&dst)[NLOADS], const GL& src, int tile_row, int u) {
+    constexpr int CHUNKS_PER_ROW = K_STEP * (int)sizeof(bf16) / 16;
+    static_assert(NLOADS * NUM_THREADS * 16 == ROWS * K_STEP * (int)sizeof(bf16), "whole 16-byte chunks per thread");
+    const int row_stride = src.template stride<2>();                  // elements
+    const bf16* base = &src[{0, 0, tile_row * ROWS, u * K_STEP}];
+    const i32x4 rsrc = make_srsrc(base, (uint32_t)(row_stride * ROWS * (int)sizeof(bf16)));  // no stride: no swizzle
+    const int lane = threadIdx.x % NUM_THREADS;
+#pragma unroll
+    for (int i = 0; i < NLOADS; i++) {
+        const int chunk = i * NUM_THREADS + lane;
+        const int r = chunk / CHUNKS_PER_ROW, c = (chunk % CHUNKS_PER_ROW) * 8;
+        __uint128_t raw = llvm_amdgcn_raw_buffer_load_b128(rsrc, (uint32_t)((r * row_stride + c) * (int)sizeof(bf16)), 0, 0);
+        dst[i] = *reinterpret_cast<float4*>(&raw);
+    }
 }
 
 } // namespace hkt
@@ -200,18 +240,27 @@ void hktune_hk_gemm(const hkt::globals g) {
     float4 a_stage[PREFETCH][LAR];
     float4 b_stage[PREFETCH][LBR];
 
+#if defined(HKT_HK_SWIZZLED_LOADS)
+    // test only (tests/test_emulator_plants.py): HK's own register-staged load, whose buffer
+    // resource carries the row stride masked to 14 bits with the swizzle bits set
 #define HKT_GLOAD_A(SET_, U_) \
     load_global_to_register_buffer<2, false, NUM_THREADS>(a_stage[SET_], LAR, g.a, {0, 0, row, (U_)}, As[0])
 #define HKT_GLOAD_B(SET_, U_) \
     load_global_to_register_buffer<2, false, NUM_THREADS>(b_stage[SET_], LBR, g.b, {0, 0, col, (U_)}, Bs[0])
+#else
+#define HKT_GLOAD_A(SET_, U_) gload_tile<BLOCK_M, LAR>(a_stage[SET_], g.a, row, (U_))
+#define HKT_GLOAD_B(SET_, U_) gload_tile<BLOCK_N, LBR>(b_stage[SET_], g.b, col, (U_))
+#endif
 #define HKT_STORE(SET_, BUF_)                                                   \
     {                                                                           \
+        HKT_MARK(";hkt.write AB s=" #BUF_);                                     \
         store_register_buffer_to_shared<NUM_THREADS>(As[BUF_], a_stage[SET_]);  \
         store_register_buffer_to_shared<NUM_THREADS>(Bs[BUF_], b_stage[SET_]);  \
     }
     // LDS -> registers for dot slice J_ of LDS buffer BUF_ into slice-parity register set
 #define HKT_READ_SLICE(BUF_, J_)                                                                  \
     {                                                                                             \
+        HKT_MARK(";hkt.read AB s=" #BUF_);                                                        \
         load(a_reg[(J_) & 1][0], subtile_inplace<RM, DOT_SLICE>(As[BUF_], {warp_row, (J_)}));     \
         load(a_reg[(J_) & 1][1], subtile_inplace<RM, DOT_SLICE>(As[BUF_], {warp_row + WARPS_M, (J_)})); \
         load(b_reg[(J_) & 1], subtile_inplace<WN, DOT_SLICE>(Bs[BUF_], {warp_col, (J_)}));       \
@@ -241,7 +290,12 @@ void hktune_hk_gemm(const hkt::globals g) {
                 wait_lgkm<0>();                                                               \
                 wait_vm<VMCNT>();                                                             \
                 HKT_STORE(SS_, SB_)                                                           \
+                /* ping-pong: the other group reads it two barriers on (lag 1) */             \
+                if constexpr (SCHEDULE == 0) wait_lgkm<0>();                                  \
             }                                                                                 \
+            /* ping-pong, one buffer: the last slice's reads complete before the barrier */   \
+            /* that precedes the other group's overwrite by one (lag 1) */                    \
+            if (SCHEDULE == 0 && PREFETCH == 1 && DO_STORE && j + 1 == JS) wait_lgkm<0>();    \
             if (DO_LOAD && j == 0) HKT_GLOAD_A(LS_, LT_);                                     \
             if (DO_LOAD && j == JB) HKT_GLOAD_B(LS_, LT_);                                    \
             __builtin_amdgcn_s_barrier();                                                     \
@@ -255,6 +309,7 @@ void hktune_hk_gemm(const hkt::globals g) {
         }                                                                                     \
     }
 
+    HKT_MARK(";hkt.barrier_lag " HKT_BARRIER_LAG);
     // prologue: tile 0 (and tile 1 for PREFETCH 2) through registers into LDS
     HKT_GLOAD_A(0, 0);
     HKT_GLOAD_B(0, 0);
@@ -266,6 +321,7 @@ void hktune_hk_gemm(const hkt::globals g) {
     wait_lgkm<0>();
     __builtin_amdgcn_s_barrier();
     if constexpr (SCHEDULE == 0) {
+        HKT_MARK(";hkt.stagger");
         if (pp == 1) __builtin_amdgcn_s_barrier();  // stagger the two wave groups
     }
 
@@ -286,6 +342,7 @@ void hktune_hk_gemm(const hkt::globals g) {
     }
 
     if constexpr (SCHEDULE == 0) {
+        HKT_MARK(";hkt.unstagger");
         if (pp == 0) __builtin_amdgcn_s_barrier();  // undo the stagger
     }
 

@@ -73,6 +73,11 @@
 #define HKT_PLANT_BARRIER() __builtin_amdgcn_s_barrier()
 #endif
 #define HKT_NS_TEXT "(" HKT_STR(PREFETCH) "+1)"
+#if SCHEDULE == 0
+#define HKT_BARRIER_LAG "1"
+#else
+#define HKT_BARRIER_LAG "0"
+#endif
 
 using namespace kittens;
 
@@ -244,8 +249,11 @@ void hktune_hk_gemm(const hkt::globals g) {
     const bf16* b_base = (bf16*)&g.b[{0, 0, 0, 0}];
     const int a_row_stride = g.a.template stride<2>() * sizeof(bf16);
     const int b_row_stride = g.b.template stride<2>() * sizeof(bf16);
-    const i32x4 a_srsrc = make_srsrc(a_base, (uint32_t)M * (uint32_t)a_row_stride, a_row_stride);
-    const i32x4 b_srsrc = make_srsrc(b_base, (uint32_t)N * (uint32_t)b_row_stride, b_row_stride);
+    // no row stride in the resource: make_srsrc would mask it to 14 bits and set the swizzle bits
+    // (at K = 1024 the stride is 2 KiB: a swizzled buffer). The loads' offsets are computed in
+    // software (prefill_swizzled_offsets), so the linear, unswizzled resource is all they need.
+    const i32x4 a_srsrc = make_srsrc(a_base, (uint32_t)M * (uint32_t)a_row_stride);
+    const i32x4 b_srsrc = make_srsrc(b_base, (uint32_t)N * (uint32_t)b_row_stride);
 
     const int wid = warpid() % NUM_WARPS;
     constexpr int elem_per_warp = (16 / sizeof(bf16)) * kittens::WARP_THREADS;
@@ -300,6 +308,10 @@ void hktune_hk_gemm(const hkt::globals g) {
 
     // the drain's first LDS stage (rem) is a runtime value; the checker tries each
     HKT_MARK(";hkt.param rem=0.." HKT_STR(PREFETCH));
+    // the schedule's barrier model for the checkers (hktune/build/amd/lds.py): in the ping-pong one
+    // wave group runs one barrier behind the other (lag 1); the checker verifies it against the
+    // stagger barriers it finds in the code
+    HKT_MARK(";hkt.barrier_lag " HKT_BARRIER_LAG);
 
     // Prologue loads: tiles 0..NS-2 fully, then B0/A0/B1 of tile NS-1 (its A1 goes out in
     // tile 0). From here on the issue order is tile-major B0, A0, B1, A1.
@@ -411,6 +423,7 @@ void hktune_hk_gemm(const hkt::globals g) {
                       ((I) == 0 && VMCNT_0 <= V0ALL_PP) ? -1 : ops_after_A(4 * (NS - 1 - (I))), \
                       ((I) < NS - 1) ? ops_after_A(4 * (NS - (I)) - 6) : -1)
 
+    HKT_MARK(";hkt.stagger");
     if (pp == 1) __builtin_amdgcn_s_barrier();      // stagger the two wave groups
     wait_vm<ops_after_A(4 * (NS - 2) + 2)>();       // tile 0's first halves
     __builtin_amdgcn_s_barrier();
@@ -450,6 +463,7 @@ void hktune_hk_gemm(const hkt::globals g) {
     HKT_DRAIN_PP(1)
     if constexpr (NS == 3) HKT_DRAIN_PP(2)
 
+    HKT_MARK(";hkt.unstagger");
     if (pp == 0) __builtin_amdgcn_s_barrier();      // undo the stagger
 #undef HKT_DRAIN_PP
 #undef HKT_TILE_PP_DRAIN

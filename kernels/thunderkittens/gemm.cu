@@ -24,6 +24,8 @@
 // Knobs (-D integers, configs/thunderkittens-sm_90.yaml): M_BLOCK N_BLOCK STAGES SUPER_M
 // PERSISTENT PRODUCER_REGS CONSUMER_REGS EPILOGUE. Derived values (THREADS, STAGE_BYTES,
 // SMEM_BYTES, ACC_REGS) may also arrive as -D; they are recomputed and static_asserted.
+// Schedule knobs SCHED WG_M CLUSTER_M CLUSTER_N ORDER MMA_LAG: SCHED >= 1 replaces the lcf kernel
+// with hktune's own persistent kernel (sched.cuh); at SCHED=0 the others must keep their defaults.
 
 // ---------------------------------------------------------------- knobs (defaults = TK <2,4,8>)
 #ifndef M_BLOCK
@@ -49,6 +51,28 @@
 #endif
 #ifndef EPILOGUE
 #define EPILOGUE 1
+#endif
+// schedule knobs (sched.cuh); at these defaults the kernel is TK's lcf one, unchanged
+#ifndef SCHED
+#define SCHED 0
+#endif
+#ifndef WG_M
+#define WG_M 64
+#endif
+#ifndef CLUSTER_M
+#define CLUSTER_M 1
+#endif
+#ifndef CLUSTER_N
+#define CLUSTER_N 1
+#endif
+#ifndef ORDER
+#define ORDER 0
+#endif
+#ifndef MMA_LAG
+#define MMA_LAG 0
+#endif
+#if SCHED == 0 && (WG_M != 64 || CLUSTER_M != 1 || CLUSTER_N != 1 || ORDER != 0 || MMA_LAG != 0)
+#error "WG_M, CLUSTER_M, CLUSTER_N, ORDER and MMA_LAG need SCHED >= 1 (sched.cuh)"
 #endif
 
 #ifndef KITTENS_HOPPER
@@ -92,6 +116,7 @@ static_assert(kNBlock >= 1 && kNBlock <= 4, "N_BLOCK: 1..4 (wgmma N = 64*N_BLOCK
 static_assert(kStages >= 1 && kStages <= 16, "STAGES: 1..16");
 static_assert(kSuperM >= 1, "SUPER_M >= 1");
 static_assert(PERSISTENT == 0 || PERSISTENT == 1, "PERSISTENT: 0 or 1");
+#if SCHED == 0
 static_assert(EPILOGUE == 0 || EPILOGUE == 1, "EPILOGUE: 0 or 1");
 static_assert(kSmemBytes <= kLaunchSmem, "STAGES * (M_BLOCK + N_BLOCK) * 8 KB does not fit in 226 KB");
 static_assert(EPILOGUE == 0 || kMBlock * kNBlock * kTile * kTile * 2 + 2048 <= kLaunchSmem,
@@ -114,6 +139,7 @@ static_assert(SMEM_BYTES == kSmemBytes, "-DSMEM_BYTES disagrees with the kernel"
 #ifdef ACC_REGS
 static_assert(ACC_REGS == kAccRegs, "-DACC_REGS disagrees with the kernel");
 #endif
+#endif  // SCHED == 0
 
 struct layout {
   using base_tile = st_bf<kTile, kTile>;
@@ -127,6 +153,7 @@ struct layout {
   struct consumer_state { rt_fl<16, kNBlock * kTile> accum; };
 };
 
+#if SCHED == 0
 struct gemm_template {
   using layout = hk_tk::layout;
   using bt_tile = st_bf<kNBlock * kTile, kTile>;            // the N_BLOCK Bt tiles, stacked
@@ -211,11 +238,15 @@ struct gemm_template {
   };
 };
 
+#endif  // SCHED == 0
+
 using globals_t = layout::globals;
 using gl_t = layout::global_layout;
 
+#if SCHED == 0
 constexpr int kBlockThreads = prototype::detail::NUM_THREADS_v<gemm_template>;
 static_assert(kBlockThreads == kThreads, "thread count");
+#endif  // SCHED == 0
 
 
 // ---------------------------------------------------------------- host: descriptor cache
@@ -250,6 +281,10 @@ std::optional<globals_t> get_globals(const void* A, const void* Bt, void* C, int
 }
 
 }  // namespace hk_tk
+
+#if SCHED != 0
+#include "sched.cuh"
+#endif
 
 // ---------------------------------------------------------------- driver-API shim
 // TK's host code calls cuTensorMapEncodeTiled / cuGetErrorString (libcuda). Resolving them
@@ -300,6 +335,9 @@ extern "C" CUresult CUDAAPI cuGetErrorString(CUresult error, const char** pStr) 
 
 // ---------------------------------------------------------------- C ABI
 extern "C" int hktune_gemm(const void* A, const void* Bt, void* C, int M, int N, int K, void* stream) {
+#if SCHED != 0
+  return hk_sched::gemm(A, Bt, C, M, N, K, stream);
+#else
   using namespace hk_tk;
   if (M <= 0 || N <= 0 || K <= 0) return 1;
   if (M % (kMBlock * kTile) != 0 || N % (kNBlock * kTile) != 0 || K % kTile != 0) return 1;
@@ -329,11 +367,14 @@ extern "C" int hktune_gemm(const void* A, const void* Bt, void* C, int M, int N,
   const long long grid = PERSISTENT ? (tiles < sms[dev] ? tiles : sms[dev]) : tiles;
   prototype::lcf::kernel<gemm_template><<<(unsigned)grid, kBlockThreads, kLaunchSmem, static_cast<cudaStream_t>(stream)>>>(*g);
   return (int)cudaGetLastError();
+#endif
 }
 
 extern "C" const char* hktune_config(void) {
   return "M_BLOCK=" HK_STR(M_BLOCK) ",N_BLOCK=" HK_STR(N_BLOCK) ",STAGES=" HK_STR(STAGES)
          ",SUPER_M=" HK_STR(SUPER_M) ",PERSISTENT=" HK_STR(PERSISTENT)
          ",PRODUCER_REGS=" HK_STR(PRODUCER_REGS) ",CONSUMER_REGS=" HK_STR(CONSUMER_REGS)
-         ",EPILOGUE=" HK_STR(EPILOGUE);
+         ",EPILOGUE=" HK_STR(EPILOGUE) ",SCHED=" HK_STR(SCHED) ",WG_M=" HK_STR(WG_M)
+         ",CLUSTER_M=" HK_STR(CLUSTER_M) ",CLUSTER_N=" HK_STR(CLUSTER_N) ",ORDER=" HK_STR(ORDER)
+         ",MMA_LAG=" HK_STR(MMA_LAG);
 }

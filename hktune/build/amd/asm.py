@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from hktune.space.expr import Expr
+
 VMCNT_MAX = 63   # gfx9: 6-bit vmcnt
 LGKMCNT_MAX = 15  # gfx9: 4-bit lgkmcnt
 
@@ -23,8 +25,9 @@ class Instr:
 
 _LABEL = re.compile(r"^([.\w$]+):")
 _MARKER = re.compile(r"^\s*;+\s*hkt\.(\w+)\s*(.*?)\s*$")
-_REG = re.compile(r"\b([va])(?:(\d+)|\[(\d+):(\d+)\])")
-_WAIT_FIELD = re.compile(r"(vmcnt|lgkmcnt|expcnt)\((\d+)\)")
+_REG = re.compile(r"\b([vas])(?:(\d+)|\[(\d+):(\d+)\])")
+REG_BASE = {"v": 0, "a": 1024, "s": 2048}  # register numbers: VGPRs, AGPRs, SGPRs
+WAIT_FIELD = re.compile(r"(vmcnt|lgkmcnt|expcnt)\((\d+)\)")
 
 
 def _strip(line: str) -> str:
@@ -86,7 +89,7 @@ def parse(text: str, kernel: str | None = None) -> tuple[list[Instr], dict[str, 
 def _regs(text: str) -> frozenset[int]:
     out: set[int] = set()
     for kind, one, lo, hi in _REG.findall(text):
-        base = 0 if kind == "v" else 1024
+        base = REG_BASE[kind]
         if one:
             out.add(base + int(one))
         else:
@@ -145,8 +148,9 @@ def semantics(ins: Instr) -> Sem:
                 and not op.startswith(("ds_write", "ds_store")):
             return Sem(lgkm="lds", defs=first, uses=rest, lds_read=op.startswith(("ds_read", "ds_load")))
         return Sem(lgkm="lds", uses=_regs(args))
-    if op.startswith(("s_load", "s_buffer_load", "s_scratch_load", "s_dcache", "s_memtime", "s_memrealtime",
-                      "s_sendmsg_rtn", "s_atomic", "s_buffer_atomic")):
+    if op.startswith(("s_load", "s_buffer_load", "s_scratch_load", "s_memtime", "s_memrealtime", "s_sendmsg_rtn")):
+        return Sem(lgkm="smem", defs=first, uses=rest)
+    if op.startswith(("s_dcache", "s_atomic", "s_buffer_atomic")):
         return Sem(lgkm="smem")
     if op.startswith("s_"):
         return Sem(uses=_regs(args))
@@ -162,7 +166,7 @@ def wait_counts(ins: Instr) -> tuple[int | None, int | None]:
     if ins.op != "s_waitcnt":
         return None, None
     args = ins.args.strip()
-    fields = dict((k, int(v)) for k, v in _WAIT_FIELD.findall(args))
+    fields = dict((k, int(v)) for k, v in WAIT_FIELD.findall(args))
     if fields:
         return fields.get("vmcnt"), fields.get("lgkmcnt")
     try:  # raw gfx9 encoding: vmcnt [3:0] + [15:14], expcnt [6:4], lgkmcnt [11:8]
@@ -224,4 +228,31 @@ def loop_lines(instrs: list[Instr], labels: Mapping[str, int]) -> set[int]:
             tgt = ins.args.split(",")[0].strip()
             if tgt in labels and labels[tgt] <= i:
                 out.update(x.line for x in instrs[labels[tgt]:i + 1])
+    return out
+
+
+# ---- hktune marker comments ------------------------------------------------------------------
+
+def eval_expr(expr: str, env: Mapping[str, int]) -> int:
+    return int(Expr(expr)(dict(env)))
+
+
+def default_tag(rest: str, env: Mapping[str, int]) -> object:
+    """';hkt.load A1 s=<expr>' -> ('A1', stage); without s=, the name alone."""
+    parts = rest.split()
+    if not parts:
+        return None
+    name = parts[0]
+    for p in parts[1:]:
+        if p.startswith("s="):
+            return (name, eval_expr(p[2:], env))
+    return name
+
+
+def param_ranges(instrs: list[Instr]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for ins in instrs:
+        if ins.marker and ins.marker[0] == "param":
+            for m in re.finditer(r"(\w+)=(-?\d+)\.\.(-?\d+)", ins.marker[1]):
+                out[m.group(1)] = list(range(int(m.group(2)), int(m.group(3)) + 1))
     return out

@@ -35,8 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from hktune.build.amd.asm import LGKMCNT_MAX, VMCNT_MAX, Block, Instr, wait_counts, blocks, kernels, loop_lines, parse, semantics
-from hktune.space.expr import Expr
+from hktune.build.amd.asm import (LGKMCNT_MAX, VMCNT_MAX, Block, Instr, eval_expr, param_ranges, wait_counts, blocks, default_tag,
+                                  kernels, loop_lines, parse, semantics)
+from hktune.build.amd.lds import barrier_model
 
 MAX_STATES_PER_BLOCK = 2048
 
@@ -114,7 +115,7 @@ class _Analysis:
                 names = set(re.findall(r"[A-Za-z_]\w*", rest))
                 env.update({n: 0 for n in names if n not in env})  # a counter never bumped is 0
                 try:
-                    ok = bool(_eval(rest, env))
+                    ok = bool(eval_expr(rest, env))
                 except Exception:
                     ok = True
                 return st if ok else None
@@ -167,11 +168,12 @@ class _Analysis:
             for op in lq:
                 if op[1] and (op[1] & sem.uses or (op[1] & sem.defs and sem.lgkm is None)):
                     regs = _fmt_regs(sorted(op[1] & (sem.uses | sem.defs)))
+                    what = "scalar load" if op[0] == "smem" else "LDS read"
                     if lwait and lwait[0] > op[2]:
-                        msg = (f"lgkmcnt({lwait[1]}) at line {lwait[0]} leaves the LDS read at line {op[2]} ({regs}) "
+                        msg = (f"lgkmcnt({lwait[1]}) at line {lwait[0]} leaves the {what} at line {op[2]} ({regs}) "
                                f"in flight at its use at line {ins.line} ({ins.op})")
                     else:
-                        msg = (f"no s_waitcnt lgkmcnt between the LDS read at line {op[2]} ({regs}) and its use at "
+                        msg = (f"no s_waitcnt lgkmcnt between the {what} at line {op[2]} ({regs}) and its use at "
                                f"line {ins.line} ({ins.op})")
                     self._add(Finding("unsafe", "lgkm", lwait[0] if lwait and lwait[0] > op[2] else op[2], ins.line,
                                       msg))
@@ -188,7 +190,7 @@ class _Analysis:
             tag = st.tag if sem.vm == "load_lds" else None
             vq = (vq + ((sem.vm, tag, sem.defs if sem.vm == "load" else frozenset(), ins.line),))[-(VMCNT_MAX + 1):]
         if sem.lgkm is not None:
-            lq = (lq + ((sem.lgkm, sem.defs if sem.lgkm == "lds" else frozenset(), ins.line),))[-(LGKMCNT_MAX + 1):]
+            lq = (lq + ((sem.lgkm, sem.defs, ins.line),))[-(LGKMCNT_MAX + 1):]
         return State(vq, lq, bars, wait, lwait, st.tag, retired, st.counts)
 
     def _check_read(self, st: State, ins: Instr, tile: object) -> None:
@@ -274,39 +276,14 @@ class _Analysis:
 def _fmt_regs(regs: list[int]) -> str:
     if not regs:
         return ""
-    pref = "v" if regs[0] < 1024 else "a"
-    base = 0 if pref == "v" else 1024
+    base = max(b for b in (0, 1024, 2048) if b <= regs[0])
+    pref = {0: "v", 1024: "a", 2048: "s"}[base]
     lo, hi = regs[0] - base, regs[-1] - base
     return f"{pref}{lo}" if lo == hi else f"{pref}[{lo}:{hi}]"
 
 
 def _tile_name(tile: object) -> str:
     return f"{tile[0]}@stage{tile[1]}" if isinstance(tile, tuple) else str(tile)
-
-
-def _eval(expr: str, env: Mapping[str, int]) -> int:
-    return int(Expr(expr)(dict(env)))
-
-
-def default_tag(rest: str, env: Mapping[str, int]) -> object:
-    """';hkt.load A1 s=<expr>' -> ('A1', stage); without s=, the name alone."""
-    parts = rest.split()
-    if not parts:
-        return None
-    name = parts[0]
-    for p in parts[1:]:
-        if p.startswith("s="):
-            return (name, _eval(p[2:], env))
-    return name
-
-
-def _params(instrs: list[Instr]) -> dict[str, list[int]]:
-    out: dict[str, list[int]] = {}
-    for ins in instrs:
-        if ins.marker and ins.marker[0] == "param":
-            for m in re.finditer(r"(\w+)=(-?\d+)\.\.(-?\d+)", ins.marker[1]):
-                out[m.group(1)] = list(range(int(m.group(2)), int(m.group(3)) + 1))
-    return out
 
 
 def check(asm: str, kernel: str | None = None, barrier_lag: int = 0, lgkm: bool = True,
@@ -318,7 +295,7 @@ def check(asm: str, kernel: str | None = None, barrier_lag: int = 0, lgkm: bool 
     """
     instrs, labels = parse(asm, kernel)
     bl = blocks(instrs, labels)
-    ranges = _params(instrs)
+    ranges = param_ranges(instrs)
     if params:
         ranges.update({k: list(v) for k, v in params.items()})
     names = sorted(ranges)
@@ -383,6 +360,10 @@ __all__ = ["Finding", "check", "check_file", "is_safe", "unsafe", "summary", "pa
 
 
 def build_check(asm: Path) -> str:
-    """The build's vmcnt check (hktune.build.checks): 'ok' or why the config is rejected."""
-    bad = unsafe(check_file(asm))
-    return "ok" if not bad else f"{len(bad)} unsafe wait(s): {bad[0].message}"
+    """The build's vmcnt check (hktune.build.checks): 'ok' or why the config is rejected. The
+    barrier lag is the kernel's own barrier model (hktune.build.amd.lds.barrier_model: the
+    template's declaration, checked against its wave-divergent barriers), never a default."""
+    text = Path(asm).read_text(errors="replace")
+    lag = barrier_model(text).lag
+    bad = unsafe(check(text, barrier_lag=lag))
+    return "ok" if not bad else f"{len(bad)} unsafe wait(s) (barrier lag {lag}): {bad[0].message}"

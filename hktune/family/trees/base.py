@@ -26,6 +26,8 @@ class Tree:
     env_vars: tuple[str, ...]
     marker: str             # a file every checkout has (relative to its root)
     include: tuple[str, ...] = ("include",)
+    upstream: str = ""      # where to get a checkout (git URL)
+    offline: str = ""       # what works with a checkout but without the GPU (for messages)
 
     def find(self, explicit: str | Path | None = None) -> Path | None:
         if explicit:
@@ -56,8 +58,11 @@ class Tree:
         root = self.find(explicit)
         if root is None:
             hint = f" (branch {want} for {arch})" if want else ""
-            raise TreeError(f"family {family} needs a {self.title} checkout: pass {self.option} DIR or set "
-                            f"{self.env_vars[0]}{hint}")
+            get = (f"; get one with `git clone{f' -b {want}' if want else ''} {self.upstream}`" if self.upstream else "")
+            without = f". {self.offline}" if self.offline else ""
+            raise TreeError(f"family {family} needs a {self.title} checkout{hint}: pass {self.option} DIR or set "
+                            f"{self.env_vars[0]}{get}{without}; `hktune search --arch host` needs neither a checkout "
+                            "nor a GPU")
         self.check(root, arch, want)
         return self.include_dirs(root)
 

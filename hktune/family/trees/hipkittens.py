@@ -29,4 +29,6 @@ class HipKittens(Tree):
 
 
 TREE = HipKittens(name="hipkittens", title="HipKittens", option="--hk-root", env_vars=("HIPKITTENS_ROOT",),
-                  marker="include/kittens.cuh")
+                  marker="include/kittens.cuh", upstream="https://github.com/HazyResearch/HipKittens",
+                  offline="With the checkout and no AMD GPU, `hktune compile` and `hktune verify` (the ISA emulator) "
+                          "work; `hktune toolchain install` gives the compiler where ROCm is missing")

@@ -1,0 +1,295 @@
+"""Static cross-wave LDS ordering check (barriers) of compiled AMDGPU (gfx9) assembly.
+
+Every wave of a work-group reads LDS tiles that other waves wrote, and overwrites tiles that
+other waves read. Only ``s_barrier`` orders one wave's LDS accesses against another's, and only
+for accesses that are *complete* at the barrier: the LDS has several request queues, so LDS
+operations of different waves can be reordered; an LDS op is complete when an ``s_waitcnt
+lgkmcnt`` retired it (LLVM AMDGPU memory model, gfx90a/gfx940: a work-group release is
+``s_waitcnt lgkmcnt(0)`` before the barrier). A ``buffer_load ... lds`` writes LDS when it is
+retired by ``vmcnt`` (that RAW side is hktune.build.amd.vmcnt's ``tile`` check) and may write
+any time after it is issued.
+
+The barrier model is the schedule's: in lockstep every wave passes the same barriers (lag 0);
+in an 8-wave ping-pong one wave group runs one barrier behind the other (lag 1), so an access
+must be complete ``lag + 1`` barriers before the conflicting access in program order. Tiles are
+named by the template's marker comments (``;hkt.read A0 s=1`` before the ``ds_read``s of a
+tile, ``;hkt.write AB s=0`` before its ``ds_write``s, ``;hkt.load B1 s=0`` before its direct-to-
+LDS loads). Checked, for every tile:
+
+* ``war``: a write (``ds_write`` issue, or ``buffer_load ... lds`` issue) of a tile must come
+  at least lag+1 barriers after the last read of that tile was retired by ``lgkmcnt``; a read
+  still in flight at the write is unsafe.
+* ``raw``: a ``ds_read`` of a tile must come at least lag+1 barriers after the last
+  ``ds_write`` of that tile was retired by ``lgkmcnt``; a write still in flight is unsafe.
+
+The lag is not a parameter the caller guesses: ``barrier_model`` reads the template's
+declaration (``;hkt.barrier_lag N``) and checks it against the code: lag 1 needs the ping-pong
+stagger (``;hkt.stagger`` / ``;hkt.unstagger`` each followed by an ``s_barrier`` that a branch
+can skip); lag 0 must have none. The lag applies between the stagger and its undo.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from hktune.build.amd.asm import LGKMCNT_MAX, Instr, eval_expr, param_ranges, wait_counts, blocks, default_tag, parse, semantics
+
+MAX_STATES_PER_BLOCK = 4096
+
+
+@dataclass(frozen=True)
+class Finding:
+    status: str      # 'ok' | 'unsafe'
+    kind: str        # 'war' | 'raw'
+    line: int        # the write (war) or read (raw)
+    ref_line: int    # the conflicting access's retire (or issue, when in flight)
+    tile: str
+    message: str
+    distance: int | None = None   # barriers between them (capped at lag + 1)
+    params: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.message}" + (f" [{self.params}]" if self.params else "")
+
+
+@dataclass(frozen=True)
+class Model:
+    lag: int                 # the lag the check uses
+    declared: int | None     # ;hkt.barrier_lag in the code (None: not declared)
+    divergent: tuple         # lines of wave-divergent s_barriers
+    error: str | None = None  # the declaration contradicts the code
+    stagger: tuple = ()      # lines of the ;hkt.stagger / ;hkt.unstagger markers
+
+
+def _conditional_barrier(instrs: list[Instr], labels: Mapping[str, int], at: int) -> int | None:
+    """Line of the first s_barrier after instruction `at` when a branch between them can skip it."""
+    b = next((i for i in range(at + 1, len(instrs)) if instrs[i].op == "s_barrier"), None)
+    if b is None:
+        return None
+    for ins in instrs[at + 1:b]:
+        if ins.op.startswith("s_cbranch"):
+            t = labels.get(ins.args.split(",")[0].strip())
+            if t is not None and t > b:
+                return instrs[b].line
+    return None
+
+
+def barrier_model(text: str, kernel: str | None = None) -> Model:
+    """The kernel's barrier model: the template's declared lag (``;hkt.barrier_lag N``), checked
+    against its code: a lag of 1 needs the ping-pong stagger (``;hkt.stagger`` followed by an
+    s_barrier a branch can skip, and ``;hkt.unstagger`` likewise), lag 0 must have none."""
+    instrs, labels = parse(text, kernel)
+    declared, marks = None, {}
+    for i, ins in enumerate(instrs):
+        if ins.marker and ins.marker[0] == "barrier_lag":
+            declared = int(ins.marker[1].split()[0])
+        elif ins.marker and ins.marker[0] in ("stagger", "unstagger"):
+            marks[ins.marker[0]] = i
+    if declared is None:
+        return Model(0, None, ())
+    bars = {k: _conditional_barrier(instrs, labels, i) for k, i in marks.items()}
+    divergent = tuple(v for v in bars.values() if v is not None)
+    stagger = tuple(instrs[marks[k]].line for k in ("stagger", "unstagger") if k in marks)
+    if declared == 0:
+        err = "the code declares barrier lag 0 but has a ping-pong stagger" if marks else None
+        return Model(1 if marks else 0, 0, divergent, err, stagger)
+    missing = [k for k in ("stagger", "unstagger") if bars.get(k) is None]
+    err = None
+    if missing:
+        err = (f"the code declares barrier lag {declared} (ping-pong) but its {missing[0]} "
+               f"{'marker is missing' if missing[0] not in marks else 'is not followed by a conditional s_barrier'}")
+    return Model(declared, declared, divergent, err, stagger)
+
+
+def _name(tile: object) -> str:
+    return f"{tile[0]}@stage{tile[1]}" if isinstance(tile, tuple) else str(tile)
+
+
+@dataclass(frozen=True)
+class State:
+    lq: tuple = ()        # outstanding LGKM ops: (kind 'r'|'w'|'o'|'smem', tile, line)
+    dist: tuple = ()      # sorted (tile, 'r'|'w', barriers since retired (capped), retire line, lag then)
+    rtag: object = None   # tile of the current read group
+    wtag: object = None   # tile of the current ds_write group
+    vtag: object = None   # tile of the current direct-to-LDS load group
+    counts: tuple = ()
+    staggered: bool = False  # between the ping-pong stagger and its undo (the lag applies)
+
+
+class _Analysis:
+    def __init__(self, instrs: list[Instr], env: dict[str, int], lag: int, stagger: tuple = ()):
+        self.instrs, self.env, self.lag = instrs, env, lag
+        # the lag holds between the stagger and its undo (all waves are in step outside); without
+        # stagger markers it holds everywhere
+        self.stagger = stagger
+        self.findings: dict[tuple, Finding] = {}
+        self.truncated = False
+
+    def _add(self, f: Finding) -> None:
+        key = (f.kind, f.line, f.tile)
+        old = self.findings.get(key)
+        if old is None or (old.status == "ok" and f.status == "unsafe") or \
+                (old.status == f.status == "ok" and (f.distance or 0) < (old.distance or 0)):
+            self.findings[key] = f
+
+    def _conflict(self, st: State, ins: Instr, tile: object, kind: str) -> None:
+        """An access of `tile` at ins: kind 'war' (a write; reads must be done) or 'raw'."""
+        other, verb = ("r", "read") if kind == "war" else ("w", "write")
+        name = _name(tile)
+        flying = [op for op in st.lq if op[0] == other and op[1] == tile]
+        what = "written" if kind == "war" else "read"
+        if flying:
+            self._add(Finding("unsafe", kind, ins.line, flying[0][2], name,
+                              f"tile {name} is {what} at line {ins.line} ({ins.op}) while the {verb} at line "
+                              f"{flying[0][2]} is in flight (no s_waitcnt lgkmcnt retired it)", 0))
+            return
+        for t, k, d, rline, lag in st.dist:
+            if t == tile and k == other:
+                need = lag + 1
+                if d < need:
+                    self._add(Finding("unsafe", kind, ins.line, rline, name,
+                                      f"tile {name} is {what} at line {ins.line} ({ins.op}) {d} barrier(s) after the "
+                                      f"{verb} retired at line {rline}; barrier lag {lag} needs {need}", d))
+                else:
+                    self._add(Finding("ok", kind, ins.line, rline, name,
+                                      f"tile {name} {what} at line {ins.line}: the {verb} retired at line {rline} is "
+                                      f">= {need} barrier(s) before it", d))
+
+    def step(self, st: State, ins: Instr) -> State | None:
+        if ins.marker is not None:
+            verb, rest = ins.marker
+            if verb in ("read", "write", "load"):
+                tag = default_tag(rest, self.env)
+                return State(st.lq, st.dist, tag if verb == "read" else st.rtag, tag if verb == "write" else st.wtag,
+                             tag if verb == "load" else st.vtag, st.counts, st.staggered)
+            if verb == "assume":
+                env = {**dict(st.counts), **self.env}
+                env.update({n: 0 for n in set(re.findall(r"[A-Za-z_]\w*", rest)) if n not in env})
+                try:
+                    return st if eval_expr(rest, env) else None
+                except Exception:
+                    return st
+            if verb in ("stagger", "unstagger"):
+                return State(st.lq, st.dist, st.rtag, st.wtag, st.vtag, st.counts, verb == "stagger")
+            if verb == "count":
+                c = dict(st.counts)
+                c[rest.strip()] = c.get(rest.strip(), 0) + 1
+                return State(st.lq, st.dist, st.rtag, st.wtag, st.vtag, tuple(sorted(c.items())), st.staggered)
+            return st
+        lq, dist, staggered = st.lq, st.dist, st.staggered
+        lag_now = self.lag if (staggered or not self.stagger) else 0
+        _, lg_n = wait_counts(ins)
+        if lg_n is not None:
+            if lg_n == 0:
+                keep = ()
+            else:
+                lds_idx = [i for i, op in enumerate(lq) if op[0] != "smem"]
+                drop = set(lds_idx[: max(0, len(lds_idx) - lg_n)])
+                keep = tuple(op for i, op in enumerate(lq) if i not in drop)
+            done = [op for op in lq if op not in keep and op[0] in ("r", "w") and op[1] is not None]
+            if done:
+                d = {(t, k): (v, ln, lg) for t, k, v, ln, lg in dist}
+                for op in done:
+                    d[(op[1], op[0])] = (0, ins.line, lag_now)
+                dist = tuple(sorted(((t, k) + v for (t, k), v in d.items()), key=repr))
+            lq = keep
+        if ins.op == "s_barrier":
+            cap = self.lag + 1
+            dist = tuple((t, k, min(cap, v + 1), ln, lg) for t, k, v, ln, lg in dist)
+        if not ins.op or ins.op == "s_waitcnt":
+            return State(lq, dist, st.rtag, st.wtag, st.vtag, st.counts, staggered)
+        sem = semantics(ins)
+        if sem.vm == "load_lds" and st.vtag is not None:
+            self._conflict(st, ins, st.vtag, "war")
+        if sem.lgkm is not None:
+            if sem.lgkm == "smem":
+                op = ("smem", None, ins.line)
+            elif sem.lds_read:
+                op = ("r", st.rtag, ins.line)
+                if st.rtag is not None:
+                    self._conflict(st, ins, st.rtag, "raw")
+            elif ins.op.startswith(("ds_write", "ds_store")):
+                op = ("w", st.wtag, ins.line)
+                if st.wtag is not None:
+                    self._conflict(st, ins, st.wtag, "war")
+            else:
+                op = ("o", None, ins.line)
+            lq = (lq + (op,))[-(LGKMCNT_MAX + 1):]
+        return State(lq, dist, st.rtag, st.wtag, st.vtag, st.counts, staggered)
+
+    def run(self, bl) -> None:  # noqa: ANN001
+        seen: list[set[State]] = [set() for _ in bl]
+        work = [(0, State())] if bl else []
+        while work:
+            b, st = work.pop()
+            if st in seen[b]:
+                continue
+            if len(seen[b]) >= MAX_STATES_PER_BLOCK:
+                self.truncated = True
+                continue
+            seen[b].add(st)
+            cur: State | None = st
+            for ins in self.instrs[bl[b].start:bl[b].end]:
+                cur = self.step(cur, ins)
+                if cur is None:
+                    break
+            if cur is not None:
+                work.extend((s, cur) for s in bl[b].succs if cur not in seen[s])
+
+
+def check(text: str, kernel: str | None = None, barrier_lag: int | None = None) -> tuple[Model, list[Finding], bool]:
+    """(barrier model, findings unsafe first, truncated). `barrier_lag` overrides the model's lag."""
+    model = barrier_model(text, kernel)
+    lag = model.lag if barrier_lag is None else barrier_lag
+    instrs, labels = parse(text, kernel)
+    bl = blocks(instrs, labels)
+    ranges = param_ranges(instrs)
+    names = sorted(ranges)
+    merged: dict[tuple, Finding] = {}
+    envs: dict[tuple, list[str]] = {}
+    combos = list(itertools.product(*(ranges[n] for n in names))) if names else [()]
+    truncated = False
+    for values in combos:
+        env = dict(zip(names, values))
+        an = _Analysis(instrs, env, lag, model.stagger)
+        an.run(bl)
+        truncated |= an.truncated
+        label = ",".join(f"{k}={v}" for k, v in env.items())
+        for key, f in an.findings.items():
+            envs.setdefault(key + (f.status,), []).append(label)
+            old = merged.get(key)
+            if old is None or (old.status == "ok" and f.status == "unsafe") or \
+                    (old.status == f.status == "ok" and (f.distance or 0) < (old.distance or 0)):
+                merged[key] = f
+    out = []
+    for key, f in merged.items():
+        e = envs.get(key + (f.status,), [])
+        if f.status == "unsafe" and names and len(e) < len(combos):
+            f = Finding(f.status, f.kind, f.line, f.ref_line, f.tile, f.message, f.distance, " ".join(e))
+        out.append(f)
+    out.sort(key=lambda f: (f.status != "unsafe", f.line, f.kind))
+    return model, out, truncated
+
+
+def unsafe(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.status == "unsafe"]
+
+
+def build_check(asm: Path) -> str:
+    """The build's barrier check (hktune.build.checks): 'ok' or why the config is rejected."""
+    text = Path(asm).read_text(errors="replace")
+    model, fs, truncated = check(text)
+    if model.error:
+        return "barrier model: " + model.error
+    bad = unsafe(fs)
+    if bad:
+        return f"{len(bad)} unordered LDS access(es) (barrier lag {model.lag}): {bad[0].message}"
+    if truncated:
+        return f"analysis truncated at {MAX_STATES_PER_BLOCK} states per block"
+    return "ok"
+
+
+__all__ = ["Finding", "Model", "barrier_model", "build_check", "check", "unsafe"]

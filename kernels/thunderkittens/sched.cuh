@@ -1,0 +1,310 @@
+// hktune family "thunderkittens", SCHED >= 1: a hand-written persistent warp-specialized
+// Hopper GEMM (C[M,N] = A[M,K] * Bt[N,K]^T, bf16, fp32 accumulate) built from ThunderKittens'
+// tiles, TMA and wgmma wrappers, but with its own pipeline instead of TK's lcf template, so that
+// the schedule itself is tunable. Included by gemm.cu only when SCHED != 0; with SCHED=0 (and
+// the knobs below at their defaults) gemm.cu compiles exactly the lcf kernel it always did.
+//
+// Block = M_BLOCK consumer warpgroups + 1 producer warpgroup (its first thread issues TMA).
+// Knobs (all -D integers, configs/thunderkittens-sm_90.yaml):
+//   SCHED      1: cooperative - the M_BLOCK consumers split one M_BLOCK*WG_M x 64*N_BLOCK tile
+//                 by rows; 2: ping-pong - M_BLOCK=2 consumers take alternate WG_M x 64*N_BLOCK
+//                 tiles, so one's epilogue runs while the other's main loop does.
+//   WG_M       rows per consumer warpgroup: 64 (one m64 wgmma per k16) or 128 (two).
+//   CLUSTER_M  2: clusters of 2 blocks on vertically adjacent tiles; the shared Bt tiles are
+//   CLUSTER_N     loaded once (each block TMA-multicasts half of them into both blocks' rings).
+//                 CLUSTER_N=2 likewise shares the A tiles of horizontally adjacent tiles.
+//   ORDER      0: SUPER_M block-rows per group, column by column (over cluster tiles);
+//              1: SUPER_M block-columns per group, row by row (the transposed raster);
+//              2: as 0, every other group walking its columns backwards (serpentine).
+//   EPILOGUE   0: registers -> global; 1: registers -> shared (two 64x64 buffers per consumer,
+//              alternating) -> TMA store, all stores read out before the next tile's main loop;
+//              2: the same, but the stores drain while the next tile's main loop runs (a buffer
+//              is only waited for when it is about to be rewritten).
+//   MMA_LAG    0: wait for each k step's wgmma before freeing its stage; 1: keep it in flight
+//              while the next k step's wgmma is issued, free the previous stage instead.
+//   STAGES, SUPER_M, PRODUCER_REGS, CONSUMER_REGS as for SCHED=0. Always persistent.
+#pragma once
+
+namespace hk_sched {
+
+using namespace kittens;
+
+constexpr int kCM = CLUSTER_M, kCN = CLUSTER_N, kCS = CLUSTER_M * CLUSTER_N;
+constexpr bool kPing = SCHED == 2;
+constexpr int kWgM = WG_M;
+constexpr int kHalves = kWgM / 64;                                  // m64 wgmmas per consumer
+constexpr int kBM = kPing ? kWgM : M_BLOCK * kWgM;                  // rows of one tile
+constexpr int kBN = 64 * N_BLOCK;
+constexpr int kASub = kBM / 64;                                     // 64x64 A tiles per stage
+constexpr int kConsumers = M_BLOCK;
+constexpr int kThreadsS = 128 * (kConsumers + 1);
+constexpr int kStageBytesS = (kASub + N_BLOCK) * 8192;
+constexpr int kEpiBytes = EPILOGUE == 0 ? 0 : kConsumers * 2 * 8192;
+constexpr int kSmemS = STAGES * kStageBytesS + kEpiBytes + 1024;    // + base alignment
+// consumer warps that free one stage of every block of the cluster
+constexpr int kReleases = (kPing ? 4 : 4 * kConsumers) * kCS;
+
+static_assert(SCHED == 1 || SCHED == 2, "SCHED: 0 (TK lcf), 1 (cooperative), 2 (ping-pong)");
+static_assert(!kPing || kConsumers == 2, "ping-pong needs M_BLOCK=2 consumer warpgroups");
+static_assert(WG_M == 64 || WG_M == 128, "WG_M: 64 or 128");
+static_assert(kCS == 1 || kCS == 2, "clusters of 1 or 2 blocks (CLUSTER_M * CLUSTER_N)");
+static_assert(ORDER >= 0 && ORDER <= 2, "ORDER: 0..2");
+static_assert(EPILOGUE >= 0 && EPILOGUE <= 2, "EPILOGUE: 0..2");
+static_assert(PERSISTENT == 1, "SCHED >= 1 is always persistent");
+static_assert(MMA_LAG == 0 || MMA_LAG == 1, "MMA_LAG: 0 or 1");
+static_assert(MMA_LAG == 0 || STAGES >= 3, "MMA_LAG=1 holds two stages per consumer");
+static_assert(kSmemS <= kittens::MAX_SHARED_MEMORY, "ring + epilogue buffers exceed 227 KB");
+static_assert(kHalves * 32 * N_BLOCK + 32 <= CONSUMER_REGS, "accumulator does not fit CONSUMER_REGS");
+#ifdef SMEM_BYTES
+static_assert(SMEM_BYTES == kSmemS, "-DSMEM_BYTES disagrees with the kernel");
+#endif
+#ifdef THREADS
+static_assert(THREADS == kThreadsS, "-DTHREADS disagrees with the kernel");
+#endif
+#ifdef STAGE_BYTES
+static_assert(STAGE_BYTES == kStageBytesS, "-DSTAGE_BYTES disagrees with the kernel");
+#endif
+#ifdef TILE_M
+static_assert(TILE_M == kBM, "-DTILE_M disagrees with the kernel");
+#endif
+#ifdef ACC_REGS
+static_assert(ACC_REGS == kHalves * 32 * N_BLOCK, "-DACC_REGS disagrees with the kernel");
+#endif
+
+using tile_t = st_bf<64, 64>;
+using bt_t = st_bf<64 * N_BLOCK, 64>;                  // N_BLOCK contiguous Bt tiles, one wgmma B
+using acc_t = rt_fl<16, 64 * N_BLOCK>;                 // one warp's 16 rows of a 64-row slice
+using part_t = rt_fl<16, 64>;                          // 64 of its columns (epilogue unit)
+
+struct stage_t { tile_t a[kASub]; tile_t b[N_BLOCK]; };
+struct epi_t { tile_t c[kConsumers][2]; };
+static_assert(sizeof(tile_t) == 8192 && sizeof(stage_t) == kStageBytesS, "64x64 bf16 tiles pack densely");
+static_assert(EPILOGUE == 0 || sizeof(epi_t) == kEpiBytes, "epilogue buffers");
+using globals_t = hk_tk::globals_t;
+
+// Cluster tile t -> (cluster row, cluster col) of an R x Cc grid of cluster tiles.
+__device__ inline int2 tile_order(int t, int R, int Cc) {
+  if constexpr (ORDER == 0 || ORDER == 2) {
+    constexpr int g = SUPER_M / kCM > 0 ? SUPER_M / kCM : 1;      // cluster rows per group
+    const int full = (R / g) * g, rep = g * Cc;
+    int2 c;
+    if (t < full * Cc) {
+      c = {g * (t / rep) + t % g, (t % rep) / g};
+    } else {
+      const int r = t - full * Cc, fr = R - full;
+      c = {full + r % fr, r / fr};
+    }
+    // ORDER=2: serpentine - odd groups walk the columns backwards, so the Bt columns the last
+    // tiles of one group read are the first the next group reads (still in L2)
+    if (ORDER == 2 && ((c.x / g) & 1)) c.y = Cc - 1 - c.y;
+    return c;
+  } else {
+    constexpr int g = SUPER_M / kCN > 0 ? SUPER_M / kCN : 1;      // cluster cols per group
+    const int full = (Cc / g) * g, rep = g * R;
+    if (t < full * R) return {(t % rep) / g, g * (t / rep) + t % g};
+    const int r = t - full * R, fc = Cc - full;
+    return {r / fc, full + r % fc};
+  }
+}
+
+// The block's tile (row, col in tile units) for cluster tile t.
+__device__ inline int2 block_tile(int t, int R, int Cc, int rank) {
+  const int2 c = tile_order(t, R, Cc);
+  return {c.x * kCM + (kCM > 1 ? rank : 0), c.y * kCN + (kCN > 1 ? rank : 0)};
+}
+
+__device__ inline void release(semaphore& s) {
+  if constexpr (kCS == 1) {
+    arrive(s);
+  } else {
+#pragma unroll
+    for (int r = 0; r < kCS; r++) tma::cluster::arrive(s, r);      // this block's and the peer's
+  }
+}
+
+__device__ inline void cluster_sync() {     // every thread of both blocks
+  asm volatile("barrier.cluster.arrive.release;\n" ::: "memory");
+  asm volatile("barrier.cluster.wait.acquire;\n" ::: "memory");
+}
+
+__global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ globals_t g) {
+  extern __shared__ int smem_raw[];
+  const uint64_t base = ((uint64_t)&smem_raw[0] + 1023) & ~uint64_t(1023);
+  stage_t* ring = reinterpret_cast<stage_t*>(base);
+  epi_t* epi = reinterpret_cast<epi_t*>(base + STAGES * sizeof(stage_t));
+  __shared__ semaphore full[STAGES], empty[STAGES];
+  // ping-pong: order[g] completes a phase each time consumer g has seen all the stages of one of
+  // its tiles; the other consumer starts its next tile only then. This keeps the two main loops
+  // in tile order and every full[] wait within one phase of its barrier (a parity wait cannot
+  // tell phase p from p+2).
+  __shared__ semaphore order[2];
+
+  const int rank = kCS > 1 ? cluster_ctarank() : 0;
+  const int cid = blockIdx.x / kCS, nclusters = gridDim.x / kCS;
+  const int R = g.C.rows() / (kBM * kCM), Cc = g.C.cols() / (kBN * kCN);
+  const int tasks = R * Cc, KT = g.A.cols() / 64;
+  const int wg = warpgroup::groupid();
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < STAGES; s++) {
+      init_semaphore(full[s], 1, 0);            // the local producer's arrive.expect_tx
+      init_semaphore(empty[s], kReleases, 0);   // every consumer warp of the cluster
+    }
+    if constexpr (kPing) { init_semaphore(order[0], 1, 0); init_semaphore(order[1], 1, 0); }
+    if constexpr (kCS > 1) asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  if constexpr (kCS > 1) cluster_sync();   // the peer's barriers exist before any multicast
+  else __syncthreads();
+
+  if (wg == kConsumers) {                                       // ---- producer warpgroup
+    warpgroup::decrease_registers<PRODUCER_REGS>();
+    if (warpgroup::warpid() == 0 && laneid() == 0) {
+      int it = 0;
+      for (int t = cid; t < tasks; t += nclusters) {
+        const int2 bt = block_tile(t, R, Cc, rank);
+        for (int k = 0; k < KT; k++, it++) {
+          const int s = it % STAGES;
+          wait(empty[s], ((it / STAGES) & 1) ^ 1);
+          tma::expect_bytes(full[s], kStageBytesS);             // own loads + the peer's multicast
+#pragma unroll
+          for (int i = 0; i < kASub; i++) {
+            if constexpr (kCN > 1) {
+              if (i % kCS == rank)
+                tma::cluster::load_async(ring[s].a[i], g.A, {bt.x * kASub + i, k}, full[s], (uint16_t)3);
+            } else {
+              tma::load_async(ring[s].a[i], g.A, {bt.x * kASub + i, k}, full[s]);
+            }
+          }
+#pragma unroll
+          for (int i = 0; i < N_BLOCK; i++) {
+            if constexpr (kCM > 1) {
+              if (i % kCS == rank)
+                tma::cluster::load_async(ring[s].b[i], g.B, {bt.y * N_BLOCK + i, k}, full[s], (uint16_t)3);
+            } else {
+              tma::load_async(ring[s].b[i], g.B, {bt.y * N_BLOCK + i, k}, full[s]);
+            }
+          }
+        }
+      }
+    }
+  } else {                                                      // ---- consumer warpgroups
+    warpgroup::increase_registers<CONSUMER_REGS>();
+    acc_t acc[kHalves];
+    int it = 0, ebuf = 0;
+    for (int t = cid, n = 0; t < tasks; t += nclusters, n++) {
+      if constexpr (kPing) {                                    // alternate tiles: skip the other's
+        if ((n & 1) != wg) { it += KT; continue; }
+      }
+      if constexpr (kPing) {
+        if (n > 0) wait(order[wg ^ 1], ((n - 1) >> 1) & 1);     // the other's previous tile
+      }
+      const int2 bt = block_tile(t, R, Cc, rank);
+#pragma unroll
+      for (int h = 0; h < kHalves; h++) kittens::warp::zero(acc[h]);
+      for (int k = 0; k < KT; k++, it++) {
+        const int s = it % STAGES;
+        wait(full[s], (it / STAGES) & 1);
+#pragma unroll
+        for (int h = 0; h < kHalves; h++)
+          warpgroup::mma_ABt(acc[h], ring[s].a[(kPing ? 0 : wg * kHalves) + h],
+                             reinterpret_cast<bt_t&>(ring[s].b));
+#if MMA_LAG
+        // this step's kHalves groups stay in flight; the previous step's are done: free its stage
+        warpgroup::mma_async_wait<kHalves>();
+        if (k > 0 && laneid() == 0) release(empty[(it + STAGES - 1) % STAGES]);
+#else
+        warpgroup::mma_async_wait();
+        if (laneid() == 0) release(empty[s]);
+#endif
+      }
+#if MMA_LAG
+      warpgroup::mma_async_wait();
+      if (KT > 0 && laneid() == 0) release(empty[(it + STAGES - 1) % STAGES]);
+#endif
+      if constexpr (kPing) {
+        if (warpgroup::laneid() == 0) arrive(order[wg]);
+      }
+      // ---- epilogue: rows of this consumer, in 64-row slices
+      const int row64 = bt.x * kASub + (kPing ? 0 : wg * kHalves);
+#pragma unroll
+      for (int h = 0; h < kHalves; h++) {
+#if EPILOGUE == 0
+        warpgroup::store(g.C, acc[h], {row64 + h, bt.y});         // units: 64 x 64*N_BLOCK
+#else
+#pragma unroll
+        for (int j = 0; j < N_BLOCK; j++) {
+          tile_t& buf = epi->c[wg][ebuf];
+          if (warpgroup::laneid() == 0) tma::store_async_read_wait<1>();   // buf's last store read out
+          warpgroup::sync(1 + wg);
+          part_t part;
+#pragma unroll
+          for (int q = 0; q < 4; q++) part.tiles[0][q] = acc[h].tiles[0][4 * j + q];
+          warpgroup::store(buf, part);
+          asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+          warpgroup::sync(1 + wg);
+          if (warpgroup::laneid() == 0) tma::store_async(g.C, buf, {row64 + h, bt.y * N_BLOCK + j});
+          ebuf ^= 1;
+        }
+#endif
+      }
+#if EPILOGUE == 1
+      if (warpgroup::laneid() == 0) tma::store_async_read_wait<0>();
+#endif
+    }
+#if EPILOGUE != 0
+    if (warpgroup::laneid() == 0) tma::store_async_wait<0>();
+#endif
+  }
+  if constexpr (kCS > 1) cluster_sync();   // no block leaves while its peer may still signal it
+}
+
+// ---------------------------------------------------------------- host
+inline int gemm(const void* A, const void* Bt, void* C, int M, int N, int K, void* stream) {
+  if (M <= 0 || N <= 0 || K <= 0) return 1;
+  if (M % (kBM * kCM) != 0 || N % (kBN * kCN) != 0 || K % 64 != 0) return 1;
+  if (((uintptr_t)A | (uintptr_t)Bt | (uintptr_t)C) & 15) return 1;
+  const long long tasks = (long long)(M / (kBM * kCM)) * (N / (kBN * kCN));
+  if (tasks > 0x7fffffffLL) return 1;
+
+  int dev = 0;
+  cudaError_t e = cudaGetDevice(&dev);
+  if (e != cudaSuccess) return (int)e;
+  if (dev < 0 || dev >= 64) return 1;
+  static bool ready[64] = {false};
+  static int slots[64] = {0};                  // clusters that are resident at once
+  cudaLaunchConfig_t cfg = {};
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeClusterDimension;
+  attr[0].val.clusterDim.x = kCS;
+  attr[0].val.clusterDim.y = 1;
+  attr[0].val.clusterDim.z = 1;
+  cfg.blockDim = dim3(kThreadsS, 1, 1);
+  cfg.dynamicSmemBytes = kSmemS;
+  cfg.stream = static_cast<cudaStream_t>(stream);
+  cfg.attrs = attr;
+  cfg.numAttrs = kCS > 1 ? 1 : 0;
+  if (!ready[dev]) {
+    e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemS);
+    if (e != cudaSuccess) return (int)e;
+    int sms = 0;
+    e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    if (e != cudaSuccess) return (int)e;
+    int n = sms;
+    cfg.gridDim = dim3(kCS * ((sms > kCS ? sms : kCS) / kCS), 1, 1);
+    if (kCS > 1 && (cudaOccupancyMaxActiveClusters(&n, kernel, &cfg) != cudaSuccess || n <= 0)) {
+      cudaGetLastError();                      // clear; fall back to one cluster per kCS SMs
+      n = sms / kCS;
+    }
+    slots[dev] = n > 0 ? n : 1;
+    ready[dev] = true;
+  }
+  std::optional<globals_t> gl = hk_tk::get_globals(A, Bt, C, M, N, K);
+  if (!gl) return 1;
+  const long long clusters = tasks < slots[dev] ? tasks : slots[dev];
+  cfg.gridDim = dim3((unsigned)(clusters * kCS), 1, 1);
+  e = cudaLaunchKernelEx(&cfg, kernel, *gl);
+  if (e != cudaSuccess) return (int)e;
+  return (int)cudaGetLastError();
+}
+
+}  // namespace hk_sched

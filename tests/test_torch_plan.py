@@ -1,0 +1,74 @@
+"""hktune.torch never makes a model slower (issue 21): a GEMM goes to a tuned kernel only when the
+entry's stored paired ratio is significantly above 1 (its 95% CI's lower end above 1, above
+1 + the extra FLOPs when padded); otherwise torch runs it and the plan says why. Plans only: no
+kernel is built here."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+import hktune.torch as ht
+from hktune.torch import plan as planning
+
+CONFIG = {"BLOCK_M": 32, "BLOCK_N": 32, "BLOCK_K": 64, "MICRO_M": 4, "SCHEDULE": 0}
+
+
+def table(path: Path, ratio: float, lo: float | None, hi: float | None) -> Path:
+    e = {"key": {"family": "host", "arch": "host", "dtype": "bf16", "layout": "ABt", "m": 64, "n": 64, "k": 64},
+         "config": CONFIG, "tflops": 0.01 * ratio, "time_us": 52.4 / ratio, "spread": 0.04,
+         "vendor": {"name": "torch.matmul", "tflops": 0.01, "time_us": 52.4}, "ratio": ratio, "error": 0.0017,
+         "trials": 3, "date": "2026-12-04T00:00:00+00:00", "device": {"name": "CPU", "units": 2, "arch": "host"},
+         "toolchain": {"compiler": "g++", "torch": "2.13.0+cpu", "backend": "cpu"}, "template_hash": "0" * 16}
+    if lo is not None:
+        e.update(ratio_lo=lo, ratio_hi=hi)
+    path.write_text(yaml.safe_dump({"schema": 1, "entries": [e]}, sort_keys=False))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _settings():
+    ht.configure(pad_limit=0.125, min_ratio=0.0, family=None, faster_only=True)
+    ht.reset_stats()
+    yield
+    ht.use_table(None)
+
+
+@pytest.mark.parametrize("ratio, lo, hi, kind, says", [
+    (0.96, 0.95, 0.97, "fallback", "vendor (tuned kernel not faster: 0.96x"),
+    (1.05, 0.99, 1.10, "fallback", "vendor (tuned kernel not significantly faster: 1.05x (95% CI 0.99-1.10)"),
+    (1.50, None, None, "fallback", "vendor (tuned kernel not shown faster: 1.50x with no CI"),
+    (1.05, 1.02, 1.08, "tuned", "host config tuned at 64x64x64"),
+])
+def test_a_tuned_kernel_only_when_significantly_faster(tmp_path, ratio, lo, hi, kind, says):
+    ht.use_table(table(tmp_path / "t.yaml", ratio, lo, hi))
+    p = ht.plan_for(64, 64, 64, "host")
+    assert p.kind == kind and says in p.detail, p
+    if kind == "fallback":
+        assert p.reason == "not_faster"
+
+
+def test_padding_must_be_paid_for(tmp_path):
+    # 60 rows pad to 64: 6.7% more FLOPs, so the kernel must be more than 1.067x faster.
+    ht.use_table(table(tmp_path / "t.yaml", 1.06, 1.05, 1.07))
+    p = ht.plan_for(60, 64, 64, "host")
+    assert p.kind == "fallback" and "padding costs 6.7% FLOPs" in p.detail, p
+    ht.use_table(table(tmp_path / "u.yaml", 1.20, 1.15, 1.25))
+    assert ht.plan_for(60, 64, 64, "host").kind == "padded"
+
+
+def test_the_slower_gemm_runs_in_torch_and_is_counted(tmp_path):
+    ht.use_table(table(tmp_path / "t.yaml", 0.96, 0.95, 0.97))
+    A, B = torch.randn(64, 64).bfloat16(), torch.randn(64, 64).bfloat16()
+    torch.testing.assert_close(ht.matmul(A, B), A @ B)
+    s = ht.stats()
+    assert s["tuned"] == 0 and s["reasons"] == {"not_faster": 1}
+
+
+def test_the_rule_can_be_turned_off_for_testing_kernels(tmp_path):
+    ht.use_table(table(tmp_path / "t.yaml", 0.96, 0.95, 0.97))
+    ht.configure(faster_only=False)
+    assert ht.plan_for(64, 64, 64, "host").kind == "tuned"
+    assert planning.Settings(faster_only=True).faster_only
