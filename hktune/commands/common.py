@@ -12,7 +12,7 @@ from hktune.build.builder import Builder
 from hktune.family import trees
 from hktune.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, BadInput, HktuneError  # noqa: F401
 from hktune.family.family import known_archs, project_root
-from hktune.search.storage import default_storage
+from hktune.search.storage import default_storage, url_problem
 from hktune.target import Target, resolve_target
 
 
@@ -148,8 +148,6 @@ def check_storage(spec: str, *, must_exist: bool) -> str:
     """A --storage value that is a URL, or a journal path in an existing folder (and, for a
     read-only command, an existing file). Nothing is created here."""
     if is_url(spec):
-        from hktune.search.storage import url_problem
-
         why = url_problem(spec)
         if why:
             raise Fail(f"--storage {spec}: {why}")

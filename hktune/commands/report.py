@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from hktune.commands.common import Fail, studies_storage
-from hktune.commands.show import _state as trial_state
+from hktune.commands.show import trial_state
 from hktune.record import figures
 from hktune.errors import Missing
 from hktune.search.storage import open_storage

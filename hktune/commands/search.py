@@ -71,7 +71,7 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
            tournament_rounds: int, sanitize: bool, retime: bool, emulate: bool, quiet: bool, as_json: bool) -> None:
     """Tune GEMM shapes: compile, verify, time and search; the best verified config goes into the table."""
     if storage is not None:
-        check_storage(storage, must_exist=False)  # first: refused in under 2 s
+        check_storage(storage, must_exist=False)  # first: refused in under 2 s, before any family is read
     shapes = _shapes_given(m, n, k, shapes_file)
     tgt, builder = setup(arch, family, roots, jobs, space_file, dtype)
     run_target = targets.get("emulator" if emulate else tgt.run)

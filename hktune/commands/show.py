@@ -63,8 +63,8 @@ def study_records(storage: str, name: str | None = None) -> list[dict]:
             out.append({"study": s.study_name,
                         "verified": sum(t.state.name == "COMPLETE" for t in mine),
                         "failed": sum(t.state.name == "FAIL" for t in mine),
-                        "pruned": sum(_state(t) == "pruned" for t in mine),
-                        "interrupted": sum(_state(t) == "interrupted" for t in mine),
+                        "pruned": sum(trial_state(t) == "pruned" for t in mine),
+                        "interrupted": sum(trial_state(t) == "interrupted" for t in mine),
                         **study_best(study)})
         return out
     try:
@@ -76,13 +76,13 @@ def study_records(storage: str, name: str | None = None) -> list[dict]:
     for t in study.get_trials(deepcopy=False):
         if "duplicate_of" in t.user_attrs:
             continue
-        out.append({"trial": t.number, "state": _state(t), "ratio": t.value,
+        out.append({"trial": t.number, "state": trial_state(t), "ratio": t.value,
                     "vendor_tflops": t.user_attrs.get("vendor_tflops"),
                     "config": dict(t.user_attrs.get("config") or t.params), "reason": t.user_attrs.get("reason") or None})
     return out
 
 
-def _state(t) -> str:  # noqa: ANN001
+def trial_state(t) -> str:  # noqa: ANN001
     """A trial's state as the user reads it: a trial a stopped or killed search never finished is
     'interrupted' (Optuna keeps it PRUNED so a resumed search runs it again), not 'pruned'."""
     if t.state.name == "PRUNED" and not str(t.user_attrs.get("reason") or "").startswith("pruned"):

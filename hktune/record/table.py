@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from hktune.dtypes import DTYPES
+from hktune.record import figures
 
 SCHEMA = 1
 # Relative Frobenius error above which a result is not "verified". bf16 output rounding alone
@@ -306,8 +307,6 @@ def to_frame(entries: Iterable[Entry]) -> pd.DataFrame:
     """One flat row per entry, sorted by key, for ``hktune show``: the paired ratio to the vendor
     with its 95% CI first, absolute TFLOP/s of the same measurement second (hktune.record.figures),
     and a note when the figure cannot be trusted."""
-    from hktune.record import figures
-
     rows = []
     for e in sorted(entries, key=lambda e: e.key):
         f = figures.of(e)

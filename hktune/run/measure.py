@@ -131,8 +131,7 @@ def _refresh(sets: ShapeSets, gen: torch.Generator) -> None:
         sets.ref[i] = ref
 
 
-def make_sets(m: int, n: int, k: int, device: torch.device, llc: int, s: Settings,
-              dtype: DType = BF16) -> ShapeSets:
+def make_sets(m: int, n: int, k: int, device: torch.device, llc: int, s: Settings, dtype: DType = BF16) -> ShapeSets:
     """Input sets of the dtype's random inputs (never zeros), outputs and fp32 references."""
     per_set = dtype.set_bytes(m, n, k)
     # At least 3 sets: with 2, the paired arms alternate over the same two buffers and each sees
@@ -168,7 +167,7 @@ class Evaluator:
         torch.backends.cuda.matmul.allow_tf32 = False
 
     def sets(self, m: int, n: int, k: int, fresh: bool = False, dtype: DType = BF16) -> ShapeSets:
-        """The shape's rotated input sets; ``fresh``: new input values for them (``refresh``)."""
+        """The shape's rotated input sets of ``dtype``; ``fresh``: new input values for them (``refresh``)."""
         key = (m, n, k, dtype.name)
         if key not in self._sets:
             self._sets.clear()  # one shape at a time keeps memory bounded

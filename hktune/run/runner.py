@@ -167,8 +167,8 @@ class Worker:
 
     def evaluate(self, lib: Path | str, expected: str | None, m: int, n: int, k: int, timeout_s: float | None = None,
                  **kw: Any) -> dict[str, Any]:
-        """Verify and time one library (``kw``: the worker's evaluate options); ``timeout_s``
-        overrides the trial timeout for this request."""
+        """Verify and time one library (``kw``: the worker's evaluate options, ``dtype`` among them:
+        the worker's own when not given); ``timeout_s`` overrides the trial timeout for this request."""
         return self.request({"op": "evaluate", "lib": str(lib), "expected": expected, "m": m, "n": n, "k": k,
                              "dtype": self.dtype, **kw}, timeout_s=timeout_s)
 

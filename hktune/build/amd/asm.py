@@ -249,7 +249,7 @@ def default_tag(rest: str, env: Mapping[str, int]) -> object:
     return name
 
 
-def marker_params(instrs: list[Instr]) -> dict[str, list[int]]:
+def param_ranges(instrs: list[Instr]) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
     for ins in instrs:
         if ins.marker and ins.marker[0] == "param":

@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
-from hktune.build.amd.asm import LGKMCNT_MAX, VMCNT_MAX, Instr, eval_expr, marker_params, wait_counts, blocks, default_tag, parse, semantics
+from hktune.build.amd.asm import LGKMCNT_MAX, VMCNT_MAX, Instr, eval_expr, param_ranges, wait_counts, blocks, default_tag, parse, semantics
 
 MAX_STATES_PER_BLOCK = 4096
 
@@ -261,7 +261,7 @@ def check(text: str, kernel: str | None = None, barrier_lag: int | None = None) 
     lag = model.lag if barrier_lag is None else barrier_lag
     instrs, labels = parse(text, kernel)
     bl = blocks(instrs, labels)
-    ranges = marker_params(instrs)
+    ranges = param_ranges(instrs)
     names = sorted(ranges)
     merged: dict[tuple, Finding] = {}
     envs: dict[tuple, list[str]] = {}

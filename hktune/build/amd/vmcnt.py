@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from hktune.build.amd.asm import (LGKMCNT_MAX, VMCNT_MAX, Block, Instr, blocks, default_tag, eval_expr, kernels,
-                                  loop_lines, marker_params, parse, semantics, wait_counts)
+from hktune.build.amd.asm import (LGKMCNT_MAX, VMCNT_MAX, Block, Instr, eval_expr, param_ranges, wait_counts, blocks, default_tag,
+                                  kernels, loop_lines, parse, semantics)
 from hktune.build.amd.lds import barrier_model
 
 MAX_STATES_PER_BLOCK = 2048
@@ -295,7 +295,7 @@ def check(asm: str, kernel: str | None = None, barrier_lag: int = 0, lgkm: bool 
     """
     instrs, labels = parse(asm, kernel)
     bl = blocks(instrs, labels)
-    ranges = marker_params(instrs)
+    ranges = param_ranges(instrs)
     if params:
         ranges.update({k: list(v) for k, v in params.items()})
     names = sorted(ranges)
