@@ -7,11 +7,13 @@ import time
 
 import click
 
+from hktune.dtypes import DTYPES
 from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, _arch, _parse_config, _positive, _setup)
 
 @click.command("compile")
 @click.option("--arch", cls=ArchOption, required=True, callback=_arch, help="arch to compile for (no such device needed)")
 @click.option("--family", default=None, help="template family (default: the one serving --arch)")
+@click.option("--dtype", type=click.Choice(list(DTYPES)), default="bf16", show_default=True, help="element type of A, Bt and C")
 @click.option("--config", "config_text", default=None, help="one config: NAME=V,NAME=V,...")
 @click.option("--all", "all_", is_flag=True, help="every valid config of the space")
 @click.option("--m", type=int, default=None, callback=_positive, help="with --n and --k: only configs legal for this shape")
@@ -22,7 +24,7 @@ from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, _arch,
 @click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
 @click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
 @click.option("--json", "as_json", is_flag=True, help="one JSON record per config on stdout (snake_case keys, configs as objects)")
-def compile_(arch: str, family: str | None, config_text: str | None, all_: bool, m: int | None, n: int | None,
+def compile_(arch: str, family: str | None, dtype: str, config_text: str | None, all_: bool, m: int | None, n: int | None,
              k: int | None, limit: int | None, jobs: int | None, hk_root: str | None, tk_root: str | None, as_json: bool) -> None:
     """Compile only (no GPU needed): one config or the whole space, with resource usage."""
     from tabulate import tabulate
@@ -34,7 +36,7 @@ def compile_(arch: str, family: str | None, config_text: str | None, all_: bool,
     shape = (m, n, k) if m and n and k else None
     if any((m, n, k)) and shape is None:
         raise Fail("--m, --n and --k go together")
-    fam, space, builder = _setup(arch, family, roots(hk_root, tk_root), jobs)
+    fam, space, builder = _setup(arch, family, roots(hk_root, tk_root), jobs, dtype=dtype)
     configs = [_parse_config(config_text, space)] if config_text else space.enumerate(shape)
     if limit:
         configs = configs[:limit]

@@ -13,6 +13,7 @@ import time
 
 import click
 
+from hktune.dtypes import DTYPES
 from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail, _parse_config, _positive
 
 
@@ -23,18 +24,19 @@ def _short(config: dict) -> str:
     return ",".join(f"{k}={v}" for k, v in config.items())
 
 
-def _setup(arch: str, hk_root: str | None, jobs: int):  # noqa: ANN202
-    """The hipkittens family, its space for arch and a Builder."""
+def _setup(arch: str, hk_root: str | None, jobs: int, dtype: str = "bf16"):  # noqa: ANN202
+    """The hipkittens family (as it serves dtype), its space for arch and a Builder."""
     from hktune.build.builder import Builder
     from hktune.family.family import resolve
 
-    fam = resolve(arch, "hipkittens")
+    fam = resolve(arch, "hipkittens", dtype)
     space = fam.space(arch)
     return fam, space, Builder(fam, arch, space=space, jobs=jobs, include_dirs=fam.include_dirs(arch, {"hipkittens": hk_root}))
 
 
 @click.command("verify")
 @click.option("--arch", required=True, type=click.Choice(["gfx950", "gfx942"]), help="the AMD arch whose code objects to emulate")
+@click.option("--dtype", type=click.Choice(list(DTYPES)), default="bf16", show_default=True, help="element type of A, Bt and C")
 @click.option("--config", "config_text", default=None, help="one config: NAME=V,NAME=V,...")
 @click.option("--seeds", is_flag=True, help="the space's seed configs")
 @click.option("--sample", type=int, default=None, callback=_positive, help="a random sample of N valid configs")
@@ -48,7 +50,7 @@ def _setup(arch: str, hk_root: str | None, jobs: int):  # noqa: ANN202
 @click.option("--timeout", "timeout_s", type=float, default=1800.0, show_default=True, help="seconds per emulated run")
 @click.option("--seed", type=int, default=0, show_default=True, help="sampling and input seed")
 @click.option("--json", "as_json", is_flag=True, help="one JSON record per config (snake_case keys, configs as objects)")
-def command(arch: str, config_text: str | None, seeds: bool, sample: int | None, all_: bool, m: int | None,
+def command(arch: str, dtype: str, config_text: str | None, seeds: bool, sample: int | None, all_: bool, m: int | None,
             n: int | None, k: int | None, hk_root: str | None, jobs: int, timeout_s: float, seed: int,
             as_json: bool) -> None:
     """Run configs in tinygrad's AMD ISA emulator and compare C with a numpy reference.
@@ -82,7 +84,7 @@ def command(arch: str, config_text: str | None, seeds: bool, sample: int | None,
         raise Fail(f"no HipKittens checkout: pass --hk-root DIR or set HIPKITTENS_ROOT "
                    f"(branch {'main' if arch == 'gfx950' else 'cdna3'} for {arch})", EXIT_MISSING)
     try:
-        fam, space, builder = _setup(arch, hk_root, jobs)
+        fam, space, builder = _setup(arch, hk_root, jobs, dtype)
     except (TreeError, SpaceError, FamilyError) as e:
         raise Fail(str(e), EXIT_BAD_INPUT) from None
     except CompilerMissing as e:
@@ -110,7 +112,7 @@ def command(arch: str, config_text: str | None, seeds: bool, sample: int | None,
     t0 = time.perf_counter()
     with builder:
         try:
-            rows = verify(builder, configs, arch, shape=shape, jobs=jobs, timeout_s=timeout_s, seed=seed, progress=progress)
+            rows = verify(builder, configs, arch, shape=shape, dtype=dtype, jobs=jobs, timeout_s=timeout_s, seed=seed, progress=progress)
         except EmulatorMissing as e:
             raise Fail(str(e), EXIT_MISSING) from None
     wall = time.perf_counter() - t0

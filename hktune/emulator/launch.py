@@ -4,12 +4,14 @@ Reads one JSON request on stdin, writes one JSON result as the last line of stdo
 
     request: {"code_object": PATH, "kernel": NAME|null, "m": M, "n": N, "k": K,
               "launch": {"grid": [gx,gy,gz], "block": [lx,ly,lz], "lds_bytes": L},
-              "emulator_root": DIR, "seed": 0, "emu_arch": "cdna"}
+              "emulator_root": DIR, "seed": 0, "emu_arch": "cdna", "dtype": "bf16"}
     result:  {"ok": bool, "error": rel. Frobenius error, "bad_elements": int, "nan_elements": int,
               "seconds": emulation time, "reason": null | why it failed}
 
 A, Bt (bf16, random normal) and C (bf16, poisoned with NaN) are host memory: the emulator's
-global memory is the host address space. The kernel image is loaded at its virtual addresses
+global memory is the host address space. Another dtype's inputs, extra operands (an fp8 dtype's
+per-tensor scales), reference and bounds come from its hktune.dtypes object, as CPU torch tensors
+(torch is imported only then). The kernel image is loaded at its virtual addresses
 into one host buffer. Only this process imports tinygrad; a too-small LDS or an unsupported
 instruction can kill it, which the parent (hktune.emulator.run) reports as a failed result.
 """
@@ -21,6 +23,7 @@ import time
 
 import numpy as np
 
+from hktune import dtypes
 from hktune.emulator import abi, codeobject
 
 REL_TOL = 1e-2  # relative Frobenius error
@@ -47,6 +50,12 @@ def inputs(m: int, n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def compare(c_bits: np.ndarray, a_bits: np.ndarray, bt_bits: np.ndarray) -> dict:
     """C against the fp32 reference A @ Bt^T: the pass/fail rule of an emulated run."""
     ref = from_bf16(a_bits).astype(np.float32) @ from_bf16(bt_bits).astype(np.float32).T
+    return compare_to(c_bits, ref)
+
+
+def compare_to(c_bits: np.ndarray, ref: np.ndarray, elem_rel: float = ELEM_REL, elem_abs: float = ELEM_ABS,
+               rel_tol: float = REL_TOL) -> dict:
+    """bf16 C (bits) against an fp32 reference, by element-wise and Frobenius bounds."""
     c = from_bf16(c_bits)
     nan = int(np.count_nonzero(~np.isfinite(c)))
     diff = np.where(np.isfinite(c), c - ref, np.inf)
@@ -55,13 +64,27 @@ def compare(c_bits: np.ndarray, a_bits: np.ndarray, bt_bits: np.ndarray) -> dict
     if nan:
         err = float("inf")
     rms = norm / np.sqrt(ref.size)
-    bad = int(np.count_nonzero(~(np.abs(diff) <= ELEM_REL * np.abs(ref) + ELEM_ABS * rms)))
-    ok = err < REL_TOL and bad == 0
+    bad = int(np.count_nonzero(~(np.abs(diff) <= elem_rel * np.abs(ref) + elem_abs * rms)))
+    ok = err < rel_tol and bad == 0
     reason = None
     if not ok:
         reason = (f"{nan} of {c.size} outputs not written or not finite" if nan else
                   f"{bad} of {c.size} outputs wrong (rel. error {err:.2e})")
     return {"ok": ok, "error": err, "bad_elements": bad, "nan_elements": nan, "reason": reason}
+
+
+def dtype_inputs(name: str, m: int, n: int, k: int, seed: int) -> tuple:
+    """(inputs to keep alive, (A, Bt) addresses, extra operand addresses, C bits -> result) of a
+    dtype from hktune.dtypes, made on the CPU with torch (the emulator's memory is host memory)."""
+    import torch
+
+    d = dtypes.get(name)
+    if d.out_torch_name != "bfloat16":
+        raise ValueError(f"the emulator checks bf16 outputs; dtype {name} writes {d.out_torch_name}")
+    x = d.random_inputs(m, n, k, "cpu", torch.Generator().manual_seed(seed))
+    ref = d.reference(x).numpy()
+    judge = lambda c_bits: compare_to(c_bits, ref, d.element_rtol, d.atol_rms, d.frobenius_max)  # noqa: E731
+    return x, (x.A.data_ptr(), x.Bt.data_ptr()), tuple(t.data_ptr() for t in x.extra), judge
 
 
 def _host_buffer(data: bytes) -> tuple[object, int]:
@@ -80,10 +103,15 @@ def run(req: dict) -> dict:
     co = codeobject.load(req["code_object"])
     kern = co.kernel(req.get("kernel"))
     img_owner, img = _host_buffer(co.image)
-    a, bt = inputs(m, n, k, int(req.get("seed", 0)))
+    dtype = req.get("dtype", "bf16")
+    if dtype == "bf16":
+        a, bt = inputs(m, n, k, int(req.get("seed", 0)))
+        ptrs, extra, judge = (a.ctypes.data, bt.ctypes.data), (), lambda c_bits: compare(c_bits, a, bt)
+    else:
+        x, ptrs, extra, judge = dtype_inputs(dtype, m, n, k, int(req.get("seed", 0)))
     c = np.full((m, n), 0x7FC0, dtype=np.uint16)  # bf16 NaN: an output never written stays NaN
-    args = abi.hipkittens_kernargs(kern, a.ctypes.data, bt.ctypes.data, c.ctypes.data, m, n, k, launch,
-                                   num_xcds=int(req.get("num_xcds", abi.DEFAULT_XCDS)))
+    args = abi.hipkittens_kernargs(kern, *ptrs, c.ctypes.data, m, n, k, launch,
+                                   num_xcds=int(req.get("num_xcds", abi.DEFAULT_XCDS)), extra=extra)
     args_owner, args_ptr = _host_buffer(args)
     lds_total = kern.descriptor.group_segment_fixed_size + launch.lds_bytes
     rsrc2 = kern.descriptor.rsrc2_with_lds(lds_total)
@@ -98,7 +126,7 @@ def run(req: dict) -> dict:
                 kern.descriptor.private_segment_fixed_size, req.get("emu_arch", "cdna"), user)
     seconds = time.perf_counter() - t0
     del img_owner, args_owner, pkt_owner
-    res = compare(c, a, bt)
+    res = judge(c)
     res.update(seconds=seconds, kernel=kern.name, lds_bytes=lds_total, blocks=launch.blocks)
     return res
 

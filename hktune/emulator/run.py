@@ -83,13 +83,13 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def launch_for(config: Mapping[str, int], arch: str, m: int, n: int) -> abi.Launch:
-    """The family's launch for a config (its derived values from the arch's space when absent)."""
+def launch_for(config: Mapping[str, int], arch: str, m: int, n: int, dtype: str = "bf16") -> abi.Launch:
+    """The family's launch for a config (its derived values from the arch's space for dtype when absent)."""
     defines = dict(config)
     if "LDS_BYTES" not in defines or "THREADS" not in defines:
         from hktune.family.family import resolve
 
-        space = resolve(arch, "hipkittens").space(arch)
+        space = resolve(arch, "hipkittens", dtype).space(arch)
         defines = {**space.defines({p: config[p] for p in space.names}), **defines}
     return abi.hipkittens_launch(defines, m, n)
 
@@ -125,21 +125,23 @@ def run_child(request: dict, timeout_s: float) -> dict:
 
 def emulate(code_object: str | Path, config: Mapping[str, int], arch: str, m: int, n: int, k: int,
             timeout_s: float = DEFAULT_TIMEOUT_S, *, seed: int = 0, kernel: str | None = None,
-            lds_bytes: int | None = None, num_xcds: int = abi.DEFAULT_XCDS) -> dict:
+            lds_bytes: int | None = None, num_xcds: int = abi.DEFAULT_XCDS, dtype: str = "bf16") -> dict:
     """Run the family's GEMM kernel in `code_object` at M x N x K in the emulator and check C.
 
     Raises EmulatorMissing when the emulator (or tinygrad, or a clang for it) is not installed;
     everything that goes wrong in the run itself is a result with ok False and a reason.
     ``lds_bytes`` overrides the config's LDS_BYTES (tests: a too-small LDS crashes the child);
     ``num_xcds`` is the XCD count the host would pass (8: MI300X/MI355X; 6: MI300A; 4: MI308X).
+    ``dtype`` (hktune.dtypes) makes the inputs, the reference and the bounds; a scaled dtype's
+    extra operands (its per-tensor scales) are passed after C, as the host code does.
     """
     emu = find()
-    launch = launch_for(config, arch, m, n)
+    launch = launch_for(config, arch, m, n, dtype)
     if lds_bytes is not None:
         launch = abi.Launch(launch.grid, launch.block, int(lds_bytes))
     req = {"code_object": str(Path(code_object).resolve()), "kernel": kernel, "m": m, "n": n, "k": k, "seed": seed,
            "launch": {"grid": list(launch.grid), "block": list(launch.block), "lds_bytes": launch.lds_bytes},
-           "emulator_root": str(emu.root), "emu_arch": "cdna", "num_xcds": int(num_xcds)}
+           "emulator_root": str(emu.root), "emu_arch": "cdna", "num_xcds": int(num_xcds), "dtype": dtype}
     res = run_child(req, timeout_s)
     res.setdefault("shape", [m, n, k])
     res.setdefault("blocks", launch.blocks)

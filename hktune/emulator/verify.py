@@ -102,7 +102,7 @@ def device_code_object(artifact: Path, scratch: Path) -> Path:
 
 
 def verify(builder, configs: Iterable[Mapping[str, int]], arch: str, *, shape: tuple[int, int, int] | None = None,  # noqa: ANN001
-           jobs: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S, seed: int = 0,
+           jobs: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S, seed: int = 0, dtype: str = "bf16",
            progress: Callable[[str, Row], None] | None = None) -> list[Row]:
     """Build every config, emulate each distinct (body, shape, launch) once; one Row per config."""
     say = progress or (lambda what, row: None)
@@ -131,7 +131,7 @@ def verify(builder, configs: Iterable[Mapping[str, int]], arch: str, *, shape: t
                 row.result = {"ok": False, "reason": f"unreadable code object: {e}", "error": None, "seconds": None}
                 continue
             row.body = body
-            launch = launch_for(cfg, arch, row.shape[0], row.shape[1])
+            launch = launch_for(cfg, arch, row.shape[0], row.shape[1], dtype)
             key = (body, row.shape, launch)
             groups.setdefault(key, []).append(row)
             code_of.setdefault(key, co_path)
@@ -139,7 +139,7 @@ def verify(builder, configs: Iterable[Mapping[str, int]], arch: str, *, shape: t
 
         def one(key: tuple) -> tuple[tuple, dict]:
             lead = groups[key][0]
-            return key, emulate(code_of[key], lead.config, arch, *lead.shape, timeout_s=timeout_s, seed=seed)
+            return key, emulate(code_of[key], lead.config, arch, *lead.shape, timeout_s=timeout_s, seed=seed, dtype=dtype)
 
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = [pool.submit(one, key) for key in groups]
