@@ -37,11 +37,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hktune.build.builder import Builder  # noqa: E402
-from hktune.emulator import codeobject  # noqa: E402
+from hktune.build.amd import codeobject  # noqa: E402
 from hktune.emulator.locate import TINYGRAD_COMMIT, TINYGRAD_VERSION, EmulatorMissing, find  # noqa: E402
 from hktune.emulator.run import emulate, host_cc  # noqa: E402
 from hktune.emulator.verify import default_shape, device_code_object  # noqa: E402
 from hktune.family.family import resolve  # noqa: E402
+from hktune.target import make_target  # noqa: E402
 
 HK_ENV = {"gfx950": ("--hk-main", "HKTUNE_TEST_HK_MAIN"), "gfx942": ("--hk-cdna3", "HKTUNE_TEST_HK_CDNA3")}
 
@@ -68,7 +69,7 @@ def run_arch(arch: str, hk: Path, args, out, lock: threading.RLock, done: set, b
     random.Random(args.seed).shuffle(configs)
     if args.limit:
         configs = configs[:args.limit]
-    builder = Builder(fam, arch, space=space, jobs=args.jobs, include_dirs=[hk / "include"])
+    builder = Builder(make_target(fam, arch, space, include_dirs=[hk / "include"]), jobs=args.jobs)
     todo = [c for c in configs if (arch, builder.key(c)) not in done]
     print(f"{arch}: {len(configs)} configs, {len(configs) - len(todo)} already done", file=sys.stderr)
 
@@ -109,7 +110,7 @@ def run_arch(arch: str, hk: Path, args, out, lock: threading.RLock, done: set, b
                     if known is None:
                         pending.setdefault(key, []).append(rec)
                         if key not in inflight:
-                            fut = pool.submit(emulate, co, cfg, arch, *shape,
+                            fut = pool.submit(emulate, co, cfg, space, *shape,
                                               timeout_s=args.timeout)
                             inflight[key] = fut
                             fut.add_done_callback(lambda f, key=key: finish(key, f))

@@ -20,6 +20,7 @@ from hktune.build.amd import m0
 from hktune.build.builder import Builder
 from hktune.emulator.verify import default_shape, device_code_object, select
 from hktune.family.family import resolve
+from hktune.target import make_target
 
 
 def main() -> int:
@@ -47,8 +48,7 @@ def main() -> int:
     configs = [c for c in configs if not (tuple(c.values()) in seen or seen.add(tuple(c.values())))]
     rows = []
     t0 = time.perf_counter()
-    with Builder(fam, a.arch, space=space, jobs=a.jobs,
-                 include_dirs=fam.include_dirs(a.arch, {"hipkittens": a.hk_root})) as b:
+    with Builder(make_target(fam, a.arch, space, roots={"hipkittens": a.hk_root}), jobs=a.jobs) as b:
         for o in b.build_many(configs):
             if not o.ok or o.asm is None:
                 verdict = "compile failed"
@@ -74,7 +74,7 @@ def main() -> int:
         def one(r: dict) -> tuple[dict, tuple, dict]:
             co = device_code_object(Path(r["artifact"]), Path(tmp))
             shape = default_shape(space, r["config"])
-            return r, shape, emulate(co, r["config"], a.arch, *shape)
+            return r, shape, emulate(co, r["config"], space, *shape)
 
         with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(a.jobs) as pool:
             for r, shape, res in pool.map(one, todo):

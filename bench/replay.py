@@ -213,6 +213,7 @@ def replay_hktune(land: Landscape, strategy: str, seed: int, prefer: list[dict[s
     import optuna
 
     from hktune.search.driver import Search, SearchOptions
+    from hktune.target import make_target
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     fam, space = family_and_space(land)
@@ -224,7 +225,7 @@ def replay_hktune(land: Landscape, strategy: str, seed: int, prefer: list[dict[s
         opts = SearchOptions(*land.shape, trials=budget or len(land.rows), sampler=strategy, seed=seed,
                              storage=str(Path(tmp) / "replay.journal"), table=None, candidates=land.configs,
                              finalists=0, warm_start=0, lookahead=lookahead)
-        s = Search(fam, land.arch, space, ReplayBuilder(), worker, opts)
+        s = Search(make_target(fam, land.arch, space, include_dirs=()), ReplayBuilder(), worker, opts)
         if prefer:
             s.strategy.prefer(prefer)   # before _first(): these come first, as a warm start's configs do
         done = stop_rule(land, min_evals)

@@ -195,7 +195,7 @@ def run_search(workers: int, trials: int, trial_s: float = 0.3, compile_s: float
         opts = SearchOptions(*SHAPE, trials=trials, sampler=strategy, seed=seed, storage=store, table=table,
                              finalists=1, sanitize=False, warm_start=0)
         t_init = time.perf_counter()
-        s = Search(fam, "sm_90", space, builder, ws, opts)
+        s = Search(make_target(fam, "sm_90", space, include_dirs=()), builder, ws, opts)
         init_s = time.perf_counter() - t_init
         # sqlite/postgres studies are shared by name: use a fresh name per run
         tm = Timer()

@@ -21,7 +21,7 @@ def collect(hk_root: str | None = None, tk_root: str | None = None) -> dict[str,
         except Exception as e:  # noqa: BLE001 - the doctor reports, it never fails
             report["compilers"][name] = f"not available: {str(e).splitlines()[0]}"
     try:
-        from hktune import toolchain as tc
+        from hktune.build import toolchain as tc
 
         rocm = tc.find_rocm()
         portable = tc.find()

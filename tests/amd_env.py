@@ -17,7 +17,7 @@ def compiler() -> list[str] | None:
     if exe:
         return [exe]
     try:
-        from hktune import toolchain
+        from hktune.build import toolchain
         tc = toolchain.best()
     except Exception:
         return None

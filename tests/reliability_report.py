@@ -43,13 +43,14 @@ def race_rates(samples: int) -> list[dict]:
     sys.path.insert(0, str(ROOT))
     from hktune.build.builder import Builder
     from hktune.family.family import resolve
+    from hktune.target import make_target
     from hktune.run.runner import Worker
     from hktune.search.driver import config_string
 
     fam = resolve("host", "racy")
     space = fam.space("host")
     rows = []
-    with Builder(fam, "host", space, jobs=2) as b, Worker("cpu", timeout_s=120) as w:
+    with Builder(make_target(fam, "host", space), jobs=2) as b, Worker("cpu", timeout_s=120) as w:
         for fault, what in ((9, "tile written by a second thread after return"),
                             (10, "unsynchronised partial sums (OpenMP, lost updates)")):
             cfg = {"FAULT": fault, "BLOCK": 16}

@@ -169,13 +169,14 @@ def _cfg(text: str) -> dict:
 def _builder(arch: str, tmp: Path):  # noqa: ANN202
     from hktune.build.builder import Builder
     from hktune.family.family import load_family
+    from hktune.target import make_target
 
     if hk_root(arch) is None:
         pytest.skip(f"needs {'HKTUNE_TEST_HK_MAIN' if arch == 'gfx950' else 'HKTUNE_TEST_HK_CDNA3'}")
     if hip_compiler() is None:
         pytest.skip("needs a HIP device compiler (`hktune toolchain install`)")
     fam = load_family(ROOT / "kernels" / "hipkittens")
-    return Builder(fam, arch, jobs=2, include_dirs=fam.include_dirs(arch, {"hipkittens": hk_root(arch)}))
+    return Builder(make_target(fam, arch, roots={"hipkittens": hk_root(arch)}), jobs=2)
 
 
 def _verdicts(arch: str, configs: list[dict], tmp: Path) -> list[tuple[dict, str]]:

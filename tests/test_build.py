@@ -2,6 +2,7 @@ import pytest
 
 from hktune.build.builder import Builder, prune_reason
 from hktune.family.family import resolve
+from hktune.target import make_target
 
 
 @pytest.fixture
@@ -13,7 +14,7 @@ def host():
 def test_compile_then_cache_hit(host, tmp_path):
     fam, space = host
     cfg = space.enumerate()[0]
-    with Builder(fam, "host", space, jobs=2, cache=tmp_path) as b:
+    with Builder(make_target(fam, "host", space), jobs=2, cache=tmp_path) as b:
         first = b.build(cfg)
         again = b.build(cfg)
     assert first.usable and not first.cached and first.artifact.exists()
@@ -24,7 +25,7 @@ def test_compile_then_cache_hit(host, tmp_path):
 def test_compile_error_is_a_failed_outcome_with_its_log_and_is_cached(tmp_path):
     fam = resolve("host", "faulty")
     space = fam.space("host")
-    with Builder(fam, "host", space, jobs=1, cache=tmp_path) as b:
+    with Builder(make_target(fam, "host", space), jobs=1, cache=tmp_path) as b:
         out = b.build({"FAULT": 6, "BLOCK": 16})
         again = b.build({"FAULT": 6, "BLOCK": 16})
     assert not out.ok and "planted compile error" in out.log_path.read_text()
@@ -35,7 +36,7 @@ def test_compile_error_is_a_failed_outcome_with_its_log_and_is_cached(tmp_path):
 def test_parallel_builds(host, tmp_path):
     fam, space = host
     cfgs = space.enumerate()[:4]
-    with Builder(fam, "host", space, jobs=2, cache=tmp_path) as b:
+    with Builder(make_target(fam, "host", space), jobs=2, cache=tmp_path) as b:
         outs = list(b.build_many(cfgs))
     assert sorted(map(str, (o.config for o in outs))) == sorted(map(str, cfgs))
     assert all(o.usable for o in outs)
@@ -57,7 +58,7 @@ def test_a_check_added_after_the_entry_was_built_runs_on_load(host, tmp_path):
 
     fam, space = host
     cfg = space.enumerate()[0]
-    with Builder(dataclasses.replace(fam, checks=("m0",)), "host", space, jobs=1, cache=tmp_path) as b:
+    with Builder(make_target(dataclasses.replace(fam, checks=("m0",)), "host", space), jobs=1, cache=tmp_path) as b:
         key = b.key(cfg)
         entry = b._entry(key)
         entry.mkdir(parents=True)

@@ -36,7 +36,7 @@ def _emulate(res, cfg: dict, arch: str, **kw) -> dict:
     from hktune.emulator import emulate
     from hktune.emulator.verify import default_shape
 
-    return emulate(res.artifact, cfg, arch, *default_shape(space(arch), cfg), timeout_s=900, **kw)
+    return emulate(res.artifact, cfg, space(arch), *default_shape(space(arch), cfg), timeout_s=900, **kw)
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -112,6 +112,6 @@ def test_xcd_remap_with_the_devices_xcd_count_stays_a_permutation(xcds, tmp_path
     res = compile_variant(tmp_path, arch, cfg)
     from hktune.emulator import emulate
 
-    r = emulate(res.artifact, cfg, arch, 768, 512, 320, timeout_s=900, num_xcds=xcds)
+    r = emulate(res.artifact, cfg, space(arch), 768, 512, 320, timeout_s=900, num_xcds=xcds)
     assert r["ok"], r
     assert r["blocks"] == 24 and r["bad_elements"] == 0 and r["nan_elements"] == 0

@@ -7,6 +7,7 @@ import hashlib
 import os
 import struct
 import sys
+import types
 import urllib.error
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from hktune.emulator import abi, codeobject, launch, locate  # noqa: E402
+from hktune.build.amd import codeobject  # noqa: E402
+from hktune.emulator import abi, launch, locate  # noqa: E402
 from hktune.emulator import install as inst  # noqa: E402
 
 # .args of hktune_hk_gemm as clang 22 writes them (gfx950 and gfx942 alike, code object v6)
@@ -223,12 +225,12 @@ def test_verify_emulates_each_body_once(monkeypatch, tmp_path):
     monkeypatch.setattr(V, "device_code_object", lambda a, scratch: a)
     monkeypatch.setattr(V.codeobject, "load", lambda p: SimpleNamespace(body_hash=Path(p).read_text()))
 
-    def fake_emulate(co, cfg, arch, m, n, k, timeout_s, seed):
+    def fake_emulate(co, cfg, arch, m, n, k, timeout_s, seed, dtype="bf16"):
         calls.append((Path(co).read_text(), (m, n, k)))
         return {"ok": True, "error": 3e-3, "bad_elements": 0, "seconds": 1.0, "reason": None}
 
     monkeypatch.setattr(V, "emulate", fake_emulate)
-    rows = V.verify(SimpleNamespace(space=sp, build_many=build_many), [c1, c2, c3, c4], "gfx950", jobs=2)
+    rows = V.verify(SimpleNamespace(space=sp, build_many=build_many), [c1, c2, c3, c4], jobs=2)
     assert sorted(calls) == [("other", (256, 256, 320)), ("same", (256, 256, 320))]
     assert [r.ok for r in rows] == [True, True, True, False]
     assert [r.shared for r in rows[:3]] == [2, 2, 1] and rows[3].body is None
@@ -265,8 +267,8 @@ def _verify_cli(monkeypatch, rows):  # noqa: ANN001, ANN202
         def __exit__(self, *e):
             return None
 
-    monkeypatch.setattr(cmd, "_setup", lambda arch, hk, jobs: (None, sp, B()))
-    monkeypatch.setattr(V, "verify", lambda builder, configs, arch, **kw: rows)
+    monkeypatch.setattr(cmd, "_setup", lambda arch, family, roots, jobs, dtype="bf16": (types.SimpleNamespace(space=sp), B()))
+    monkeypatch.setattr(V, "verify", lambda builder, configs, **kw: rows)
     return CliRunner().invoke(main, ["verify", "--arch", "gfx950", "--seeds"])
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from hktune.build.builder import Builder
 from hktune.family.family import resolve
+from hktune.target import make_target
 from hktune.run.measure import Settings
 from hktune.run.runner import Worker
 from hktune.search.driver import config_string
@@ -15,7 +16,7 @@ SHAPE = (64, 64, 64)
 def env(tmp_path_factory):
     fam = resolve("host", "faulty")
     space = fam.space("host")
-    b = Builder(fam, "host", space, jobs=2, cache=tmp_path_factory.mktemp("cache"))
+    b = Builder(make_target(fam, "host", space), jobs=2, cache=tmp_path_factory.mktemp("cache"))
     w = Worker("cpu", Settings(repeats=10, warmup_ms=1), timeout_s=8)
     w.start()
     yield space, b, w

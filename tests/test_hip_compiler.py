@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hktune import toolchain as T
+from hktune.build import toolchain as T
 from hktune.build.compilers import get_compiler
 from hktune.build.compilers.base import CompileJob, CompilerMissing
 from hktune.build.compilers.hip import MISSING, REMARKS, HipCompiler, collect_resources, plan
@@ -29,7 +29,7 @@ def portable() -> T.Toolchain:
         where = T.default_prefix()
         if os.environ.get("HKTUNE_REQUIRE_AMD_TOOLCHAIN"):
             pytest.fail(f"HKTUNE_REQUIRE_AMD_TOOLCHAIN is set but no portable AMD toolchain is installed in {where}; "
-                        "run `hktune toolchain install` (python -m hktune.toolchain install)")
+                        "run `hktune toolchain install`")
         pytest.skip(f"portable AMD toolchain not installed in {where} (run `hktune toolchain install`; "
                     "set HKTUNE_REQUIRE_AMD_TOOLCHAIN=1 to make this a failure)")
     return tc

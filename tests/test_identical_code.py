@@ -17,6 +17,8 @@ from hktune.build.identity import code_identity
 from hktune.search.driver import Search, SearchOptions
 from hktune.search.problem import config_key
 from hktune.space.space import load_space
+from hktune.dtypes import DTYPES
+from hktune.target import Target, make_target
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -36,7 +38,7 @@ def test_hipkittens_occupancy_that_does_not_bind_compiles_to_the_same_code(tmp_p
     twins = [c for c in space.enumerate() if all(c[k] == base[k] for k in space.names if k != "OCCUPANCY")][:2]
     other = next(c for c in space.enumerate() if all(c[k] == base[k] for k in space.names if k != "WGM") and c != base)
     assert len(twins) == 2 and twins[0]["OCCUPANCY"] != twins[1]["OCCUPANCY"]
-    with Builder(fam, arch, space=space, jobs=2, include_dirs=[root / "include"], cache=tmp_path / "cache") as b:
+    with Builder(make_target(fam, arch, space, include_dirs=[root / "include"]), jobs=2, cache=tmp_path / "cache") as b:
         outs = {config_key(o.config): o for o in b.build_many([*twins, other])}
     hashes = [outs[config_key(c)].code_hash for c in (*twins, other)]
     assert all(hashes) and hashes[0] == hashes[1] != hashes[2]
@@ -93,11 +95,13 @@ def test_a_search_times_each_device_code_once(tmp_path: Path, strategy: str):
     (tmp_path / "s.yaml").write_text(SPACE)
     space = load_space(tmp_path / "s.yaml", "x")
     fam = types.SimpleNamespace(name="toy", template_hash=lambda arch: "t")
+    target = Target(family=fam, arch="x", spec=None, space=space, dtype=DTYPES["bf16"], layout="ABt", flags=(),
+                    include_dirs=(), template_hash="t", checks=(), run="host")
     worker = CountingWorker()
     storage = str(tmp_path / "s.journal")
     opts = SearchOptions(64, 64, 64, trials=9, sampler=strategy, seed=0, storage=storage, table=None,
                          finalists=0, warm_start=0)
-    s = Search(fam, "x", space, TwinBuilder(), worker, opts)
+    s = Search(target, TwinBuilder(), worker, opts)
     summary = s.run()
     tiles = [int(t.split("TILE=")[1].split(",")[0]) for t in worker.timed]
     assert sorted(tiles) == [16, 32, 64]                      # three kernels, each timed once
@@ -110,6 +114,6 @@ def test_a_search_times_each_device_code_once(tmp_path: Path, strategy: str):
     # the strategy learnt each twin's result as its own: nothing is left to ask
     assert s.strategy.exhausted() and all(v is not None for v in s.strategy.values.values())
     # a repeated search is answered from the study: nothing new is timed
-    again = Search(fam, "x", space, TwinBuilder(), CountingWorker(), opts)
+    again = Search(target, TwinBuilder(), CountingWorker(), opts)
     assert again.finished()
     assert json.dumps(sorted(again.seen.values())) == json.dumps(sorted(s.seen.values()))

@@ -12,6 +12,7 @@ import pytest
 
 from hktune.build.builder import Builder
 from hktune.family.family import load_family
+from hktune.target import make_target
 
 ROOT = Path(__file__).resolve().parent.parent
 TK = os.environ.get("HKTUNE_TEST_TK")
@@ -25,8 +26,8 @@ def test_seeds_compile_with_wgmma_and_no_spills(tmp_path: Path):
     space = fam.space("sm_90")
     seeds = [{k: int(v) for k, v in s.items() if k in space.names} for s in space.seeds]
     assert len(seeds) >= 3
-    with Builder(fam, "sm_90", space=space, jobs=2, cache=tmp_path / "cache",
-                 include_dirs=fam.include_dirs("sm_90", {"thunderkittens": TK})) as b:
+    with Builder(make_target(fam, "sm_90", space, include_dirs=fam.include_dirs("sm_90", {"thunderkittens": TK})),
+                 jobs=2, cache=tmp_path / "cache") as b:
         outcomes = list(b.build_many(seeds[:2]))
     for o in outcomes:
         assert o.ok, o.log_tail()

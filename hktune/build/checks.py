@@ -1,16 +1,13 @@
 """Static checks of compiled assembly that a family asks for (family.yaml ``checks:``); run once
 per build and cached with it. A new check is a function ``(asm path) -> "ok" | reason`` and one
-line in CHECKS."""
+line in CHECKS (hktune/registry.py, where the family schema reads the names)."""
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
 from typing import Callable
 
-CHECKS = {
-    "vmcnt": "hktune.build.amd.vmcnt:build_check",  # gfx9: no LDS tile read while its loads are in flight
-    "m0": "hktune.build.amd.m0:build_check",  # gfx9: every buffer_load ... lds sees the inline asm's M0
-}
+from hktune.registry import CHECKS
 
 
 def get(name: str) -> Callable[[Path], str]:

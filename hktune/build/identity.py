@@ -4,7 +4,7 @@ Two configs whose device code is identical are the same kernel: knobs that do no
 HipKittens OCCUPANCY of 1, 2 and 4 on a 128x128 tile whose registers allow 4 waves anyway) or
 that only change host code. The tuner times such a kernel once; its twins are recorded as pruned
 with the twin's result (hktune.search.driver). The identity is the AMDGPU code object's body
-hash: its .text and kernel descriptors (hktune.emulator.codeobject), for a device-only code object
+hash: its .text and kernel descriptors (hktune.build.amd.codeobject), for a device-only code object
 or the amdgcn entries of an offload bundle. Other artifacts have none (host code carries the
 config string, so the whole file would always differ), and are never pruned this way."""
 from __future__ import annotations
@@ -18,7 +18,7 @@ def code_identity(artifact: Path | None) -> str | None:
     if artifact is None or not Path(artifact).is_file():
         return None
     from hktune.build.amd.resources import code_objects
-    from hktune.emulator import codeobject
+    from hktune.build.amd import codeobject
 
     data = Path(artifact).read_bytes()
     bodies = []

@@ -32,10 +32,10 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
     from tabulate import tabulate
 
     from hktune.record import table as tbl
-    from hktune.run.devices import device_for
     from hktune.run.measure import Settings
     from hktune.run.runner import Worker
-    from hktune.search.driver import config_string
+    from hktune.run.targets import open_workers
+    from hktune.search.problem import config_string
 
     if table:
         existing_table(table)
@@ -51,7 +51,8 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
     workers: dict[str, Worker] = {}
     try:
         for arch_, fam_name, cfg, shape, entry in jobs_:
-            fam, space, builder = _setup(arch_, fam_name, roots(hk_root, tk_root), None)
+            tgt, builder = _setup(arch_, fam_name, roots(hk_root, tk_root), None)
+            fam, space = tgt.family, tgt.space
             cfg = cfg or _parse_config(config_text, space)
             bad = space.shape_violations(cfg, *shape)
             if bad:
@@ -61,11 +62,11 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
             if not o.ok:
                 res = {"ok": False, "reason": o.reason}
             else:
-                dev = device_for(arch_, gpu)
-                if dev not in workers:
-                    workers[dev] = Worker(dev, Settings(repeats=repeats))
-                    workers[dev].start()
-                res = workers[dev].evaluate(o.artifact, config_string(space, cfg), *shape)
+                w = open_workers(tgt, [gpu], Settings(repeats=repeats))[0]
+                if w.device not in workers:
+                    workers[w.device] = w
+                    w.start()
+                res = workers[w.device].evaluate(o.artifact, config_string(space, cfg), *shape)
             res.pop("samples_us", None)
             out.append({"arch": arch_, "family": fam.name, "m": shape[0], "n": shape[1], "k": shape[2],
                         "config": dict(cfg), **res, "stored_tflops": entry.tflops if entry else None})

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import click
 
+from hktune.build.builder import Builder
 from hktune.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, BadInput, HktuneError  # noqa: F401
+from hktune.target import Target, resolve_target
 
 
 class Fail(HktuneError):
@@ -43,19 +45,11 @@ def roots(hk_root: str | None = None, tk_root: str | None = None) -> dict[str, s
     return {"hipkittens": hk_root, "thunderkittens": tk_root}
 
 
-def _setup(arch: str, family: str | None, tree_roots: dict[str, str | None], jobs: int | None,  # noqa: ANN202
-           space_file: Path | None = None, dtype: str = "bf16"):
-    """Family, space, builder for an arch (with HipKittens include dirs where the family needs them)."""
-    from hktune.build.builder import Builder
-    from hktune.family.family import known_archs, resolve
-    from hktune.space.space import load_space
-
-    if arch not in known_archs():
-        raise Fail(f"unknown arch {arch!r} (known: {', '.join(known_archs())})")
-    fam = resolve(arch, family, dtype, tree_roots)
-    space = load_space(space_file, arch) if space_file else fam.space(arch)
-    builder = Builder(fam, arch, space=space, jobs=jobs, include_dirs=fam.include_dirs(arch, tree_roots))
-    return fam, space, builder
+def _setup(arch: str, family: str | None, tree_roots: dict[str, str | None], jobs: int | None,
+           space_file: Path | None = None, dtype: str = "bf16") -> tuple[Target, Builder]:
+    """The target (resolved once, here at the boundary) and its builder."""
+    target = resolve_target(arch, family, dtype, tree_roots, space_file)
+    return target, Builder(target, jobs=jobs)
 
 
 def _parse_config(text: str, space) -> dict[str, int]:  # noqa: ANN001

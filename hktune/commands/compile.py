@@ -36,7 +36,8 @@ def compile_(arch: str, family: str | None, dtype: str, config_text: str | None,
     shape = (m, n, k) if m and n and k else None
     if any((m, n, k)) and shape is None:
         raise Fail("--m, --n and --k go together")
-    fam, space, builder = _setup(arch, family, roots(hk_root, tk_root), jobs, dtype=dtype)
+    target, builder = _setup(arch, family, roots(hk_root, tk_root), jobs, dtype=dtype)
+    space = target.space
     configs = [_parse_config(config_text, space)] if config_text else space.enumerate(shape)
     if limit:
         configs = configs[:limit]

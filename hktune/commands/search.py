@@ -83,14 +83,15 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
         raise Fail("give --m, --n and --k (or --shapes FILE)")
     if storage is not None:
         check_storage(storage, must_exist=False)
-    fam, space, builder = _setup(arch, family, roots(hk_root, tk_root), jobs, space_file, dtype)
-    target = targets.get("emulator" if emulate else fam.target)
+    tgt, builder = _setup(arch, family, roots(hk_root, tk_root), jobs, space_file, dtype)
+    space = tgt.space
+    run_target = targets.get("emulator" if emulate else tgt.run)
     # Every shape is checked before any work: a shape no config can serve is bad input. Alone it
     # stops the command (exit 2); in a shapes file it is listed, skipped, and makes the exit 1.
     illegal: list[tuple[tuple[int, int, int], str]] = []
     for shape in shapes:
         try:
-            Search.check_shape(fam, arch, space, shape)
+            Search.check_shape(tgt, shape)
         except SearchError as e:
             if len(shapes) == 1:
                 raise
@@ -101,22 +102,22 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
         click.echo(f"hktune: skipping {len(illegal)} of {len(shapes)} shapes that no config can serve: "
                    f"{', '.join(_mnk(x) for x, _ in illegal)} ({illegal[0][1]})", err=True)
         shapes = [x for x in shapes if x not in {y for y, _ in illegal}]
-    if fam.target == "host" and target.TIMES:
+    if tgt.run == "host" and run_target.TIMES:
         check_fits(shapes)  # this machine's RAM, before any worker starts
     table = table or _default_table(arch)
     _check_writable(table)
     tbl.load(table)  # a malformed table stops us before any work, and stays as it is
-    if not target.TIMES:
-        return _emulate(fam, arch, space, builder, shapes, trials, seed, jobs, quiet)
-    workers = target.workers(arch, _gpu_list(gpus) if gpus else [gpu], timeout_s=trial_timeout)
+    if not run_target.TIMES:
+        return _emulate(tgt, builder, shapes, trials, seed, jobs, quiet)
+    workers = targets.open_workers(tgt, _gpu_list(gpus) if gpus else [gpu], timeout_s=trial_timeout)
     failed_shapes, storages, results = [], [], []
     with builder, contextlib.ExitStack() as stack:
         for shape in shapes:
             opts = SearchOptions(m=shape[0], n=shape[1], k=shape[2], trials=trials, timeout_s=timeout, seed=seed,
-                                 sampler=sampler, storage=storage, table=table, dtype=dtype, retime=retime,
+                                 sampler=sampler, storage=storage, table=table, retime=retime,
                                  finalists=finalists, tournament_rounds=tournament_rounds, sanitize=sanitize)
             try:
-                s = Search(fam, arch, space, builder, workers, opts)
+                s = Search(tgt, builder, workers, opts)
             except SearchError as e:
                 if len(shapes) == 1:
                     raise
@@ -135,7 +136,7 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
             for w in workers:
                 if not w.info:
                     stack.enter_context(w)
-            if fam.target != "host" and workers[0].info and not getattr(s, "_fits_checked", False):
+            if tgt.run != "host" and workers[0].info:
                 check_fits([shape], workers[0].info)  # the device's free memory, before the study runs
             if s.storage not in storages:
                 storages.append(s.storage)
@@ -228,7 +229,7 @@ def _summary_dict(summary, table: Path, shape: tuple[int, int, int]) -> dict:  #
         reasons[why.split(":")[0]] = reasons.get(why.split(":")[0], 0) + 1
     return {"study": summary.study, "storage": summary.storage, "m": shape[0], "n": shape[1], "k": shape[2],
             "warm_started": summary.warm_started, "evaluated": summary.evaluated, "verified": summary.succeeded,
-            "failed": summary.failed, "pruned": summary.pruned, "skipped_invalid": summary.skipped_invalid,
+            "failed": summary.failed, "pruned": summary.pruned,
             "wall_s": summary.wall_s, "compile_s": summary.compile_s, "run_s": summary.run_s, "best": best,
             "table": str(table), "table_updated": bool(summary.recorded), "failures": reasons}
 
@@ -248,7 +249,7 @@ def _print_summary(summary, table: Path) -> None:  # noqa: ANN001
 
     rows = [["study", summary.study], ["warm-started from nearby shapes", summary.warm_started],
             ["evaluated", summary.evaluated], ["verified", summary.succeeded], ["failed", summary.failed],
-            ["pruned (resources)", summary.pruned], ["proposals outside the valid space", summary.skipped_invalid],
+            ["pruned (resources)", summary.pruned],
             ["wall time", f"{summary.wall_s:.1f} s"], ["compile time (sum)", f"{summary.compile_s:.1f} s"],
             ["run time", f"{summary.run_s:.1f} s"]]
     if summary.best:
@@ -276,7 +277,7 @@ def _print_summary(summary, table: Path) -> None:  # noqa: ANN001
 command = search
 
 
-def _emulate(fam, arch: str, space, builder, shapes, trials: int, seed: int, jobs: int | None, quiet: bool) -> None:  # noqa: ANN001
+def _emulate(tgt, builder, shapes, trials: int, seed: int, jobs: int | None, quiet: bool) -> None:  # noqa: ANN001
     """`search --emulate`: the seeds, then the strategy's picks among the configs legal for every
     shape, each checked in the ISA emulator. Correctness only: no timing, no table, no study."""
     from tabulate import tabulate
@@ -285,9 +286,10 @@ def _emulate(fam, arch: str, space, builder, shapes, trials: int, seed: int, job
     from hktune.search import strategies
     from hktune.search.problem import config_key, legal_configs
 
-    if not arch.startswith("gfx"):
+    fam, arch, space = tgt.family, tgt.arch, tgt.space
+    if not tgt.amd:
         raise Fail(f"--emulate runs AMD code objects (gfx942, gfx950), not {arch}")
-    legal = [{config_key(c): c for c in legal_configs(fam, arch, space, s)} for s in shapes]
+    legal = [{config_key(c): c for c in legal_configs(tgt, s)} for s in shapes]
     common = [c for key, c in legal[0].items() if all(key in d for d in legal[1:])]
     if not common:
         raise Fail("no config is legal for every shape given")
@@ -302,7 +304,7 @@ def _emulate(fam, arch: str, space, builder, shapes, trials: int, seed: int, job
             click.echo(f"  emulated {row.body[:12]}: {'ok' if row.result.get('ok') else 'FAILED'}", err=True)
 
     with builder:
-        rows = targets.get("emulator").check(builder, configs, arch, jobs=jobs or 1, seed=seed, progress=progress)
+        rows = targets.get("emulator").check(builder, configs, jobs=jobs or 1, seed=seed, progress=progress)
     click.echo(tabulate([[" ".join(f"{k}={v}" for k, v in r.config.items()), (r.body or "")[:12], "x".join(map(str, r.shape)),
                           {"passed": "ok", "failed": "FAILED", "rejected": "rejected (static check)"}[r.status],
                           r.result.get("error"), r.result.get("reason") or r.build_reason or ""]

@@ -5,7 +5,11 @@ from pathlib import Path
 
 import click
 
-from hktune.commands.common import (EXIT_MISSING, Fail)
+from hktune.build.toolchain import ToolchainError
+from hktune.build.toolchain_install import install
+from hktune.commands.common import EXIT_MISSING, Fail
+from hktune.emulator.install import install_for_cli
+
 
 @click.group()
 def toolchain() -> None:
@@ -20,16 +24,12 @@ def toolchain() -> None:
               help="copy the emulator files from this folder (a tinygrad checkout) instead of GitHub; implies --emulator")
 def toolchain_install(prefix: Path | None, force: bool, emulator: bool, emulator_from: Path | None) -> None:
     """Install pinned clang (AMDGPU), HIP headers and device libraries from PyPI and Debian."""
-    from hktune import toolchain as tc
-
     try:
-        t = tc.install(prefix, force=force)
-    except tc.ToolchainError as e:
+        t = install(prefix, force=force)
+    except ToolchainError as e:
         raise Fail(str(e), EXIT_MISSING) from None
     click.echo(f"portable AMD toolchain ready: {t.version} at {t.prefix}")
     if emulator or emulator_from:
-        from hktune.emulator.install import install_for_cli
-
         click.echo(install_for_cli(t.prefix, emulator_from, Fail, EXIT_MISSING))
 
 

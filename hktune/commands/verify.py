@@ -14,7 +14,7 @@ import time
 import click
 
 from hktune.dtypes import DTYPES
-from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail, _parse_config, _positive
+from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail, _parse_config, _positive, _setup
 
 
 _RESULT = {"passed": "ok", "failed": "FAILED", "rejected": "rejected (static check)"}
@@ -22,16 +22,6 @@ _RESULT = {"passed": "ok", "failed": "FAILED", "rejected": "rejected (static che
 
 def _short(config: dict) -> str:
     return ",".join(f"{k}={v}" for k, v in config.items())
-
-
-def _setup(arch: str, hk_root: str | None, jobs: int, dtype: str = "bf16"):  # noqa: ANN202
-    """The hipkittens family (as it serves dtype), its space for arch and a Builder."""
-    from hktune.build.builder import Builder
-    from hktune.family.family import resolve
-
-    fam = resolve(arch, "hipkittens", dtype)
-    space = fam.space(arch)
-    return fam, space, Builder(fam, arch, space=space, jobs=jobs, include_dirs=fam.include_dirs(arch, {"hipkittens": hk_root}))
 
 
 @click.command("verify")
@@ -84,11 +74,12 @@ def command(arch: str, dtype: str, config_text: str | None, seeds: bool, sample:
         raise Fail(f"no HipKittens checkout: pass --hk-root DIR or set HIPKITTENS_ROOT "
                    f"(branch {'main' if arch == 'gfx950' else 'cdna3'} for {arch})", EXIT_MISSING)
     try:
-        fam, space, builder = _setup(arch, hk_root, jobs, dtype)
+        target, builder = _setup(arch, "hipkittens", {"hipkittens": hk_root}, jobs, dtype=dtype)
     except (TreeError, SpaceError, FamilyError) as e:
         raise Fail(str(e), EXIT_BAD_INPUT) from None
     except CompilerMissing as e:
         raise Fail(str(e), EXIT_MISSING) from None
+    space = target.space
     cfg = _parse_config(config_text, space) if config_text else None
     configs = select(space, config=cfg, seeds=seeds, sample=sample, all_=all_, shape=shape, rng_seed=seed)
     if not configs:
@@ -112,7 +103,7 @@ def command(arch: str, dtype: str, config_text: str | None, seeds: bool, sample:
     t0 = time.perf_counter()
     with builder:
         try:
-            rows = verify(builder, configs, arch, shape=shape, dtype=dtype, jobs=jobs, timeout_s=timeout_s, seed=seed, progress=progress)
+            rows = verify(builder, configs, shape=shape, dtype=dtype, jobs=jobs, timeout_s=timeout_s, seed=seed, progress=progress)
         except EmulatorMissing as e:
             raise Fail(str(e), EXIT_MISSING) from None
     wall = time.perf_counter() - t0

@@ -18,7 +18,7 @@ import struct
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from hktune.emulator.codeobject import Kernel
+from hktune.build.amd.codeobject import Kernel
 
 HK_GL_SIZE = 48  # sizeof(gl<bf16,-1,-1,-1,-1>)
 

@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
+from hktune.build.toolchain import subprocess_runner
 from hktune.emulator.locate import (FILES, MARKER, PACKAGE_INITS, TINYGRAD_COMMIT, TINYGRAD_VERSION, Emulator,
                                     EmulatorMissing, default_dir, tinygrad_version, verify)
 
@@ -64,8 +65,6 @@ def pip_install_tinygrad(run: Callable | None = None) -> str:
     """pip install tinygrad==TINYGRAD_VERSION unless that version is installed; returns the version."""
     if tinygrad_version() == TINYGRAD_VERSION:
         return TINYGRAD_VERSION
-    from hktune.toolchain import subprocess_runner
-
     run = run or subprocess_runner
     r = run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
              f"tinygrad=={TINYGRAD_VERSION}"], timeout=900)

@@ -24,7 +24,8 @@ import time
 import numpy as np
 
 from hktune import dtypes
-from hktune.emulator import abi, codeobject
+from hktune.build.amd import codeobject
+from hktune.emulator import abi
 
 REL_TOL = 1e-2  # relative Frobenius error
 ELEM_REL = 2.0 ** -7  # |C - ref| <= ELEM_REL * |ref| + ELEM_ABS * rms(ref)

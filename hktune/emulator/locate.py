@@ -12,6 +12,7 @@ Nothing is imported here: the emulator only ever runs in a child process (hktune
 """
 from __future__ import annotations
 
+from hktune.build.toolchain import default_prefix
 from hktune.errors import Missing
 
 import hashlib
@@ -71,8 +72,6 @@ def verify(root: Path) -> list[str]:
 
 def default_dir() -> Path:
     """<toolchain prefix>/emulator (the prefix is HKTUNE_TOOLCHAIN_DIR or ~/.cache/hktune/amd-toolchain)."""
-    from hktune.toolchain import default_prefix
-
     return default_prefix() / "emulator"
 
 

@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Mapping
 
 from hktune import proc
+from hktune.build import toolchain
 from hktune.emulator import abi
 from hktune.emulator.locate import TINYGRAD_VERSION, EmulatorMissing, find
+from hktune.space.space import Space
 
 DEFAULT_TIMEOUT_S = 1800.0
 
@@ -53,8 +55,6 @@ def host_cc() -> str:
     exe = shutil.which("clang")
     if exe:
         return exe
-    from hktune import toolchain
-
     tc = toolchain.find()
     if tc is None or tc.kind != "portable":
         raise EmulatorMissing("the emulator needs clang for tinygrad's CPU backend: install clang, set CC, "
@@ -83,13 +83,10 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def launch_for(config: Mapping[str, int], arch: str, m: int, n: int, dtype: str = "bf16") -> abi.Launch:
-    """The family's launch for a config (its derived values from the arch's space for dtype when absent)."""
+def launch_for(config: Mapping[str, int], space: Space, m: int, n: int) -> abi.Launch:
+    """The family's launch for a config (its derived values from the target's space when absent)."""
     defines = dict(config)
     if "LDS_BYTES" not in defines or "THREADS" not in defines:
-        from hktune.family.family import resolve
-
-        space = resolve(arch, "hipkittens", dtype).space(arch)
         defines = {**space.defines({p: config[p] for p in space.names}), **defines}
     return abi.hipkittens_launch(defines, m, n)
 
@@ -123,10 +120,11 @@ def run_child(request: dict, timeout_s: float) -> dict:
             "reason": why + (f": {tail[-1][:300]}" if tail else "")}
 
 
-def emulate(code_object: str | Path, config: Mapping[str, int], arch: str, m: int, n: int, k: int,
+def emulate(code_object: str | Path, config: Mapping[str, int], space: Space, m: int, n: int, k: int,
             timeout_s: float = DEFAULT_TIMEOUT_S, *, seed: int = 0, kernel: str | None = None,
             lds_bytes: int | None = None, num_xcds: int = abi.DEFAULT_XCDS, dtype: str = "bf16") -> dict:
-    """Run the family's GEMM kernel in `code_object` at M x N x K in the emulator and check C.
+    """Run the family's GEMM kernel in `code_object` at M x N x K in the emulator and check C
+    (``space``: the target's space, for the config's derived values).
 
     Raises EmulatorMissing when the emulator (or tinygrad, or a clang for it) is not installed;
     everything that goes wrong in the run itself is a result with ok False and a reason.
@@ -136,7 +134,7 @@ def emulate(code_object: str | Path, config: Mapping[str, int], arch: str, m: in
     extra operands (its per-tensor scales) are passed after C, as the host code does.
     """
     emu = find()
-    launch = launch_for(config, arch, m, n, dtype)
+    launch = launch_for(config, space, m, n)
     if lds_bytes is not None:
         launch = abi.Launch(launch.grid, launch.block, int(lds_bytes))
     req = {"code_object": str(Path(code_object).resolve()), "kernel": kernel, "m": m, "n": n, "k": k, "seed": seed,

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from hktune.emulator import codeobject
+from hktune.build.amd import codeobject
+from hktune.build.amd.resources import code_objects
 from hktune.emulator.run import DEFAULT_TIMEOUT_S, emulate, launch_for
 
 MAX_K_TILES = 64
@@ -89,8 +90,6 @@ def select(space, *, config: Mapping[str, int] | None = None, seeds: bool = Fals
 def device_code_object(artifact: Path, scratch: Path) -> Path:
     """The AMDGPU code object of a build: the artifact itself (device-only toolchain) or the
     first amdgcn entry of a ROCm library's offload bundle, written under scratch."""
-    from hktune.build.amd.resources import code_objects
-
     data = artifact.read_bytes()
     if data[:4] == b"\x7fELF" and data[0x12:0x14] == b"\xe0\x00":
         return artifact
@@ -101,10 +100,11 @@ def device_code_object(artifact: Path, scratch: Path) -> Path:
     raise codeobject.CodeObjectError(f"{artifact}: no AMDGPU code object in it")
 
 
-def verify(builder, configs: Iterable[Mapping[str, int]], arch: str, *, shape: tuple[int, int, int] | None = None,  # noqa: ANN001
+def verify(builder, configs: Iterable[Mapping[str, int]], *, shape: tuple[int, int, int] | None = None,  # noqa: ANN001
            jobs: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S, seed: int = 0, dtype: str = "bf16",
            progress: Callable[[str, Row], None] | None = None) -> list[Row]:
-    """Build every config, emulate each distinct (body, shape, launch) once; one Row per config."""
+    """Build every config, emulate each distinct (body, shape, launch) once; one Row per config
+    (inputs, reference and bounds of ``dtype``, the builder's target's dtype)."""
     say = progress or (lambda what, row: None)
     configs = [dict(c) for c in configs]
     rows: list[Row] = []
@@ -131,7 +131,7 @@ def verify(builder, configs: Iterable[Mapping[str, int]], arch: str, *, shape: t
                 row.result = {"ok": False, "reason": f"unreadable code object: {e}", "error": None, "seconds": None}
                 continue
             row.body = body
-            launch = launch_for(cfg, arch, row.shape[0], row.shape[1], dtype)
+            launch = launch_for(cfg, builder.space, row.shape[0], row.shape[1])
             key = (body, row.shape, launch)
             groups.setdefault(key, []).append(row)
             code_of.setdefault(key, co_path)
@@ -139,7 +139,8 @@ def verify(builder, configs: Iterable[Mapping[str, int]], arch: str, *, shape: t
 
         def one(key: tuple) -> tuple[tuple, dict]:
             lead = groups[key][0]
-            return key, emulate(code_of[key], lead.config, arch, *lead.shape, timeout_s=timeout_s, seed=seed, dtype=dtype)
+            return key, emulate(code_of[key], lead.config, builder.space, *lead.shape, timeout_s=timeout_s, seed=seed,
+                                dtype=dtype)
 
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = [pool.submit(one, key) for key in groups]

@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from hktune.errors import BadInput
+from hktune.family import trees
 from hktune.family.schema import FamilyDoc
 from hktune.space.schema import one_line
 from hktune.space.space import Space, load_space
@@ -103,16 +104,12 @@ class Family:
     # -- external trees ---------------------------------------------------------------------
     def include_dirs(self, arch: str, roots: Mapping[str, str | Path | None] | None = None) -> list[Path]:
         """Include dirs of the trees this family needs for ``arch`` (TreeError when one is missing)."""
-        from hktune.family import trees
-
         out: list[Path] = []
         for name, wants in self.trees.items():
             out += trees.get(name).resolve(arch, wants.get(arch), (roots or {}).get(name), self.name)
         return out
 
     def trees_found(self, roots: Mapping[str, str | Path | None] | None = None) -> bool:
-        from hktune.family import trees
-
         return all(trees.get(name).find((roots or {}).get(name)) is not None for name in self.trees)
 
 
@@ -181,11 +178,12 @@ def discover() -> dict[str, Family]:
 
 
 def resolve(arch: str, family: str | None = None, dtype: str = "bf16",
-            roots: Mapping[str, str | Path | None] | None = None) -> Family:
+            roots: Mapping[str, str | Path | None] | None = None, families: dict[str, Family] | None = None) -> Family:
     """The family to use for an arch: the named one; else the arch's declared default family
     (``default_for``) when its trees are found; else the only project family left that serves
-    the arch. Plug-in families (HKTUNE_FAMILY_PATH) must be named."""
-    fams = discover()
+    the arch. Plug-in families (HKTUNE_FAMILY_PATH) must be named. ``families``: those already
+    discovered (hktune.target parses every family.yaml once)."""
+    fams = discover() if families is None else families
     if family is not None:
         if family not in fams:
             raise FamilyError(f"unknown family {family!r} (known: {', '.join(sorted(fams)) or 'none'})")

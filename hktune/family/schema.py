@@ -5,6 +5,10 @@ from typing import Union
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from hktune.dtypes import DTYPES
+from hktune.family.trees import TREES
+from hktune.registry import CHECKS, TARGETS
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -46,22 +50,16 @@ class FamilyDoc(_Strict):
     @field_validator("target")
     @classmethod
     def _target(cls, v: str | None) -> str | None:
-        from hktune.run.targets import TARGETS
-
         return v if v is None else _known([v], TARGETS, "target")[0]
 
     @field_validator("checks")
     @classmethod
     def _checks(cls, v: list[str]) -> list[str]:
-        from hktune.build.checks import CHECKS
-
         return _known(v, CHECKS, "check")
 
     @field_validator("trees")
     @classmethod
     def _trees(cls, v: Union[list[str], dict]) -> dict[str, dict[str, str]]:
-        from hktune.family.trees import TREES
-
         v = {name: {} for name in v} if isinstance(v, list) else v
         _known(list(v), TREES, "tree")
         return v
@@ -69,8 +67,6 @@ class FamilyDoc(_Strict):
     @field_validator("dtypes")
     @classmethod
     def _dtypes(cls, v: list[str]) -> list[str]:
-        from hktune.dtypes import DTYPES
-
         return _known(v, DTYPES, "dtype")
 
     @model_validator(mode="after")

@@ -6,6 +6,8 @@ from hktune.errors import Missing
 import os
 import shutil
 
+from hktune.target import Target
+
 
 class DeviceError(Missing):
     """No device can run this arch here; the message says exactly what is missing."""
@@ -37,9 +39,10 @@ def gpu_archs() -> list[tuple[int, str, str, int]]:
     return out
 
 
-def device_for(arch: str, gpu: int | None = None) -> str:
-    """The torch device string a worker should use for ``arch`` ('cpu' or 'cuda:N')."""
-    if arch == "host":
+def device_for(target: Target, gpu: int | None = None) -> str:
+    """The torch device string a worker should use for ``target`` ('cpu' or 'cuda:N')."""
+    arch = target.arch
+    if target.run == "host":
         return "cpu"
     import torch
 

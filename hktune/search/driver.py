@@ -21,19 +21,18 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
 from hktune.build.builder import BuildOutcome, Builder
-from hktune.family.family import Family
 from hktune.record import entry as rec
 from hktune.record import table as tbl
 from hktune.run.runner import Worker
 from hktune.search import strategies, warm
 from hktune.search.executor import Executor
-from hktune.search.problem import (SearchError, config_key, config_string, legal_configs, shape_distance,  # noqa: F401
-                                   study_name)
+from hktune.search.finalists import decide
+from hktune.search.problem import (SearchError, config_key, config_string, legal_configs,  # noqa: F401
+                                   shape_distance)
 from hktune.search.recorder import StudyRecorder
 from hktune.search.storage import default_storage
-from hktune.space.space import Config, Space
-
-SAMPLERS = tuple(strategies.STRATEGIES)
+from hktune.space.space import Config
+from hktune.target import Target
 
 
 @dataclass
@@ -47,8 +46,6 @@ class SearchOptions:
     sampler: str = strategies.DEFAULT
     storage: str | None = None
     table: Path | None = None
-    dtype: str = "bf16"
-    layout: str = "ABt"
     lookahead: int | None = None  # candidates compiled ahead of the ones being timed
     confirm_inputs: int = 3       # race hunting for every new best and every finalist
     confirm_back_to_back: int = 4
@@ -68,7 +65,6 @@ class SearchSummary:
     succeeded: int = 0
     failed: int = 0
     pruned: int = 0
-    skipped_invalid: int = 0  # kept for the summary's shape: strategies propose valid configs only
     warm_started: int = 0
     best: dict[str, Any] | None = None
     recorded: bool = False
@@ -84,22 +80,23 @@ BEST_FIELDS = ("tflops", "median_us", "spread", "error", "vendor_tflops", "vendo
 class Search:
     """One search: a strategy, a study, a builder and workers; ``run`` drives them to the end."""
 
-    def __init__(self, family: Family, arch: str, space: Space, builder: Builder, workers: Worker | list[Worker],
-                 opts: SearchOptions) -> None:
-        self.family, self.arch, self.space = family, arch, space
+    def __init__(self, target: Target, builder: Builder, workers: Worker | list[Worker], opts: SearchOptions) -> None:
+        self.target = target
+        self.family, self.arch, self.space = target.family, target.arch, target.space
+        space = target.space
         self.workers = workers if isinstance(workers, list) else [workers]
         self.worker = self.workers[0]  # the one that re-times finalists and names the device
         self.builder, self.opts = builder, opts
         self.shape = (opts.m, opts.n, opts.k)
-        self.valid = legal_configs(family, arch, space, self.shape)
+        self.valid = legal_configs(target, self.shape)
         if opts.candidates is not None:
             allowed = {config_key({k: int(v) for k, v in c.items()}) for c in opts.candidates}
             self.valid = [c for c in self.valid if config_key(c) in allowed]
             if not self.valid:
                 raise SearchError("none of the given candidate configs is valid for this shape")
         self.valid_keys = {config_key(c) for c in self.valid}
-        self.key = tbl.Key(family.name, arch, opts.dtype, opts.layout, *self.shape)
-        self.name = study_name(family.name, arch, *self.shape, dtype=opts.dtype, layout=opts.layout)
+        self.key = tbl.Key(target.name, target.arch, target.dtype.name, target.layout, *self.shape)
+        self.name = target.study_name(*self.shape)
         self.storage = opts.storage or default_storage((opts.table or Path("results/x")).parent)
         self.run_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{random.getrandbits(32):08x}"
         self.recorder = StudyRecorder(self.name, self.storage, self.run_id)
@@ -124,8 +121,8 @@ class Search:
         self.already = len(self.seen)  # configs evaluated by earlier runs of this study
 
     @staticmethod
-    def check_shape(family: Family, arch: str, space: Space, shape: tuple[int, int, int]) -> list[Config]:
-        return legal_configs(family, arch, space, shape)
+    def check_shape(target: Target, shape: tuple[int, int, int]) -> list[Config]:
+        return legal_configs(target, shape)
 
     def finished(self) -> bool:
         return self.already >= min(self.opts.trials, len(self.valid))
@@ -166,9 +163,8 @@ class Search:
         self._seed_keys = {config_key(c) for _, c in seeds}
         self._warm_from: dict[str, str] = {}
         if self.already == 0 and self.opts.warm_start > 0:
-            prefix = f"{self.family.name}-{self.arch}-{self.opts.dtype}-"
-            for _, _, cfg, where in warm.candidates(self.study._storage, prefix, self.name, self.shape, self.opts.table,
-                                                    self.family.name, self.arch, self.opts.dtype):
+            for _, _, cfg, where in warm.candidates(self.recorder.storage_backend, self.target, self.name, self.shape,
+                                                    self.opts.table):
                 cfg = {k: int(v) for k, v in cfg.items() if k in self.space.names}
                 key = config_key(cfg)
                 if key in self.valid_keys and key not in self.seen and key not in self._warm_from:
@@ -281,7 +277,7 @@ class Search:
         if self.opts.table is None:
             return
         entry = rec.make_entry(self.key, cfg, res, trials=len(self.seen), info=self.worker.info, builder=self.builder,
-                               template_hash=self.family.template_hash(self.arch),
+                               template_hash=self.target.template_hash,
                                extra={"run": self.run_id, "finalist_remeasure": final, **(extra or {})})
         if final and self.baseline is not None and not tbl.better(entry, self.baseline):
             entry = self.baseline  # an earlier run's entry is still the fastest: put it back
@@ -294,8 +290,6 @@ class Search:
     def run(self, on_trial: Callable[[SearchSummary, dict[str, Any] | None], None] | None = None) -> SearchSummary:
         """Ask -> compile ahead -> run on whichever worker is free -> tell, until the budget, the
         time limit or the space runs out. Study access stays on this thread."""
-        from hktune.search.finalists import decide
-
         self._on_trial = on_trial
         start = time.perf_counter()
         if self.finished() and not self.opts.retime:

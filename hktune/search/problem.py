@@ -1,24 +1,17 @@
-"""What a search is about: the problem key (family, arch, dtype, layout, M, N, K), its study name,
-and the configs that are legal for it."""
+"""What a search is about: config keys and strings, shape distances, and the configs that are legal
+for a problem (its study name is hktune.target.Target.study_name)."""
 from __future__ import annotations
 
 import json
 import math
 
 from hktune.errors import BadInput
-from hktune.family.family import Family
 from hktune.space.space import Config, Space
+from hktune.target import Target
 
 
 class SearchError(BadInput):
     """Bad input for a search (no legal config, bad storage...): one line for the user."""
-
-
-def study_name(family: str, arch: str, m: int, n: int, k: int, dtype: str = "bf16", layout: str = "ABt") -> str:
-    """One study per problem. The layout is named only when it is not the default A·Btᵀ, so the
-    studies of earlier versions keep their names."""
-    lay = "" if layout == "ABt" else f"-{layout}"
-    return f"{family}-{arch}-{dtype}{lay}-{m}x{n}x{k}"
 
 
 def config_key(config: Config) -> str:
@@ -34,12 +27,13 @@ def shape_distance(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
     return sum(abs(math.log2(x / y)) for x, y in zip(a, b))
 
 
-def legal_configs(family: Family, arch: str, space: Space, shape: tuple[int, int, int]) -> list[Config]:
+def legal_configs(target: Target, shape: tuple[int, int, int]) -> list[Config]:
     """The valid configs for a shape; SearchError (one line) when there are none."""
+    space = target.space
     valid = space.enumerate(shape)
     if not valid:
         m, n, k = shape
         raise SearchError(
-            f"no config of family {family.name} is legal for {m}x{n}x{k} on {arch} "
+            f"no config of family {target.name} is legal for {m}x{n}x{k} on {target.arch} "
             f"(shape constraints: {'; '.join(c.text for c in space.shape_constraints) or 'none'})")
     return valid

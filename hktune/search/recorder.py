@@ -49,9 +49,14 @@ class StudyRecorder:
         last: Exception | None = None
         for attempt in range(6):
             try:
-                store = open_storage(self.storage)
-                return optuna.create_study(study_name=self.name, storage=store, direction="maximize",
-                                           sampler=optuna.samplers.RandomSampler(), load_if_exists=True)
+                store = optuna.storages.get_storage(open_storage(self.storage))
+                study = optuna.create_study(study_name=self.name, storage=store, direction="maximize",
+                                            sampler=optuna.samplers.RandomSampler(), load_if_exists=True)
+                # the storage object and the study's id, through the storage's public API (a trial is
+                # created in one storage call by start(); Optuna's Study offers no such call)
+                self.storage_backend = store
+                self.study_id = store.get_study_id_from_name(self.name)
+                return study
             except Exception as e:  # noqa: BLE001 - any storage failure is one line for the user
                 last = e
                 if "://" not in self.storage or isinstance(e, ImportError):
@@ -121,7 +126,7 @@ class StudyRecorder:
             params=params, distributions=dict(dists), intermediate_values={}, trial_id=-1, system_attrs={},
             user_attrs={**(attrs or {}), "config": {k: int(v) for k, v in config.items()}, "run": self.run_id,
                         "owner": self.owner})
-        trial_id = self.study._storage.create_new_trial(self.study._study_id, template_trial=template)
+        trial_id = self.storage_backend.create_new_trial(self.study_id, template_trial=template)
         return optuna.trial.Trial(self.study, trial_id)
 
     def _check_space(self, dists: dict[str, Any]) -> None:

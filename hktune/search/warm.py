@@ -13,14 +13,16 @@ from optuna.trial import TrialState
 from hktune.record import table as tbl
 from hktune.search.problem import config_key, shape_distance
 from hktune.space.space import Config
+from hktune.target import Target
 
 ARCH_DISTANCE = 2.0   # another arch of the family counts like a shape 4x away in one dimension
 
 
-def candidates(storage: optuna.storages.BaseStorage | str, prefix: str, own: str, shape: tuple[int, int, int],
-               table: Path | None, family: str, arch: str, dtype: str) -> list[tuple[float, float, Config, str]]:
+def candidates(storage: optuna.storages.BaseStorage | str, target: Target, own: str, shape: tuple[int, int, int],
+               table: Path | None) -> list[tuple[float, float, Config, str]]:
     """(shape distance, -objective, config, where), best first."""
     out: list[tuple[float, float, Config, str]] = []
+    prefix, family, arch, dtype = target.study_prefix(), target.name, target.arch, target.dtype.name
     suffix = prefix[len(f"{family}-{arch}-"):]            # "<dtype>-" (and the layout when not A.Bt)
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
         name = summary.study_name

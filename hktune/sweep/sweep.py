@@ -16,8 +16,6 @@ back-to-back launches) as well as re-timed. So is any result that --update would
 """
 from __future__ import annotations
 
-from hktune.errors import BadInput
-
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -25,7 +23,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from hktune.errors import BadInput
+from hktune.build.builder import Builder
+from hktune.build.compilers import CompilerMissing
+from hktune.dtypes import DTYPES
+from hktune.family.family import FamilyError, known_archs
+from hktune.family.trees import TreeError
 from hktune.record import table as tbl
+from hktune.record.entry import make_entry, provenance as template_provenance, record
+from hktune.record.judge import DEFAULT_MAX_PRECISION, judge as judge_paired
+from hktune.run.devices import DeviceError
+from hktune.run.measure import Settings
+from hktune.run.runner import Worker, WorkerError
+from hktune.run.targets import open_workers
+from hktune.run.verify import FROBENIUS_MAX
+from hktune.search.problem import config_string
+from hktune.space.space import SpaceError
+from hktune.target import Target, resolve_target
 
 TOLERANCE = 0.03
 HUNT_INPUTS, HUNT_BACK_TO_BACK = 4, 4  # race hunting for entries of another provenance
@@ -123,9 +137,7 @@ class SweepReport:
 # -- the rule -----------------------------------------------------------------------------------
 def judge(entry: Any, res: dict[str, Any], tolerance: float = TOLERANCE) -> tuple[str, float, float, str]:
     """(status, slowdown, tolerance, message) of one re-measured entry, by hktune.record.judge."""
-    from hktune.record.judge import DEFAULT_MAX_PRECISION, judge as paired
-
-    j = paired(entry, res, effect=tolerance, max_precision=max(DEFAULT_MAX_PRECISION, tolerance / 2))
+    j = judge_paired(entry, res, effect=tolerance, max_precision=max(DEFAULT_MAX_PRECISION, tolerance / 2))
     return STATUS[j.verdict], j.slowdown, tolerance, j.message
 
 
@@ -182,40 +194,33 @@ def provenance_diff(entry: tbl.Entry, info: dict[str, Any], toolchain: dict[str,
 
 
 # -- running --------------------------------------------------------------------------------------
-class _Group:
-    """What one (family, arch) needs: the family, space, builder and a device, or why not."""
+class Group:
+    """What one (family, arch) needs: its target, builder and a worker, or why not."""
 
     def __init__(self, family: str, arch: str, opts: SweepOptions) -> None:
         self.family_name, self.arch = family, arch
         self.skip: str | None = None   # the machine lacks something: one line
         self.error: str | None = None  # the table names something this checkout cannot serve
+        self.target: Target | None = None
         self.fam = self.space = self.builder = None
-        self.device: str | None = None
-        from hktune.build.compilers import CompilerMissing
-        from hktune.run.devices import DeviceError, device_for
-        from hktune.family.family import FamilyError, resolve
-        from hktune.family.trees import TreeError
-        from hktune.space.space import SpaceError
-
+        self.worker: Worker | None = None    # not started yet (run_sweep shares one per device)
         try:
-            self.device = device_for(arch, opts.gpu)
+            self.target = resolve_target(arch, family, roots={"hipkittens": opts.hk_root, "thunderkittens": opts.tk_root})
+        except TreeError as e:
+            self.skip = str(e)
+            return
+        except (FamilyError, SpaceError) as e:
+            self.error = str(e)
+            return
+        self.fam, self.space = self.target.family, self.target.space
+        settings = Settings(repeats=opts.repeats) if opts.repeats else Settings()
+        try:
+            self.worker = open_workers(self.target, [opts.gpu], settings, opts.trial_timeout)[0]
         except DeviceError as e:
             self.skip = str(e)
             return
         try:
-            self.fam = resolve(arch, family)
-            self.space = self.fam.space(arch)
-            dirs = self.fam.include_dirs(arch, {"hipkittens": opts.hk_root, "thunderkittens": opts.tk_root})
-        except (FamilyError, SpaceError) as e:
-            self.error = str(e)
-            return
-        except TreeError as e:
-            self.skip = str(e)
-            return
-        from hktune.build.builder import Builder
-
-        try:
-            self.builder = Builder(self.fam, arch, space=self.space, jobs=opts.jobs, include_dirs=dirs)
+            self.builder = Builder(self.target, jobs=opts.jobs)
         except CompilerMissing as e:
             self.skip = str(e)
 
@@ -235,12 +240,8 @@ def _config_problem(space: Any, e: tbl.Entry) -> str | None:
     return f"config is not legal in {space.path.name} for {e.key.m}x{e.key.n}x{e.key.k}: {bad[0]}" if bad else None
 
 
-def _one(e: tbl.Entry, g: _Group, outcome: Any, worker: Any, opts: SweepOptions, table: Path) -> Verdict:
+def _one(e: tbl.Entry, g: Group, outcome: Any, worker: Any, opts: SweepOptions, table: Path) -> Verdict:
     """Re-verify and re-time one entry (its build already done) and judge it."""
-    from hktune.run.verify import FROBENIUS_MAX
-    from hktune.record.entry import provenance as template_provenance
-    from hktune.search.problem import config_string
-
     v = Verdict(e, PASS)
     shape = (e.key.m, e.key.n, e.key.k)
     if not outcome.ok:
@@ -252,7 +253,7 @@ def _one(e: tbl.Entry, g: _Group, outcome: Any, worker: Any, opts: SweepOptions,
     if outcome.reason:
         v.notes.append(f"resources: now {outcome.reason}")
     info = worker.info
-    v.provenance = provenance_diff(e, info, template_provenance(g.builder, info), g.fam.template_hash(g.arch))
+    v.provenance = provenance_diff(e, info, template_provenance(g.builder, info), g.target.template_hash)
     expected = config_string(g.space, e.config)
 
     def measure() -> dict[str, Any]:
@@ -295,20 +296,16 @@ def _one(e: tbl.Entry, g: _Group, outcome: Any, worker: Any, opts: SweepOptions,
     return v
 
 
-def _store(table: Path, e: tbl.Entry, res: dict[str, Any], g: _Group, info: dict[str, Any], force: bool = False) -> bool:
+def _store(table: Path, e: tbl.Entry, res: dict[str, Any], g: Group, info: dict[str, Any], force: bool = False) -> bool:
     """Record a faster verified result through the one recording rule (locked, atomic, faster-only)."""
-    from hktune.record.entry import make_entry, record
-
     new = make_entry(e.key, e.config, res, trials=e.trials, info=info, builder=g.builder,
-                     template_hash=g.fam.template_hash(g.arch), extra={"sweep": True})
+                     template_hash=g.target.template_hash, extra={"sweep": True})
     replaced, _ = record(table, new, force=force)
     return replaced
 
 
 def run_sweep(table: Path, opts: SweepOptions, log: Callable[[str], None] = lambda s: None) -> SweepReport:
     """Sweep ``table``. Raises TableError (bad table) or SweepError (bad options) before any work."""
-    from hktune.family.family import known_archs
-
     if opts.arch is not None and opts.arch not in known_archs():
         raise SweepError(f"unknown arch {opts.arch!r} (known: {', '.join(known_archs())})")
     t0 = time.perf_counter()
@@ -323,7 +320,7 @@ def run_sweep(table: Path, opts: SweepOptions, log: Callable[[str], None] = lamb
     done = 0
     try:
         for (family, arch), group_entries in groups.items():
-            g = _Group(family, arch, opts)
+            g = Group(family, arch, opts)
             try:
                 futures = {}
                 if g.skip is None and g.error is None:
@@ -348,12 +345,8 @@ def run_sweep(table: Path, opts: SweepOptions, log: Callable[[str], None] = lamb
     return report
 
 
-def _run_entry(e: tbl.Entry, g: _Group, futures: dict[int, Any], workers: dict[str, Any], opts: SweepOptions,
+def _run_entry(e: tbl.Entry, g: Group, futures: dict[int, Any], workers: dict[str, Any], opts: SweepOptions,
                table: Path) -> Verdict:
-    from hktune.run.measure import Settings
-    from hktune.run.runner import Worker, WorkerError
-    from hktune.dtypes import DTYPES
-
     if g.skip is not None:
         return Verdict(e, SKIPPED, g.skip)
     if g.error is not None:
@@ -364,15 +357,14 @@ def _run_entry(e: tbl.Entry, g: _Group, futures: dict[int, Any], workers: dict[s
     if problem:
         return Verdict(e, INVALID, problem)
     outcome = futures[id(e)].result()
-    assert g.device is not None
-    w = workers.get(g.device)
+    assert g.worker is not None
+    w = workers.get(g.worker.device)
     if w is None:
-        settings = Settings(repeats=opts.repeats) if opts.repeats else Settings()
-        w = Worker(g.device, settings, timeout_s=opts.trial_timeout)
+        w = g.worker
         try:
             w.start()
         except WorkerError as err:
             g.skip = str(err)  # every later entry of this group is skipped the same way
             return Verdict(e, SKIPPED, g.skip)
-        workers[g.device] = w
+        workers[w.device] = w
     return _one(e, g, outcome, w, opts, table)

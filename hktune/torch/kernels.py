@@ -9,6 +9,7 @@ from hktune.build.builder import Builder
 from hktune.family.family import Family
 from hktune.run.verify import Library, parse_config_string
 from hktune.space.space import Space
+from hktune.target import make_target
 
 log = logging.getLogger("hktune.torch")
 
@@ -26,8 +27,7 @@ _by_config: dict[tuple, Library] = {}     # (family, arch, config) -> library, t
 def _builder(family: Family, arch: str, space: Space) -> Builder:
     b = _builders.get((family.name, arch))
     if b is None:
-
-        b = Builder(family, arch, space=space, jobs=1, include_dirs=family.include_dirs(arch))
+        b = Builder(make_target(family, arch, space), jobs=1)
         _builders[(family.name, arch)] = b
     return b
 

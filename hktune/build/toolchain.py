@@ -24,7 +24,6 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -129,7 +128,7 @@ def subprocess_runner(argv: Sequence[str], *, cwd: Path | None = None, env: dict
     return RunResult(p.returncode, p.stdout, p.stderr)
 
 
-def _last_line(text: str) -> str:
+def last_line(text: str) -> str:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return lines[-1] if lines else "(no output)"
 
@@ -148,7 +147,7 @@ def default_prefix() -> Path:
 
 
 @dataclass(frozen=True)
-class _Layout:
+class Layout:
     prefix: Path
 
     py = property(lambda s: s.prefix / "py")
@@ -162,7 +161,7 @@ class _Layout:
     marker = property(lambda s: s.prefix / MARKER)
 
 
-def _portable_toolchain(lay: _Layout, meta: dict) -> Toolchain:
+def portable_toolchain(lay: Layout, meta: dict) -> Toolchain:
     return Toolchain(
         kind="portable",
         clang=(str(lay.zig), "clang"),
@@ -183,7 +182,7 @@ def _portable_toolchain(lay: _Layout, meta: dict) -> Toolchain:
     )
 
 
-def _required_files(lay: _Layout) -> list[Path]:
+def required_files(lay: Layout) -> list[Path]:
     bc = lay.rocm / "amdgcn" / "bitcode"
     return [
         lay.zig,
@@ -198,26 +197,26 @@ def _required_files(lay: _Layout) -> list[Path]:
     ]
 
 
-def _read_marker(lay: _Layout) -> dict | None:
+def _read_marker(lay: Layout) -> dict | None:
     try:
         return json.loads(lay.marker.read_text())
     except (OSError, ValueError):
         return None
 
 
-def _resolve(prefix: Path | str | None) -> Path:
+def resolve_prefix(prefix: Path | str | None) -> Path:
     return (Path(prefix) if prefix else default_prefix()).expanduser().resolve()
 
 
 def find(prefix: Path | None = None) -> Toolchain | None:
     """The installed portable toolchain, or None (not installed, pins changed, or damaged)."""
-    lay = _Layout(_resolve(prefix))
+    lay = Layout(resolve_prefix(prefix))
     meta = _read_marker(lay)
     if not meta or meta.get("pins") != current_pins().as_dict():
         return None
-    if not all(p.exists() for p in _required_files(lay)):
+    if not all(p.exists() for p in required_files(lay)):
         return None
-    return _portable_toolchain(lay, meta)
+    return portable_toolchain(lay, meta)
 
 
 # ---- ROCm ----------------------------------------------------------------------------------
@@ -293,62 +292,7 @@ def best() -> Toolchain | None:
     return rocm_toolchain() or find()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m hktune.toolchain install [--prefix DIR] [--force]` | `show`."""
-    import argparse
-    import time
-
-    ap = argparse.ArgumentParser(prog="python -m hktune.toolchain")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    inst = sub.add_parser("install", help="install the portable device-only HIP toolchain")
-    inst.add_argument("--prefix", type=Path, default=None)
-    inst.add_argument("--force", action="store_true")
-    inst.add_argument("--emulator", action="store_true", help="also the AMD ISA emulator (hktune.emulator.install)")
-    inst.add_argument("--emulator-from", type=Path, default=None, help="copy the emulator files from this folder")
-    show = sub.add_parser("show", help="print the toolchains found")
-    show.add_argument("--prefix", type=Path, default=None)
-    args = ap.parse_args(argv)
-    if args.cmd == "install":
-        from hktune.toolchain_install import disk_usage, install
-
-        t0 = time.monotonic()
-        try:
-            tc = install(args.prefix, force=args.force, log=lambda m: print(m, file=sys.stderr))
-        except ToolchainError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 1
-        print(f"{tc.version} in {tc.prefix} ({disk_usage(tc.prefix) / 1e6:.0f} MB, {time.monotonic() - t0:.1f} s)")
-        if args.emulator or args.emulator_from:
-            from hktune.emulator.install import install_for_cli
-
-            try:
-                print(install_for_cli(tc.prefix, args.emulator_from))
-            except RuntimeError as e:
-                print(f"error: {e}", file=sys.stderr)
-                return 1
-        return 0
-    rocm, portable = rocm_toolchain(), find(args.prefix)
-    print(f"rocm: {rocm.version + ' at ' + str(rocm.rocm_path) if rocm else 'not found'}")
-    print(f"portable: {portable.version + ' in ' + str(portable.prefix) if portable else 'not installed'}")
-    return 0
-
-
-_INSTALL_NAMES = ("install", "disk_usage", "_madison")
-
-
-def __getattr__(name: str):  # noqa: ANN202
-    """install, disk_usage (and _madison) live in hktune.toolchain_install; loaded on first use."""
-    if name in _INSTALL_NAMES:
-        from hktune import toolchain_install
-
-        return getattr(toolchain_install, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
     "Toolchain", "ToolchainError", "Pins", "RunResult", "find", "find_rocm", "rocm_toolchain", "best",
-    "default_prefix", "current_pins", "subprocess_runner", "main",
+    "default_prefix", "current_pins", "subprocess_runner",
 ]
-
-if __name__ == "__main__":
-    sys.exit(main())
