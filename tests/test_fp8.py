@@ -138,16 +138,17 @@ def test_gfx950_fp8_seeds_compile_to_f8f6f4_mfma_and_pass_the_static_checks(tmp_
     seeds = [{k: s[k] for k in target.space.names} for s in target.space.seeds]
     with Builder(target, jobs=2, cache=tmp_path / "cache") as b:
         outcomes = {tuple(o.config.values()): o for o in b.build_many(seeds)}
-    usable = 0
+    why = {}
     for o in outcomes.values():
-        assert o.ok, o.log_tail()
-        if o.reason:   # only a resource prune (the 8-wave 256x256 tile spills with clang 22), never a check
-            assert "spill" in o.reason and "rejected by" not in o.reason, o.reason
-            continue
-        usable += 1
-        asm = o.asm.read_text()
-        assert "v_mfma_f32_16x16x128_f8f6f4" in asm and "v_mfma_f32_16x16x32_bf16" not in asm
-    assert usable >= 2
+        assert o.ok, o.log_tail()                       # every seed compiles
+        why[(o.config["BLOCK_M"], o.config["BLOCK_N"], o.config["SCHEDULE"])] = o.reason
+        if o.reason is None:
+            asm = o.asm.read_text()
+            assert "v_mfma_f32_16x16x128_f8f6f4" in asm and "v_mfma_f32_16x16x32_bf16" not in asm
+    # HK's own 256x256 tiles do not survive clang 22 (the space file says why); their halves do
+    assert "spill" in why[(256, 256, 0)]
+    assert "rejected by vmcnt" in why[(256, 256, 1)] and "m0:" in why[(256, 256, 1)]
+    assert why[(256, 128, 0)] is None and why[(128, 128, 1)] is None
 
 
 @pytest.mark.skipif(not TK or shutil.which("nvcc") is None, reason="needs HKTUNE_TEST_TK and nvcc")
