@@ -165,3 +165,41 @@ def test_sm90_fp8_seed_compiles_with_e4m3_wgmma_and_no_spills(tmp_path: Path):
     ptx = list(o.artifact.parent.glob("*.ptx"))
     if ptx:
         assert "e4m3.e4m3" in ptx[0].read_text()
+
+
+def test_emulator_decodes_back_to_back_f8f6f4_mfmas_as_two_instructions():
+    """tinygrad 0.14.0 decodes two consecutive unscaled 16x16x128 f8f6f4 MFMAs as one scaled MFMA;
+    hktune's launcher narrows that match (hktune.emulator.launch.fix_scaled_mfma_decoding)."""
+    from emu_env import emulator_missing
+
+    if emulator_missing():
+        pytest.skip(f"needs the emulator: {emulator_missing()}")
+    from hktune.emulator.launch import fix_scaled_mfma_decoding
+    from hktune.emulator.locate import find
+
+    sys.path.insert(0, str(find().root))
+    from tinygrad.renderer.amd import decode_inst
+
+    # llvm-mc (clang 22, -mcpu=gfx950): v_mfma_scale_f32_16x16x128_f8f6f4 v[0:3], v[4:11], v[12:19],
+    # v[0:3], v20, v21; then v_mfma_f32_16x16x128_f8f6f4 v[126:129], v[170:177], v[154:161], v[126:129]
+    # and the same into v[130:133] with v[162:169]
+    scaled = bytes.fromhex("0000acd3142b02000008add304190204")
+    pair = bytes.fromhex("7e00add3aa35fb058200add3aa450b06")
+    fix_scaled_mfma_decoding()
+    first = decode_inst(pair, "cdna")
+    assert type(first).__name__ == "VOP3P_MFMA" and first.size() == 8
+    assert "v_mfma_f32_16x16x128_f8f6f4" in repr(first) and "v[126:129]" in repr(first)
+    assert "v[130:133]" in repr(decode_inst(pair[8:] + bytes(8), "cdna"))
+    real = decode_inst(scaled, "cdna")
+    assert type(real).__name__ == "VOP3PX2" and real.size() == 16
+
+
+@pytest.mark.skipif(not TK, reason="needs HKTUNE_TEST_TK")
+def test_search_refuses_to_time_fp8_until_the_worker_takes_the_dtype(tmp_path: Path):
+    env = {**os.environ, "HKTUNE_CACHE_DIR": str(tmp_path / "c"), "THUNDERKITTENS_ROOT": TK}
+    table = tmp_path / "results" / "sm_90.yaml"
+    r = subprocess.run([sys.executable, "-m", "hktune", "search", "--arch", "sm_90", "--dtype", "fp8_e4m3", "--m", "4096",
+                        "--n", "4096", "--k", "4096", "--trials", "2", "--table", str(table)],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "does not take fp8_e4m3 inputs yet" in r.stderr
+    assert not table.exists()

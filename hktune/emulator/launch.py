@@ -88,6 +88,34 @@ def dtype_inputs(name: str, m: int, n: int, k: int, seed: int) -> tuple:
     return x, (x.A.data_ptr(), x.Bt.data_ptr()), tuple(t.data_ptr() for t in x.extra), judge
 
 
+LD_SCALE_OP = 44  # V_MFMA_LD_SCALE_B32: the first dword of a real VOP3PX2 (scaled f8f6f4 MFMA)
+
+
+def fix_scaled_mfma_decoding() -> None:
+    """tinygrad 0.14.0's CDNA decoder (tinygrad.renderer.amd.detect_format) takes any 16 bytes whose
+    third dword is a 16x16x128 / 32x32x64 f8f6f4 MFMA for a VOP3PX2 (v_mfma_scale_...: the
+    V_MFMA_LD_SCALE_B32 prefix + the MFMA) without checking the prefix, so two back-to-back unscaled
+    v_mfma_f32_16x16x128_f8f6f4 (8 bytes each, what HipKittens' fp8 mma_ABt compiles to) decode as one
+    scaled MFMA whose scale operands are the second's registers, and the second is skipped. This
+    narrows the match to a real prefix (first dword's VOP3P op == 44); every other word decodes as
+    before. Pinned to tinygrad 0.14.0 (hktune.emulator.locate), whose private helpers it uses."""
+    import tinygrad.renderer.amd as amd
+    from tinygrad.runtime.autogen.amd.cdna.ins import VOP3PX2
+
+    orig = amd.detect_format
+    if getattr(orig, "hktune_fixed", False):
+        return
+
+    def detect_format(data: bytes, arch: str = "rdna3"):  # noqa: ANN202
+        cls = orig(data, arch)
+        if cls is VOP3PX2 and (int.from_bytes(data[:4], "little") >> 16) & 0x7F != LD_SCALE_OP:
+            return next(c for c in amd._load_formats()[arch] if c is not VOP3PX2 and amd._matches(data, c))
+        return cls
+
+    detect_format.hktune_fixed = True
+    amd.detect_format = detect_format
+
+
 def _host_buffer(data: bytes) -> tuple[object, int]:
     """A host copy of data that stays alive while the returned object does: (owner, address)."""
     buf = np.zeros(len(data) + 4096, dtype=np.uint8)
@@ -121,6 +149,8 @@ def run(req: dict) -> dict:
 
     sys.path.insert(0, req["emulator_root"])
     from test.mockgpu.amd import emu  # noqa: E402 - the pinned tinygrad test files
+
+    fix_scaled_mfma_decoding()
 
     t0 = time.perf_counter()
     emu.run_asm(img + kern.entry_vaddr, kern.code_size or len(co.image), *launch.grid, *launch.block, args_ptr, rsrc2,
