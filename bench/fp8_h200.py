@@ -5,8 +5,9 @@ same per-tensor scales, bf16 out. One run, four shapes (the issue's), everything
 
 What it does, with the product's own pieces (hktune.target, the Builder, the dtype object
 hktune.dtypes["fp8_e4m3"] for inputs, reference, tolerances and the vendor call, the space's prior):
-  1. builds the space's seeds and, per shape, the prior's best --candidates legal configs (one build
-     per config: M, N, K are runtime, so shapes share libraries);
+  1. builds the space's seeds, per shape the prior's best config of each of its --candidates best
+     structures (M_BLOCK, N_BLOCK, STAGES, PERSISTENT, EPILOGUE) and the first seed with SUPER_M 1, 4,
+     12, 16 (one build per config: M, N, K are runtime, so shapes share libraries);
   2. verifies every candidate on two fresh input sets per shape (scales that are not powers of two),
      each output poisoned with NaN first, by the dtype's element-wise and Frobenius bounds; a
      candidate that fails is dropped and reported;
@@ -45,6 +46,7 @@ from hktune.target import resolve_target  # noqa: E402
 
 SHAPES = "4096x4096x4096,8192x8192x8192,4096x14336x4096,4096x4096x14336"
 DT = DTYPES["fp8_e4m3"]
+STRUCTURE = ("M_BLOCK", "N_BLOCK", "STAGES", "PERSISTENT", "EPILOGUE")
 L2_BYTES = 60 * 2**20  # H200: 50 MB L2 (rounded up); rotate inputs over >= 2x this
 
 
@@ -121,6 +123,7 @@ def main() -> int:  # noqa: C901 - one linear script
     ap.add_argument("--rounds", type=int, default=40, help="paired rounds of the final measurement")
     ap.add_argument("--graph", type=int, default=20, help="launches per CUDA graph")
     ap.add_argument("--jobs", type=int, default=os.cpu_count())
+    ap.add_argument("--dry-run", action="store_true", help="print the candidates per shape and stop (no GPU, no build)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     dev = torch.device("cuda")
@@ -136,10 +139,25 @@ def main() -> int:  # noqa: C901 - one linear script
         score = estimate(space, legal, shape)
         order = sorted(range(len(legal)), key=lambda i: -score[i]) if score is not None else range(len(legal))
         seeds = [c for c in ({p: s[p] for p in space.names} for s in space.seeds) if not space.shape_violations(c, *shape)]
-        picks = seeds + [legal[i] for i in list(order)[:args.candidates]]
+        # the prior's best config of each of its best structures (block, stages, grid, epilogue: the prior
+        # does not rank SUPER_M or the register split), then the first seed's tile order varied
+        best_of: dict[tuple, dict] = {}
+        for i in order:
+            c = legal[i]
+            best_of.setdefault(tuple(c[p] for p in STRUCTURE), c)
+            if len(best_of) == args.candidates:
+                break
+        legal_keys = {key(c) for c in legal}
+        orders = [dict(seeds[0], SUPER_M=v) for v in (1, 4, 12, 16)] if seeds else []
+        picks = seeds + list(best_of.values()) + [c for c in orders if key(c) in legal_keys]
         per_shape[shape] = list({key(c): c for c in picks}.values())
         for c in per_shape[shape]:
             wanted[key(c)] = c
+    if args.dry_run:
+        for shape, cs in per_shape.items():
+            print("x".join(map(str, shape)), len(cs), "candidates:", *(",".join(f"{k}={v}" for k, v in c.items()) for c in cs), sep="\n  ")
+        print(f"{len(wanted)} distinct configs to build")
+        return 0
     t0 = time.perf_counter()
     with Builder(target, jobs=args.jobs) as b:
         built = {key(o.config): o for o in b.build_many(wanted.values())}
