@@ -13,7 +13,8 @@ from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, _arch,
 @click.command("compile")
 @click.option("--arch", cls=ArchOption, required=True, callback=_arch, help="arch to compile for (no such device needed)")
 @click.option("--family", default=None, help="template family (default: the one serving --arch)")
-@click.option("--dtype", type=click.Choice(list(DTYPES)), default="bf16", show_default=True, help="element type of A, Bt and C")
+@click.option("--dtype", type=click.Choice(list(DTYPES)), metavar="DTYPE", default="bf16", show_default=True,
+              help=f"element type of A, Bt and C ({', '.join(DTYPES)})")
 @click.option("--config", "config_text", default=None, help="one config: NAME=V,NAME=V,...")
 @click.option("--all", "all_", is_flag=True, help="every valid config of the space")
 @click.option("--m", type=int, default=None, callback=_positive, help="with --n and --k: only configs legal for this shape")

@@ -26,7 +26,8 @@ def _short(config: dict) -> str:
 
 @click.command("verify")
 @click.option("--arch", required=True, type=click.Choice(["gfx950", "gfx942"]), help="the AMD arch whose code objects to emulate")
-@click.option("--dtype", type=click.Choice(list(DTYPES)), default="bf16", show_default=True, help="element type of A, Bt and C")
+@click.option("--dtype", type=click.Choice(list(DTYPES)), metavar="DTYPE", default="bf16", show_default=True,
+              help=f"element type of A, Bt and C ({', '.join(DTYPES)})")
 @click.option("--config", "config_text", default=None, help="one config: NAME=V,NAME=V,...")
 @click.option("--seeds", is_flag=True, help="the space's seed configs")
 @click.option("--sample", type=int, default=None, callback=_positive, help="a random sample of N valid configs")
