@@ -39,6 +39,7 @@ def main() -> int:
     ap.add_argument("--tournament-rounds", type=int, default=12)
     ap.add_argument("--arch", default="sm_90")
     ap.add_argument("--strategy", default=None)
+    ap.add_argument("--no-sanitize", action="store_true", help="pass --no-sanitize to every search")
     ap.add_argument("--baseline", default=None, help="a config timed beside the tuned one (e.g. the family's default)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -51,7 +52,8 @@ def main() -> int:
         t0 = time.perf_counter()
         cmd = ["search", "--arch", args.arch, *fam, "--m", str(m), "--n", str(n), "--k", str(k), "--trials", str(args.trials),
                "--timeout", str(args.timeout), "--tournament-rounds", str(args.tournament_rounds), "--table", str(table),
-               "--storage", storage, "--quiet", *(["--strategy", args.strategy] if args.strategy else [])]
+               "--storage", storage, "--quiet", *(["--strategy", args.strategy] if args.strategy else []),
+               *(["--no-sanitize"] if args.no_sanitize else [])]
         proc = hk(*cmd)
         wall = time.perf_counter() - t0
         (args.out / f"search-{shape}.log").write_text(proc.stderr + proc.stdout)

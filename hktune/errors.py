@@ -32,9 +32,3 @@ class Missing(HktuneError, RuntimeError):
     """The machine lacks something the work needs (exit 3)."""
 
     exit_code = EXIT_MISSING
-
-
-class WorkFailed(HktuneError, RuntimeError):
-    """The work ran and failed (exit 1)."""
-
-    exit_code = EXIT_FAILED

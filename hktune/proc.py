@@ -23,15 +23,26 @@ def kill_group(p: subprocess.Popen) -> None:
         pass
 
 
+COMPILE_NICE = 10  # compilers run at this niceness: the process that launches and times kernels keeps its core
+
+
+def _niced(level: int):  # noqa: ANN202 - a preexec_fn
+    return lambda: os.nice(level)
+
+
 def run(cmd: Sequence[str], timeout: float | None, *, input: str | bytes | None = None, capture_output: bool = True,
-        stdout: int | None = None, stderr: int | None = None, text: bool = True, **kw) -> subprocess.CompletedProcess:
+        stdout: int | None = None, stderr: int | None = None, text: bool = True, nice: int = 0,
+        **kw) -> subprocess.CompletedProcess:
     """subprocess.run in a session of its own, the whole process group killed on time-out.
 
     Output is captured (stdout and stderr; ``stderr=STDOUT`` merges them) unless
     ``capture_output=False``. On time-out raises subprocess.TimeoutExpired carrying the output
     read up to the kill. A missing program raises OSError (FileNotFoundError) as subprocess.run
-    does. Other keywords (cwd, env, errors, ...) go to subprocess.Popen.
+    does. ``nice`` > 0 lowers the child's priority (compiles beside a timing worker). Other keywords
+    (cwd, env, errors, ...) go to subprocess.Popen.
     """
+    if nice > 0:
+        kw["preexec_fn"] = _niced(nice)
     if capture_output:
         stdout = PIPE if stdout is None else stdout
         stderr = PIPE if stderr is None else stderr
@@ -50,4 +61,4 @@ def run(cmd: Sequence[str], timeout: float | None, *, input: str | bytes | None 
     return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 
-__all__ = ["run", "kill_group", "PIPE", "STDOUT"]
+__all__ = ["run", "kill_group", "PIPE", "STDOUT", "COMPILE_NICE"]

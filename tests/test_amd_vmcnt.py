@@ -97,10 +97,10 @@ def test_semantics_and_wait_decoding():
     assert sem.lgkm == "lds" and sem.defs == {10, 11, 12, 13} and sem.uses == {3}
     sem = V.semantics(V.Instr(1, "v_mfma_f32_32x32x16_bf16", "a[0:15], v[0:3], v[4:7], a[0:15]"))
     assert 1024 in sem.defs and 1024 in sem.uses and 0 in sem.uses
-    assert V._wait_counts(V.Instr(1, "s_waitcnt", "vmcnt(6) lgkmcnt(0)")) == (6, 0)
-    assert V._wait_counts(V.Instr(1, "s_waitcnt", "lgkmcnt(8)")) == (None, 8)
+    assert V.wait_counts(V.Instr(1, "s_waitcnt", "vmcnt(6) lgkmcnt(0)")) == (6, 0)
+    assert V.wait_counts(V.Instr(1, "s_waitcnt", "lgkmcnt(8)")) == (None, 8)
     # raw gfx9 immediate: vmcnt 3, expcnt 7, lgkmcnt 15 (= not waited)
-    assert V._wait_counts(V.Instr(1, "s_waitcnt", "0x0f73")) == (3, None)
+    assert V.wait_counts(V.Instr(1, "s_waitcnt", "0x0f73")) == (3, None)
 
 
 def test_cfg_and_loop_detection():

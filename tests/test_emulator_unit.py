@@ -267,7 +267,7 @@ def _verify_cli(monkeypatch, rows):  # noqa: ANN001, ANN202
         def __exit__(self, *e):
             return None
 
-    monkeypatch.setattr(cmd, "_setup", lambda arch, family, roots, jobs, dtype="bf16": (types.SimpleNamespace(space=sp), B()))
+    monkeypatch.setattr(cmd, "setup", lambda arch, family, roots, jobs, dtype="bf16": (types.SimpleNamespace(space=sp), B()))
     monkeypatch.setattr(V, "verify", lambda builder, configs, **kw: rows)
     return CliRunner().invoke(main, ["verify", "--arch", "gfx950", "--seeds"])
 

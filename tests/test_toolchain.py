@@ -197,7 +197,7 @@ def test_install_uses_default_prefix(monkeypatch, tmp_path):
 def test_madison_parsing():
     text = ("libamdhip64-dev | 7.2.4-1~exp2 | http://deb.debian.org/debian experimental/main amd64 Packages\n"
             "libamdhip64-dev |    6.4.3-5 | http://deb.debian.org/debian sid/main amd64 Packages\n")
-    assert TI._madison(text) == [("7.2.4-1~exp2", "experimental"), ("6.4.3-5", "sid")]
+    assert TI.madison(text) == [("7.2.4-1~exp2", "experimental"), ("6.4.3-5", "sid")]
 
 
 def _fake_rocm(root: Path, exe="hipcc", version_text="6.4.1-120") -> Path:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from hktune.build.amd.resources import code_objects
+from hktune.build.amd import codeobject
+
 
 def code_identity(artifact: Path | None) -> str | None:
     """A hash of the device code of a build, or None when there is no AMDGPU code in it."""
     if artifact is None or not Path(artifact).is_file():
         return None
-    from hktune.build.amd.resources import code_objects
-    from hktune.build.amd import codeobject
 
     data = Path(artifact).read_bytes()
     bodies = []

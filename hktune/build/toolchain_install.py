@@ -31,7 +31,7 @@ def _locked(path: Path) -> filelock.FileLock:
     return filelock.FileLock(str(path))
 
 
-def _check(r: RunResult, what: str) -> RunResult:
+def check(r: RunResult, what: str) -> RunResult:
     if r.returncode != 0:
         raise ToolchainError(f"{what} failed (exit {r.returncode}): {last_line(r.stderr or r.stdout)}")
     return r
@@ -57,7 +57,7 @@ def _pip_install(run: Runner, lay: Layout, pins: Pins, log: Callable[[str], None
     os.replace(tmp, lay.py)
 
 
-def _apt_options(lay: Layout) -> list[str]:
+def apt_options(lay: Layout) -> list[str]:
     opts = {
         "Dir::Etc::SourceList": lay.apt / "sources.list",
         "Dir::Etc::SourceParts": lay.apt / "sources.list.d",
@@ -75,7 +75,7 @@ def _apt_options(lay: Layout) -> list[str]:
     return [a for k, v in opts.items() for a in ("-o", f"{k}={v}")]
 
 
-def _madison(text: str) -> list[tuple[str, str]]:
+def madison(text: str) -> list[tuple[str, str]]:
     """`apt-cache madison` lines -> [(version, suite)]."""
     out = []
     for line in text.splitlines():
@@ -100,13 +100,13 @@ def _apt_fetch(run: Runner, lay: Layout, pins: Pins, log: Callable[[str], None])
     (lay.apt / "sources.list").write_text("".join(
         f"deb [signed-by={DEBIAN_KEYRING}] {mirror} {s} main\n" for s in suites))
     (lay.apt / "preferences").write_text("")
-    opts = _apt_options(lay)
+    opts = apt_options(lay)
     log(f"apt-get update ({', '.join(suites)} from {mirror}, private lists under {lay.apt})")
-    _check(run(["apt-get", *opts, "-qq", "update"]), "apt-get update")
+    check(run(["apt-get", *opts, "-qq", "update"]), "apt-get update")
     wanted = [pins.hip_dev, pins.device_libs]
     for name, ver, suite in wanted:
         r = run(["apt-cache", *opts, "madison", name])
-        avail = _madison(r.stdout)
+        avail = madison(r.stdout)
         if ver not in {v for v, _ in avail}:
             have = ", ".join(f"{v} ({s})" for v, s in avail) or "none"
             raise ToolchainError(f"Debian package {name} pinned to {ver} ({suite}) is no longer available from "
@@ -115,7 +115,7 @@ def _apt_fetch(run: Runner, lay: Layout, pins: Pins, log: Callable[[str], None])
     lay.debs.mkdir(parents=True)
     specs = [f"{name}={ver}" for name, ver, _ in wanted]
     log("apt-get download " + " ".join(specs))
-    _check(run(["apt-get", *opts, "-qq", "download", *specs], cwd=lay.debs), "apt-get download " + " ".join(specs))
+    check(run(["apt-get", *opts, "-qq", "download", *specs], cwd=lay.debs), "apt-get download " + " ".join(specs))
     debs = sorted(lay.debs.glob("*.deb"))
     for name, _, _ in wanted:
         if not any(d.name.startswith(name + "_") for d in debs):
@@ -127,7 +127,7 @@ def _assemble(run: Runner, lay: Layout, debs: list[Path], log: Callable[[str], N
     shutil.rmtree(lay.unpacked, ignore_errors=True)
     lay.unpacked.mkdir(parents=True)
     for deb in debs:
-        _check(run(["dpkg", "-x", str(deb), str(lay.unpacked)]), f"dpkg -x {deb.name}")
+        check(run(["dpkg", "-x", str(deb), str(lay.unpacked)]), f"dpkg -x {deb.name}")
     hip_inc = lay.unpacked / "usr" / "include" / "hip"
     if not (hip_inc / "hip_version.h").is_file():
         raise ToolchainError(f"{hip_inc}/hip_version.h missing after unpacking {HIP_DEV_PACKAGE}")
@@ -187,7 +187,7 @@ def _smoke_test(run: Runner, lay: Layout, tc: Toolchain) -> None:
         out = lay.prefix / f"smoke-{arch}.s"
         argv = [*tc.clang, *tc.flags, "-x", "hip", "--cuda-device-only", f"--offload-arch={arch}", "-O3",
                 "-S", "-o", str(out), str(src)]
-        _check(run(argv, timeout=300), f"smoke compile for {arch}")
+        check(run(argv, timeout=300), f"smoke compile for {arch}")
         if run is subprocess_runner and f"amdgcn-amd-amdhsa--{arch}" not in out.read_text():
             raise ToolchainError(f"smoke compile for {arch} produced no {arch} assembly")
         out.unlink(missing_ok=True)
@@ -225,7 +225,7 @@ def install(prefix: Path | None = None, force: bool = False, *, runner: Runner |
         if prune:
             _prune(lay)
         hip_version = pins.hip_dev[1].split("-")[0].split("+")[0]  # Debian upstream version: 7.2.4
-        r = _check(run([str(lay.zig), "clang", "--version"]), "zig clang --version")
+        r = check(run([str(lay.zig), "clang", "--version"]), "zig clang --version")
         m = re.search(r"clang version (\S+)", r.stdout)
         clang_version = m.group(1) if m else "unknown"
         version = (f"portable clang {clang_version} + HIP {hip_version} headers "

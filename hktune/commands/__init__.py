@@ -12,6 +12,7 @@ import sys
 import click
 
 from hktune.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, HktuneError
+from hktune.commands.common import interrupted_message
 
 # A new command is a module hktune/commands/<name>.py exposing `command`, plus its name here.
 COMMANDS = ("search", "compile", "verify", "bench", "export", "show", "sweep", "shapes", "report", "check_model",
@@ -49,8 +50,6 @@ class Main(click.Group):
             click.echo(_line(e.format_message()), err=True)
             sys.exit(e.exit_code if e.exit_code not in (None, 0) else EXIT_FAILED)
         except (click.exceptions.Abort, KeyboardInterrupt):
-            from hktune.commands.common import interrupted_message
-
             click.echo(_line(interrupted_message()), err=True)
             sys.exit(EXIT_INTERRUPTED)
         except PermissionError as e:

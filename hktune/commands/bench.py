@@ -6,36 +6,34 @@ from pathlib import Path
 
 import click
 
-from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, _arch, _parse_config, _positive, _setup,
+from hktune.commands.common import (tree_options, EXIT_FAILED, ArchOption, Fail, check_arch, parse_config, positive, setup,
                                     emit_json, existing_table)
+from hktune.record import table as tbl
+from hktune.search.problem import config_string
+from hktune.run.settings import Settings
+from hktune.run.runner import Worker
+from hktune.run.targets import open_workers
 
 REPEATS = 50  # hktune.run.measure.Settings.repeats: the same default as `hktune sweep` and the search
 
 @click.command()
-@click.option("--arch", cls=ArchOption, default=None, callback=_arch, help="with --config: the arch")
+@click.option("--arch", cls=ArchOption, default=None, callback=check_arch, help="with --config: the arch")
 @click.option("--family", default=None, help="with --config: template family (default: the one serving --arch)")
 @click.option("--config", "config_text", default=None, help="one config NAME=V,... to time")
-@click.option("--m", type=int, default=None, callback=_positive, help="with --config: rows of A and C")
-@click.option("--n", type=int, default=None, callback=_positive, help="with --config: rows of Bt, columns of C")
-@click.option("--k", type=int, default=None, callback=_positive, help="with --config: the reduction size")
+@click.option("--m", type=int, default=None, callback=positive, help="with --config: rows of A and C")
+@click.option("--n", type=int, default=None, callback=positive, help="with --config: rows of Bt, columns of C")
+@click.option("--k", type=int, default=None, callback=positive, help="with --config: the reduction size")
 @click.option("--shapes", "shapes_text", default=None, help="with --config: several shapes MxNxK,MxNxK,... (one worker for all)")
 @click.option("--table", type=click.Path(dir_okay=False, path_type=Path), default=None, help="time every entry of a table")
 @click.option("--gpu", type=int, default=None, help="GPU index (default: the first of the arch)")
-@click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
-@click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
-@click.option("--repeats", type=int, default=REPEATS, show_default=True, callback=_positive, help="timed launches per measurement")
+@tree_options
+@click.option("--repeats", type=int, default=REPEATS, show_default=True, callback=positive, help="timed launches per measurement")
 @click.option("--json", "as_json", is_flag=True, help="one JSON record per config on stdout (snake_case keys, configs as objects)")
 def bench(arch: str | None, family: str | None, config_text: str | None, m: int | None, n: int | None, k: int | None,
-          shapes_text: str | None, table: Path | None, gpu: int | None, hk_root: str | None, tk_root: str | None, repeats: int, as_json: bool) -> None:
+          shapes_text: str | None, table: Path | None, gpu: int | None, roots: dict[str, str | None], repeats: int, as_json: bool) -> None:
     """Time one config, or a table's entries, paired with the vendor BLAS (alternating rounds on the
     same inputs); the paired ratio (vendor time / kernel time) comes with its 95% CI."""
     from tabulate import tabulate
-
-    from hktune.record import table as tbl
-    from hktune.run.measure import Settings
-    from hktune.run.runner import Worker
-    from hktune.run.targets import open_workers
-    from hktune.search.problem import config_string
 
     if table:
         existing_table(table)
@@ -51,9 +49,9 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
     workers: dict[str, Worker] = {}
     try:
         for arch_, fam_name, cfg, shape, entry in jobs_:
-            tgt, builder = _setup(arch_, fam_name, roots(hk_root, tk_root), None)
+            tgt, builder = setup(arch_, fam_name, roots, None, dtype=entry.key.dtype if entry else "bf16")
             fam, space = tgt.family, tgt.space
-            cfg = cfg or _parse_config(config_text, space)
+            cfg = cfg or parse_config(config_text, space)
             bad = space.shape_violations(cfg, *shape)
             if bad:
                 raise Fail(f"config is not legal for {shape[0]}x{shape[1]}x{shape[2]}: {bad[0]}")
@@ -66,7 +64,7 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
                 if w.device not in workers:
                     workers[w.device] = w
                     w.start()
-                res = workers[w.device].evaluate(o.artifact, config_string(space, cfg), *shape)
+                res = workers[w.device].evaluate(o.artifact, config_string(space, cfg), *shape, dtype=tgt.dtype.name)
             res.pop("samples_us", None)
             out.append({"arch": arch_, "family": fam.name, "m": shape[0], "n": shape[1], "k": shape[2],
                         "config": dict(cfg), **res, "stored_tflops": entry.tflops if entry else None})

@@ -9,33 +9,26 @@ from pathlib import Path
 
 import click
 
-
-
-def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
-    from hktune.commands.common import _positive as check
-
-    return check(ctx, param, value)
+from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail, positive
+from hktune.family.family import FamilyError
+from hktune.record.table import TableError
+from hktune.space.space import SpaceError
 
 
 @click.command("check-model")
-@click.option("--hidden", type=int, default=None, callback=_positive, help="H (default 4096 on GPU, 256 on CPU)")
-@click.option("--intermediate", type=int, default=None, callback=_positive, help="I (default 14336 on GPU, 896 on CPU)")
-@click.option("--tokens", type=int, default=None, callback=_positive, help="T (default 4096 on GPU, 128 on CPU)")
+@click.option("--hidden", type=int, default=None, callback=positive, help="H (default 4096 on GPU, 256 on CPU)")
+@click.option("--intermediate", type=int, default=None, callback=positive, help="I (default 14336 on GPU, 896 on CPU)")
+@click.option("--tokens", type=int, default=None, callback=positive, help="T (default 4096 on GPU, 128 on CPU)")
 @click.option("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
 @click.option("--table", "tables", type=click.Path(exists=True, dir_okay=False, path_type=Path), multiple=True,
               help="results table(s) (default: HKTUNE_TABLE, else results/*.yaml)")
 @click.option("--dtype", type=click.Choice(["bf16"]), default="bf16", show_default=True, help="element type of the block")
-@click.option("--iters", type=int, default=None, callback=_positive, help="timed forwards per model (default 20 on GPU, 5 on CPU)")
+@click.option("--iters", type=int, default=None, callback=positive, help="timed forwards per model (default 20 on GPU, 5 on CPU)")
 @click.option("--warmup", type=int, default=2, show_default=True, help="untimed runs of each variant before timing")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the random weights and inputs")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def command(**options: object) -> None:
     """Run an MLP block (gate/up/down, SiLU) with and without hktune; compare error and speed."""
-    from hktune.commands.common import EXIT_BAD_INPUT, Fail
-    from hktune.family.family import FamilyError
-    from hktune.space.space import SpaceError
-    from hktune.record.table import TableError
-
     # Not cli._errors: that imports the search stack (optuna), which this command does not need.
     try:
         _check_model(**options)  # type: ignore[arg-type]
@@ -46,8 +39,6 @@ def command(**options: object) -> None:
 def _check_model(hidden: int | None, intermediate: int | None, tokens: int | None, device: str | None,
                  tables: tuple[Path, ...], dtype: str, iters: int | None, warmup: int, seed: int, as_json: bool) -> None:
     import torch
-
-    from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail
 
     import hktune.torch as ht
     from hktune.torch.check import CPU_DEFAULTS, GPU_DEFAULTS, markdown, run_check

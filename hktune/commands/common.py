@@ -1,13 +1,18 @@
 """Helpers every command shares: option checks, the family/space/builder set-up, config parsing."""
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
+from typing import Any, Callable
 
 import click
 
 from hktune.build.builder import Builder
+from hktune.family import trees
 from hktune.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, BadInput, HktuneError  # noqa: F401
+from hktune.family.family import known_archs, project_root
+from hktune.search.storage import default_storage
 from hktune.target import Target, resolve_target
 
 
@@ -17,19 +22,17 @@ class Fail(HktuneError):
     exit_code = EXIT_BAD_INPUT
 
 
-def _positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+def positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
     if value is not None and value <= 0:
         raise Fail(f"--{param.name} must be a positive integer, got {value}")
     return value
 
 
-def _default_table(arch: str) -> Path:
-    from hktune.family.family import project_root
-
+def default_table(arch: str) -> Path:
     return project_root() / "results" / f"{arch}.yaml"
 
 
-def _check_writable(path: Path) -> None:
+def check_writable(path: Path) -> None:
     """Fail before any work if results cannot be saved (nothing is lost later)."""
     d = path.parent
     try:
@@ -40,19 +43,36 @@ def _check_writable(path: Path) -> None:
         raise Fail(f"results directory {d} is not writable")
 
 
-def roots(hk_root: str | None = None, tk_root: str | None = None) -> dict[str, str | None]:
-    """The user's external trees by name (None: found through their environment variables)."""
-    return {"hipkittens": hk_root, "thunderkittens": tk_root}
+def tree_param(name: str) -> str:
+    """The keyword a tree's flag fills: --hk-root -> hk_root."""
+    return trees.get(name).option.lstrip("-").replace("-", "_")
 
 
-def _setup(arch: str, family: str | None, tree_roots: dict[str, str | None], jobs: int | None,
+def tree_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """One flag per external tree (hktune/family/trees: its ``option``, e.g. --hk-root), gathered
+    into the command's ``roots`` argument ({tree name: checkout or None}); a new tree gets its
+    flag on every command that builds, with no edit here."""
+    params = {name: tree_param(name) for name in trees.TREES}
+
+    @functools.wraps(f)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        kwargs["roots"] = {name: kwargs.pop(param) for name, param in params.items()}
+        return f(*args, **kwargs)
+
+    for name in reversed(list(trees.TREES)):
+        t = trees.get(name)
+        command = click.option(t.option, params[name], default=None, help=f"{t.title} checkout (else {t.env_vars[0]})")(command)
+    return command
+
+
+def setup(arch: str, family: str | None, tree_roots: dict[str, str | None], jobs: int | None,
            space_file: Path | None = None, dtype: str = "bf16") -> tuple[Target, Builder]:
     """The target (resolved once, here at the boundary) and its builder."""
     target = resolve_target(arch, family, dtype, tree_roots, space_file)
     return target, Builder(target, jobs=jobs)
 
 
-def _parse_config(text: str, space) -> dict[str, int]:  # noqa: ANN001
+def parse_config(text: str, space) -> dict[str, int]:  # noqa: ANN001
     cfg: dict[str, int] = {}
     for part in text.replace(" ", ",").split(","):
         if not part:
@@ -82,7 +102,7 @@ def interrupted_message() -> str:
     return _interrupt_note[-1] if _interrupt_note else "interrupted"
 
 
-def _positive_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+def positive_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     """A duration in seconds: refused before any work unless it is a positive, finite number."""
     if value is not None and not (value > 0 and value != float("inf")):
         raise Fail(f"--{param.name.replace('_', '-')} must be a positive number of seconds, got {value:g}")
@@ -95,8 +115,6 @@ class ArchOption(click.Option):
 
     def get_help_record(self, ctx: click.Context):  # noqa: ANN201
         try:
-            from hktune.family.family import known_archs
-
             archs = ", ".join(known_archs()) or "none found"
         except Exception:  # noqa: BLE001 - help must never fail
             archs = "see `hktune doctor`"
@@ -108,11 +126,10 @@ class ArchOption(click.Option):
             self.help = base
 
 
-def _arch(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def check_arch(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Refuse an unknown --arch at once, listing the known ones."""
     if value is None:
         return value
-    from hktune.family.family import known_archs
 
     archs = known_archs()
     if value not in archs:
@@ -155,9 +172,6 @@ def studies_storage(storage: str | None) -> str:
     """The studies' storage a read-only command uses: the given one, else results/studies.journal;
     it must exist (one-line error otherwise)."""
     if storage is None:
-        from hktune.family.family import project_root
-        from hktune.search.storage import default_storage
-
         storage = default_storage(project_root() / "results")
         if not Path(storage).is_file():
             raise Fail(f"no studies yet: {storage} does not exist (run `hktune search` first, or give --storage)")

@@ -4,42 +4,48 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import click
 
 from hktune.dtypes import DTYPES
-from hktune.commands.common import (roots, EXIT_FAILED, ArchOption, Fail, _arch, _parse_config, _positive, _setup)
+from hktune.commands.common import EXIT_FAILED, ArchOption, Fail, check_arch, parse_config, positive, setup, tree_options
+from hktune.build.builder import outcome_dict
+from hktune.build.hiplink import link_and_load
+from hktune.emulator.verify import default_shape
 
 @click.command("compile")
-@click.option("--arch", cls=ArchOption, required=True, callback=_arch, help="arch to compile for (no such device needed)")
+@click.option("--arch", cls=ArchOption, required=True, callback=check_arch, help="arch to compile for (no such device needed)")
 @click.option("--family", default=None, help="template family (default: the one serving --arch)")
 @click.option("--dtype", type=click.Choice(list(DTYPES)), metavar="DTYPE", default="bf16", show_default=True,
               help=f"element type of A, Bt and C ({', '.join(DTYPES)})")
 @click.option("--config", "config_text", default=None, help="one config: NAME=V,NAME=V,...")
 @click.option("--all", "all_", is_flag=True, help="every valid config of the space")
-@click.option("--m", type=int, default=None, callback=_positive, help="with --n and --k: only configs legal for this shape")
-@click.option("--n", type=int, default=None, callback=_positive, help="with --m and --k: columns of C")
-@click.option("--k", type=int, default=None, callback=_positive, help="with --m and --n: the reduction size")
-@click.option("--limit", type=int, default=None, callback=_positive, help="at most this many configs")
-@click.option("--jobs", type=int, default=None, callback=_positive, help="parallel compiles (default: cores)")
-@click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
-@click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
+@click.option("--m", type=int, default=None, callback=positive, help="with --n and --k: only configs legal for this shape")
+@click.option("--n", type=int, default=None, callback=positive, help="with --m and --k: columns of C")
+@click.option("--k", type=int, default=None, callback=positive, help="with --m and --n: the reduction size")
+@click.option("--limit", type=int, default=None, callback=positive, help="at most this many configs")
+@click.option("--jobs", type=int, default=None, callback=positive, help="parallel compiles (default: cores)")
+@tree_options
 @click.option("--json", "as_json", is_flag=True, help="one JSON record per config on stdout (snake_case keys, configs as objects)")
+@click.option("--link", "link_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="hipkittens: also link each build's host + device library into DIR and dlopen it (docs/hipkittens.md)")
 def compile_(arch: str, family: str | None, dtype: str, config_text: str | None, all_: bool, m: int | None, n: int | None,
-             k: int | None, limit: int | None, jobs: int | None, hk_root: str | None, tk_root: str | None, as_json: bool) -> None:
+             k: int | None, limit: int | None, jobs: int | None, roots: dict[str, str | None], as_json: bool,
+             link_dir: Path | None) -> None:
     """Compile only (no GPU needed): one config or the whole space, with resource usage."""
     from tabulate import tabulate
-
-    from hktune.build.builder import outcome_dict
 
     if bool(config_text) == all_:
         raise Fail("give exactly one of --config or --all")
     shape = (m, n, k) if m and n and k else None
     if any((m, n, k)) and shape is None:
         raise Fail("--m, --n and --k go together")
-    target, builder = _setup(arch, family, roots(hk_root, tk_root), jobs, dtype=dtype)
+    target, builder = setup(arch, family, roots, jobs, dtype=dtype)
     space = target.space
-    configs = [_parse_config(config_text, space)] if config_text else space.enumerate(shape)
+    if link_dir is not None and target.compiler != "hip":
+        raise Fail(f"--link links HIP libraries; family {target.name} uses {target.compiler}")
+    configs = [parse_config(config_text, space)] if config_text else space.enumerate(shape)
     if limit:
         configs = configs[:limit]
     t0 = time.perf_counter()
@@ -62,8 +68,25 @@ def compile_(arch: str, family: str | None, dtype: str, config_text: str | None,
                f"{ok} ok, {len(outcomes) - ok} failed, {sum(1 for o in outcomes if o.ok and o.reason)} pruned; "
                f"{(sum(fresh) / len(fresh)) if fresh else 0:.2f} s per compile, {wall:.1f} s wall with {builder.jobs} jobs "
                f"({builder.compiler_version})", err=True)
+    if link_dir is not None and not _link_all(builder, outcomes, link_dir, shape):
+        sys.exit(EXIT_FAILED)
     if ok < len(outcomes):
         sys.exit(EXIT_FAILED)
+
+
+def _link_all(builder, outcomes, link_dir: Path, shape) -> bool:  # noqa: ANN001
+    """Link and dlopen every built config (not one a static check rejected); one line each."""
+    clean = True
+    for o in outcomes:
+        if not o.ok or o.artifact is None or (o.reason or "").startswith("rejected by"):
+            click.echo(f"not linked ({o.reason or 'build failed'}): {o.config}", err=True)
+            continue
+        rep = link_and_load(builder, o, link_dir, shape or default_shape(builder.space, o.config))
+        click.echo(("linked " if rep.ok else "LINK/LOAD FAILED ") + rep.line, err=True)
+        if not rep.ok:
+            click.echo("\n".join(rep.log[-15:]), err=True)
+        clean &= rep.ok
+    return clean
 
 
 

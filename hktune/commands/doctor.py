@@ -5,16 +5,16 @@ import json
 
 import click
 
+from hktune.commands.common import tree_options
+from hktune.doctor import collect, render
+
 
 @click.command()
-@click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
-@click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
+@tree_options
 @click.option("--json", "as_json", is_flag=True, help="the report as JSON on stdout")
-def doctor(hk_root: str | None, tk_root: str | None, as_json: bool) -> None:
+def doctor(roots: dict[str, str | None], as_json: bool) -> None:
     """Compilers and versions, GPUs and their arch, torch backend, caches, HipKittens."""
-    from hktune.doctor import collect, render
-
-    report = collect(hk_root, tk_root)
+    report = collect(roots)
     click.echo(json.dumps(report, indent=1, default=str) if as_json else render(report))
 
 

@@ -7,6 +7,9 @@ from pathlib import Path
 import click
 
 from hktune.commands.common import Fail, emit_json, existing_table
+from hktune.export.header import ratio_ok, export_header, ident, ordered
+from hktune.family.family import resolve
+from hktune.record import table as tbl
 
 
 @click.command()
@@ -18,10 +21,6 @@ from hktune.commands.common import Fail, emit_json, existing_table
 @click.option("--json", "as_json", is_flag=True, help="print what was written as JSON on stdout")
 def export(tables: tuple[Path, ...], out: Path, min_ratio: float, as_json: bool) -> None:
     """Write a C++ header with the tuned configs, legality predicates and a shape lookup."""
-    from hktune.export.header import _ratio_ok, export_header, ident, ordered
-    from hktune.family.family import resolve
-    from hktune.record import table as tbl
-
     for t in tables:
         existing_table(t)
     if out.is_dir():
@@ -40,7 +39,7 @@ def export(tables: tuple[Path, ...], out: Path, min_ratio: float, as_json: bool)
         out.write_text(text)
     except OSError as e:
         raise Fail(f"--out {out}: cannot write ({e.strerror})") from None
-    kept = [e for e in entries if _ratio_ok(e, min_ratio)]
+    kept = [e for e in entries if ratio_ok(e, min_ratio)]
     pairs = sorted({(e.key.family, e.key.arch) for e in entries})
     n = sum(len(ordered(e for e in kept if (e.key.family, e.key.arch) == p)) for p in pairs)
     below = len(entries) - len(kept)

@@ -8,12 +8,12 @@ import click
 
 from hktune.commands.common import Fail, studies_storage
 from hktune.errors import Missing
+from hktune.search.storage import open_storage
+from hktune.family.family import project_root
 
 
 def _load(study_name: str, storage: str):  # noqa: ANN202
     import optuna
-
-    from hktune.search.storage import open_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -173,8 +173,6 @@ def command(study_name: str, storage: str | None, out: Path | None) -> None:
     performance per knob with spread bars) and a one-page Markdown report embedding them.
 
     STUDY is a study name, as `hktune show --studies` lists them."""
-    from hktune.family.family import project_root
-
     try:
         import matplotlib  # noqa: F401
     except ImportError:

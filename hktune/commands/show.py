@@ -7,6 +7,9 @@ from pathlib import Path
 import click
 
 from hktune.commands.common import Fail, emit_json, existing_table, requires, studies_storage
+from hktune.family.family import project_root
+from hktune.record import table as tbl
+from hktune.search.storage import open_storage
 
 
 @click.command()
@@ -19,9 +22,6 @@ from hktune.commands.common import Fail, emit_json, existing_table, requires, st
 def show(table: Path | None, studies: bool, storage: str | None, study_name: str | None, as_json: bool) -> None:
     """Show a table's entries, or the studies and their trials."""
     from tabulate import tabulate
-
-    from hktune.family.family import project_root
-    from hktune.record import table as tbl
 
     requires(None, "--study", "--studies", study_name is not None, studies)
     requires(None, "--storage", "--studies", storage is not None, studies)
@@ -52,8 +52,6 @@ def study_records(storage: str, name: str | None = None) -> list[dict]:
     """Studies (or one study's trials) as records with stable snake_case keys; configs are objects."""
     import optuna
     from optuna.trial import TrialState
-
-    from hktune.search.storage import open_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     st = open_storage(storage)

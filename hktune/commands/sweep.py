@@ -8,10 +8,13 @@ from pathlib import Path
 import click
 
 from hktune.commands.bench import REPEATS
-from hktune.commands.common import ArchOption, _arch, _positive_seconds, emit_json
+from hktune.commands.common import ArchOption, tree_options, check_arch, positive_seconds, emit_json
 from hktune.commands.common import Fail as _Fail
 from hktune.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK  # noqa: F401
 from hktune.errors import EXIT_MISSING as EXIT_NOTHING
+from hktune.record import table as tbl
+from hktune.sweep.sweep import SweepError, SweepOptions, parse_shapes, run_sweep
+from hktune.sweep.report import junit, markdown
 
 
 def _writable(path: Path, what: str) -> None:
@@ -70,7 +73,7 @@ Exit codes:
 @click.option("--table", type=click.Path(dir_okay=False, path_type=Path), required=True, help="the results table to sweep")
 @click.option("--shapes", default=None, help="only these shapes: MxNxK,MxNxK,...")
 @click.option("--family", default=None, help="only entries of this family")
-@click.option("--arch", cls=ArchOption, default=None, callback=_arch, help="only entries of this arch")
+@click.option("--arch", cls=ArchOption, default=None, callback=check_arch, help="only entries of this arch")
 @click.option("--tolerance", type=float, default=0.03, show_default=True, callback=_nonneg,
               help="smallest slowdown that counts as a regression (0.03 = 3%)")
 @click.option("--confirm", type=int, default=1, show_default=True, callback=_nonneg,
@@ -82,9 +85,8 @@ Exit codes:
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write a JUnit XML report here (one testcase per entry)")
 @click.option("--gpu", type=int, default=None, help="GPU index (default: the first of each entry's arch)")
-@click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
-@click.option("--tk-root", default=None, help="ThunderKittens checkout (else THUNDERKITTENS_ROOT)")
-@click.option("--trial-timeout", type=float, default=120.0, show_default=True, callback=_positive_seconds,
+@tree_options
+@click.option("--trial-timeout", type=float, default=120.0, show_default=True, callback=positive_seconds,
               help="seconds before a hung measurement is killed")
 @click.option("--repeats", type=int, default=REPEATS, show_default=True, callback=_positive, help="timed launches per measurement")
 @click.option("--jobs", type=int, default=None, callback=_positive, help="parallel compiles (default: cores)")
@@ -92,13 +94,9 @@ Exit codes:
 @click.option("--json", "as_json", is_flag=True, help="one JSON record per entry on stdout (snake_case keys, configs as objects)")
 def command(table: Path, shapes: str | None, family: str | None, arch: str | None, tolerance: float,
             confirm: int, update: bool, require_all: bool, markdown_path: Path | None, junit_path: Path | None,
-            gpu: int | None, hk_root: str | None, tk_root: str | None, trial_timeout: float, repeats: int | None, jobs: int | None,
+            gpu: int | None, roots: dict[str, str | None], trial_timeout: float, repeats: int | None, jobs: int | None,
             quiet: bool, as_json: bool) -> None:
     from tabulate import tabulate
-
-    from hktune.record import table as tbl
-    from hktune.sweep.sweep import SweepError, SweepOptions, parse_shapes, run_sweep
-    from hktune.sweep.report import junit, markdown
 
     if not table.is_file():
         raise _Fail(f"no table at {table}")
@@ -109,7 +107,7 @@ def command(table: Path, shapes: str | None, family: str | None, arch: str | Non
         _writable(table, "--update")
     try:
         opts = SweepOptions(tolerance=tolerance, shapes=parse_shapes(shapes), family=family, arch=arch,
-                            update=update, require_all=require_all, confirm=confirm, gpu=gpu, hk_root=hk_root, tk_root=tk_root,
+                            update=update, require_all=require_all, confirm=confirm, gpu=gpu, roots=roots,
                             trial_timeout=trial_timeout, repeats=repeats, jobs=jobs)
         report = run_sweep(table, opts, log=(lambda s: None) if quiet else (lambda s: click.echo(s, err=True)))
     except (tbl.TableError, SweepError) as e:

@@ -104,7 +104,7 @@ def pick(entries: Iterable[Entry], space: Space, m: int, n: int, k: int) -> Entr
     return best
 
 
-def _ratio_ok(e: Entry, min_ratio: float) -> bool:
+def ratio_ok(e: Entry, min_ratio: float) -> bool:
     # No vendor timing (NaN ratio) is not "slower than the vendor": kept unless a bar is set.
     return e.ratio >= min_ratio if math.isfinite(e.ratio) else min_ratio <= 0
 
@@ -170,27 +170,34 @@ def _comment(i: int, e: Entry) -> str:
     return f"// [{i}] {e.key.m}x{e.key.n}x{e.key.k}: {e.tflops:.1f} TFLOP/s, {note}; {cfg}"
 
 
+def _entries_array(decl: str, space: Space, entries: list[Entry]) -> str:
+    """``inline constexpr <decl>[] = {...};``: each entry's shape, config (params, then derived
+    values), figures and log2 sizes."""
+    names = space.names + list(space.derived)
+    out = [f"inline constexpr {decl}[] = {{\n"]
+    for i, e in enumerate(entries):
+        env = space.env(e.config)
+        vt = e.vendor.get("tflops")
+        vt = float(vt) if isinstance(vt, (int, float)) and not isinstance(vt, bool) else float("nan")
+        if any(not -2**31 <= int(env[n]) < 2**31 for n in names):
+            raise ExportError(f"{space.path}: entry {e.key}: a config value does not fit a C++ int")
+        cfg = ", ".join(str(int(env[n])) for n in names)
+        out.append(f"    {_comment(i, e)}\n")
+        out.append(f"    {{{e.key.m}, {e.key.n}, {e.key.k}, {{{cfg}}}, {_f(e.tflops)}, {_f(vt)}, {_f(e.ratio)},\n"
+                   f"     detail::log2_q({e.key.m}), detail::log2_q({e.key.n}), detail::log2_q({e.key.k})}},\n")
+    out.append("};\n")
+    return "".join(out)
+
+
 def _group(ns: str, fam: str, sfx: str, label: str, space: Space, entries: list[Entry]) -> str:
     """One (family, arch, dtype, layout): entries, predicates, lookup."""
     base = f"{fam}_{ns}{sfx}"
     S = camel(fam)
     arr, cnt = f"{ns}::{fam}{sfx}_entries", f"{ns}::{fam}{sfx}_count"
-    names = space.names + list(space.derived)
     out = [f"// ---- {space.family} on {space.arch}, {label}: {len(entries)} entries ----\n"]
     out.append(f"namespace {ns} {{\n")
     if entries:
-        out.append(f"inline constexpr {S}Entry {fam}{sfx}_entries[] = {{\n")
-        for i, e in enumerate(entries):
-            env = space.env(e.config)
-            vt = e.vendor.get("tflops")
-            vt = float(vt) if isinstance(vt, (int, float)) and not isinstance(vt, bool) else float("nan")
-            if any(not -2**31 <= int(env[n]) < 2**31 for n in names):
-                raise ExportError(f"{space.path}: entry {e.key}: a config value does not fit a C++ int")
-            cfg = ", ".join(str(int(env[n])) for n in names)
-            out.append(f"    {_comment(i, e)}\n")
-            out.append(f"    {{{e.key.m}, {e.key.n}, {e.key.k}, {{{cfg}}}, {_f(e.tflops)}, {_f(vt)}, {_f(e.ratio)},\n"
-                       f"     detail::log2_q({e.key.m}), detail::log2_q({e.key.n}), detail::log2_q({e.key.k})}},\n")
-        out.append("};\n")
+        out.append(_entries_array(f"{S}Entry {fam}{sfx}_entries", space, entries))
     out.append(f"inline constexpr std::size_t {fam}{sfx}_count = {len(entries)};\n")
     out.append(f"}}  // namespace {ns}\n\n")
     for i, e in enumerate(entries):
@@ -304,7 +311,7 @@ def export_header(
     empty table still gives callers the functions they link against.
     """
     pairs = sorted({(e.key.family, e.key.arch) for e in entries} | set(families))
-    kept = [e for e in entries if _ratio_ok(e, min_ratio)]
+    kept = [e for e in entries if ratio_ok(e, min_ratio)]
 
     # Names must stay distinct after sanitising, or two lookups would collide.
     seen: dict[str, tuple[str, str]] = {}

@@ -3,6 +3,7 @@ serve each arch. Adding a family means adding a folder and a space file; nothing
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import re
@@ -166,14 +167,26 @@ def load_family(folder: Path) -> Family:
 
 
 def discover() -> dict[str, Family]:
-    found: dict[str, Family] = {}
+    """Every family on the family path (the first of a name wins). Each family.yaml is parsed once
+    per process while it is unchanged (its size and modification time are the cache key)."""
+    stamps = []
     for d in family_dirs():
         if not d.is_dir():
             continue
         for sub in sorted(d.iterdir()):
-            if (sub / "family.yaml").is_file():
-                fam = load_family(sub)
-                found.setdefault(fam.name, fam)
+            f = sub / "family.yaml"
+            if f.is_file():
+                st = f.stat()
+                stamps.append((sub, st.st_mtime_ns, st.st_size))
+    return dict(_load_all(project_root(), tuple(stamps)))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_all(root: Path, stamps: tuple[tuple[Path, int, int], ...]) -> dict[str, Family]:
+    found: dict[str, Family] = {}
+    for sub, _, _ in stamps:
+        fam = load_family(sub)
+        found.setdefault(fam.name, fam)
     return found
 
 

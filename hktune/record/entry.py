@@ -7,15 +7,14 @@ from typing import Any
 
 from hktune import dtypes
 from hktune.record import table as tbl
+from hktune.build.builder import tree_identity
 
 # Measurement fields kept on an entry beside the headline figures (when the run target gives them).
-EXTRA_FIELDS = ("ratio_lo", "ratio_hi", "precision", "converged", "rounds", "warnings")
+EXTRA_FIELDS = ("ratio_lo", "ratio_hi", "precision", "converged", "rounds", "warnings", "method", "noise")
 
 
 def provenance(builder: Any, info: dict[str, Any]) -> dict[str, Any]:
     """Compiler, torch and backend, and each external include tree's identity."""
-    from hktune.build.builder import tree_identity
-
     tc = {"compiler": builder.compiler_version, "torch": info.get("torch"), "backend": info.get("backend")}
     for d in builder.include_dirs:
         tc["include:" + d.name] = tree_identity(d)
@@ -44,7 +43,7 @@ def make_entry(key: tbl.Key, config: dict[str, int], res: dict[str, Any], *, tri
     return tbl.Entry(
         key=key, config=dict(config), tflops=float(res["tflops"]), time_us=float(res["median_us"]),
         spread=float(res["spread"]),
-        vendor={"name": "torch.matmul", "tflops": vendor_tflops, "time_us": res.get("vendor_us")},
+        vendor={"name": dtypes.get(key.dtype).vendor_name if key.dtype in dtypes.DTYPES else "torch.matmul", "tflops": vendor_tflops, "time_us": res.get("vendor_us")},
         ratio=float(ratio), error=float(res["error"]), trials=int(trials),
         date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         device={"name": info.get("name"), "units": info.get("units"), "arch": info.get("arch")},

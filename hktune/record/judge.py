@@ -20,7 +20,8 @@ Verdicts (``judge``):
     theory: the median of 50 draws has a 95 % half-width of 0.135 x (p90 - p10), times sqrt 2 for a
     ratio of two arms), so spread > 7.5 % is refused. Message: "re-baseline with --update". The
     threshold is NEVER widened by a stored spread (that is how a 14x slowdown once passed).
-  * ``regressed``: significant (d_lo > 0) and not shown to be smaller than the effect threshold
+  * ``regressed``: significant (d_lo > ln(1 + noise), the baseline's measured between-measurement
+    noise floor, 0 when the entry has none) and not shown to be smaller than the effect threshold
     (d_hi >= ln(1 + effect), effect 3 %): the data are consistent with a slowdown of at least 3 %
     and exclude none. A precisely measured 1 % slowdown (CI [0.7 %, 1.3 %]) is ``unchanged``; a
     planted 3 % slowdown is caught although its estimate falls below 3 % half of the time.
@@ -60,6 +61,7 @@ class RatioSummary:
     precision: float | None = None
     spread: float | None = None
     samples: list[float] = field(default_factory=list)
+    noise: float = 0.0   # measured between-measurement spread of the baseline (relative; hktune.search.confirm)
 
     def interval(self) -> tuple[float, float, str]:
         """(lo, hi, source) of the median ratio; (-inf, inf) when nothing says how precise it is."""
@@ -115,8 +117,10 @@ def summary_of(obj: Any) -> RatioSummary:
         t, vt = _get(obj, "tflops"), _get(obj, "vendor_tflops")
         ratio = t / vt if _finite(t) and _finite(vt) and vt > 0 else math.nan
     samples = _get(obj, "ratios") or []
+    noise = _get(obj, "noise")
     return RatioSummary(float(ratio), _get(obj, "ratio_lo"), _get(obj, "ratio_hi"), _get(obj, "precision"),
-                        _get(obj, "spread"), [float(x) for x in samples if _finite(x) and x > 0])
+                        _get(obj, "spread"), [float(x) for x in samples if _finite(x) and x > 0],
+                        float(noise) if _finite(noise) and noise > 0 else 0.0)
 
 
 def _thin(xs: list[float], n: int) -> list[float]:
@@ -171,10 +175,13 @@ def judge(baseline: RatioSummary | Any, new: RatioSummary | Any, effect: float =
         method = "ci"
     s, s_lo, s_hi = (math.expm1(v) if _finite(v) else v for v in (d, d_lo, d_hi))
     limit = math.log1p(effect)
+    floor = math.log1p(b.noise)  # a shift inside the measured between-measurement noise is not significant
     what = f"slowdown {s:+.2%} (CI {s_lo:+.2%} .. {s_hi:+.2%}) vs the vendor, effect threshold {effect:.0%}"
-    if d_lo > 0 and d_hi >= limit:
+    if b.noise:
+        what += f", noise floor {b.noise:.2%}"
+    if d_lo > floor and d_hi >= limit:
         return Judgement(REGRESSED, s, s_lo, s_hi, method, what)
-    if d_hi < 0 and d_lo <= -limit:
+    if d_hi < -floor and d_lo <= -limit:
         return Judgement(IMPROVED, s, s_lo, s_hi, method, what)
     nh = n.half_width()
     if not nh <= max_precision:

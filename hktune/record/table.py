@@ -20,6 +20,8 @@ import filelock
 import pandas as pd
 import yaml
 
+from hktune.dtypes import DTYPES
+
 SCHEMA = 1
 # Relative Frobenius error above which a result is not "verified". bf16 output rounding alone
 # gives ~0.003; a wrong kernel gives ~1. Callers (or the table's own `max_error:`) may tighten it.
@@ -127,8 +129,6 @@ class Entry:
         """Checked against the reference (within its dtype's limit, hktune.dtypes, unless told
         another) and fast enough to be a number at all."""
         if max_error is None:
-            from hktune.dtypes import DTYPES
-
             dt = DTYPES.get(self.key.dtype)
             max_error = dt.frobenius_max if dt is not None else DEFAULT_MAX_ERROR
         return math.isfinite(self.error) and self.error <= max_error and math.isfinite(self.tflops) and self.tflops > 0

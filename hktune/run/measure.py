@@ -10,12 +10,15 @@ Verification (README.md, "How a trial is judged", says why each step is there):
     outputs that differ from launch to launch);
   * an element-wise bound and a relative Frobenius bound against an fp32 reference;
   * after timing, the outputs of the timed launches are checked too.
-Timing (hktune.run.paired, hktune.run.precision): warm-up, then the candidate (A) and the vendor
-BLAS (B) timed in alternating A B B A rounds on the same rotated input sets (working set larger
-than twice the last-level cache; the vendor writes its own outputs, half a rotation behind), each
-timed batch of back-to-back launches between one pair of device events, until the CI of the median
-per-round ratio vendor/candidate is within ``target_precision`` (or the time cap). Absolute medians
-of both arms are reported too, with readings of clocks, power, throttling and host load.
+Timing (hktune.run.sustained, hktune.run.paired, hktune.run.precision): the candidate (A) and
+the vendor BLAS (B) timed in alternating A B B A rounds on the same rotated input sets (working set
+larger than twice the last-level cache; the vendor writes its own outputs, half a rotation behind),
+until the CI of the median per-round ratio vendor/candidate is within ``target_precision`` (or the
+time cap). On a GPU each arm is a captured graph of back-to-back launches (``method`` 'graph'; or
+launches queued behind a device-side spin, 'prequeued', where capture fails), replayed with no host
+gap after a warm-up to the power-capped steady state; on the CPU, batches between host clock
+readings ('host'). Absolute medians of both arms are reported too, with readings of clocks, power,
+throttling and host load.
 """
 from __future__ import annotations
 
@@ -27,41 +30,18 @@ from typing import Callable
 
 import torch
 
+from hktune.dtypes import DTYPES, DType, Inputs
 from hktune.run.device_info import device_info
 from hktune.run.environment import environment_warnings, read_environment
 from hktune.run.paired import Paired, measure_paired
-from hktune.run.precision import StopRule, choose_batch
-from hktune.run.verify import Library, MeasureError, check, parse_config_string, random_pair, reference
+from hktune.run.precision import choose_batch
+from hktune.run.settings import Settings  # noqa: F401 - the worker's settings, also named here
+from hktune.run.sustained import HOST, SustainedPair, Timing
+from hktune.run.timer import Timer
+from hktune.run.verify import Library, MeasureError, check, parse_config_string
 
 
-@dataclass
-class Settings:
-    warmup_ms: float = 25.0
-    min_warmup: int = 3
-    repeats: int = 50
-    verify_inputs: int = 2
-    back_to_back: int = 2
-    llc_multiple: float = 2.0
-    max_sets: int = 256
-    seed: int = 0
-    check_after_timing: bool = True
-    # Paired timing: stop when the ratio's CI half-width <= target_precision (relative), after at
-    # least `repeats` candidate launches and min_time_ms of timed work per arm; give up at
-    # max_time_ms of timed work (both arms). Batches of back-to-back launches last >= batch_ms.
-    # None: the device's default, 100 / 2000 ms on a GPU, 25 / 250 ms on the host backend (there for
-    # tests and demos; a shared CPU rarely reaches 0.5 % and must not make every trial cost 2 s).
-    target_precision: float = 0.005
-    min_time_ms: float | None = None
-    max_time_ms: float | None = None
-    batch_ms: float = 1.0
-    confidence: float = 0.95
-
-    def stop_rule(self, gpu: bool = True) -> StopRule:
-        lo, hi = (100.0, 2000.0) if gpu else (25.0, 250.0)
-        lo = self.min_time_ms if self.min_time_ms is not None else lo
-        hi = self.max_time_ms if self.max_time_ms is not None else hi
-        return StopRule(target=self.target_precision, min_time_s=lo / 1e3, max_time_s=hi / 1e3,
-                        min_launches=self.repeats, confidence=self.confidence)
+BF16 = DTYPES["bf16"]
 
 
 @dataclass
@@ -89,68 +69,10 @@ class Result:
     ratios: list[float] = field(default_factory=list)  # one per ABBA round
     environment: dict = field(default_factory=dict)    # readings before/after timing
     warnings: list[str] = field(default_factory=list)
+    method: str | None = None  # how it was timed: 'graph', 'prequeued' (GPU) or 'host'
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-class Timer:
-    """Per-launch timing: device events on a GPU, a host clock on the CPU."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.gpu = device.type == "cuda"
-
-    def time(self, fns: list[Callable[[], None]], repeats: int) -> list[float]:
-        """Run fns round-robin ``repeats`` times; return each launch's time in microseconds."""
-        if self.gpu:
-            starts = [torch.cuda.Event(enable_timing=True) for _ in range(repeats)]
-            ends = [torch.cuda.Event(enable_timing=True) for _ in range(repeats)]
-            for i in range(repeats):
-                starts[i].record()
-                fns[i % len(fns)]()
-                ends[i].record()
-            torch.cuda.synchronize()
-            return [s.elapsed_time(e) * 1e3 for s, e in zip(starts, ends)]
-        out = []
-        for i in range(repeats):
-            t0 = time.perf_counter()
-            fns[i % len(fns)]()
-            out.append((time.perf_counter() - t0) * 1e6)
-        return out
-
-    def sync(self) -> None:
-        if self.gpu:
-            torch.cuda.synchronize()
-
-    def batch_runner(self, fns: list[Callable[[], None]], start: int = 0) -> Callable[[int], float]:
-        """run(n): n back-to-back launches of fns in rotation, continuing where the previous call
-        stopped (the first at ``start``); returns seconds per launch. One pair of device events
-        (or host clock readings) brackets the whole batch; the launch list is built before it."""
-        pos = [start % len(fns)]
-        count = len(fns)
-        if self.gpu:
-            ev0, ev1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-
-            def run(n: int) -> float:
-                seq = [fns[(pos[0] + j) % count] for j in range(n)]
-                pos[0] = (pos[0] + n) % count
-                ev0.record()
-                for f in seq:
-                    f()
-                ev1.record()
-                ev1.synchronize()
-                return ev0.elapsed_time(ev1) * 1e-3 / n
-        else:
-            clock = time.perf_counter
-
-            def run(n: int) -> float:
-                seq = [fns[(pos[0] + j) % count] for j in range(n)]
-                pos[0] = (pos[0] + n) % count
-                t0 = clock()
-                for f in seq:
-                    f()
-                return (clock() - t0) / n
-        return run
 
 
 def _stream(device: torch.device) -> int:
@@ -166,22 +88,30 @@ class ShapeSets:
     C: list[torch.Tensor]
     ref: list[torch.Tensor]
     Cv: list[torch.Tensor] = field(default_factory=list)  # the vendor's outputs (never checked)
+    X: list[tuple] = field(default_factory=list)          # the dtype's extra kernel operands (e.g. scales)
+    dtype: DType = BF16
+
+    def inputs(self, i: int) -> Inputs:
+        return Inputs(self.A[i], self.Bt[i], self.X[i])
 
 
-def make_sets(m: int, n: int, k: int, device: torch.device, llc: int, s: Settings) -> ShapeSets:
-    per_set = 2 * (m * k + n * k + m * n)
+def make_sets(m: int, n: int, k: int, device: torch.device, llc: int, s: Settings, draw: int = 0,
+              dtype: DType = BF16) -> ShapeSets:
+    """Input sets of the dtype's random inputs (never zeros), outputs and fp32 references."""
+    per_set = dtype.set_bytes(m, n, k)
     # At least 3 sets: with 2, the paired arms alternate over the same two buffers and each sees
     # what the other just left in the cache.
     count = max(3, min(s.max_sets, math.ceil(s.llc_multiple * llc / per_set)))
-    gen = torch.Generator(device=device).manual_seed(1_000_003 + s.seed)
-    sets = ShapeSets([], [], [], [])
+    gen = torch.Generator(device=device).manual_seed(1_000_003 + s.seed + 7_777_777 * draw)
+    sets = ShapeSets([], [], [], [], dtype=dtype)
     for _ in range(count):
-        A, Bt = random_pair(m, n, k, device, gen)
-        sets.A.append(A)
-        sets.Bt.append(Bt)
-        sets.C.append(torch.empty(m, n, device=device, dtype=torch.bfloat16))
-        sets.Cv.append(torch.empty(m, n, device=device, dtype=torch.bfloat16))
-        sets.ref.append(reference(A, Bt))
+        x = dtype.random_inputs(m, n, k, device, gen)
+        sets.A.append(x.A)
+        sets.Bt.append(x.Bt)
+        sets.X.append(tuple(dtype.kernel_args(x)))
+        sets.C.append(dtype.empty_out(m, n, device))
+        sets.Cv.append(dtype.empty_out(m, n, device))
+        sets.ref.append(dtype.reference(x))
     return sets
 
 
@@ -194,18 +124,22 @@ class Evaluator:
         self.s = settings or Settings()
         self.info = device_info(device)
         self.timer = Timer(device)
-        self._sets: dict[tuple[int, int, int], ShapeSets] = {}
-        self._vendor: dict[tuple[int, int, int], tuple[float, float]] = {}
+        self._sets: dict[tuple[int, int, int, str], ShapeSets] = {}
+        self._vendor: dict[tuple[int, int, int, str], tuple[float, float]] = {}
         self._trial = 0
+        self._draw = 0   # fresh input sets drawn so far (a confirmation measures on new inputs)
         self._pci = _pci_bus_id(device)
         torch.backends.cuda.matmul.allow_tf32 = False
 
-    def sets(self, m: int, n: int, k: int) -> ShapeSets:
-        key = (m, n, k)
-        if key not in self._sets:
+    def sets(self, m: int, n: int, k: int, fresh: bool = False, dtype: DType = BF16) -> ShapeSets:
+        """The shape's rotated input sets; ``fresh`` draws new random inputs for them."""
+        key = (m, n, k, dtype.name)
+        if fresh:
+            self._draw += 1
+        if key not in self._sets or fresh:
             self._sets.clear()  # one shape at a time keeps memory bounded
             self._vendor.clear()
-            self._sets[key] = make_sets(m, n, k, self.device, self.info["llc_bytes"], self.s)
+            self._sets[key] = make_sets(m, n, k, self.device, self.info["llc_bytes"], self.s, self._draw, dtype)
         return self._sets[key]
 
     def _warm(self, fns: list[Callable[[], None]], cover: bool = False) -> None:
@@ -221,24 +155,25 @@ class Evaluator:
                 self.timer.sync()
         self.timer.sync()
 
-    def _timed(self, launch: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None], sets: ShapeSets,
-               outs: list[torch.Tensor] | None = None) -> list[float]:
-        outs = outs or sets.C
-        fns = [lambda i=i: launch(sets.A[i], sets.Bt[i], outs[i]) for i in range(len(sets.A))]
+    def _timed(self, fns: list[Callable[[], None]]) -> list[float]:
         self._warm(fns)
         return self.timer.time(fns, max(self.s.repeats, len(fns)))
 
     def vendor_launches(self, sets: ShapeSets) -> list[Callable[[], None]]:
-        """torch.mm into the vendor's own outputs, views made now (no host allocation when timed)."""
-        Bts = [Bt.t() for Bt in sets.Bt]
-        return [lambda A=A, B=B, C=C: torch.mm(A, B, out=C) for A, B, C in zip(sets.A, Bts, sets.Cv)]
+        """The dtype's vendor call into the vendor's own outputs, views made now (no host allocation
+        when timed)."""
+        return [sets.dtype.vendor_launch(sets.inputs(i), C) for i, C in enumerate(sets.Cv)]
 
-    def paired(self, cand: list[Callable[[], None]], sets: ShapeSets, budget_ms: float | None = None) -> tuple[Paired, dict, list[str]]:
+    def paired(self, bind: Callable[[int], list[Callable[[], None]]], sets: ShapeSets,
+               budget_ms: float | None = None) -> tuple[Paired, dict, list[str], str]:
         """Candidate vs vendor in ABBA rounds on the same rotated sets (hktune.run.paired).
 
-        Both arms walk the sets in the same order; the vendor starts half a rotation behind, so
-        neither reads inputs the other has just pulled into the cache. Batch sizes come from a
-        pilot launch of each arm (precision.choose_batch)."""
+        ``bind(stream)`` gives the candidate's launches, one per set. Both arms walk the sets in the
+        same order; the vendor starts half a rotation behind, so neither reads inputs the other has
+        just pulled into the cache. On a GPU the arms are replayed graphs (hktune.run.sustained);
+        on the CPU, batches sized from a pilot launch of each arm (precision.choose_batch)."""
+        gpu = self.device.type == "cuda"
+        cand = bind(_stream(self.device))
         vend = self.vendor_launches(sets)
         # A full measurement warms every set once, so the check after timing sees every output
         # written; a tournament round (budget_ms) checks a fresh input instead and warms by time.
@@ -246,49 +181,65 @@ class Evaluator:
         self._warm(vend)
         run_a = self.timer.batch_runner(cand, 0)
         run_b = self.timer.batch_runner(vend, len(vend) // 2)
-        pilot_a = min(run_a(1) for _ in range(3))
-        pilot_b = min(run_b(1) for _ in range(3))
-        batch_s = self.s.batch_ms / 1e3
-        gpu = self.device.type == "cuda"
-        before = read_environment(self.device.index, self._pci, gpu=gpu)
+        pilot_a = _pilot(run_a)
+        pilot_b = _pilot(run_b)
         rule = self.s.stop_rule(gpu)
         if budget_ms is not None:  # one short round (a tournament's): cap the timed work
             rule.max_time_s = budget_ms / 1e3
             rule.min_time_s = min(rule.min_time_s, rule.max_time_s / 2)
+            rule.min_samples = 6  # the fewest rounds with a finite 95 % CI
         rule.min_launches = max(rule.min_launches, len(cand))  # a full rotation, as before (wall cap permitting)
-        res = measure_paired(run_a, run_b, rule, choose_batch(pilot_a, batch_s), choose_batch(pilot_b, batch_s))
+        if gpu:
+            warm = self.s.warm_short_ms if budget_ms is not None else self.s.warm_ms
+            pair = SustainedPair(self.device, bind, lambda _s: self.vendor_launches(sets), pilot_a, pilot_b, len(sets.A),
+                                 Timing(self.s.replay_ms, warm), allow_graph=self.s.graph)
+            pair.warm()
+            before = read_environment(self.device.index, self._pci, gpu=gpu)
+            try:
+                res = measure_paired(None, None, rule, pair.la, pair.lb, round_fn=pair.next_round)
+            finally:
+                pair.finish()
+            method, detail = pair.method, pair.describe()
+        else:
+            before = read_environment(self.device.index, self._pci, gpu=gpu)
+            batch_s = self.s.batch_ms / 1e3
+            res = measure_paired(run_a, run_b, rule, choose_batch(pilot_a, batch_s), choose_batch(pilot_b, batch_s))
+            method, detail = HOST, {"method": HOST}
         after = read_environment(self.device.index, self._pci, gpu=gpu)
         warns = list(dict.fromkeys(environment_warnings(before) + environment_warnings(after)))
+        if detail.get("capture_error"):
+            warns.append(f"timed pre-queued: graph capture failed ({detail['capture_error']})")
         if not res.converged:
             warns.append(f"precision {res.precision:.2%} did not reach {self.s.target_precision:.2%} ({res.stop})")
-        return res, {"before": before, "after": after}, warns
+        return res, {"before": before, "after": after, "timing": detail}, warns, method
 
-    def vendor(self, m: int, n: int, k: int) -> tuple[float, float]:
+    def vendor(self, m: int, n: int, k: int, dtype: DType = BF16) -> tuple[float, float]:
         """(median us, TFLOP/s) of torch.matmul on the same buffers, timed the same way.
 
         Timed afresh right after each candidate: a GPU at its power limit runs slower once hot,
         and a vendor figure taken while it was cold would flatter the vendor."""
-        sets = self.sets(m, n, k)
-        samples = self._timed(lambda A, Bt, C: torch.mm(A, Bt.t(), out=C), sets, sets.Cv or None)
+        sets = self.sets(m, n, k, dtype=dtype)
+        samples = self._timed(self.vendor_launches(sets))
         med = statistics.median(samples)
-        self._vendor[(m, n, k)] = (med, 2.0 * m * n * k / (med * 1e-6) / 1e12)
-        return self._vendor[(m, n, k)]
+        self._vendor[(m, n, k, dtype.name)] = (med, 2.0 * m * n * k / (med * 1e-6) / 1e12)
+        return self._vendor[(m, n, k, dtype.name)]
 
-    def verify(self, lib: Library, m: int, n: int, k: int, inputs: int, back_to_back: int) -> float:
+    def verify(self, lib: Library, m: int, n: int, k: int, inputs: int, back_to_back: int, dtype: DType = BF16) -> float:
         """Fresh random inputs, poisoned outputs, back-to-back launches; returns the worst error."""
         self._trial += 1
         gen = torch.Generator(device=self.device).manual_seed(self.s.seed * 7919 + self._trial)
         stream = _stream(self.device)
         worst = 0.0
         for i in range(inputs):
-            A, Bt = random_pair(m, n, k, self.device, gen)
-            ref = reference(A, Bt)
-            outs = [torch.full((m, n), float("nan"), device=self.device, dtype=torch.bfloat16) for _ in range(back_to_back)]
+            x = dtype.random_inputs(m, n, k, self.device, gen)
+            ref = dtype.reference(x)
+            extra = tuple(dtype.kernel_args(x))
+            outs = [dtype.nan_out(m, n, self.device) for _ in range(back_to_back)]
             for C in outs:
-                lib(A, Bt, C, stream)
+                lib(x.A, x.Bt, C, stream, extra)
             self.timer.sync()
             for j, C in enumerate(outs):
-                err, why = check(C, ref)
+                err, why = check(C, ref, dtype)
                 worst = max(worst, err)
                 if why:
                     raise MeasureError(f"wrong result (input {i + 1}, launch {j + 1}): {why}")
@@ -296,28 +247,34 @@ class Evaluator:
 
     def evaluate(self, lib_path: str, expected: str | None, m: int, n: int, k: int,
                  time_it: bool = True, inputs: int | None = None, back_to_back: int | None = None,
-                 budget_ms: float | None = None) -> Result:
+                 budget_ms: float | None = None, fresh: bool = False, dtype: DType = BF16) -> Result:
+        """Verify, then (``time_it``) time paired with the vendor. ``fresh``: on newly drawn input
+        sets (a confirmation measurement); ``budget_ms``: one short tournament measurement; inputs,
+        references, tolerances and the vendor call come from ``dtype`` (hktune.dtypes)."""
         lib = Library(lib_path)
         try:
             got = lib.config()
             if expected is not None and parse_config_string(got) != parse_config_string(expected):
                 return Result(False, f"library was built as {got!r}, expected {expected!r}")
-            err = self.verify(lib, m, n, k, inputs or self.s.verify_inputs, back_to_back or self.s.back_to_back)
+            err = self.verify(lib, m, n, k, inputs or self.s.verify_inputs, back_to_back or self.s.back_to_back, dtype)
             if not time_it:
                 return Result(True, error=err)
-            sets = self.sets(m, n, k)
-            stream = _stream(self.device)
+            sets = self.sets(m, n, k, fresh=fresh, dtype=dtype)
             for C in sets.C:
                 C.fill_(float("nan"))
-            cand = [lib.bind(A, Bt, C, stream) for A, Bt, C in zip(sets.A, sets.Bt, sets.C)]
-            pr, env, warns = self.paired(cand, sets, budget_ms)
+
+            def bind(stream: int) -> list[Callable[[], None]]:
+                return [lib.bind(A, Bt, C, stream, X) for A, Bt, C, X in zip(sets.A, sets.Bt, sets.C, sets.X)]
+            pr, env, warns, method = self.paired(bind, sets, budget_ms)
             if self.s.check_after_timing and budget_ms is None:
                 for i, (C, ref) in enumerate(zip(sets.C, sets.ref)):
-                    e, why = check(C, ref)
+                    e, why = check(C, ref, dtype)
                     err = max(err, e)
                     if why:
                         raise MeasureError(f"wrong result in timed launches (set {i + 1}): {why}")
-            return summarize_paired(pr, m, n, k, err, len(sets.A), env, warns)
+            res = summarize_paired(pr, m, n, k, err, len(sets.A), env, warns)
+            res.method = method
+            return res
         except MeasureError as e:
             return Result(False, str(e))
         except RuntimeError as e:  # torch reports asynchronous device faults here
@@ -325,6 +282,14 @@ class Evaluator:
         finally:
             self.timer.sync() if self.device.type == "cpu" else None
             lib.close()
+
+
+def _pilot(run: Callable[[int], float]) -> float:
+    """Seconds per launch of one arm: the best of 3 single launches, then a ~2 ms batch (a single
+    short launch is mostly launch overhead)."""
+    one = min(run(1) for _ in range(3))
+    n = choose_batch(one, 2e-3)
+    return min(one, run(n)) if n > 1 else one
 
 
 def _pci_bus_id(device: torch.device) -> str | None:

@@ -2,7 +2,8 @@
 input said at once, not an allocation failure in every trial and a junk study left behind.
 
 What a worker holds for one shape (hktune.run.measure.make_sets): per rotated input set A [M,K]
-and Bt [N,K] in bf16, its output C and the vendor's output in bf16, and the fp32 reference [M,N];
+and Bt [N,K] in the dtype's input type, its output C and the vendor's output in its output type
+(bf16: 2 bytes each), and the fp32 reference [M,N];
 at least 2 sets, more until the sets (A, Bt, C) are twice the last-level cache. Building the
 reference also upcasts A and Bt to fp32 once (transient).
 """
@@ -11,22 +12,23 @@ from __future__ import annotations
 import math
 import os
 
+from hktune.dtypes import DTYPES, DType
 from hktune.errors import BadInput
 
-BF16, FP32 = 2, 4
+FP32 = 4
 MIN_SETS, MAX_SETS, LLC_MULTIPLE = 2, 256, 2.0
 
 
-def set_count(m: int, n: int, k: int, llc_bytes: int) -> int:
-    per_set = BF16 * (m * k + n * k + m * n)
+def set_count(m: int, n: int, k: int, llc_bytes: int, dtype: DType = DTYPES["bf16"]) -> int:
+    per_set = dtype.set_bytes(m, n, k)
     return max(MIN_SETS, min(MAX_SETS, math.ceil(LLC_MULTIPLE * llc_bytes / per_set)))
 
 
-def required_bytes(m: int, n: int, k: int, llc_bytes: int = 0) -> int:
+def required_bytes(m: int, n: int, k: int, llc_bytes: int = 0, dtype: DType = DTYPES["bf16"]) -> int:
     """Bytes a worker needs for (m, n, k): the rotated sets plus the transient fp32 upcasts."""
-    per_set = BF16 * (m * k + n * k) + 2 * BF16 * m * n + FP32 * m * n
+    per_set = dtype.bytes * (m * k + n * k) + 2 * dtype.out_bytes * m * n + FP32 * m * n
     transient = FP32 * (m * k + n * k + m * n)
-    return set_count(m, n, k, llc_bytes) * per_set + transient
+    return set_count(m, n, k, llc_bytes, dtype) * per_set + transient
 
 
 def host_available_bytes() -> int | None:
@@ -54,7 +56,8 @@ def _gib(b: float) -> str:
     return f"{b / 2**30:.3g} GiB"
 
 
-def check_fits(shapes: list[tuple[int, int, int]], info: dict | None = None, *, what: str = "") -> None:
+def check_fits(shapes: list[tuple[int, int, int]], info: dict | None = None, *, what: str = "",
+               dtype: DType = DTYPES["bf16"]) -> None:
     """Raise BadInput naming every shape whose buffers cannot fit the device's memory.
 
     ``info``: the worker's device_info (free_bytes / memory_bytes, llc_bytes); None or a host
@@ -65,7 +68,7 @@ def check_fits(shapes: list[tuple[int, int, int]], info: dict | None = None, *, 
     if not avail:
         return  # nothing known: let the worker try
     llc = int(info.get("llc_bytes") or 0)
-    too_big = [(s, required_bytes(*s, llc)) for s in shapes if required_bytes(*s, llc) > avail]
+    too_big = [(s, required_bytes(*s, llc, dtype)) for s in shapes if required_bytes(*s, llc, dtype) > avail]
     if too_big:
         where = what or ("this machine's available memory" if host else f"{info.get('name', 'the device')}'s free memory")
         listed = ", ".join(f"{s[0]}x{s[1]}x{s[2]} needs {_gib(b)}" for s, b in too_big[:4])

@@ -78,9 +78,14 @@ def round_ratio(a1: float, b1: float, b2: float, a2: float) -> float:
     return (b1 + b2) / den if den > 0 else math.inf
 
 
-def measure_paired(run_a: BatchFn, run_b: BatchFn, rule: StopRule | None = None, batch_a: int = 1,
-                   batch_b: int = 1, clock: Callable[[], float] = time.perf_counter) -> Paired:
+def measure_paired(run_a: BatchFn | None, run_b: BatchFn | None, rule: StopRule | None = None, batch_a: int = 1,
+                   batch_b: int = 1, clock: Callable[[], float] = time.perf_counter,
+                   round_fn: Callable[[], tuple[float, float, float, float]] | None = None) -> Paired:
     """Run ABBA rounds until the paired ratio is precise enough or a cap is hit (module docstring).
+
+    ``round_fn``, when given, runs one whole round itself and returns (a1, b1, b2, a2) in seconds
+    per launch (``hktune.run.sustained``: graph replays queued ahead, no host gap); ``batch_a`` /
+    ``batch_b`` are then its launches per replay, and ``run_a`` / ``run_b`` are not used.
 
     ``rule.min_time_s`` applies to each arm; ``rule.max_time_s`` to both
     arms' timed work together; ``rule.min_samples`` (>= 6 for a finite 95 % CI) is the floor on
@@ -92,7 +97,7 @@ def measure_paired(run_a: BatchFn, run_b: BatchFn, rule: StopRule | None = None,
     time_a = time_b = 0.0
     t0 = clock()
     while True:
-        a1, b1, b2, a2 = abba_round(run_a, run_b, batch_a, batch_b)
+        a1, b1, b2, a2 = round_fn() if round_fn is not None else abba_round(run_a, run_b, batch_a, batch_b)
         a_s += (a1, a2)
         b_s += (b1, b2)
         time_a += (a1 + a2) * batch_a

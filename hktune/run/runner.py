@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from hktune.run.measure import Settings
+from hktune.run.settings import Settings
 
 STARTUP_TIMEOUT_S = 180.0
 
@@ -36,11 +36,13 @@ def _describe_exit(code: int | None) -> str:
 
 
 class Worker:
-    """One worker process bound to one device ('cpu' or 'cuda:N')."""
+    """One worker process bound to one device ('cpu' or 'cuda:N'). ``dtype`` (a hktune.dtypes name)
+    goes with every request that touches a shape, unless the request names its own."""
 
     def __init__(self, device: str = "cpu", settings: Settings | None = None, timeout_s: float = 120.0,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, dtype: str = "bf16") -> None:
         self.device = device
+        self.dtype = dtype
         self.settings = settings or Settings()
         self.timeout_s = timeout_s
         self.extra_env = env or {}
@@ -119,7 +121,7 @@ class Worker:
         """Make a shape's input sets and time the vendor BLAS once, with the generous start-up
         time limit, so that no trial's timeout pays for it (also after a restart)."""
         self._prepared = (m, n, k)
-        return self.request({"op": "prepare", "m": m, "n": n, "k": k}, timeout_s=STARTUP_TIMEOUT_S)
+        return self.request({"op": "prepare", "m": m, "n": n, "k": k, "dtype": self.dtype}, timeout_s=STARTUP_TIMEOUT_S)
 
     def log_tail(self, lines: int = 8) -> str:
         try:
@@ -164,7 +166,8 @@ class Worker:
         return " | ".join(text[-4:])[:500]
 
     def evaluate(self, lib: Path | str, expected: str | None, m: int, n: int, k: int, **kw: Any) -> dict[str, Any]:
-        return self.request({"op": "evaluate", "lib": str(lib), "expected": expected, "m": m, "n": n, "k": k, **kw})
+        return self.request({"op": "evaluate", "lib": str(lib), "expected": expected, "m": m, "n": n, "k": k,
+                             "dtype": self.dtype, **kw})
 
     def close(self) -> None:
         if self._proc is not None and self._proc.poll() is None and self._proc.stdin:

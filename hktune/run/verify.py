@@ -29,24 +29,34 @@ class Library:
         self.path = str(path)
         self._lib = ctypes.CDLL(self.path, mode=ctypes.RTLD_LOCAL)
         self._gemm = self._lib.hktune_gemm
-        self._gemm.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int] * 3 + [ctypes.c_void_p]
+        self._extra = -1  # extra device operands after C (the dtype's kernel_args); argtypes follow
+        self._arity(0)
         self._gemm.restype = ctypes.c_int
         self._lib.hktune_config.restype = ctypes.c_char_p
+
+    def _arity(self, extra: int) -> None:
+        """hktune_gemm(A, Bt, C, *extra, M, N, K, stream): pointers, then the sizes and the stream."""
+        if extra != self._extra:
+            self._gemm.argtypes = [ctypes.c_void_p] * (3 + extra) + [ctypes.c_int] * 3 + [ctypes.c_void_p]
+            self._extra = extra
 
     def config(self) -> str:
         return self._lib.hktune_config().decode()
 
-    def __call__(self, A: torch.Tensor, Bt: torch.Tensor, C: torch.Tensor, stream: int) -> None:
+    def __call__(self, A: torch.Tensor, Bt: torch.Tensor, C: torch.Tensor, stream: int, extra: tuple = ()) -> None:
         M, K = A.shape
         N = Bt.shape[0]
-        rc = self._gemm(A.data_ptr(), Bt.data_ptr(), C.data_ptr(), M, N, K, stream)
+        self._arity(len(extra))
+        rc = self._gemm(A.data_ptr(), Bt.data_ptr(), C.data_ptr(), *(x.data_ptr() for x in extra), M, N, K, stream)
         if rc != 0:
             raise MeasureError(f"launch returned error {rc}")
 
-    def bind(self, A: torch.Tensor, Bt: torch.Tensor, C: torch.Tensor, stream: int) -> Callable[[], None]:
+    def bind(self, A: torch.Tensor, Bt: torch.Tensor, C: torch.Tensor, stream: int, extra: tuple = ()) -> Callable[[], None]:
         """A zero-argument launch with its arguments packed now, so a timed loop does no host work
         beyond the call itself."""
-        gemm, args = self._gemm, (A.data_ptr(), Bt.data_ptr(), C.data_ptr(), A.shape[0], Bt.shape[0], A.shape[1], stream)
+        self._arity(len(extra))
+        gemm, args = self._gemm, (A.data_ptr(), Bt.data_ptr(), C.data_ptr(), *(x.data_ptr() for x in extra),
+                                  A.shape[0], Bt.shape[0], A.shape[1], stream)
 
         def launch() -> None:
             rc = gemm(*args)

@@ -115,7 +115,7 @@ class Search:
             if t.user_attrs.get("same_code_as"):
                 self._observe_twin(cfg, self.seen.get(t.user_attrs["same_code_as"]))
                 continue
-            self._observe(cfg, value)
+            self.observe(cfg, value)
             if t.user_attrs.get("code_hash") and "same_code_as" not in t.user_attrs:
                 self._code_of.setdefault(t.user_attrs["code_hash"], config_key(cfg))
         self.already = len(self.seen)  # configs evaluated by earlier runs of this study
@@ -141,7 +141,7 @@ class Search:
         """Ask no more candidates; the ones already running finish and are recorded."""
         self._stop = True
 
-    def _observe(self, cfg: Config, value: float | None) -> None:
+    def observe(self, cfg: Config, value: float | None) -> None:
         key = config_key(cfg)
         if key in self.seen and self.seen[key] is None:
             value = None  # a config that failed once (a crash, a race) stays failed
@@ -180,12 +180,12 @@ class Search:
         """Run one compiled candidate on one worker (in a pool thread: no study access here)."""
         t0 = time.perf_counter()
         res = worker.evaluate(outcome.artifact, config_string(self.space, cfg), *self.shape)
-        if res.get("ok") and self._objective(res) > self.best_value:
-            res = self._hunt(worker, cfg, outcome, res)
+        if res.get("ok") and self.objective(res) > self.best_value:
+            res = self.hunt(worker, cfg, outcome, res)
         res["_seconds"] = time.perf_counter() - t0
         return res
 
-    def _hunt(self, worker: Worker, cfg: Config, outcome: BuildOutcome, res: dict[str, Any]) -> dict[str, Any]:
+    def hunt(self, worker: Worker, cfg: Config, outcome: BuildOutcome, res: dict[str, Any]) -> dict[str, Any]:
         """Race hunting before a config may become a best or a finalist: more fresh inputs and
         more back-to-back launches, every output checked."""
         conf = worker.evaluate(outcome.artifact, config_string(self.space, cfg), *self.shape, time=False,
@@ -195,7 +195,7 @@ class Search:
         return res
 
     @staticmethod
-    def _objective(res: dict[str, Any]) -> float:
+    def objective(res: dict[str, Any]) -> float:
         """The study's objective: the paired ratio to the vendor BLAS (robust to the card's clock
         and power drift); TFLOP/s over the vendor's when a target gives no paired ratio."""
         r = res.get("ratio")
@@ -253,27 +253,27 @@ class Search:
             if res.get("unsafe"):
                 trial.set_user_attr("unsafe", True)
             return self._fail(trial, cfg, str(res.get("reason")), TrialState.FAIL)
-        value = self._objective(res)
+        value = self.objective(res)
         attrs = {k: res.get(k) for k in ("median_us", "spread", "error", "vendor_tflops", "vendor_us", "launches", "sets",
                                           "ratio", "ratio_lo", "ratio_hi", "precision")}
         self.recorder.finish(trial, value, attrs=attrs)
-        self._observe(cfg, value)
+        self.observe(cfg, value)
         s.succeeded += 1
         if value >= self.best_value:
             s.best = {"config": cfg, **{k: res.get(k) for k in BEST_FIELDS}, "trial": trial.number,
                       "resources": outcome.resources}
-            self._record(cfg, res)
+            self.record_best(cfg, res)
         return res
 
     def _fail(self, trial: optuna.Trial, cfg: Config, reason: str, state: TrialState, count: bool = True) -> None:
         self.recorder.finish(trial, None, state, attrs={"reason": reason[:2000]})
-        self._observe(cfg, None)
+        self.observe(cfg, None)
         if count:
             self.summary.failed += 1
         self.summary.failures.append((cfg, reason))
         return None
 
-    def _record(self, cfg: Config, res: dict[str, Any], final: bool = False, extra: dict[str, Any] | None = None) -> None:
+    def record_best(self, cfg: Config, res: dict[str, Any], final: bool = False, extra: dict[str, Any] | None = None) -> None:
         if self.opts.table is None:
             return
         entry = rec.make_entry(self.key, cfg, res, trials=len(self.seen), info=self.worker.info, builder=self.builder,

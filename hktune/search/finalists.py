@@ -2,6 +2,9 @@
 race-hunted again, then re-measured in interleaved paired rounds with the vendor BLAS in every
 measurement (hktune.search.tournament); the winner goes into the table with its tournament.
 
+The winner's figures come from fresh, independent measurements after the tournament
+(hktune.search.confirm: no winner's curse, a measured noise floor, ties inside it).
+
 This is the one definition of a study's best: the winner is stored on the study (user attribute
 ``best``) and in the table, and `show`, `report`, the header and warm start all read it from there.
 A finalist that fails race hunting or a re-check is marked unsafe in the study: never a best,
@@ -18,6 +21,7 @@ from typing import Any
 from optuna.trial import TrialState
 
 from hktune import proc
+from hktune.search.confirm import confirm
 from hktune.search.problem import config_key, config_string
 from hktune.search.tournament import run_tournament
 
@@ -56,7 +60,7 @@ def decide(search: Any) -> None:
         outcome = search.builder.build(cfg)
         if not outcome.usable:
             continue
-        hunt = search._hunt(search.worker, cfg, outcome, {"ok": True})
+        hunt = search.hunt(search.worker, cfg, outcome, {"ok": True})
         if not hunt.get("ok"):
             _unsafe(search, cfg, str(hunt.get("reason")))
             continue
@@ -73,30 +77,43 @@ def decide(search: Any) -> None:
             _unsafe(search, cfg, "failed a re-check in the tournament: " + str(res.get("reason")))
             return 0.0  # out of the race
         last[config_key(cfg)] = res
-        return float(search._objective(res))
+        return float(search.objective(res))
 
     rounds = min(opts.tournament_rounds, MAX_ROUNDS[kind])
     result = run_tournament(ready, measure, min_rounds=min(6, rounds), max_rounds=rounds)
     cfg, outcome = result.winner.finalist
-    res = last.get(config_key(cfg))
-    if res is None or config_key(cfg) in search.recorder.unsafe_keys():
+    if last.get(config_key(cfg)) is None or config_key(cfg) in search.recorder.unsafe_keys():
         return
-    # The entry's figures: a full measurement of the winner, its ratio and CI from the tournament.
-    full = search.worker.evaluate(outcome.artifact, config_string(search.space, cfg), *search.shape)
-    if full.get("ok"):
-        res = full
+    # The entry's figures: fresh, independent measurements of the winner and the runner-up
+    # (hktune.search.confirm): the ratio is not the best of the noisy ones that selected it, the
+    # noise floor is measured, and a lead inside it is a tie.
+    runner = next((s.finalist for s in result.ranking if s.finalist is not result.winner.finalist
+                   and config_key(s.finalist[0]) not in search.recorder.unsafe_keys()), None)
+
+    def fresh(item: tuple[dict[str, int], Any]) -> dict[str, Any]:
+        c, o = item
+        return search.worker.evaluate(o.artifact, config_string(search.space, c), *search.shape, fresh=True)
+
+    conf = confirm(result.winner.finalist, runner, fresh)
+    if conf.failed and conf.failed.startswith("runner-up") and runner is not None:
+        _unsafe(search, runner[0], "failed a fresh re-measure: " + conf.failed)
+        runner = None
+        conf = confirm(result.winner.finalist, None, fresh)
+    if conf.failed:
+        _unsafe(search, cfg, "failed a fresh re-measure: " + conf.failed)
+        return
+    if conf.overturned and runner is not None:
+        cfg, outcome = runner
+    res = conf.result
     w = result.winner.estimate
-    if not full.get("ok"):
-        res = {**res, "ratio": w.median, "ratio_lo": w.lo, "ratio_hi": w.hi, "precision": w.precision,
-               "ratios": result.winner.ratios}
-    # Otherwise the entry keeps the full measurement's ratio, CI and rounds: the same kind of
-    # measurement a sweep takes, so a sweep compares like with like.
     ranking = [{"config": s.finalist[0], "ratio": round(s.ratio, 4),
                 "ratio_lo": round(s.estimate.lo, 4) if math.isfinite(s.estimate.lo) else None,
                 "ratio_hi": round(s.estimate.hi, 4) if math.isfinite(s.estimate.hi) else None} for s in result.ranking]
-    tour = {"finalists": len(ready), "rounds": result.rounds, "tie": result.tie,
-            "separated_by": result.separated_by or "tie", "ranking": ranking}
-    extra = {"tournament": tour}
+    tie = result.tie or conf.tie
+    tour = {"finalists": len(ready), "rounds": result.rounds, "tie": tie,
+            "separated_by": "tie (within the noise floor)" if conf.tie and not result.tie else (result.separated_by or "tie"),
+            "ranking": ranking}
+    extra = {"tournament": tour, "confirm": conf.summary(), "noise": round(conf.noise, 5)}
     san = sanitize(search, cfg, outcome) if kind == "gpu" and opts.sanitize else None
     if san:
         extra["sanitizer"] = san
@@ -105,16 +122,18 @@ def decide(search: Any) -> None:
             return
     search.summary.best = {"config": cfg, **{k: res.get(k) for k in ("tflops", "median_us", "spread", "error",
                                                                       "vendor_tflops", "vendor_us", "ratio")},
-                           "finalists": len(ready), "tie": result.tie, "rounds": result.rounds}
-    search._record(cfg, res, final=True, extra=extra)
-    search.study.set_user_attr("best", {"config": cfg, "ratio": w.median, "ratio_lo": w.lo if math.isfinite(w.lo) else None,
-                                        "ratio_hi": w.hi if math.isfinite(w.hi) else None, "tflops": res.get("tflops"),
-                                        "tie": result.tie, "rounds": result.rounds, "run": search.run_id})
+                           "finalists": len(ready), "tie": tie, "rounds": result.rounds, "noise": conf.noise,
+                           "method": res.get("method")}
+    search.record_best(cfg, res, final=True, extra=extra)
+    search.study.set_user_attr("best", {"config": cfg, "ratio": res["ratio"], "ratio_lo": res["ratio_lo"],
+                                        "ratio_hi": res["ratio_hi"], "tflops": res.get("tflops"), "noise": conf.noise,
+                                        "tie": tie, "rounds": result.rounds, "run": search.run_id,
+                                        "tournament_ratio": w.median})
 
 
 def _unsafe(search: Any, cfg: dict[str, int], reason: str) -> None:
     search.recorder.mark_unsafe(cfg, search.dists, reason, -1)
-    search._observe(cfg, None)
+    search.observe(cfg, None)
     search.summary.failures.append((cfg, reason))
 
 
@@ -129,7 +148,7 @@ def sanitize(search: Any, cfg: dict[str, int], outcome: Any) -> dict[str, str] |
     out = {}
     for check in ("racecheck", "synccheck"):
         cmd = [tool, "--tool", check, "--error-exitcode", "9", sys.executable, "-m", "hktune.run.sanitize_launch",
-               str(outcome.artifact), *map(str, shape)]
+               str(outcome.artifact), *map(str, shape), search.target.dtype.name]
         try:
             r = proc.run(cmd, 300)
             out[check] = sanitizer_verdict(r.returncode, r.stdout + r.stderr, search.family.sanitizer_known)

@@ -102,7 +102,7 @@ class StudyRecorder:
         out = []
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)):
             cfg = t.user_attrs.get("config")
-            if not cfg or t.user_attrs.get("duplicate_of") is not None:
+            if not cfg:
                 continue
             if t.state == TrialState.PRUNED and not str(t.user_attrs.get("reason", "")).startswith("pruned:"):
                 continue   # asked but never run (a stopped or dead search): a candidate again, not a result

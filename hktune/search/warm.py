@@ -46,7 +46,7 @@ def candidates(storage: optuna.storages.BaseStorage | str, target: Target, own: 
         bad = {config_key(t.user_attrs["config"]) for t in trials
                if t.user_attrs.get("config") and (t.user_attrs.get("unsafe") or t.state == TrialState.FAIL)}
         done = [t for t in trials if t.state == TrialState.COMPLETE and t.user_attrs.get("config")
-                and "duplicate_of" not in t.user_attrs and config_key(t.user_attrs["config"]) not in bad]
+                and config_key(t.user_attrs["config"]) not in bad]
         for t in sorted(done, key=lambda t: t.value, reverse=True)[:3]:
             out.append((shape_distance(other, shape) + penalty, -t.value, t.user_attrs["config"], name))
     if table is not None:

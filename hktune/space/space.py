@@ -175,25 +175,7 @@ def load_space(path: Path | str, arch: str) -> Space:
         prior = {k: Expr(v, real=True) for k, v in parsed.prior.items()}
     except ExprError as e:
         raise SpaceError(f"{path}: {e}") from None
-
-    known = {p.name for p in params} | set(limits)
-    for name, ex in derived.items():
-        unknown = ex.names - known
-        if unknown:
-            raise SpaceError(f"{path}: derived {name} uses unknown name(s) {', '.join(sorted(unknown))}")
-        known.add(name)
-    for ex in constraints:
-        if ex.names - known:
-            raise SpaceError(f"{path}: constraint {ex.text!r} uses unknown name(s) {', '.join(sorted(ex.names - known))}")
-    for ex in shape_constraints:
-        if ex.names - known - set(SHAPE_NAMES):
-            raise SpaceError(f"{path}: shape constraint {ex.text!r} uses unknown name(s) {', '.join(sorted(ex.names - known - set(SHAPE_NAMES)))}")
-    known_prior = known | set(SHAPE_NAMES)
-    for name, ex in prior.items():
-        if ex.names - known_prior:
-            raise SpaceError(f"{path}: prior step {name} uses unknown name(s) {', '.join(sorted(ex.names - known_prior))}")
-        known_prior.add(name)
-
+    _check_names(path, params, limits, derived, constraints, shape_constraints, prior)
     space = Space(
         path=path,
         family=str(doc.get("family", path.stem)),
@@ -213,6 +195,28 @@ def load_space(path: Path | str, arch: str) -> Space:
         if bad:
             raise SpaceError(f"{path}: seed {cfg} is not a valid config: {bad[0]}")
     return space
+
+
+def _check_names(path: Path, params: list[Param], limits: dict[str, int], derived: dict[str, Expr],
+                 constraints: list[Expr], shape_constraints: list[Expr], prior: dict[str, Expr]) -> None:
+    """Every expression names only params, limits, earlier derived values (and M, N, K where allowed)."""
+    known = {p.name for p in params} | set(limits)
+    for name, ex in derived.items():
+        unknown = ex.names - known
+        if unknown:
+            raise SpaceError(f"{path}: derived {name} uses unknown name(s) {', '.join(sorted(unknown))}")
+        known.add(name)
+    for ex in constraints:
+        if ex.names - known:
+            raise SpaceError(f"{path}: constraint {ex.text!r} uses unknown name(s) {', '.join(sorted(ex.names - known))}")
+    for ex in shape_constraints:
+        if ex.names - known - set(SHAPE_NAMES):
+            raise SpaceError(f"{path}: shape constraint {ex.text!r} uses unknown name(s) {', '.join(sorted(ex.names - known - set(SHAPE_NAMES)))}")
+    known_prior = known | set(SHAPE_NAMES)
+    for name, ex in prior.items():
+        if ex.names - known_prior:
+            raise SpaceError(f"{path}: prior step {name} uses unknown name(s) {', '.join(sorted(ex.names - known_prior))}")
+        known_prior.add(name)
 
 
 def iter_product(space: Space) -> Iterator[Config]:

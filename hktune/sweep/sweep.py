@@ -33,10 +33,9 @@ from hktune.record import table as tbl
 from hktune.record.entry import make_entry, provenance as template_provenance, record
 from hktune.record.judge import DEFAULT_MAX_PRECISION, judge as judge_paired
 from hktune.run.devices import DeviceError
-from hktune.run.measure import Settings
+from hktune.run.settings import Settings
 from hktune.run.runner import Worker, WorkerError
 from hktune.run.targets import open_workers
-from hktune.run.verify import FROBENIUS_MAX
 from hktune.search.problem import config_string
 from hktune.space.space import SpaceError
 from hktune.target import Target, resolve_target
@@ -71,8 +70,7 @@ class SweepOptions:
     require_all: bool = False
     confirm: int = 1               # re-measures of a suspected regression
     gpu: int | None = None
-    hk_root: str | None = None
-    tk_root: str | None = None
+    roots: dict[str, str | None] = field(default_factory=dict)   # external trees: {name: checkout}
     trial_timeout: float = 120.0
     repeats: int | None = None     # timed launches per measurement (default: measure.Settings)
     jobs: int | None = None        # parallel compiles
@@ -205,7 +203,7 @@ class Group:
         self.fam = self.space = self.builder = None
         self.worker: Worker | None = None    # not started yet (run_sweep shares one per device)
         try:
-            self.target = resolve_target(arch, family, roots={"hipkittens": opts.hk_root, "thunderkittens": opts.tk_root})
+            self.target = resolve_target(arch, family, roots=opts.roots)
         except TreeError as e:
             self.skip = str(e)
             return
@@ -258,7 +256,7 @@ def _one(e: tbl.Entry, g: Group, outcome: Any, worker: Any, opts: SweepOptions, 
 
     def measure() -> dict[str, Any]:
         v.measurements += 1
-        return worker.evaluate(outcome.artifact, expected, *shape)
+        return worker.evaluate(outcome.artifact, expected, *shape, dtype=e.key.dtype)
 
     res = measure()
     if not res.get("ok"):
@@ -277,11 +275,12 @@ def _one(e: tbl.Entry, g: Group, outcome: Any, worker: Any, opts: SweepOptions, 
             break
     v.result, v.status, v.slowdown, v.threshold = res, status, slow, limit
     # --update stores an improvement, and re-baselines a regression or a baseline too poor to judge by.
-    storable = opts.update and (status in (IMPROVED, REGRESSION, BAD_BASELINE) or not e.verified(FROBENIUS_MAX))
+    storable = opts.update and (status in (IMPROVED, REGRESSION, BAD_BASELINE) or not e.verified())
     if v.provenance or storable:
         # Never trust a figure verified elsewhere, nor store one without the search's race hunt.
         v.race_hunted = True
-        hunt = worker.evaluate(outcome.artifact, expected, *shape, time=False, inputs=HUNT_INPUTS, back_to_back=HUNT_BACK_TO_BACK)
+        hunt = worker.evaluate(outcome.artifact, expected, *shape, time=False, inputs=HUNT_INPUTS, back_to_back=HUNT_BACK_TO_BACK,
+                               dtype=e.key.dtype)
         if not hunt.get("ok"):
             v.status, v.message = WRONG, "failed race hunting: " + str(hunt.get("reason"))
             return v

@@ -20,13 +20,12 @@ from hktune.torch.functional import linear, matmul
 from hktune.torch.modules import Linear, patch
 from hktune.torch.capture import ShapeCapture, capture_shapes
 from hktune.torch.device import arch_of
+from hktune.torch import functional, gemm
 
 
 def clear_caches() -> None:
     """Drop the cached transposed / padded weights (needed only after changing a tensor in a way
     that bypasses its version counter, e.g. through ``.data`` or a NumPy view)."""
-    from hktune.torch import functional, gemm
-
     functional._transposed.clear()
     gemm._padded_bt.clear()
 

@@ -94,7 +94,7 @@ def _regs(text: str) -> frozenset[int]:
     return frozenset(out)
 
 
-def _split_operands(args: str) -> list[str]:
+def split_operands(args: str) -> list[str]:
     out, depth, cur = [], 0, ""
     for ch in args:
         if ch in "[(":
@@ -127,7 +127,7 @@ _VM_STORE = ("buffer_store", "global_store", "flat_store", "scratch_store", "ima
 
 def semantics(ins: Instr) -> Sem:
     op, args = ins.op, ins.args
-    ops = _split_operands(args)
+    ops = split_operands(args)
     first = _regs(ops[0]) if ops else frozenset()
     rest = _regs(",".join(ops[1:])) if len(ops) > 1 else frozenset()
     flat = op.startswith("flat_")
@@ -157,7 +157,7 @@ def semantics(ins: Instr) -> Sem:
     return Sem(uses=_regs(args))
 
 
-def _wait_counts(ins: Instr) -> tuple[int | None, int | None]:
+def wait_counts(ins: Instr) -> tuple[int | None, int | None]:
     """(vmcnt, lgkmcnt) of an s_waitcnt (None where the field is not waited on)."""
     if ins.op != "s_waitcnt":
         return None, None

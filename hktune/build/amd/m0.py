@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hktune.build.amd.asm import Instr, _split_operands, blocks, kernels, parse, semantics
+from hktune.build.amd.asm import Instr, split_operands, blocks, kernels, parse, semantics
 
 ENTRY = 0  # pseudo line of "M0 as the kernel starts" (undefined)
 
@@ -69,7 +69,7 @@ def writes_m0(ins: Instr) -> bool:
         return False
     if not ins.op.startswith(("s_", "v_readfirstlane", "v_readlane")):
         return False
-    ops = _split_operands(ins.args)
+    ops = split_operands(ins.args)
     return bool(ops) and ops[0].strip().lower() == "m0"
 
 

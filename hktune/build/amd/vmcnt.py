@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from hktune.build.amd.asm import LGKMCNT_MAX, VMCNT_MAX, Block, Instr, _wait_counts, blocks, kernels, loop_lines, parse, semantics
+from hktune.build.amd.asm import LGKMCNT_MAX, VMCNT_MAX, Block, Instr, wait_counts, blocks, kernels, loop_lines, parse, semantics
+from hktune.space.expr import Expr
 
 MAX_STATES_PER_BLOCK = 2048
 
@@ -124,7 +125,7 @@ class _Analysis:
             return st
         vq, lq, wait, lwait, retired = st.vq, st.lq, st.wait, st.lwait, st.retired
         bars = st.bars
-        vm_n, lg_n = _wait_counts(ins)
+        vm_n, lg_n = wait_counts(ins)
         if vm_n is not None:
             keep = max(0, len(vq) - vm_n)
             new_ret = set(retired)
@@ -284,7 +285,6 @@ def _tile_name(tile: object) -> str:
 
 
 def _eval(expr: str, env: Mapping[str, int]) -> int:
-    from hktune.space.expr import Expr
     return int(Expr(expr)(dict(env)))
 
 

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 from hktune.errors import Missing
 
+import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from hktune import proc as _proc
 
 
 class CompilerMissing(Missing):
@@ -53,14 +57,9 @@ def define_flags(defines: dict[str, int | str]) -> list[str]:
 
 def run_tool(argv: list[str], timeout: float, cwd: Path | None = None) -> tuple[bool, str, float]:
     """Run a compiler; a time-out or a missing binary is a failed compile, never an exception."""
-    import subprocess
-    import time
-
-    from hktune import proc as _proc
-
     start = time.perf_counter()
     try:
-        proc = _proc.run(argv, timeout, cwd=cwd)
+        proc = _proc.run(argv, timeout, cwd=cwd, nice=_proc.COMPILE_NICE)
     except subprocess.TimeoutExpired as e:
         out = (e.stdout or b"") if isinstance(e.stdout, bytes) else (e.stdout or "")
         return False, f"{' '.join(argv)}\ncompile timed out after {timeout:.0f} s\n{out}", time.perf_counter() - start

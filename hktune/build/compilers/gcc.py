@@ -6,14 +6,19 @@ import shutil
 import subprocess
 from functools import lru_cache
 
+from hktune import proc
 from hktune.build.compilers.base import CompileJob, CompileResult, CompilerMissing, define_flags, run_tool
 
 TIMEOUT_S = 300.0
+VERSION_TIMEOUT_S = 60.0
 
 
 @lru_cache(maxsize=None)
 def _version(cxx: str) -> str:
-    out = subprocess.run([cxx, "--version"], capture_output=True, text=True, check=True).stdout
+    r = proc.run([cxx, "--version"], VERSION_TIMEOUT_S)  # the one runner: a hung tool cannot hang us
+    if r.returncode != 0:
+        raise subprocess.CalledProcessError(r.returncode, r.args, r.stdout, r.stderr)
+    out = r.stdout
     return out.splitlines()[0].strip()
 
 

@@ -33,6 +33,7 @@ from hktune.build.amd import resources as _res
 from hktune.build.amd.mfma import count_mfma
 from hktune.build.amd.resources import RESOURCE_KEYS
 from hktune.build.compilers.base import CompileJob, CompileResult, CompilerMissing, define_flags
+from hktune.build import hip_runtime as hr
 
 MISSING = "no HIP compiler: install ROCm (set ROCM_PATH) or run `hktune toolchain install`"
 REMARKS = "-Rpass-analysis=kernel-resource-usage"
@@ -55,7 +56,7 @@ class Plan:
     scratch: tuple[Path, ...] = ()  # intermediate files removed after the steps
 
 
-def _offload_flags(job: CompileJob) -> tuple[list[str], list[str], list[str]]:
+def offload_flags(job: CompileJob) -> tuple[list[str], list[str], list[str]]:
     """Split job.flags into (offload-arch flags for job.arch, other flags, dropped flags).
 
     An ``--offload-arch=`` already in the flags for job.arch (possibly with target features,
@@ -76,7 +77,7 @@ def _offload_flags(job: CompileJob) -> tuple[list[str], list[str], list[str]]:
 
 def plan(tc: _tc.Toolchain, job: CompileJob) -> Plan:
     """The command lines compiling `job` with toolchain `tc` (pure: runs nothing)."""
-    arch, flags, _ = _offload_flags(job)
+    arch, flags, _ = offload_flags(job)
     common = [*define_flags(job.defines), *(f"-I{d}" for d in job.include_dirs)]
     out = Path(job.out)
     asm = out.with_suffix(".s")
@@ -101,10 +102,11 @@ def plan(tc: _tc.Toolchain, job: CompileJob) -> Plan:
 # ---- running -------------------------------------------------------------------------------
 
 
-def _run(argv: tuple[str, ...], timeout: float, env: dict[str, str]) -> tuple[int | None, str]:
+def run_step(argv: tuple[str, ...], timeout: float, env: dict[str, str]) -> tuple[int | None, str]:
     """(returncode or None on timeout, stdout+stderr). Kills the whole process group on timeout."""
     try:
-        p = proc.run(argv, max(timeout, 0.1), stderr=proc.STDOUT, errors="replace", env={**os.environ, **env})
+        p = proc.run(argv, max(timeout, 0.1), stderr=proc.STDOUT, errors="replace", env={**os.environ, **env},
+                     nice=proc.COMPILE_NICE)
     except OSError as e:
         return 127, f"{argv[0]}: {e}"
     except subprocess.TimeoutExpired as e:
@@ -142,19 +144,18 @@ class HipCompiler:
         Path(job.out).parent.mkdir(parents=True, exist_ok=True)
         log: list[str] = [f"# {tc.version}"]
         if tc.kind == "rocm":   # the library will run in a process with torch: one HIP runtime, or say so
-            from hktune.build import hip_runtime as hr
 
             clash = hr.clash(hr.torch_runtime(), hr.system_runtime(_tc.find_rocm()))
             if clash:
                 log.append("warning: " + clash)
-        dropped = _offload_flags(job)[2]
+        dropped = offload_flags(job)[2]
         if dropped:
             log.append(f"# dropped (not arch {job.arch}): {' '.join(dropped)}")
         t0 = time.monotonic()
         remarks = ""
         for step in p.steps:
             log.append("$ " + shlex.join(step.argv))
-            rc, out = _run(step.argv, self.timeout - (time.monotonic() - t0), tc.env)
+            rc, out = run_step(step.argv, self.timeout - (time.monotonic() - t0), tc.env)
             if out:
                 log.append(out.rstrip())
             if rc is None:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from functools import lru_cache
 
+from hktune import proc
 from hktune.build.compilers.base import CompileJob, CompileResult, CompilerMissing, define_flags, run_tool
 
 TIMEOUT_S = 600.0
@@ -31,10 +32,15 @@ def parse_ptxas(log: str) -> dict[str, int | float | None]:
         "spills": max((s[1] + s[2] for s in stacks), default=0),
     }
 
+VERSION_TIMEOUT_S = 60.0
+
 
 @lru_cache(maxsize=None)
 def _version(nvcc: str) -> str:
-    out = subprocess.run([nvcc, "--version"], capture_output=True, text=True, check=True).stdout
+    r = proc.run([nvcc, "--version"], VERSION_TIMEOUT_S)  # the one runner: a hung tool cannot hang us
+    if r.returncode != 0:
+        raise subprocess.CalledProcessError(r.returncode, r.args, r.stdout, r.stderr)
+    out = r.stdout
     m = re.search(r"release ([\d.]+), V([\d.]+)", out)
     return f"nvcc {m.group(2)}" if m else out.strip().splitlines()[-1]
 

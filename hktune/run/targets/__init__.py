@@ -29,18 +29,7 @@ def get(name: str) -> ModuleType:
     return importlib.import_module(TARGETS[name])
 
 
-# The timing worker (hktune/run/measure.py) still makes bf16 inputs, references and vendor calls
-# itself and calls hktune_gemm without a dtype's extra operands; until the worker protocol carries
-# the dtype (issue 20), other dtypes compile and are checked in the emulator but are never timed
-# here: their kernels would be called with the wrong arguments.
-TIMED_DTYPES = ("bf16",)
-
-
 def open_workers(target: Target, gpus: list[int | None] | None = None, settings: Any = None,
                  timeout_s: float = 120.0) -> list[Any]:
     """The timing workers of ``target``'s run target (one per device; not started yet)."""
-    if target.dtype.name not in TIMED_DTYPES:
-        raise BadInput(f"the timing worker does not take {target.dtype.name} inputs yet (it times "
-                       f"{', '.join(TIMED_DTYPES)}); `hktune compile`/`verify --dtype {target.dtype.name}` check its "
-                       f"kernels, bench/fp8_h200.py times them on an H200")
     return get(target.run).workers(target, gpus, settings=settings, timeout_s=timeout_s)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from hktune.run.devices import device_for
-from hktune.run.measure import Settings
+from hktune.run.settings import Settings
 from hktune.run.runner import Worker
 from hktune.target import Target
 
@@ -11,4 +11,4 @@ TIMES = True  # this target measures speed
 
 def workers(target: Target, gpus: list[int | None] | None, settings: Settings | None = None,
             timeout_s: float = 120.0) -> list[Worker]:
-    return [Worker(device_for(target, g), settings, timeout_s=timeout_s) for g in (gpus or [None])]
+    return [Worker(device_for(target, g), settings, timeout_s=timeout_s, dtype=target.dtype.name) for g in (gpus or [None])]

@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""An independent graph-replay measurement of thunderkittens kernels against cuBLAS: the check that
+hktune's figures are accurate, not only precise (issue 19).
+
+torch + ctypes + pyyaml only; no hktune import, none of hktune's timing code. For every
+(config, shape) asked for:
+  1. compile the config with nvcc from kernels/thunderkittens/gemm.cu with family.yaml's flags
+     (parallel, into --build-dir), and check the library's hktune_config() says the same config;
+  2. draw random bf16 inputs (never zeros) in rotated sets whose working set exceeds 2.5x the L2,
+     check one launch per set against an fp32 reference (outputs NaN-poisoned first);
+  3. capture each arm as one CUDA graph of --launches (32) back-to-back launches walking the sets:
+     the kernel, and torch.mm(A, Bt.t(), out=C) (the vendor starts half a rotation behind);
+  4. after --warm-s of back-to-back replays of both, --rounds (10) rounds of A B B A replays, each
+     replay between two events, no host synchronisation inside a round; the paired ratio is the
+     median over rounds of (b1 + b2) / (a1 + a2) (vendor time / kernel time).
+Writes one JSON row per pair and prints a table last. Inputs:
+    --table T.yaml        every entry of an hktune table (its config and shape; its ratio kept for comparison)
+    --landscape L.json    every verified config of an exported landscape (bench/export_landscape.py)
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+FAMILY_DIR = ROOT / "kernels/thunderkittens"
+
+
+def nvcc() -> str:
+    return os.environ.get("HKTUNE_NVCC") or shutil.which("nvcc") or "/usr/local/cuda/bin/nvcc"
+
+
+def build(cfg: dict[str, int], tk_root: Path, out_dir: Path) -> Path:
+    fam = yaml.safe_load((FAMILY_DIR / "family.yaml").read_text())
+    flags = list(fam.get("flags", [])) + list(fam["archs"]["sm_90"].get("flags", []))
+    tag = hashlib.sha1(json.dumps(sorted(cfg.items())).encode()).hexdigest()[:12]
+    out = out_dir / f"tk_{tag}.so"
+    if out.exists():
+        return out
+    cmd = ([nvcc()] + flags + ["-shared", "-o", str(out), str(FAMILY_DIR / "gemm.cu"),
+                              f"-I{tk_root}/include", f"-I{tk_root}/prototype"] + [f"-D{k}={v}" for k, v in cfg.items()])
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        raise RuntimeError(f"nvcc failed for {cfg}: {p.stderr[-800:]}")
+    return out
+
+
+class Kernel:
+    def __init__(self, path: Path) -> None:
+        self.lib = ctypes.CDLL(str(path), mode=ctypes.RTLD_LOCAL)
+        self.fn = self.lib.hktune_gemm
+        self.fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int] * 3 + [ctypes.c_void_p]
+        self.fn.restype = ctypes.c_int
+        self.lib.hktune_config.restype = ctypes.c_char_p
+
+    def config(self) -> dict[str, int]:
+        return {k: int(v) for k, v in (p.split("=") for p in self.lib.hktune_config().decode().split(",") if p)}
+
+    def launch(self, A: torch.Tensor, Bt: torch.Tensor, C: torch.Tensor) -> None:
+        rc = self.fn(A.data_ptr(), Bt.data_ptr(), C.data_ptr(), A.shape[0], Bt.shape[0], A.shape[1],
+                     torch.cuda.current_stream().cuda_stream)
+        if rc != 0:
+            raise RuntimeError(f"hktune_gemm returned {rc}")
+
+
+def inputs(m: int, n: int, k: int, seed: int) -> tuple[list, list, list, list]:
+    l2 = torch.cuda.get_device_properties(0).L2_cache_size
+    per = 2 * (m * k + n * k + 2 * m * n)
+    count = max(3, -(-int(2.5 * l2) // per))
+    g = torch.Generator(device="cuda").manual_seed(seed)
+    A = [torch.randn(m, k, device="cuda", generator=g).to(torch.bfloat16) for _ in range(count)]
+    B = [torch.randn(n, k, device="cuda", generator=g).to(torch.bfloat16) for _ in range(count)]
+    C = [torch.full((m, n), float("nan"), device="cuda", dtype=torch.bfloat16) for _ in range(count)]
+    V = [torch.empty(m, n, device="cuda", dtype=torch.bfloat16) for _ in range(count)]
+    return A, B, C, V
+
+
+def check(kern: Kernel, A: list, B: list, C: list) -> float:
+    worst = 0.0
+    for a, b, c in zip(A, B, C):
+        c.fill_(float("nan"))
+        kern.launch(a, b, c)
+        torch.cuda.synchronize()
+        ref = a.float() @ b.float().t()
+        if not torch.isfinite(c).all():
+            raise RuntimeError("unwritten or non-finite outputs")
+        err = ((c.float() - ref).norm() / ref.norm()).item()
+        if err > 1e-2:
+            raise RuntimeError(f"wrong result: relative error {err:.3g}")
+        worst = max(worst, err)
+    return worst
+
+
+def capture(fns: list, launches: int, start: int) -> torch.cuda.CUDAGraph:
+    s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(s):
+        for j in range(3):
+            fns[(start + j) % len(fns)]()
+    torch.cuda.current_stream().wait_stream(s)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g, stream=s):
+        for j in range(launches):
+            fns[(start + j) % len(fns)]()
+    return g
+
+
+def measure(kern: Kernel, m: int, n: int, k: int, args: argparse.Namespace, seed: int) -> dict:
+    A, B, C, V = inputs(m, n, k, seed)
+    err = check(kern, A, B, C)
+    cand = [lambda a=a, b=b, c=c: kern.launch(a, b, c) for a, b, c in zip(A, B, C)]
+    vend = [lambda a=a, b=b, c=c: torch.mm(a, b.t(), out=c) for a, b, c in zip(A, B, V)]
+    launches = args.launches
+    if args.replay_ms:
+        t0 = time.perf_counter()
+        for f in cand[:3] * 3:
+            f()
+        torch.cuda.synchronize()
+        launches = max(3, int(args.replay_ms / 1e3 / ((time.perf_counter() - t0) / 9)) + 1)
+    ga = capture(cand, launches, 0)
+    gb = capture(vend, launches, len(vend) // 2)
+    t_end = time.perf_counter() + args.warm_s
+    while time.perf_counter() < t_end:
+        ga.replay(); gb.replay()
+        torch.cuda.synchronize()
+    ratios, ta, tb = [], [], []
+    for _ in range(args.rounds):
+        ev = [torch.cuda.Event(enable_timing=True) for _ in range(5)]
+        ev[0].record()
+        for i, g in enumerate((ga, gb, gb, ga)):
+            g.replay()
+            ev[i + 1].record()
+        ev[4].synchronize()
+        a1, b1, b2, a2 = (ev[i].elapsed_time(ev[i + 1]) for i in range(4))
+        ratios.append((b1 + b2) / (a1 + a2))
+        ta.append((a1 + a2) / 2 / launches)
+        tb.append((b1 + b2) / 2 / launches)
+    torch.cuda.synchronize()
+    flop = 2.0 * m * n * k
+    med_a, med_b = statistics.median(ta), statistics.median(tb)
+    del ga, gb
+    return {"ratio": statistics.median(ratios), "rounds": ratios, "kernel_ms": med_a, "vendor_ms": med_b,
+            "kernel_tflops": flop / med_a / 1e9, "vendor_tflops": flop / med_b / 1e9, "error": err, "sets": len(A),
+            "launches": launches}
+
+
+def found(folder: Path, wanted: set[str]) -> dict[str, Path]:
+    """Libraries under ``folder`` whose own hktune_config() is one of the wanted configs (each
+    loaded in a child process, so that a broken one cannot take this one down)."""
+    out: dict[str, Path] = {}
+    for so in sorted(folder.rglob("*.so")):
+        p = subprocess.run([sys.executable, "-c", "import ctypes,sys; l=ctypes.CDLL(sys.argv[1]); "
+                            "l.hktune_config.restype=ctypes.c_char_p; print(l.hktune_config().decode())", str(so)],
+                           capture_output=True, text=True, timeout=60)
+        if p.returncode != 0 or "=" not in p.stdout:
+            continue
+        cfg = {k: int(v) for k, v in (x.split("=") for x in p.stdout.strip().split(",") if x)}
+        key = json.dumps(cfg, sort_keys=True)
+        if key in wanted:
+            out[key] = so
+    return out
+
+
+def pairs_from(args: argparse.Namespace) -> list[dict]:
+    out = []
+    if args.table:
+        for e in yaml.safe_load(Path(args.table).read_text())["entries"]:
+            key = e["key"]
+            out.append({"config": e["config"], "m": key["m"], "n": key["n"], "k": key["k"], "hktune_ratio": e.get("ratio"),
+                        "hktune_lo": (e.get("extra") or {}).get("ratio_lo"), "hktune_hi": (e.get("extra") or {}).get("ratio_hi")})
+    if args.landscape:
+        d = json.loads(Path(args.landscape).read_text())
+        m, n, k = d["shape"]
+        for r in d["rows"]:
+            if r.get("ratio"):
+                out.append({"config": r["config"], "m": m, "n": n, "k": k, "hktune_ratio": r["ratio"],
+                            "hktune_lo": r.get("ratio_lo"), "hktune_hi": r.get("ratio_hi")})
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--table")
+    ap.add_argument("--landscape")
+    ap.add_argument("--tk-root", default=os.environ.get("THUNDERKITTENS_ROOT"))
+    ap.add_argument("--build-dir", default="/tmp/hktune-independent")
+    ap.add_argument("--reuse", help="a folder of already built libraries (e.g. hktune's build cache): any .so whose "
+                                    "hktune_config() names a wanted config is used instead of compiling it again")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--launches", type=int, default=32)
+    ap.add_argument("--replay-ms", type=float, default=None,
+                    help="size each replay by time instead: launches = ceil(replay_ms / one launch's time)")
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--warm-s", type=float, default=0.5)
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 4)
+    ap.add_argument("--seed", type=int, default=12345)
+    args = ap.parse_args()
+    pairs = pairs_from(args)
+    bd = Path(args.build_dir); bd.mkdir(parents=True, exist_ok=True)
+    cfgs = {json.dumps(p["config"], sort_keys=True): p["config"] for p in pairs}
+    t0 = time.perf_counter()
+    libs = found(Path(args.reuse), set(cfgs)) if args.reuse else {}
+    todo = {k: c for k, c in cfgs.items() if k not in libs}
+    with ThreadPoolExecutor(args.jobs) as ex:
+        libs.update(zip(todo, ex.map(lambda c: build(c, Path(args.tk_root), bd), todo.values())))
+    print(f"{len(cfgs)} configs: {len(cfgs) - len(todo)} found built, {len(todo)} compiled in {time.perf_counter() - t0:.0f} s",
+          flush=True)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    # One second of the vendor back to back: the card leaves idle before the first pair.
+    a = torch.randn(8192, 8192, device="cuda").to(torch.bfloat16)
+    t_end = time.perf_counter() + 1.0
+    while time.perf_counter() < t_end:
+        torch.mm(a, a.t())
+        torch.cuda.synchronize()
+    del a
+    rows = []
+    for i, p in enumerate(pairs):
+        kern = Kernel(libs[json.dumps(p["config"], sort_keys=True)])
+        got = kern.config()
+        want = {k: int(v) for k, v in p["config"].items()}
+        if {k: got.get(k) for k in want} != want:
+            raise RuntimeError(f"library reports {got}, expected {want}")
+        r = measure(kern, p["m"], p["n"], p["k"], args, args.seed + i)
+        row = {**p, **{k: v for k, v in r.items() if k != "rounds"}, "round_ratios": [round(x, 5) for x in r["rounds"]]}
+        if p.get("hktune_ratio"):
+            row["diff"] = p["hktune_ratio"] / r["ratio"] - 1
+        rows.append(row)
+        torch.cuda.empty_cache()
+    meta = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "gpu": torch.cuda.get_device_name(0), "torch": torch.__version__, "launches": args.launches,
+            "rounds": args.rounds}
+    Path(args.out).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    print(f"{meta['gpu']}  {meta['date']}  graph replay of {args.launches} launches, median of {args.rounds} ABBA rounds")
+    for r in rows:
+        d = f"{r['diff']:+.2%}" if "diff" in r else ""
+        print(f"{r['m']}x{r['n']}x{r['k']:<6} indep {r['ratio']:.4f}  hktune {r.get('hktune_ratio') or float('nan'):.4f} {d:>8}  "
+              f"{r['kernel_tflops']:.0f}/{r['vendor_tflops']:.0f} TFLOP/s  {','.join(f'{k}={v}' for k, v in r['config'].items())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
