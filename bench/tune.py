@@ -33,6 +33,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--family", default=None)
+    ap.add_argument("--dtype", default="bf16")
     ap.add_argument("--shapes", default=SHAPES)
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--timeout", type=float, default=25.0, help="seconds of searching per shape (then the tournament)")
@@ -45,7 +46,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     table = args.out / f"{args.arch}.yaml"
     storage = str((args.out / "studies.journal").resolve())
-    fam = ["--family", args.family] if args.family else []
+    fam = (["--family", args.family] if args.family else []) + ["--dtype", args.dtype]
     rows = []
     for shape in args.shapes.split(","):
         m, n, k = (int(x) for x in shape.split("x"))
