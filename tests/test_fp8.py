@@ -191,3 +191,22 @@ def test_emulator_decodes_back_to_back_f8f6f4_mfmas_as_two_instructions():
     assert "v[130:133]" in repr(decode_inst(pair[8:] + bytes(8), "cdna"))
     real = decode_inst(scaled, "cdna")
     assert type(real).__name__ == "VOP3PX2" and real.size() == 16
+
+
+def test_fp8_search_end_to_end_on_the_host_with_the_scaled_abi(tmp_path: Path):
+    """The real fp8_e4m3 dtype through search on the CPU (tests/families/fp8host: a naive e4m3 kernel
+    with hktune_gemm(A, Bt, C, scale_a, scale_b, M, N, K, stream)): the configs that drop scale_b
+    fail verification, the others are verified against the dequantised reference and timed against
+    torch._scaled_mm; the table entry is keyed by the dtype."""
+    table = tmp_path / "host.yaml"
+    r = subprocess.run([sys.executable, "-m", "hktune", "search", "--arch", "host", "--family", "fp8host", "--dtype",
+                        "fp8_e4m3", "--m", "32", "--n", "32", "--k", "64", "--trials", "4", "--sampler", "exhaustive",
+                        "--table", str(table), "--storage", str(tmp_path / "s.journal"), "--quiet"],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "verified                         2" in r.stdout and "failed                           2" in r.stdout
+    assert "2x wrong result" in r.stdout
+    (e,) = yaml.safe_load(table.read_text())["entries"]
+    assert e["key"]["dtype"] == "fp8_e4m3" and e["key"]["family"] == "fp8host"
+    assert e["config"]["DROP_SCALE"] == 0 and e["vendor"]["name"] == "torch._scaled_mm"
+    assert 5e-4 < e["error"] < 4e-3
