@@ -121,6 +121,19 @@ def plain_space(land: Landscape):  # noqa: ANN201
                  shape_constraints=[], limits={}, seeds=[], prune={})
 
 
+def replay_target(fam, arch: str, space):  # noqa: ANN001, ANN201
+    """The Target a replay searches: the family's when it is one on disk, else a bare one around the
+    landscape's plain space (no trees, no build: the ReplayBuilder answers)."""
+    from hktune.dtypes import DTYPES
+    from hktune.family.family import Family
+    from hktune.target import Target, make_target
+
+    if isinstance(fam, Family):
+        return make_target(fam, arch, space, include_dirs=())
+    return Target(family=fam, arch=arch, spec=None, space=space, dtype=DTYPES["bf16"], layout="ABt", flags=(),
+                  include_dirs=(), template_hash=fam.template_hash(arch), checks=(), run="host")
+
+
 def family_and_space(land: Landscape):  # noqa: ANN201
     """The landscape's family and space (seeds off: the replay measures the strategy alone)."""
     try:
@@ -213,7 +226,6 @@ def replay_hktune(land: Landscape, strategy: str, seed: int, prefer: list[dict[s
     import optuna
 
     from hktune.search.driver import Search, SearchOptions
-    from hktune.target import make_target
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     fam, space = family_and_space(land)
@@ -225,7 +237,7 @@ def replay_hktune(land: Landscape, strategy: str, seed: int, prefer: list[dict[s
         opts = SearchOptions(*land.shape, trials=budget or len(land.rows), sampler=strategy, seed=seed,
                              storage=str(Path(tmp) / "replay.journal"), table=None, candidates=land.configs,
                              finalists=0, warm_start=0, lookahead=lookahead)
-        s = Search(make_target(fam, land.arch, space, include_dirs=()), ReplayBuilder(), worker, opts)
+        s = Search(replay_target(fam, land.arch, space), ReplayBuilder(), worker, opts)
         if prefer:
             s.strategy.prefer(prefer)   # before _first(): these come first, as a warm start's configs do
         done = stop_rule(land, min_evals)

@@ -180,6 +180,7 @@ def run_search(workers: int, trials: int, trial_s: float = 0.3, compile_s: float
     import optuna
 
     from hktune.search.driver import Search, SearchOptions
+    from hktune.target import make_target
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     fam, space = cuda_family()
@@ -203,7 +204,7 @@ def run_search(workers: int, trials: int, trial_s: float = 0.3, compile_s: float
         tm.wrap(s.recorder, "finish", "study_tell")    # set_user_attr + tell
         tm.wrap(s.strategy, "ask", "strategy_ask")
         tm.wrap(s.strategy, "observe", "strategy_observe")
-        tm.wrap(s, "_record", "table_record")
+        tm.wrap(s, "record_best", "table_record")
         t0 = time.perf_counter()
         summ = s.run()
         wall = time.perf_counter() - t0

@@ -241,7 +241,7 @@ def _summary_dict(summary, table: Path, shape: tuple[int, int, int]) -> dict:  #
         reasons[why.split(":")[0]] = reasons.get(why.split(":")[0], 0) + 1
     return {"study": summary.study, "storage": summary.storage, "m": shape[0], "n": shape[1], "k": shape[2],
             "warm_started": summary.warm_started, "evaluated": summary.evaluated, "verified": summary.succeeded,
-            "failed": summary.failed, "pruned": summary.pruned,
+            "failed": summary.failed, "pruned": summary.pruned, "skipped_invalid": summary.skipped_invalid,
             "wall_s": summary.wall_s, "compile_s": summary.compile_s, "run_s": summary.run_s, "best": best,
             "table": str(table), "table_updated": bool(summary.recorded), "failures": reasons}
 
@@ -261,7 +261,7 @@ def _print_summary(summary, table: Path) -> None:  # noqa: ANN001
 
     rows = [["study", summary.study], ["warm-started from nearby shapes", summary.warm_started],
             ["evaluated", summary.evaluated], ["verified", summary.succeeded], ["failed", summary.failed],
-            ["pruned (resources)", summary.pruned],
+            ["pruned (resources)", summary.pruned], ["proposals outside the valid space", summary.skipped_invalid],
             ["wall time", f"{summary.wall_s:.1f} s"], ["compile time (sum)", f"{summary.compile_s:.1f} s"],
             ["run time", f"{summary.run_s:.1f} s"]]
     if summary.best:

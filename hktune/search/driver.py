@@ -65,6 +65,7 @@ class SearchSummary:
     succeeded: int = 0
     failed: int = 0
     pruned: int = 0
+    skipped_invalid: int = 0  # kept for the summary's shape: strategies propose valid configs only
     warm_started: int = 0
     best: dict[str, Any] | None = None
     recorded: bool = False
