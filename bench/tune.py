@@ -33,6 +33,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--family", default=None)
+    ap.add_argument("--dtype", default="bf16", help="passed to search (`hktune bench` times bf16 configs only: no --baseline with another dtype)")
     ap.add_argument("--shapes", default=SHAPES)
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--timeout", type=float, default=25.0, help="seconds of searching per shape (then the tournament)")
@@ -50,7 +51,7 @@ def main() -> int:
     for shape in args.shapes.split(","):
         m, n, k = (int(x) for x in shape.split("x"))
         t0 = time.perf_counter()
-        cmd = ["search", "--arch", args.arch, *fam, "--m", str(m), "--n", str(n), "--k", str(k), "--trials", str(args.trials),
+        cmd = ["search", "--arch", args.arch, *fam, "--dtype", args.dtype, "--m", str(m), "--n", str(n), "--k", str(k), "--trials", str(args.trials),
                "--timeout", str(args.timeout), "--tournament-rounds", str(args.tournament_rounds), "--table", str(table),
                "--storage", storage, "--quiet", *(["--strategy", args.strategy] if args.strategy else []),
                *(["--no-sanitize"] if args.no_sanitize else [])]

@@ -229,7 +229,7 @@ def test_verify_emulates_each_body_once(monkeypatch, tmp_path):
     monkeypatch.setattr(V, "device_code_object", lambda a, scratch: a)
     monkeypatch.setattr(V.codeobject, "load", lambda p: SimpleNamespace(body_hash=Path(p).read_text()))
 
-    def fake_emulate(co, cfg, arch, m, n, k, timeout_s, seed):
+    def fake_emulate(co, cfg, arch, m, n, k, timeout_s, seed, dtype="bf16"):
         calls.append((Path(co).read_text(), (m, n, k)))
         return {"ok": True, "error": 3e-3, "bad_elements": 0, "seconds": 1.0, "reason": None}
 
@@ -271,7 +271,7 @@ def _verify_cli(monkeypatch, rows):  # noqa: ANN001, ANN202
         def __exit__(self, *e):
             return None
 
-    monkeypatch.setattr(cmd, "setup", lambda arch, family, roots, jobs: (types.SimpleNamespace(space=sp), B()))
+    monkeypatch.setattr(cmd, "setup", lambda arch, family, roots, jobs, dtype="bf16": (types.SimpleNamespace(space=sp), B()))
     monkeypatch.setattr(V, "verify", lambda builder, configs, **kw: rows)
     return CliRunner().invoke(main, ["verify", "--arch", "gfx950", "--seeds"])
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from hktune.dtypes import DTYPES
 from hktune.commands.common import EXIT_FAILED, ArchOption, Fail, check_arch, parse_config, positive, setup, tree_options
 from hktune.build.builder import outcome_dict
 from hktune.build.hiplink import link_and_load
@@ -16,6 +17,8 @@ from hktune.emulator.verify import default_shape
 @click.command("compile")
 @click.option("--arch", cls=ArchOption, required=True, callback=check_arch, help="arch to compile for (no such device needed)")
 @click.option("--family", default=None, help="template family (default: the one serving --arch)")
+@click.option("--dtype", type=click.Choice(list(DTYPES)), metavar="DTYPE", default="bf16", show_default=True,
+              help=f"element type of A, Bt and C ({', '.join(DTYPES)})")
 @click.option("--config", "config_text", default=None, help="one config: NAME=V,NAME=V,...")
 @click.option("--all", "all_", is_flag=True, help="every valid config of the space")
 @click.option("--m", type=int, default=None, callback=positive, help="with --n and --k: only configs legal for this shape")
@@ -27,7 +30,7 @@ from hktune.emulator.verify import default_shape
 @click.option("--json", "as_json", is_flag=True, help="one JSON record per config on stdout (snake_case keys, configs as objects)")
 @click.option("--link", "link_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="hipkittens: also link each build's host + device library into DIR and dlopen it (docs/hipkittens.md)")
-def compile_(arch: str, family: str | None, config_text: str | None, all_: bool, m: int | None, n: int | None,
+def compile_(arch: str, family: str | None, dtype: str, config_text: str | None, all_: bool, m: int | None, n: int | None,
              k: int | None, limit: int | None, jobs: int | None, roots: dict[str, str | None], as_json: bool,
              link_dir: Path | None) -> None:
     """Compile only (no GPU needed): one config or the whole space, with resource usage."""
@@ -38,7 +41,7 @@ def compile_(arch: str, family: str | None, config_text: str | None, all_: bool,
     shape = (m, n, k) if m and n and k else None
     if any((m, n, k)) and shape is None:
         raise Fail("--m, --n and --k go together")
-    target, builder = setup(arch, family, roots, jobs)
+    target, builder = setup(arch, family, roots, jobs, dtype=dtype)
     space = target.space
     if link_dir is not None and target.compiler != "hip":
         raise Fail(f"--link links HIP libraries; family {target.name} uses {target.compiler}")

@@ -25,6 +25,7 @@ from hktune.family.trees import TreeError
 from hktune.family.trees.hipkittens import TREE as HIPKITTENS
 from hktune.space.pairwise import covering_array, parse_slice
 from hktune.space.space import SpaceError
+from hktune.dtypes import DTYPES
 from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail, parse_config, positive, setup
 
 
@@ -61,7 +62,7 @@ def _pairwise(space, part: tuple[int, int] | None) -> list[dict]:  # noqa: ANN00
     return configs
 
 
-def _setup_checked(arch: str, hk_root: str | None, jobs: int):  # noqa: ANN202
+def _setup_checked(arch: str, hk_root: str | None, jobs: int, dtype: str = "bf16"):  # noqa: ANN202
     """The hipkittens target and its builder, once the emulator, a clang for it and a HipKittens
     checkout are known to be there (exit 3 when one is missing)."""
     try:
@@ -73,7 +74,7 @@ def _setup_checked(arch: str, hk_root: str | None, jobs: int):  # noqa: ANN202
         raise Fail(f"no HipKittens checkout: pass --hk-root DIR or set HIPKITTENS_ROOT "
                    f"(branch {'main' if arch == 'gfx950' else 'cdna3'} for {arch})", EXIT_MISSING)
     try:
-        return setup(arch, "hipkittens", {"hipkittens": hk_root}, jobs)
+        return setup(arch, "hipkittens", {"hipkittens": hk_root}, jobs, dtype=dtype)
     except (TreeError, SpaceError, FamilyError) as e:
         raise Fail(str(e), EXIT_BAD_INPUT) from None
     except CompilerMissing as e:
@@ -82,6 +83,8 @@ def _setup_checked(arch: str, hk_root: str | None, jobs: int):  # noqa: ANN202
 
 @click.command("verify")
 @click.option("--arch", required=True, type=click.Choice(["gfx950", "gfx942"]), help="the AMD arch whose code objects to emulate")
+@click.option("--dtype", type=click.Choice(list(DTYPES)), metavar="DTYPE", default="bf16", show_default=True,
+              help=f"element type of A, Bt and C ({', '.join(DTYPES)})")
 @click.option("--config", "config_text", default=None, help="one config: NAME=V,NAME=V,...")
 @click.option("--seeds", is_flag=True, help="the space's seed configs")
 @click.option("--sample", type=int, default=None, callback=positive,
@@ -100,7 +103,7 @@ def _setup_checked(arch: str, hk_root: str | None, jobs: int):  # noqa: ANN202
 @click.option("--timeout", "timeout_s", type=float, default=1800.0, show_default=True, help="seconds per emulated run")
 @click.option("--seed", type=int, default=0, show_default=True, help="sampling and input seed")
 @click.option("--json", "as_json", is_flag=True, help="one JSON record per config (snake_case keys, configs as objects)")
-def command(arch: str, config_text: str | None, seeds: bool, sample: int | None, all_: bool, pairwise: bool,
+def command(arch: str, dtype: str, config_text: str | None, seeds: bool, sample: int | None, all_: bool, pairwise: bool,
             slice_: str | None, m: int | None,
             n: int | None, k: int | None, hk_root: str | None, jobs: int, timeout_s: float, seed: int,
             as_json: bool) -> None:
@@ -119,7 +122,7 @@ def command(arch: str, config_text: str | None, seeds: bool, sample: int | None,
     shape = (m, n, k) if m and n and k else None
     if any((m, n, k)) and shape is None:
         raise Fail("--m, --n and --k go together")
-    target, builder = _setup_checked(arch, hk_root, jobs)
+    target, builder = _setup_checked(arch, hk_root, jobs, dtype)
     space = target.space
     cfg = parse_config(config_text, space) if config_text else None
     if pairwise:
@@ -138,11 +141,11 @@ def command(arch: str, config_text: str | None, seeds: bool, sample: int | None,
     with builder:
         try:
             if sample is not None:   # every sampled config emulated: a rejected one is replaced
-                rows = emulator_verify.verify_sample(builder, sample, shape=shape, rng_seed=seed, jobs=jobs,
+                rows = emulator_verify.verify_sample(builder, sample, shape=shape, dtype=dtype, rng_seed=seed, jobs=jobs,
                                                      timeout_s=timeout_s, progress=progress)
             else:
-                rows = emulator_verify.verify(builder, configs, shape=shape, jobs=jobs, timeout_s=timeout_s, seed=seed,
-                                              progress=progress)
+                rows = emulator_verify.verify(builder, configs, shape=shape, dtype=dtype, jobs=jobs, timeout_s=timeout_s,
+                                              seed=seed, progress=progress)
         except EmulatorMissing as e:
             raise Fail(str(e), EXIT_MISSING) from None
     wall = time.perf_counter() - t0

@@ -46,10 +46,14 @@ def hk_gl(ptr: int, batch: int, depth: int, rows: int, cols: int) -> bytes:
 DEFAULT_XCDS = 8  # MI300X / MI325X / MI355X
 
 
-def hk_globals(a: int, b: int, c: int, m: int, n: int, k: int, num_xcds: int = DEFAULT_XCDS) -> bytes:
-    """hkt::globals{GL(A,1,1,M,K), GL(Bt,1,1,N,K), GL(C,1,1,M,N), num_xcds}: 3 x 48 bytes, the int,
-    padded to the struct's 8-byte alignment (152 bytes)."""
-    return (hk_gl(a, 1, 1, m, k) + hk_gl(b, 1, 1, n, k) + hk_gl(c, 1, 1, m, n) + struct.pack("<i", num_xcds)).ljust(152, b"\0")
+def hk_globals(a: int, b: int, c: int, m: int, n: int, k: int, num_xcds: int = DEFAULT_XCDS,
+               extra: Sequence[int] = ()) -> bytes:
+    """hkt::globals{GL(A,1,1,M,K), GL(Bt,1,1,N,K), GL(C,1,1,M,N), [extra pointers,] num_xcds}: 3 x 48
+    bytes, one 8-byte pointer per extra operand of the dtype (the fp8 template's scale_a, scale_b),
+    the int, padded to the struct's 8-byte alignment (152 bytes for bf16, 168 with two scales)."""
+    blob = hk_gl(a, 1, 1, m, k) + hk_gl(b, 1, 1, n, k) + hk_gl(c, 1, 1, m, n)
+    blob += b"".join(struct.pack("<Q", p) for p in extra) + struct.pack("<i", num_xcds)
+    return blob.ljust((len(blob) + 7) // 8 * 8, b"\0")
 
 
 def hipkittens_launch(defines: Mapping[str, int], m: int, n: int) -> Launch:
@@ -99,8 +103,8 @@ def kernargs(kernel: Kernel, explicit: Sequence[bytes], launch: Launch) -> bytes
 
 
 def hipkittens_kernargs(kernel: Kernel, a: int, b: int, c: int, m: int, n: int, k: int, launch: Launch,
-                        num_xcds: int = DEFAULT_XCDS) -> bytes:
-    return kernargs(kernel, [hk_globals(a, b, c, m, n, k, num_xcds)], launch)
+                        num_xcds: int = DEFAULT_XCDS, extra: Sequence[int] = ()) -> bytes:
+    return kernargs(kernel, [hk_globals(a, b, c, m, n, k, num_xcds, extra)], launch)
 
 
 def dispatch_packet(launch: Launch, kernarg_ptr: int, scratch: int) -> bytes:

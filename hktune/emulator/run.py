@@ -122,7 +122,7 @@ def run_child(request: dict, timeout_s: float) -> dict:
 
 def emulate(code_object: str | Path, config: Mapping[str, int], space: Space, m: int, n: int, k: int,
             timeout_s: float = DEFAULT_TIMEOUT_S, *, seed: int = 0, kernel: str | None = None,
-            lds_bytes: int | None = None, num_xcds: int = abi.DEFAULT_XCDS) -> dict:
+            lds_bytes: int | None = None, num_xcds: int = abi.DEFAULT_XCDS, dtype: str = "bf16") -> dict:
     """Run the family's GEMM kernel in `code_object` at M x N x K in the emulator and check C
     (``space``: the target's space, for the config's derived values).
 
@@ -130,6 +130,8 @@ def emulate(code_object: str | Path, config: Mapping[str, int], space: Space, m:
     everything that goes wrong in the run itself is a result with ok False and a reason.
     ``lds_bytes`` overrides the config's LDS_BYTES (tests: a too-small LDS crashes the child);
     ``num_xcds`` is the XCD count the host would pass (8: MI300X/MI355X; 6: MI300A; 4: MI308X).
+    ``dtype`` (hktune.dtypes) makes the inputs, the reference and the bounds; a scaled dtype's
+    extra operands (its per-tensor scales) are passed after C, as the host code does.
     """
     emu = find()
     launch = launch_for(config, space, m, n)
@@ -137,7 +139,7 @@ def emulate(code_object: str | Path, config: Mapping[str, int], space: Space, m:
         launch = abi.Launch(launch.grid, launch.block, int(lds_bytes))
     req = {"code_object": str(Path(code_object).resolve()), "kernel": kernel, "m": m, "n": n, "k": k, "seed": seed,
            "launch": {"grid": list(launch.grid), "block": list(launch.block), "lds_bytes": launch.lds_bytes},
-           "emulator_root": str(emu.root), "emu_arch": "cdna", "num_xcds": int(num_xcds)}
+           "emulator_root": str(emu.root), "emu_arch": "cdna", "num_xcds": int(num_xcds), "dtype": dtype}
     res = run_child(req, timeout_s)
     res.setdefault("shape", [m, n, k])
     res.setdefault("blocks", launch.blocks)

@@ -101,9 +101,10 @@ def device_code_object(artifact: Path, scratch: Path) -> Path:
 
 
 def verify(builder, configs: Iterable[Mapping[str, int]], *, shape: tuple[int, int, int] | None = None,  # noqa: ANN001
-           jobs: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S, seed: int = 0,
+           jobs: int = 1, timeout_s: float = DEFAULT_TIMEOUT_S, seed: int = 0, dtype: str = "bf16",
            progress: Callable[[str, Row], None] | None = None) -> list[Row]:
-    """Build every config, emulate each distinct (body, shape, launch) once; one Row per config."""
+    """Build every config, emulate each distinct (body, shape, launch) once; one Row per config
+    (inputs, reference and bounds of ``dtype``, the builder's target's dtype)."""
     say = progress or (lambda what, row: None)
     configs = [dict(c) for c in configs]
     rows: list[Row] = []
@@ -138,7 +139,8 @@ def verify(builder, configs: Iterable[Mapping[str, int]], *, shape: tuple[int, i
 
         def one(key: tuple) -> tuple[tuple, dict]:
             lead = groups[key][0]
-            return key, emulate(code_of[key], lead.config, builder.space, *lead.shape, timeout_s=timeout_s, seed=seed)
+            return key, emulate(code_of[key], lead.config, builder.space, *lead.shape, timeout_s=timeout_s, seed=seed,
+                                dtype=dtype)
 
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = [pool.submit(one, key) for key in groups]

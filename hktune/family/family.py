@@ -2,6 +2,7 @@
 serve each arch. Adding a family means adding a folder and a space file; nothing else changes."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import os
@@ -66,6 +67,17 @@ class Family:
     dtypes: tuple[str, ...] = ("bf16",)
     sanitizer_known: tuple[str, ...] = ()
     layouts: tuple[str, ...] = ("ABt",)
+    # kernels of the family's other dtypes: dtype -> arch -> spec (family.yaml archs.<arch>.dtypes)
+    by_dtype: dict[str, dict[str, ArchSpec]] = field(default_factory=dict, hash=False, compare=False)
+
+    def for_dtype(self, dtype: str) -> "Family":
+        """The family as it serves ``dtype``: its first dtype is the archs' own sources; another
+        dtype is served on the archs that list it, by their kernel for it."""
+        if dtype not in self.dtypes:
+            raise FamilyError(f"family {self.name} does not serve dtype {dtype} (it serves {', '.join(self.dtypes)})")
+        if dtype == self.dtypes[0]:
+            return self
+        return dataclasses.replace(self, archs=dict(self.by_dtype.get(dtype, {})), dtypes=(dtype,), by_dtype={})
 
     def arch(self, arch: str) -> ArchSpec:
         try:
@@ -132,18 +144,25 @@ def load_family(folder: Path) -> Family:
     except ValidationError as e:
         raise FamilyError(f"{path}: {one_line(e)}") from None
     root = project_root()
-    archs = {}
-    for arch, spec in d.archs.items():
-        space = Path(spec.space)
+
+    def spec_of(source: str, space_path: str, flags: list[str]) -> ArchSpec:
+        space = Path(space_path)
         if not space.is_absolute():
             # A space path is relative to the project root, or to the family folder for
             # families that live outside the project (tests, user plug-ins).
             space = root / space if (root / space).exists() else folder / space
-        archs[str(arch)] = ArchSpec(folder / spec.source, space, tuple(spec.flags))
+        return ArchSpec(folder / source, space, tuple(flags))
+
+    archs = {str(arch): spec_of(spec.source, spec.space, spec.flags) for arch, spec in d.archs.items()}
+    by_dtype: dict[str, dict[str, ArchSpec]] = {}
+    for arch, spec in d.archs.items():
+        for name, ds in spec.dtypes.items():
+            by_dtype.setdefault(name, {})[str(arch)] = spec_of(ds.source, ds.space, spec.flags + ds.flags)
     return Family(
         name=d.name or folder.name, folder=folder, compiler=d.compiler, flags=tuple(d.flags), archs=archs,
         description=d.description, target=d.target or ("host" if d.compiler == "gcc" else "gpu"), trees=dict(d.trees), checks=tuple(d.checks),
         default_for=tuple(d.default_for), dtypes=tuple(d.dtypes), sanitizer_known=tuple(d.sanitizer_known), layouts=tuple(d.layouts),
+        by_dtype=by_dtype,
     )
 
 
@@ -182,14 +201,16 @@ def resolve(arch: str, family: str | None = None, dtype: str = "bf16",
         if family not in fams:
             raise FamilyError(f"unknown family {family!r} (known: {', '.join(sorted(fams)) or 'none'})")
         fams[family].arch(arch)
-        if dtype not in fams[family].dtypes:
-            raise FamilyError(f"family {family} does not serve dtype {dtype} (it serves {', '.join(fams[family].dtypes)})")
-        return fams[family]
+        fam = fams[family].for_dtype(dtype)
+        if arch not in fam.archs:
+            raise FamilyError(f"family {family} serves dtype {dtype} on {', '.join(fam.archs) or 'no arch'}, not on {arch}")
+        return fam
     serving = [f for f in fams.values() if arch in f.archs]
     if not serving:
         known = sorted({a for f in fams.values() for a in f.archs})
         raise FamilyError(f"unknown arch {arch!r} (known: {', '.join(known)})")
-    serving = [f for f in serving if dtype in f.dtypes]
+    serving = [f.for_dtype(dtype) for f in serving if dtype in f.dtypes]
+    serving = [f for f in serving if arch in f.archs]
     if not serving:
         raise FamilyError(f"no family serves dtype {dtype} on {arch}")
     if len(serving) == 1:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Union
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from hktune.dtypes import DTYPES
 from hktune.family.trees import TREES
@@ -14,10 +14,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class ArchDoc(_Strict):
+class DtypeArchDoc(_Strict):
+    """An arch's kernel for one more dtype of the family: its own template and space (flags are
+    added to the arch's)."""
     source: str
     space: str
     flags: list[str] = []
+
+
+class ArchDoc(_Strict):
+    source: str                     # serves the family's first dtype
+    space: str
+    flags: list[str] = []
+    dtypes: dict[str, DtypeArchDoc] = {}   # the family's other dtypes this arch serves
 
 
 class FamilyDoc(_Strict):
@@ -59,6 +68,15 @@ class FamilyDoc(_Strict):
     @classmethod
     def _dtypes(cls, v: list[str]) -> list[str]:
         return _known(v, DTYPES, "dtype")
+
+    @model_validator(mode="after")
+    def _arch_dtypes(self) -> "FamilyDoc":
+        for arch, spec in self.archs.items():
+            for name in spec.dtypes:
+                if name not in self.dtypes[1:]:
+                    raise ValueError(f"archs.{arch}.dtypes.{name}: not one of the family's other dtypes "
+                                     f"({', '.join(self.dtypes[1:]) or 'none'}; the first is served by 'source')")
+        return self
 
 
 def _known(names: list[str], registry: dict, what: str) -> list[str]:

@@ -25,4 +25,5 @@ def check(builder: Any, configs: Iterable[Mapping[str, int]], *, jobs: int = 1, 
     """Rows of hktune.emulator.verify (config, body hash, shape, result) for ``configs``."""
     find()     # EmulatorMissing (exit 3) before any compile
     host_cc()
-    return verify(builder, list(configs), shape=None, jobs=jobs, timeout_s=timeout_s, seed=seed, progress=progress)
+    return verify(builder, list(configs), shape=None, jobs=jobs, timeout_s=timeout_s, seed=seed,
+                  dtype=builder.target.dtype.name, progress=progress)

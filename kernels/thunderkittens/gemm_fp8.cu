@@ -1,0 +1,359 @@
+// hktune family "thunderkittens", dtype fp8_e4m3: scaled fp8 GEMM on H100/H200 (sm_90a)
+// written against ThunderKittens' API (kittens.cuh + the prototype "lcf" template), from the
+// approach of TK's kernels/gemm/fp8_h100 and fp8_h100_scaled (fp8 shared tiles of 128-byte rows,
+// wgmma ...k32.f32.e4m3.e4m3, scales applied to the fp32 accumulator in the finish step).
+//
+//   C[M,N] = scale_a * scale_b * (A[M,K] * Bt[N,K]^T)
+//   A, Bt row-major fp8 e4m3 (OCP e4m3fn), scale_a / scale_b per-tensor float32 (device
+//   pointers), fp32 accumulation, C row-major bf16.
+//
+// The structure is gemm.cu's (the bf16 template): one producer warpgroup + M_BLOCK consumer
+// warpgroups, a STAGES-deep TMA ring, per k step M_BLOCK 64x128 fp8 tiles of A and N_BLOCK
+// 64x128 fp8 tiles of Bt (the K tile is 128 bytes of fp8, so a stage is the same 8 KB per tile
+// as bf16's 64x64), consumers issuing warpgroup::mma_ABt (wgmma m64n(64*N_BLOCK)k32 e4m3, four
+// per k step) into an fp32 register accumulator.
+// setmaxnreg moves registers from the producer (PRODUCER_REGS) to the consumers
+// (CONSUMER_REGS). Tiles are visited in SUPER_M-row groups (L2 reuse), by a persistent grid
+// (PERSISTENT=1: one block per SM, looping over tiles) or one block per tile. The epilogue
+// either stores the accumulator straight from registers to global memory (EPILOGUE=0) or
+// stages it in shared memory and writes it with TMA stores (EPILOGUE=1, TK's own choice).
+//
+// This is a new file; ThunderKittens itself (MIT, https://github.com/HazyResearch/ThunderKittens)
+// is not part of hktune: the user's checkout is put on the include path (<root>/include and
+// <root>/prototype). The pipeline is TK's prototype::lcf::kernel; this file supplies the
+// layout, the tile order, the producer/consumer bodies (A*Bt^T instead of TK's A*B) and the
+// host side (descriptor cache, legality checks, hktune's C ABI: docs/design.md).
+//
+// Knobs (-D integers, configs/thunderkittens-sm_90-fp8_e4m3.yaml): M_BLOCK N_BLOCK STAGES SUPER_M
+// PERSISTENT PRODUCER_REGS CONSUMER_REGS EPILOGUE. Derived values (THREADS, STAGE_BYTES,
+// SMEM_BYTES, ACC_REGS) may also arrive as -D; they are recomputed and static_asserted.
+
+// ---------------------------------------------------------------- knobs (defaults = TK <2,4,8>)
+#ifndef M_BLOCK
+#define M_BLOCK 2
+#endif
+#ifndef N_BLOCK
+#define N_BLOCK 4
+#endif
+#ifndef STAGES
+#define STAGES 4
+#endif
+#ifndef SUPER_M
+#define SUPER_M 8
+#endif
+#ifndef PERSISTENT
+#define PERSISTENT 1
+#endif
+#ifndef PRODUCER_REGS
+#define PRODUCER_REGS 40
+#endif
+#ifndef CONSUMER_REGS
+#define CONSUMER_REGS 232
+#endif
+#ifndef EPILOGUE
+#define EPILOGUE 1
+#endif
+
+#ifndef KITTENS_HOPPER
+#define KITTENS_HOPPER
+#endif
+#include "kittens.cuh"
+#include "prototype.cuh"
+
+#include <cuda.h>
+#include <cuda_runtime.h>
+#include <mutex>
+#include <optional>
+#include <stdint.h>
+
+#define HK_STR_(x) #x
+#define HK_STR(x) HK_STR_(x)
+
+namespace hk_tk {
+
+using namespace kittens;
+using namespace kittens::prototype;
+using namespace kittens::prototype::lcf;
+
+constexpr int kMBlock = M_BLOCK;
+constexpr int kNBlock = N_BLOCK;
+constexpr int kStages = STAGES;
+constexpr int kSuperM = SUPER_M;
+constexpr int kTile = 64;                                  // output tile 64x64; input tiles 64 rows
+constexpr int kKTile = 128;                                // K per step: 128 fp8 = 128-B rows
+constexpr int kThreads = 128 * (kMBlock + 1);              // consumers + one producer warpgroup
+constexpr int kStageBytes = (kMBlock + kNBlock) * kTile * kKTile;
+// Dynamic shared memory asked for at launch: TK's lcf places the finish block (EPILOGUE=1) at
+// the top of a (227 KB - 1 KB) window, so every config launches with the whole window; the
+// input ring (+ 1 KB scratch pad + up to 1 KB of base alignment) must fit in it.
+constexpr int kLaunchSmem = kittens::MAX_SHARED_MEMORY - 1024;       // 231424
+constexpr int kSmemBytes = kStages * kStageBytes + 2048;
+constexpr int kAccRegs = 32 * kNBlock;                      // fp32 accumulator regs / thread
+static_assert(kAccRegs < CONSUMER_REGS, "the fp32 accumulator alone needs 32*N_BLOCK registers per consumer thread");
+
+static_assert(kMBlock >= 1 && kMBlock <= 3, "M_BLOCK: 1..3 consumer warpgroups");
+static_assert(kNBlock >= 1 && kNBlock <= 4, "N_BLOCK: 1..4 (wgmma N = 64*N_BLOCK <= 256)");
+static_assert(kStages >= 1 && kStages <= 16, "STAGES: 1..16");
+static_assert(kSuperM >= 1, "SUPER_M >= 1");
+static_assert(PERSISTENT == 0 || PERSISTENT == 1, "PERSISTENT: 0 or 1");
+static_assert(EPILOGUE == 0 || EPILOGUE == 1, "EPILOGUE: 0 or 1");
+static_assert(kSmemBytes <= kLaunchSmem, "STAGES * (M_BLOCK + N_BLOCK) * 8 KB does not fit in 226 KB");
+static_assert(EPILOGUE == 0 || kMBlock * kNBlock * kTile * kTile * 2 + 2048 <= kLaunchSmem,
+              "finish block too large");
+static_assert(PRODUCER_REGS % 8 == 0 && CONSUMER_REGS % 8 == 0, "setmaxnreg counts are multiples of 8");
+static_assert(PRODUCER_REGS >= 24 && PRODUCER_REGS <= 256, "PRODUCER_REGS: 24..256");
+static_assert(CONSUMER_REGS >= 24 && CONSUMER_REGS <= 256, "CONSUMER_REGS: 24..256");
+static_assert(128 * (PRODUCER_REGS + kMBlock * CONSUMER_REGS) <= 65536,
+              "register split exceeds the 64K registers of an SM");
+static_assert(PRODUCER_REGS <= CONSUMER_REGS, "producer gives registers to the consumers");
+#ifdef THREADS
+static_assert(THREADS == kThreads, "-DTHREADS disagrees with the kernel");
+#endif
+#ifdef STAGE_BYTES
+static_assert(STAGE_BYTES == kStageBytes, "-DSTAGE_BYTES disagrees with the kernel");
+#endif
+#ifdef SMEM_BYTES
+static_assert(SMEM_BYTES == kSmemBytes, "-DSMEM_BYTES disagrees with the kernel");
+#endif
+#ifdef ACC_REGS
+static_assert(ACC_REGS == kAccRegs, "-DACC_REGS disagrees with the kernel");
+#endif
+
+struct layout {
+  using in_tile = st_fp8e4m3<kTile, kKTile>;                 // 64 rows x 128 fp8
+  using base_tile = st_bf<kTile, kTile>;                     // C tiles
+  using in_layout = gl<fp8e4m3, 1, 1, -1, -1, in_tile>;
+  using global_layout = gl<bf16, 1, 1, -1, -1, base_tile>;
+  struct globals {
+    in_layout A, B;                                          // B = Bt [N, K]
+    global_layout C;
+    const float* scale_a;                                    // per-tensor scales (device memory)
+    const float* scale_b;
+  };
+  struct input_block { in_tile a[kMBlock], b[kNBlock]; };
+#if EPILOGUE == 1
+  struct finish_block { base_tile c[kMBlock][kNBlock]; };
+#endif
+  struct common_state { int2 coord; };                       // (64-row tile, 64-col tile)
+  struct consumer_state { rt_fl<16, kNBlock * kTile> accum; };
+};
+
+struct gemm_template {
+  using layout = hk_tk::layout;
+  using bt_tile = st_fp8e4m3<kNBlock * kTile, kKTile>;      // the N_BLOCK Bt tiles, stacked
+  using wide_tile = st_bf<kTile, kNBlock * kTile>;          // one consumer's slice of C
+  static constexpr int NUM_CONSUMER_WARPS = kMBlock * 4;
+  static constexpr int INPUT_PIPE_STAGES = kStages;
+  static constexpr int PRODUCER_BARRIER_ARRIVALS = 1;       // one thread: arrive.expect_tx
+
+  // Tile order: SUPER_M block-rows at a time, column by column inside the group; the last,
+  // ragged group (Rblocks % SUPER_M rows) the same way. task_id >= tiles ends the loop.
+  __device__ static inline void common_setup(common_setup_args<layout> args) {
+    const int Rblocks = args.globals.C.rows() / (kMBlock * kTile);
+    const int Cblocks = args.globals.C.cols() / (kNBlock * kTile);
+    const int super_rows = (Rblocks / kSuperM) * kSuperM;
+    const int final_rows = Rblocks - super_rows;
+    const int super_repeat = kSuperM * Cblocks;
+    const int task_id = args.task_iter * gridDim.x + blockIdx.x;
+    int2 c;
+    if (task_id < super_rows * Cblocks) {
+      c = {kSuperM * (task_id / super_repeat) + task_id % kSuperM, (task_id % super_repeat) / kSuperM};
+    } else if (task_id < Rblocks * Cblocks) {
+      const int r = task_id - super_rows * Cblocks;
+      c = {super_rows + r % final_rows, r / final_rows};
+    } else {
+      args.num_iters = -1;
+      return;
+    }
+    args.num_iters = args.globals.A.cols() / kKTile;
+    const int id = warpgroup::groupid() == kMBlock ? 0 : warpgroup::groupid();  // producer: 0
+    args.common.coord = {c.x * kMBlock + id, c.y * kNBlock};
+  }
+
+  struct producer {
+    __device__ static void setup(producer_setup_args<layout> args) {
+      warpgroup::decrease_registers<PRODUCER_REGS>();
+    }
+    __device__ static void load(producer_load_args<layout> args) {
+      if (warpgroup::laneid() == 0) {
+        tma::expect(args.inputs_arrived, args.input);
+#pragma unroll
+        for (int i = 0; i < kMBlock; i++)
+          tma::load_async(args.input.a[i], args.globals.A, {args.common.coord.x + i, args.iter},
+                          args.inputs_arrived);
+#pragma unroll
+        for (int i = 0; i < kNBlock; i++)
+          tma::load_async(args.input.b[i], args.globals.B, {args.common.coord.y + i, args.iter},
+                          args.inputs_arrived);
+      }
+    }
+  };
+
+  struct consumer {
+    __device__ static void setup(consumer_setup_args<layout> args) {
+      warpgroup::increase_registers<CONSUMER_REGS>();
+      kittens::warp::zero(args.state.accum);
+    }
+    __device__ static void compute(consumer_compute_args<layout> args) {
+      warpgroup::mma_ABt(args.state.accum, args.input.a[warpgroup::groupid()],
+                         reinterpret_cast<bt_tile&>(args.input.b));
+      warpgroup::mma_async_wait();
+      if (warp::laneid() == 0) arrive(args.inputs_finished);
+    }
+    __device__ static void finish(consumer_finish_args<layout> args) {
+      // C = scale_a * scale_b * accumulator (the scales are read once per tile, from L2)
+      const float scale = args.globals.scale_a[0] * args.globals.scale_b[0];
+      kittens::warp::mul(args.state.accum, args.state.accum, scale);
+#if EPILOGUE == 1
+      auto& c = args.finish.c[warpgroup::groupid()];
+      warpgroup::store(reinterpret_cast<wide_tile&>(c), args.state.accum);
+      warpgroup::sync(warpgroup::groupid() + 4);
+      if (warpgroup::laneid() == 0) {
+#pragma unroll
+        for (int i = 0; i < kNBlock; i++)
+          tma::store_async(args.globals.C, c[i], {args.common.coord.x, args.common.coord.y + i});
+        tma::store_async_read_wait();  // finish block may be reused (aliases input stages)
+      }
+#else
+      // rt -> global directly; coordinates in units of the 64 x 64*N_BLOCK consumer slice
+      warpgroup::store(args.globals.C, args.state.accum,
+                       {args.common.coord.x, args.common.coord.y / kNBlock});
+#endif
+      kittens::warp::zero(args.state.accum);
+      if (warp::laneid() == 0) arrive(args.finish_finished);
+    }
+  };
+};
+
+using globals_t = layout::globals;
+using gl_t = layout::global_layout;
+using in_t = layout::in_layout;
+
+constexpr int kBlockThreads = prototype::detail::NUM_THREADS_v<gemm_template>;
+static_assert(kBlockThreads == kThreads, "thread count");
+
+
+// ---------------------------------------------------------------- host: descriptor cache
+struct CacheEntry {
+  const void *a = nullptr, *b = nullptr, *c = nullptr, *sa = nullptr, *sb = nullptr;
+  int m = 0, n = 0, k = 0;
+  std::optional<globals_t> g;
+};
+constexpr int kCacheSize = 16;
+CacheEntry g_cache[kCacheSize];
+int g_cache_next = 0;
+std::mutex g_cache_mu;
+
+// Returns a copy (the kernel takes the struct by value), nullopt if TK refused the descriptors.
+std::optional<globals_t> get_globals(const void* A, const void* Bt, void* C, const void* sa, const void* sb,
+                                     int M, int N, int K) {
+  std::lock_guard<std::mutex> lock(g_cache_mu);
+  for (auto& e : g_cache)
+    if (e.g && e.a == A && e.b == Bt && e.c == C && e.sa == sa && e.sb == sb && e.m == M && e.n == N && e.k == K)
+      return e.g;
+  try {
+    in_t Ag{(fp8e4m3*)A, nullptr, nullptr, (size_t)M, (size_t)K};
+    in_t Bg{(fp8e4m3*)Bt, nullptr, nullptr, (size_t)N, (size_t)K};
+    gl_t Cg{(bf16*)C, nullptr, nullptr, (size_t)M, (size_t)N};
+    CacheEntry& e = g_cache[g_cache_next];
+    g_cache_next = (g_cache_next + 1) % kCacheSize;
+    e.g.reset();
+    e.g.emplace(globals_t{Ag, Bg, Cg, (const float*)sa, (const float*)sb});
+    e.a = A; e.b = Bt; e.c = C; e.sa = sa; e.sb = sb; e.m = M; e.n = N; e.k = K;
+    return e.g;
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace hk_tk
+
+// ---------------------------------------------------------------- driver-API shim
+// TK's host code calls cuTensorMapEncodeTiled / cuGetErrorString (libcuda). Resolving them
+// through the runtime's driver entry point means the library needs no -lcuda at link time
+// (no libcuda stub is needed where it is compiled); if libcuda is already loaded globally the
+// dynamic linker may bind these names to it instead, which is equivalent.
+namespace {
+void* driver_fn(const char* name) {
+  void* fn = nullptr;
+  cudaDriverEntryPointQueryResult q;
+#if CUDART_VERSION >= 12050
+  if (cudaGetDriverEntryPointByVersion(name, &fn, 12000, cudaEnableDefault, &q) != cudaSuccess ||
+      q != cudaDriverEntryPointSuccess)
+    return nullptr;
+#else
+  if (cudaGetDriverEntryPoint(name, &fn, cudaEnableDefault, &q) != cudaSuccess ||
+      q != cudaDriverEntryPointSuccess)
+    return nullptr;
+#endif
+  return fn;
+}
+}  // namespace
+
+extern "C" CUresult CUDAAPI cuTensorMapEncodeTiled(
+    CUtensorMap* tensorMap, CUtensorMapDataType tensorDataType, cuuint32_t tensorRank,
+    void* globalAddress, const cuuint64_t* globalDim, const cuuint64_t* globalStrides,
+    const cuuint32_t* boxDim, const cuuint32_t* elementStrides, CUtensorMapInterleave interleave,
+    CUtensorMapSwizzle swizzle, CUtensorMapL2promotion l2Promotion, CUtensorMapFloatOOBfill oobFill) {
+  using fn_t = CUresult(CUDAAPI*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*,
+                                  const cuuint64_t*, const cuuint64_t*, const cuuint32_t*,
+                                  const cuuint32_t*, CUtensorMapInterleave, CUtensorMapSwizzle,
+                                  CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+  static fn_t fn = reinterpret_cast<fn_t>(driver_fn("cuTensorMapEncodeTiled"));
+  if (!fn) return CUDA_ERROR_NOT_FOUND;
+  return fn(tensorMap, tensorDataType, tensorRank, globalAddress, globalDim, globalStrides, boxDim,
+            elementStrides, interleave, swizzle, l2Promotion, oobFill);
+}
+
+extern "C" CUresult CUDAAPI cuGetErrorString(CUresult error, const char** pStr) {
+  using fn_t = CUresult(CUDAAPI*)(CUresult, const char**);
+  static fn_t fn = reinterpret_cast<fn_t>(driver_fn("cuGetErrorString"));
+  if (!fn) {
+    if (pStr) *pStr = "cuGetErrorString unavailable";
+    return CUDA_ERROR_NOT_FOUND;
+  }
+  return fn(error, pStr);
+}
+
+// ---------------------------------------------------------------- C ABI
+// hktune's C ABI for a scaled dtype (hktune.dtypes): the dtype's extra operands come after C.
+extern "C" int hktune_gemm(const void* A, const void* Bt, void* C, const void* scale_a, const void* scale_b,
+                           int M, int N, int K, void* stream) {
+  using namespace hk_tk;
+  if (scale_a == nullptr || scale_b == nullptr) return 1;
+  if (M <= 0 || N <= 0 || K <= 0) return 1;
+  if (M % (kMBlock * kTile) != 0 || N % (kNBlock * kTile) != 0 || K % kKTile != 0) return 1;
+  // TMA: 16-byte aligned base addresses (row strides K (fp8), N*2 (bf16) are multiples of 128 here)
+  if (((uintptr_t)A | (uintptr_t)Bt | (uintptr_t)C) & 15) return 1;
+  const long long tiles = (long long)(M / (kMBlock * kTile)) * (N / (kNBlock * kTile));
+  if (tiles > 0x7fffffffLL) return 1;
+
+  int dev = 0;
+  cudaError_t e = cudaGetDevice(&dev);
+  if (e != cudaSuccess) return (int)e;
+  if (dev < 0 || dev >= 64) return 1;
+  static bool raised[64] = {false};
+  static int sms[64] = {0};
+  if (!raised[dev]) {
+    e = cudaFuncSetAttribute(prototype::lcf::kernel<gemm_template>, cudaFuncAttributeMaxDynamicSharedMemorySize, kLaunchSmem);
+    if (e != cudaSuccess) return (int)e;
+    int n = 0;
+    e = cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev);
+    if (e != cudaSuccess) return (int)e;
+    sms[dev] = n > 0 ? n : 1;
+    raised[dev] = true;
+  }
+
+  std::optional<globals_t> g = get_globals(A, Bt, C, scale_a, scale_b, M, N, K);
+  if (!g) return 1;
+  const long long grid = PERSISTENT ? (tiles < sms[dev] ? tiles : sms[dev]) : tiles;
+  prototype::lcf::kernel<gemm_template><<<(unsigned)grid, kBlockThreads, kLaunchSmem, static_cast<cudaStream_t>(stream)>>>(*g);
+  return (int)cudaGetLastError();
+}
+
+extern "C" const char* hktune_config(void) {
+  return "M_BLOCK=" HK_STR(M_BLOCK) ",N_BLOCK=" HK_STR(N_BLOCK) ",STAGES=" HK_STR(STAGES)
+         ",SUPER_M=" HK_STR(SUPER_M) ",PERSISTENT=" HK_STR(PERSISTENT)
+         ",PRODUCER_REGS=" HK_STR(PRODUCER_REGS) ",CONSUMER_REGS=" HK_STR(CONSUMER_REGS)
+         ",EPILOGUE=" HK_STR(EPILOGUE);
+}
