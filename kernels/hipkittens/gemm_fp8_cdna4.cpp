@@ -253,8 +253,11 @@ void hktune_hk_gemm(const hkt::globals g) {
     const IN* b_base = (IN*)&g.b[{0, 0, 0, 0}];
     const int a_row_stride = g.a.template stride<2>() * sizeof(IN);
     const int b_row_stride = g.b.template stride<2>() * sizeof(IN);
-    const i32x4 a_srsrc = make_srsrc(a_base, (uint32_t)M * (uint32_t)a_row_stride, a_row_stride);
-    const i32x4 b_srsrc = make_srsrc(b_base, (uint32_t)N * (uint32_t)b_row_stride, b_row_stride);
+    // no row stride in the resource (as gemm_cdna4.cpp): make_srsrc would mask it to 14 bits and set
+    // the swizzle bits (at K = 640 fp8 the stride is 640 bytes: a swizzled buffer). The loads' offsets
+    // are computed in software, so the linear, unswizzled resource is all they need.
+    const i32x4 a_srsrc = make_srsrc(a_base, (uint32_t)M * (uint32_t)a_row_stride);
+    const i32x4 b_srsrc = make_srsrc(b_base, (uint32_t)N * (uint32_t)b_row_stride);
 
     const int wid = warpid() % NUM_WARPS;
     constexpr int elem_per_warp = (16 / sizeof(IN)) * kittens::WARP_THREADS;
