@@ -28,7 +28,7 @@ def _load(study_name: str, storage: str):  # noqa: ANN202
 def evaluated_trials(study):  # noqa: ANN001, ANN201
     """Trials that were really compiled and run (no repeats, no proposals outside the space)."""
     return [t for t in study.get_trials(deepcopy=False)
-            if "duplicate_of" not in t.user_attrs and not str(t.user_attrs.get("reason", "")).startswith(("invalid", "not run"))
+            if not str(t.user_attrs.get("reason", "")).startswith(("invalid", "not run"))
             and t.state.name in ("COMPLETE", "FAIL", "PRUNED")]
 
 

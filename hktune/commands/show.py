@@ -59,7 +59,7 @@ def study_records(storage: str, name: str | None = None) -> list[dict]:
         out = []
         for s in optuna.get_all_study_summaries(st):
             study = optuna.load_study(study_name=s.study_name, storage=st)
-            mine = [t for t in study.get_trials(deepcopy=False) if "duplicate_of" not in t.user_attrs]
+            mine = study.get_trials(deepcopy=False)
             out.append({"study": s.study_name,
                         "verified": sum(t.state.name == "COMPLETE" for t in mine),
                         "failed": sum(t.state.name == "FAIL" for t in mine),
@@ -74,8 +74,6 @@ def study_records(storage: str, name: str | None = None) -> list[dict]:
         raise Fail(f"no study {name!r} in {storage} (studies: {names})") from None
     out = []
     for t in study.get_trials(deepcopy=False):
-        if "duplicate_of" in t.user_attrs:
-            continue
         out.append({"trial": t.number, "state": trial_state(t), "ratio": t.value,
                     "vendor_tflops": t.user_attrs.get("vendor_tflops"),
                     "config": dict(t.user_attrs.get("config") or t.params), "reason": t.user_attrs.get("reason") or None})

@@ -32,7 +32,7 @@ MAX_ROUNDS = {"gpu": 30, "host": 6}
 def finalists(search: Any) -> list[tuple[dict[str, int], float]]:
     unsafe = search.recorder.unsafe_keys()
     done = [t for t in search.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if "duplicate_of" not in t.user_attrs and t.user_attrs.get("config")
+            if t.user_attrs.get("config")
             and config_key(t.user_attrs["config"]) not in unsafe]
     best: dict[str, tuple[dict[str, int], float, int]] = {}
     for t in done:
