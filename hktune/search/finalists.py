@@ -21,7 +21,7 @@ from typing import Any
 from optuna.trial import TrialState
 
 from hktune import proc
-from hktune.search.confirm import confirm
+from hktune.search.confirm import Confirmed, confirm
 from hktune.search.problem import config_key, config_string
 from hktune.search.tournament import run_tournament
 
@@ -55,16 +55,7 @@ def decide(search: Any) -> None:
     if opts.finalists < 2:
         return  # no tournament asked for (replays, scaling runs): the search's own best stands
     kind = "host" if search.family.target == "host" else "gpu"
-    ready = []
-    for cfg, _ in finalists(search):
-        outcome = search.builder.build(cfg)
-        if not outcome.usable:
-            continue
-        hunt = search.hunt(search.worker, cfg, outcome, {"ok": True})
-        if not hunt.get("ok"):
-            _unsafe(search, cfg, str(hunt.get("reason")))
-            continue
-        ready.append((cfg, outcome))
+    ready = _ready(search)
     if len(ready) < 2:
         return
     last: dict[str, dict[str, Any]] = {}
@@ -81,12 +72,34 @@ def decide(search: Any) -> None:
 
     rounds = min(opts.tournament_rounds, MAX_ROUNDS[kind])
     result = run_tournament(ready, measure, min_rounds=min(6, rounds), max_rounds=rounds)
-    cfg, outcome = result.winner.finalist
+    cfg, _ = result.winner.finalist
     if last.get(config_key(cfg)) is None or config_key(cfg) in search.recorder.unsafe_keys():
         return
-    # The entry's figures: fresh, independent measurements of the winner and the runner-up
-    # (hktune.search.confirm): the ratio is not the best of the noisy ones that selected it, the
-    # noise floor is measured, and a lead inside it is a tie.
+    chosen = _confirmed(search, result)
+    if chosen is not None:
+        _record_winner(search, *chosen, result, len(ready), kind)
+
+
+def _ready(search: Any) -> list[tuple[dict[str, int], Any]]:
+    """The finalists that build and survive race hunting (the others are marked unsafe)."""
+    ready = []
+    for cfg, _ in finalists(search):
+        outcome = search.builder.build(cfg)
+        if not outcome.usable:
+            continue
+        hunt = search.hunt(search.worker, cfg, outcome, {"ok": True})
+        if not hunt.get("ok"):
+            _unsafe(search, cfg, str(hunt.get("reason")))
+            continue
+        ready.append((cfg, outcome))
+    return ready
+
+
+def _confirmed(search: Any, result: Any) -> tuple[dict[str, int], Any, Confirmed] | None:
+    """The entry's figures: fresh, independent measurements of the winner and the runner-up
+    (hktune.search.confirm): the ratio is not the best of the noisy ones that selected it, the noise
+    floor is measured, and a lead inside it is a tie. None when the winner failed one."""
+    cfg, outcome = result.winner.finalist
     runner = next((s.finalist for s in result.ranking if s.finalist is not result.winner.finalist
                    and config_key(s.finalist[0]) not in search.recorder.unsafe_keys()), None)
 
@@ -105,20 +118,26 @@ def decide(search: Any) -> None:
         conf = confirm(result.winner.finalist, None, fresh)
     if conf.failed:
         _unsafe(search, cfg, "failed a fresh re-measure: " + conf.failed)
-        return
+        return None
     if conf.overturned and runner is not None:
         cfg, outcome = runner
+    return cfg, outcome, conf
+
+
+def _record_winner(search: Any, cfg: dict[str, int], outcome: Any, conf: Confirmed, result: Any, n_ready: int,
+                   kind: str) -> None:
+    """The sanitizer verdict, then the entry (the fresh figures with the tournament's ranking) and
+    the study's one ``best``."""
     res = conf.result
-    w = result.winner.estimate
     ranking = [{"config": s.finalist[0], "ratio": round(s.ratio, 4),
                 "ratio_lo": round(s.estimate.lo, 4) if math.isfinite(s.estimate.lo) else None,
                 "ratio_hi": round(s.estimate.hi, 4) if math.isfinite(s.estimate.hi) else None} for s in result.ranking]
     tie = result.tie or conf.tie
-    tour = {"finalists": len(ready), "rounds": result.rounds, "tie": tie,
+    tour = {"finalists": n_ready, "rounds": result.rounds, "tie": tie,
             "separated_by": "tie (within the noise floor)" if conf.tie and not result.tie else (result.separated_by or "tie"),
             "ranking": ranking}
     extra = {"tournament": tour, "confirm": conf.summary(), "noise": round(conf.noise, 5)}
-    san = sanitize(search, cfg, outcome) if kind == "gpu" and opts.sanitize else None
+    san = sanitize(search, cfg, outcome) if kind == "gpu" and search.opts.sanitize else None
     if san:
         extra["sanitizer"] = san
         if any(not v.startswith(("ok", "not run")) for v in san.values()):
@@ -126,13 +145,13 @@ def decide(search: Any) -> None:
             return
     search.summary.best = {"config": cfg, **{k: res.get(k) for k in ("tflops", "median_us", "spread", "error",
                                                                       "vendor_tflops", "vendor_us", "ratio")},
-                           "finalists": len(ready), "tie": tie, "rounds": result.rounds, "noise": conf.noise,
+                           "finalists": n_ready, "tie": tie, "rounds": result.rounds, "noise": conf.noise,
                            "method": res.get("method")}
     search.record_best(cfg, res, final=True, extra=extra)
     search.study.set_user_attr("best", {"config": cfg, "ratio": res["ratio"], "ratio_lo": res["ratio_lo"],
                                         "ratio_hi": res["ratio_hi"], "tflops": res.get("tflops"), "noise": conf.noise,
                                         "tie": tie, "rounds": result.rounds, "run": search.run_id,
-                                        "tournament_ratio": w.median})
+                                        "tournament_ratio": result.winner.estimate.median})
 
 
 def _unsafe(search: Any, cfg: dict[str, int], reason: str) -> None:
