@@ -273,3 +273,18 @@ def test_the_checkout_is_found_from_any_folder(tmp_path, monkeypatch):
     monkeypatch.delenv("HKTUNE_HOME", raising=False)
     assert "host" in known_archs()
 
+
+
+def test_an_os_error_raised_while_ctrl_c_is_handled_is_an_interruption():
+    """A storage lock released half-way when Ctrl-C arrived raises FileNotFoundError inside the
+    KeyboardInterrupt's handling: that is exit 130 (interrupted), not exit 2 (bad input)."""
+    from hktune.commands import _during_interrupt
+
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise FileNotFoundError(2, "No such file or directory", "studies.journal.lock.rename")
+    except FileNotFoundError as e:
+        assert _during_interrupt(e)
+    assert not _during_interrupt(FileNotFoundError(2, "No such file or directory", "x"))

@@ -55,16 +55,36 @@ class Main(click.Group):
         except (click.exceptions.Abort, KeyboardInterrupt):
             click.echo(_line(interrupted_message()), err=True)
             sys.exit(EXIT_INTERRUPTED)
-        except PermissionError as e:
-            click.echo(_line(f"cannot access {e.filename}: permission denied"), err=True)
-            sys.exit(EXIT_BAD_INPUT)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
-            click.echo(_line(f"{e.filename}: {e.strerror}"), err=True)
-            sys.exit(EXIT_BAD_INPUT)
         except OSError as e:
-            click.echo(_line(f"{getattr(e, 'filename', None) or ''} {e.strerror or e}".strip()), err=True)
-            sys.exit(EXIT_FAILED)
+            if _during_interrupt(e):  # e.g. a storage lock released half-way when Ctrl-C arrived
+                click.echo(_line(interrupted_message()), err=True)
+                sys.exit(EXIT_INTERRUPTED)
+            _os_error(e)
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _during_interrupt(e: BaseException) -> bool:
+    """True when ``e`` was raised while a Ctrl-C was being handled (its context chain holds one)."""
+    seen = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, (KeyboardInterrupt, click.exceptions.Abort)):
+            return True
+        seen.add(id(cur))
+        cur = cur.__context__ or cur.__cause__
+    return False
+
+
+def _os_error(e: OSError) -> None:
+    """One line and the documented exit code for a file-system error."""
+    if isinstance(e, PermissionError):
+        click.echo(_line(f"cannot access {e.filename}: permission denied"), err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    if isinstance(e, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
+        click.echo(_line(f"{e.filename}: {e.strerror}"), err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    click.echo(_line(f"{getattr(e, 'filename', None) or ''} {e.strerror or e}".strip()), err=True)
+    sys.exit(EXIT_FAILED)
 
 
 @click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
