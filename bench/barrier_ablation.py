@@ -140,7 +140,7 @@ def main() -> int:
                 if not caught or a.emulate_all:
                     try:
                         co = ablate.assemble(arch, mod, work)
-                        res = emulate(co, cfg, arch, *shape, timeout_s=a.timeout)
+                        res = emulate(co, cfg, space, *shape, timeout_s=a.timeout)
                     except RuntimeError as e:
                         res = {"ok": False, "reason": str(e)}
                     row["emulator"] = {k: res.get(k) for k in ("ok", "error", "bad_elements", "reason", "seconds")}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from emu_env import compile_variant, seed  # noqa: E402
+from emu_env import compile_variant, seed, space  # noqa: E402
 from hktune.emulator import emulate  # noqa: E402
 
 
@@ -34,7 +34,7 @@ def main() -> int:
             res = compile_variant(Path(tmp), "gfx942", cfg, {"HKT_HK_SWIZZLED_LOADS": 1} if a.hk_swizzled else None)
             for k in ks:
                 t0 = time.perf_counter()
-                r = emulate(res.artifact, cfg, "gfx942", cfg["BLOCK_M"], cfg["BLOCK_N"], k, timeout_s=1800)
+                r = emulate(res.artifact, cfg, space("gfx942"), cfg["BLOCK_M"], cfg["BLOCK_N"], k, timeout_s=1800)
                 print(json.dumps({"config": cfg, "hk_swizzled_loads": a.hk_swizzled, "shape": [cfg["BLOCK_M"], cfg["BLOCK_N"], k],
                                   "ok": r.get("ok"), "error": r.get("error"), "bad_elements": r.get("bad_elements"),
                                   "reason": r.get("reason"), "emulated_s": r.get("seconds"),

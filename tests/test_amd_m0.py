@@ -227,7 +227,7 @@ def test_template_loads_make_the_former_crashers_valid_and_correct(tmp_path):
         assert o.ok and o.reason is None, o.reason   # not rejected by m0 (nor vmcnt, lds)
         assert M.build_check(o.asm) == "ok"
         cfg = {k: o.config[k] for k in b.space.names}
-        r = emulate(o.artifact, cfg, "gfx950", *default_shape(space("gfx950"), cfg), timeout_s=900)
+        r = emulate(o.artifact, cfg, space("gfx950"), *default_shape(space("gfx950"), cfg), timeout_s=900)
         assert r["ok"] and r["bad_elements"] == 0, (cfg, r)
 
 

@@ -90,5 +90,5 @@ def test_a_pacing_barrier_the_checks_accept_passes_the_emulator(tmp_path):
     arg = ablate.argument(asm)
     assert arg.startswith("barrier lag 1: ") and " WAR, " in arg
     co = ablate.assemble("gfx950", ablate.ablate(text, site), tmp_path / "harmless")
-    r = emulate(co, cfg, "gfx950", *default_shape(space("gfx950"), cfg), timeout_s=900)
+    r = emulate(co, cfg, space("gfx950"), *default_shape(space("gfx950"), cfg), timeout_s=900)
     assert r["ok"] and r["bad_elements"] == 0, (site, r)

@@ -133,7 +133,7 @@ def test_gfx942_k_above_8192_correct_with_the_descriptor_as_built(k, tmp_path):
     res = compile_variant(tmp_path, arch, cfg)
     from hktune.emulator import emulate
 
-    r = emulate(res.artifact, cfg, arch, 128, 128, k, timeout_s=900)
+    r = emulate(res.artifact, cfg, space(arch), 128, 128, k, timeout_s=900)
     assert r["ok"] and r["bad_elements"] == 0 and r["error"] < 1e-2, r
 
 

@@ -147,7 +147,9 @@ def test_gfx950_fp8_seeds_compile_to_f8f6f4_mfma_and_pass_the_static_checks(tmp_
             asm = o.asm.read_text()
             assert "v_mfma_f32_16x16x128_f8f6f4" in asm and "v_mfma_f32_16x16x32_bf16" not in asm
     # HK's own 256x256 tiles do not survive clang 22 (the space file says why); their halves do
-    assert "rejected by vmcnt" in why[(256, 256, 1)] and "m0:" in why[(256, 256, 1)]
+    # (rejected by vmcnt: AGPR copies before lgkmcnt; with the row-stride-free buffer resource clang no
+    # longer writes M0 itself there, so the M0 check may or may not join in)
+    assert "rejected by vmcnt" in why[(256, 256, 1)]
     assert why[(256, 128, 0)] is None and why[(128, 128, 1)] is None
 
 
