@@ -36,7 +36,7 @@ from hktune.run.environment import environment_warnings, read_environment
 from hktune.run.paired import Paired, measure_paired
 from hktune.run.precision import choose_batch
 from hktune.run.settings import Settings  # noqa: F401 - the worker's settings, also named here
-from hktune.run.sustained import HOST, SustainedPair, Timing
+from hktune.run.sustained import HOST, ReplayPlan, SustainedPair
 from hktune.run.timer import Timer
 from hktune.run.verify import Library, MeasureError, check, parse_config_string
 
@@ -228,7 +228,7 @@ class Evaluator:
         if gpu:
             warm = self.s.warm_short_ms if budget_ms is not None else self.s.warm_ms
             pair = SustainedPair(self.device, bind, lambda _s: self.vendor_launches(sets), pilot_a, pilot_b, len(sets.A),
-                                 Timing(self.s.replay_ms, warm), allow_graph=self.s.graph)
+                                 ReplayPlan(self.s.replay_ms, warm), allow_graph=self.s.graph)
             pair.warm()
             before = read_environment(self.device.index, self._pci, gpu=gpu)
             try:

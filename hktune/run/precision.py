@@ -123,6 +123,13 @@ def spread(xs: Sequence[float]) -> float:
     return (quantile(xs, 0.9) - quantile(xs, 0.1)) / med if xs and med > 0 else math.inf
 
 
+def between_spread(ratios: Sequence[float]) -> float:
+    """max / min - 1 of independent measurements of one quantity (the noise floor between them);
+    non-positive or non-finite values are ignored; 0 for fewer than two."""
+    good = [float(r) for r in ratios if isinstance(r, (int, float)) and r > 0 and math.isfinite(r)]
+    return max(good) / min(good) - 1.0 if len(good) >= 2 else 0.0
+
+
 # -- batching ------------------------------------------------------------------------------------
 def choose_batch(per_launch_s: float, batch_s: float = DEFAULT_BATCH_S, max_batch: int = DEFAULT_MAX_BATCH) -> int:
     """Launches per timed batch: smallest n with n * per_launch_s >= batch_s, in [1, max_batch]."""

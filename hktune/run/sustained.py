@@ -55,7 +55,7 @@ MAX_LAUNCHES = 20_000    # per replay (a 0.5 us kernel at replay_ms = 10)
 
 
 @dataclass
-class Timing:
+class ReplayPlan:
     replay_ms: float = 30.0   # one timed replay of an arm lasts at least this long
     warm_ms: float = 200.0    # back-to-back replays of both arms before the first timed round
 
@@ -98,9 +98,9 @@ class SustainedPair:
     one-time attributes), so that nothing but launches happens during capture."""
 
     def __init__(self, device: torch.device, bind_a: Bind, bind_b: Bind, per_launch_a: float, per_launch_b: float,
-                 sets: int, timing: Timing | None = None, allow_graph: bool = True) -> None:
+                 sets: int, plan: ReplayPlan | None = None, allow_graph: bool = True) -> None:
         self.device = device
-        self.t = timing or Timing()
+        self.t = plan or ReplayPlan()
         self.la = launches_per_replay(per_launch_a, sets, self.t.replay_ms)
         self.lb = launches_per_replay(per_launch_b, sets, self.t.replay_ms)
         self.sets = sets

@@ -23,6 +23,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from hktune.run.precision import between_spread
+
 REPEATS = 3
 
 Measure = Callable[[Any], dict[str, Any]]   # finalist -> a worker's evaluate() reply
@@ -42,12 +44,6 @@ class Confirmed:
         return {"repeats": len(self.ratios), "ratios": [round(x, 4) for x in self.ratios],
                 "other": [round(x, 4) for x in self.runner_ratios], "noise": round(self.noise, 5),
                 "tie": self.tie, "overturned": self.overturned}
-
-
-def between_spread(ratios: list[float]) -> float:
-    """max/min - 1 of one config's independent measurements (0 for fewer than two)."""
-    good = [r for r in ratios if r > 0 and math.isfinite(r)]
-    return max(good) / min(good) - 1.0 if len(good) >= 2 else 0.0
 
 
 def combine(results: list[dict[str, Any]], noise: float) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from hktune.record import table as tbl
 from hktune.record.entry import make_entry, provenance as template_provenance, record
 from hktune.record.judge import DEFAULT_MAX_PRECISION, judge as judge_paired
 from hktune.run.devices import DeviceError
+from hktune.run.precision import between_spread
 from hktune.run.settings import Settings
 from hktune.run.runner import Worker, WorkerError
 from hktune.run.targets import open_workers
@@ -279,7 +280,7 @@ def _one(e: tbl.Entry, g: Group, outcome: Any, worker: Any, opts: SweepOptions, 
         if (again.get("ratio") or 0) > (res.get("ratio") or 0):
             res = again
         # The noise floor, measured: independent re-measurements of the same kernel differ by it.
-        res = {**res, "noise": max(res.get("noise") or 0.0, _between(ratios))}
+        res = {**res, "noise": max(res.get("noise") or 0.0, between_spread(ratios))}
         status, slow, limit, why = judge(e, res, opts.tolerance)
         if status not in (REGRESSION, INCONCLUSIVE):
             break
@@ -303,12 +304,6 @@ def _one(e: tbl.Entry, g: Group, outcome: Any, worker: Any, opts: SweepOptions, 
             v.message = f"{v.status}, re-baselined by --update: {v.message}"
             v.status = REBASELINED
     return v
-
-
-def _between(ratios: list[Any]) -> float:
-    """Relative spread (max / min - 1) of independent measurements' paired ratios."""
-    xs = [float(r) for r in ratios if isinstance(r, (int, float)) and r > 0]
-    return max(xs) / min(xs) - 1 if len(xs) >= 2 else 0.0
 
 
 def _store(table: Path, e: tbl.Entry, res: dict[str, Any], g: Group, info: dict[str, Any], force: bool = False) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 from hktune.space.expr import Expr
 
@@ -218,6 +218,33 @@ def blocks(instrs: list[Instr], labels: Mapping[str, int]) -> list[Block]:
         if fall is not None:
             b.succs.append(fall)
     return out
+
+
+def explore(bl: list[Block], instrs: list[Instr], step: Callable[[object, Instr], object | None], start: object,
+            max_states: int) -> bool:
+    """Run an abstract state through the control-flow graph to a fixed point: ``step(state, instr)``
+    gives the next state, or None to stop that path; each block keeps the distinct states that reached
+    it (at most ``max_states``). Returns True when that cap cut the exploration short. The vmcnt and
+    LDS-ordering checks share it."""
+    truncated = False
+    seen: list[set[object]] = [set() for _ in bl]
+    work: list[tuple[int, object]] = [(0, start)] if bl else []
+    while work:
+        b, st = work.pop()
+        if st in seen[b]:
+            continue
+        if len(seen[b]) >= max_states:
+            truncated = True
+            continue
+        seen[b].add(st)
+        cur: object | None = st
+        for ins in instrs[bl[b].start:bl[b].end]:
+            cur = step(cur, ins)
+            if cur is None:
+                break
+        if cur is not None:
+            work.extend((s, cur) for s in bl[b].succs if cur not in seen[s])
+    return truncated
 
 
 def loop_lines(instrs: list[Instr], labels: Mapping[str, int]) -> set[int]:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
-from hktune.build.amd.asm import LGKMCNT_MAX, VMCNT_MAX, Instr, eval_expr, param_ranges, wait_counts, blocks, default_tag, parse, semantics
+from hktune.build.amd.asm import LGKMCNT_MAX, VMCNT_MAX, Instr, eval_expr, explore, param_ranges, wait_counts, blocks, default_tag, parse, semantics
 
 MAX_STATES_PER_BLOCK = 4096
 
@@ -236,24 +236,7 @@ class _Analysis:
         return replace(st, lq=lq, vq=vq, dist=dist, staggered=staggered)
 
     def run(self, bl) -> None:  # noqa: ANN001
-        seen: list[set[State]] = [set() for _ in bl]
-        work = [(0, State())] if bl else []
-        while work:
-            b, st = work.pop()
-            if st in seen[b]:
-                continue
-            if len(seen[b]) >= MAX_STATES_PER_BLOCK:
-                self.truncated = True
-                continue
-            seen[b].add(st)
-            cur: State | None = st
-            for ins in self.instrs[bl[b].start:bl[b].end]:
-                cur = self.step(cur, ins)
-                if cur is None:
-                    break
-            if cur is not None:
-                work.extend((s, cur) for s in bl[b].succs if cur not in seen[s])
-
+        self.truncated = explore(bl, self.instrs, self.step, State(), MAX_STATES_PER_BLOCK) or self.truncated
 
 def check(text: str, kernel: str | None = None, barrier_lag: int | None = None) -> tuple[Model, list[Finding], bool]:
     """(barrier model, findings unsafe first, truncated). `barrier_lag` overrides the model's lag."""

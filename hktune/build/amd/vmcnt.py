@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from hktune.build.amd.asm import (LGKMCNT_MAX, VMCNT_MAX, Block, Instr, eval_expr, param_ranges, wait_counts, blocks, default_tag,
+from hktune.build.amd.asm import (LGKMCNT_MAX, VMCNT_MAX, Block, Instr, eval_expr, explore, param_ranges, wait_counts, blocks, default_tag,
                                   kernels, loop_lines, parse, semantics)
 from hktune.build.amd.lds import barrier_model
 
@@ -251,27 +251,7 @@ class _Analysis:
 
     def run(self, bl: list[Block]) -> None:
         self._pos = {ins.line: i for i, ins in enumerate(self.instrs)}
-        seen: list[set[State]] = [set() for _ in bl]
-        work: list[tuple[int, State]] = [(0, State())] if bl else []
-        while work:
-            b, st = work.pop()
-            if st in seen[b]:
-                continue
-            if len(seen[b]) >= MAX_STATES_PER_BLOCK:
-                self.truncated = True
-                continue
-            seen[b].add(st)
-            cur: State | None = st
-            for ins in self.instrs[bl[b].start:bl[b].end]:
-                cur = self.step(cur, ins)
-                if cur is None:
-                    break
-            if cur is None:
-                continue
-            for s in bl[b].succs:
-                if cur not in seen[s]:
-                    work.append((s, cur))
-
+        self.truncated = explore(bl, self.instrs, self.step, State(), MAX_STATES_PER_BLOCK) or self.truncated
 
 def _fmt_regs(regs: list[int]) -> str:
     if not regs:
