@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -62,6 +63,25 @@ def shim(tmp: Path, hk: Path) -> Path:
     return p
 
 
+def loop_body(text: str) -> dict:
+    """Per K tile of the main loop (the blocks LLVM marks as in a loop; one s_barrier per K tile in
+    both kernels): MFMAs, buffer_load ... lds, ds_read_b128 and s_barriers per loop trip / barriers."""
+    counts = {"v_mfma": 0, "buffer_load": 0, "ds_read": 0, "s_barrier": 0}
+    inside = False
+    for ln in text.splitlines():
+        m = re.match(r"^(\.LBB[\w]+):(.*)$", ln)
+        if m:
+            inside = "Loop" in m.group(2)
+            continue
+        op = ln.strip().split(None, 1)[0] if ln.strip() and not ln.strip().startswith(";") else ""
+        if inside:
+            for k in counts:
+                if op.startswith(k):
+                    counts[k] += 1
+    n = counts["s_barrier"]
+    return {"loop_tiles": n, **({f"{k}_per_tile": round(v / n, 2) for k, v in counts.items() if k != "s_barrier"} if n else {})}
+
+
 def build(argv: list[str], asm: Path) -> dict:
     t0 = time.perf_counter()
     p = subprocess.run([*argv, "-Rpass-analysis=kernel-resource-usage", "-S", "-o", str(asm)],
@@ -71,7 +91,7 @@ def build(argv: list[str], asm: Path) -> dict:
     text = asm.read_text(errors="replace")
     row = R.collect(p.stderr, asm)
     return {"ok": True, **{k: row.get(k) for k in KEYS}, "mfma": R.count_mfma(text),
-            "mfma_in_loops": R.mfma_in_loops(text), "s_barrier": text.count("\ts_barrier"),
+            "mfma_in_loops": R.mfma_in_loops(text), "s_barrier": text.count("\ts_barrier"), **loop_body(text),
             "compile_s": round(time.perf_counter() - t0, 1)}
 
 
@@ -114,7 +134,8 @@ def main() -> int:
 
 
 def table(rows: list[dict]) -> str:
-    head = "| kernel | VGPR | AGPR | SGPR | spills (V/S) | scratch | occupancy | MFMA (in loops) | s_barrier | code bytes |"
+    head = ("| kernel | VGPR | AGPR | SGPR | spills (V/S) | scratch | occupancy | MFMA (in loops) | s_barrier | code bytes "
+            "| main loop: K tiles per trip | per K tile: MFMA / buffer_load lds / ds_read_b128 |")
     out = [head, "|---" * (head.count("|") - 1) + "|"]
     for r in rows:
         if not r["ok"]:
@@ -122,7 +143,8 @@ def table(rows: list[dict]) -> str:
             continue
         out.append(f"| {r['kernel']} | {r['vgprs']} | {r['agprs']} | {r['sgprs']} | {r['vgpr_spills']}/{r['sgpr_spills']} | "
                    f"{r['scratch_bytes']} | {r['occupancy']} | {r['mfma']} ({r['mfma_in_loops']}) | {r['s_barrier']} | "
-                   f"{r['code_bytes']} |")
+                   f"{r['code_bytes']} | {r['loop_tiles']} | {r.get('v_mfma_per_tile')} / {r.get('buffer_load_per_tile')} / "
+                   f"{r.get('ds_read_per_tile')} |")
     return "\n".join(out) + "\n"
 
 
