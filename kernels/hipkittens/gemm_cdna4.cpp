@@ -138,6 +138,10 @@ static_assert(LDS_BYTES == LDS_ALLOC, "space file's LDS_BYTES disagrees with wha
 #ifdef THREADS
 static_assert(THREADS == NUM_THREADS, "space file's THREADS disagrees with the template");
 #endif
+#if defined(HKT_LOAD_THREADS) && defined(HKT_LA) && defined(HKT_LB)
+static_assert(HKT_LOAD_THREADS == LOAD_THREADS && HKT_LA == LA && HKT_LB == LB,
+              "space file's loading threads / loads per half tile disagree with the template");
+#endif
 
 // Global issue order is tile-major B0, A0, B1, A1 (half h of tile u has index 4u+h).
 // Number of vector-memory ops issued after an A half when d more halves were issued.
