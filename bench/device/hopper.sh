@@ -73,3 +73,4 @@ for r in d["configs"]:
     print(f"{r['name']:15s} {knobs:19s} {r.get('regs') or 0:4d} {r.get('spills') or 0:3d} {'y' if r.get('ok') else 'N':>2s} "
           f"{cells[0]:>9s} {cells[1]:>6s} {cells[2]:>15s} {cells[3]:>6s} {race(r['name']):>8s}{why}")
 PY
+tar czf $OUT/hopper.tgz -C $OUT hopper && rm -rf $OUT/hopper
