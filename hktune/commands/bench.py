@@ -53,7 +53,14 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
         for arch_, fam_name, cfg, shape, entry in jobs_:
             tgt, builder = setup(arch_, fam_name, roots, None, dtype=entry.key.dtype if entry else "bf16")
             fam, space = tgt.family, tgt.space
-            cfg = cfg or parse_config(config_text, space)
+            if cfg is None:
+                cfg = parse_config(config_text, space)
+            else:   # a stored entry: a param added since takes its legacy value, else it is refused
+                cfg = space.complete(cfg)
+                bad = space.violations(cfg)
+                if bad:
+                    raise Fail(f"table entry {fam_name} {arch_} {shape[0]}x{shape[1]}x{shape[2]}: config is not valid in "
+                               f"{space.path.name}: {bad[0]}")
             bad = space.shape_violations(cfg, *shape)
             if bad:
                 raise Fail(f"config is not legal for {shape[0]}x{shape[1]}x{shape[2]}: {bad[0]}")
