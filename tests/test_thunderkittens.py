@@ -174,3 +174,14 @@ def test_an_old_table_reads_with_the_legacy_values(tmp_path: Path):
     bad = [ln for ln in r.stderr.splitlines() if ": invalid: " in ln]
     assert len(bad) == 1 and "missing EPILOGUE (no legacy value declared)" in bad[0], r.stderr
     assert "FAIL: 1 invalid, 6 skipped" in r.stderr
+    # bench --table and --config refuse it too, in one line, before compiling anything
+    doc["entries"] = doc["entries"][:1]
+    table.write_text(yaml.safe_dump(doc, sort_keys=False))
+    r = subprocess.run([sys.executable, "-m", "hktune", "bench", "--table", str(table), "--tk-root", TK],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "1024x8192x8192: config is not valid in thunderkittens-sm_90.yaml: missing parameter(s) EPILOGUE" in r.stderr
+    cfg = ",".join(f"{k}={v}" for k, v in doc["entries"][0]["config"].items())
+    r = subprocess.run([sys.executable, "-m", "hktune", "compile", "--arch", "sm_90", "--family", "thunderkittens",
+                        "--tk-root", TK, "--config", cfg], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 2 and "missing parameter(s) EPILOGUE" in r.stderr and r.stderr.count("\n") == 1
