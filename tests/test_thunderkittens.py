@@ -185,3 +185,9 @@ def test_an_old_table_reads_with_the_legacy_values(tmp_path: Path):
     r = subprocess.run([sys.executable, "-m", "hktune", "compile", "--arch", "sm_90", "--family", "thunderkittens",
                         "--tk-root", TK, "--config", cfg], capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 2 and "missing parameter(s) EPILOGUE" in r.stderr and r.stderr.count("\n") == 1
+    # compile --space: an opt-in space's knobs (SPLIT_K 1/2/4); its values are checked there
+    cfg += ",EPILOGUE=2,SCHED=1,SPLIT_K=3"
+    r = subprocess.run([sys.executable, "-m", "hktune", "compile", "--arch", "sm_90", "--family", "thunderkittens",
+                        "--tk-root", TK, "--space", str(ROOT / "bench" / "tk-sched.yaml"), "--config", cfg],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 2 and "tk-sched.yaml: SPLIT_K=3 not in [1, 2, 4]" in r.stderr, r.stderr

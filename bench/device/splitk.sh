@@ -23,7 +23,7 @@ memcheck:t256x128sk2:$(cfg 2 2 4 2 1 128 1 1 0 2):1024x2048x512"
 t0=$(date +%s)
 for line in $SAN; do
   IFS=: read tool name config shape <<< "$line"
-  ( python3 -m hktune compile --arch sm_90 --family thunderkittens --tk-root .tk --config $config --json > $R/$tool-$name.compile.json 2> $R/$tool-$name.compile.err
+  ( python3 -m hktune compile --arch sm_90 --family thunderkittens --tk-root .tk --space bench/tk-sched.yaml --config $config --json > $R/$tool-$name.compile.json 2> $R/$tool-$name.compile.err
     lib=$(python3 -c "import json,sys; print(json.load(open('$R/$tool-$name.compile.json'))[0]['artifact'])" 2>/dev/null)
     if [ -z "$lib" ]; then echo "COMPILE FAILED" > $R/$tool-$name.log; exit; fi
     extra=""; [ $tool = racecheck ] && extra="--racecheck-report all"
