@@ -18,6 +18,15 @@ from hktune.run.targets import open_workers
 
 REPEATS = 50  # hktune.run.measure.Settings.repeats: the same default as `hktune sweep` and the search
 
+def _stored(space, cfg: dict[str, int], where: str, shape: tuple[int, int, int]) -> dict[str, int]:  # noqa: ANN001
+    """A table entry's config: a param added since takes its legacy value, else it is refused."""
+    cfg = space.complete(cfg)
+    bad = space.violations(cfg)
+    if bad:
+        raise Fail(f"table entry {where} {shape[0]}x{shape[1]}x{shape[2]}: config is not valid in {space.path.name}: {bad[0]}")
+    return cfg
+
+
 @click.command()
 @click.option("--arch", cls=ArchOption, default=None, callback=check_arch, help="with --config: the arch")
 @click.option("--family", default=None, help="with --config: template family (default: the one serving --arch)")
@@ -53,7 +62,7 @@ def bench(arch: str | None, family: str | None, config_text: str | None, m: int 
         for arch_, fam_name, cfg, shape, entry in jobs_:
             tgt, builder = setup(arch_, fam_name, roots, None, dtype=entry.key.dtype if entry else "bf16")
             fam, space = tgt.family, tgt.space
-            cfg = cfg or parse_config(config_text, space)
+            cfg = parse_config(config_text, space) if cfg is None else _stored(space, cfg, f"{fam_name} {arch_}", shape)
             bad = space.shape_violations(cfg, *shape)
             if bad:
                 raise Fail(f"config is not legal for {shape[0]}x{shape[1]}x{shape[2]}: {bad[0]}")

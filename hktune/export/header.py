@@ -12,6 +12,7 @@ from hktune.errors import BadInput
 
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -329,7 +330,8 @@ def export_header(
     body = [_HELPERS, "\n"]
     for fam, arch in pairs:
         space = space_for(fam, arch)
-        mine = [e for e in kept if (e.key.family, e.key.arch) == (fam, arch)]
+        # a param added since an entry was stored takes its legacy value (Space.complete)
+        mine = [replace(e, config=space.complete(e.config)) for e in kept if (e.key.family, e.key.arch) == (fam, arch)]
         for e in mine:
             bad = space.violations(e.config)
             if bad:
