@@ -27,6 +27,9 @@ _INT_MAX = 2**31 - 1    # the C ABI takes int M, N, K
 _ALIGN = 16             # bytes: GPU kernels load 16-byte vectors (cp.async, buffer loads)
 _padded_bt = DerivedCache()  # weights padded once, not per call
 FP8 = dtypes.get("fp8_e4m3")
+# The plain dtypes (same element type in and out, no extra operands) gemm_abt serves, by torch dtype:
+# bf16 today; another such entry in hktune.dtypes is served with no edit here.
+_PLAIN = {d.in_torch: d for d in dtypes.DTYPES.values() if not d.extra_operands and d.torch_name == d.out_torch_name}
 
 
 def _fallback(A: torch.Tensor, Bt: torch.Tensor, reason: str, detail: str = "", extra: tuple = ()) -> torch.Tensor:
@@ -59,9 +62,11 @@ def gemm_abt(A: torch.Tensor, Bt: torch.Tensor) -> torch.Tensor:
     """A [M,K] @ Bt [N,K]^T -> C [M,N] through the tuned kernel where the tables allow it."""
     if A.dim() != 2 or Bt.dim() != 2 or A.shape[1] != Bt.shape[1]:
         raise ValueError(f"hktune::gemm_abt: expected A [M,K] and Bt [N,K], got {tuple(A.shape)} and {tuple(Bt.shape)}")
-    if A.dtype != torch.bfloat16 or Bt.dtype != torch.bfloat16:
-        return _fallback(A, Bt, "dtype", f"{A.dtype}/{Bt.dtype}: tuned kernels are bf16 only")
-    return _run(A, Bt, dtypes.DEFAULT, ())
+    dt = _PLAIN.get(A.dtype)
+    if dt is None or Bt.dtype != A.dtype:
+        served = ", ".join(str(t) for t in _PLAIN)
+        return _fallback(A, Bt, "dtype", f"{A.dtype}/{Bt.dtype}: tuned kernels take {served} (fp8: scaled_gemm_abt)")
+    return _run(A, Bt, dt, ())
 
 
 def check_scaled(A: torch.Tensor, Bt: torch.Tensor, scale_a: torch.Tensor, scale_b: torch.Tensor) -> None:
@@ -85,10 +90,10 @@ def scaled_gemm_abt(A: torch.Tensor, Bt: torch.Tensor, scale_a: torch.Tensor, sc
     tuned fp8 kernel where the tables allow it, else torch._scaled_mm with the same scales."""
     check_scaled(A, Bt, scale_a, scale_b)
     # The kernel reads each scale through a pointer: one contiguous float32 element.
-    return _run(A, Bt, FP8.name, (scale_a.reshape(1).contiguous(), scale_b.reshape(1).contiguous()))
+    return _run(A, Bt, FP8, (scale_a.reshape(1).contiguous(), scale_b.reshape(1).contiguous()))
 
 
-def _run(A: torch.Tensor, Bt: torch.Tensor, dtype: str, extra: tuple) -> torch.Tensor:
+def _run(A: torch.Tensor, Bt: torch.Tensor, dt: dtypes.DType, extra: tuple) -> torch.Tensor:
     """The plan for (arch, dtype, M, N, K), carried out: the tuned kernel (padded if need be) with
     the dtype's extra operands after C (hktune.dtypes.kernel_args), or the vendor call."""
     M, K = A.shape
@@ -102,12 +107,12 @@ def _run(A: torch.Tensor, Bt: torch.Tensor, dtype: str, extra: tuple) -> torch.T
         return _fallback(A, Bt, "empty", "", extra)
     if max(M, N, K) > _INT_MAX:
         return _fallback(A, Bt, "too_large", "M, N and K must fit a C int", extra)
-    p = planning.plan_for(M, N, K, arch, dtype)
+    p = planning.plan_for(M, N, K, arch, dt.name)
     if p.kind == "fallback":
         return _fallback(A, Bt, p.reason, p.detail, extra)
     assert p.entry is not None and p.family is not None and p.space is not None and p.run_shape is not None
     try:
-        lib = kernels.library(p.family, arch, p.space, p.entry.config, dtype)
+        lib = kernels.library(p.family, arch, p.space, p.entry.config, dt.name)
     except kernels.KernelUnavailable as e:
         log.warning("hktune.torch: %s; using the vendor call for this config from now on", e)
         planning.mark_failed(p, str(e))
@@ -118,7 +123,7 @@ def _run(A: torch.Tensor, Bt: torch.Tensor, dtype: str, extra: tuple) -> torch.T
         Btp = _padded_bt.get(Bt, lambda t: _pad(t, Np, Kp), Np, Kp) if (Np, Kp) != (N, K) else _ready(Bt, "Bt")
     else:
         Ap, Btp = _ready(A, "A"), _ready(Bt, "Bt")
-    C = torch.empty(Mp, Np, device=A.device, dtype=torch.bfloat16)
+    C = torch.empty(Mp, Np, device=A.device, dtype=dt.out_torch)
     try:
         if A.device.type == "cuda":
             with torch.cuda.device(A.device):  # the kernel launches on the current device

@@ -1,4 +1,6 @@
-"""Decide, per (arch, M, N, K), how a GEMM runs: a tuned kernel, a padded one, or torch.
+"""Decide, per (arch, dtype, M, N, K), how a GEMM runs: a tuned kernel, a padded one, or torch.
+Only the verified entries of the GEMM's dtype count (bf16, or fp8_e4m3 for the scaled op), each
+family resolved as it serves that dtype (its kernel and space for it).
 
 The rule (docs/torch.md):
   1. tuned: the header's lookup (:func:`hktune.export.header.pick`) finds an entry legal for the shape
@@ -6,7 +8,7 @@ The rule (docs/torch.md):
   2. padded: else the shape is padded with zeros up to the smallest (by FLOPs) shape that some
      tuned config is legal for, if that adds at most ``pad_limit`` (default 12.5%) FLOPs; the
      lookup then picks the config at the padded shape;
-  3. fallback: else torch.matmul, with the reason.
+  3. fallback: else the dtype's vendor call (torch.matmul; torch._scaled_mm for fp8_e4m3), with the reason.
 Never slower (``Settings.faster_only``, on by default): a tuned or padded plan stands only when its
 entry's stored paired ratio is significantly above 1 -- the lower end of its 95% CI above 1 (above
 1 + the extra FLOPs, when padded); otherwise the GEMM goes to torch and the plan says why, e.g.
