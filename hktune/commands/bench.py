@@ -42,19 +42,7 @@ def bench(arch: str | None, family: str | None, dtype: str | None, config_text: 
     the kernel, the inputs and the vendor call (bf16: torch.matmul; fp8_e4m3: torch._scaled_mm)."""
     from tabulate import tabulate
 
-    if table:
-        existing_table(table)
-        if config_text or arch or any((m, n, k)):
-            raise Fail("--table times the table's entries: --arch, --config, --m, --n and --k do not apply with it")
-        jobs_ = [(e.key.arch, e.key.family, e.key.dtype, e.config, (e.key.m, e.key.n, e.key.k), e)
-                 for e in tbl.load(table) if dtype is None or e.key.dtype == dtype]
-        if not jobs_:
-            raise Fail(f"no entries of dtype {dtype} in {table}")
-    elif config_text and arch and (shapes_text or (m and n and k)):
-        shapes = [(m, n, k)] if not shapes_text else [_shape(s) for s in shapes_text.split(",") if s.strip()]
-        jobs_ = [(arch, family, dtype or "bf16", None, shape, None) for shape in shapes]
-    else:
-        raise Fail("give --table, or --arch, --config and --m, --n, --k (or --shapes)")
+    jobs_ = _jobs(table, arch, family, dtype, config_text, (m, n, k), shapes_text)
     rows, out = [], []
     workers: dict[str, Worker] = {}
     try:
@@ -101,6 +89,25 @@ def bench(arch: str | None, family: str | None, dtype: str | None, config_text: 
 
 
 command = bench
+
+
+def _jobs(table: Path | None, arch: str | None, family: str | None, dtype: str | None, config_text: str | None,
+          mnk: tuple[int | None, int | None, int | None], shapes_text: str | None) -> list[tuple]:
+    """(arch, family, dtype, config or None, shape, entry or None) per measurement: a table's entries
+    (those of ``dtype`` when given), or one --config at each shape (dtype default bf16)."""
+    if table:
+        existing_table(table)
+        if config_text or arch or any(mnk):
+            raise Fail("--table times the table's entries: --arch, --config, --m, --n and --k do not apply with it")
+        jobs = [(e.key.arch, e.key.family, e.key.dtype, e.config, (e.key.m, e.key.n, e.key.k), e)
+                for e in tbl.load(table) if dtype is None or e.key.dtype == dtype]
+        if not jobs:
+            raise Fail(f"no entries of dtype {dtype} in {table}")
+        return jobs
+    if config_text and arch and (shapes_text or all(mnk)):
+        shapes = [mnk] if not shapes_text else [_shape(s) for s in shapes_text.split(",") if s.strip()]
+        return [(arch, family, dtype or "bf16", None, shape, None) for shape in shapes]
+    raise Fail("give --table, or --arch, --config and --m, --n, --k (or --shapes)")
 
 
 def _shape(text: str) -> tuple[int, int, int]:
