@@ -33,7 +33,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--family", default=None)
-    ap.add_argument("--dtype", default="bf16", help="passed to search (`hktune bench` times bf16 configs only: no --baseline with another dtype)")
+    ap.add_argument("--dtype", default="bf16", help="passed to search and to the --baseline bench")
     ap.add_argument("--shapes", default=SHAPES)
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--timeout", type=float, default=25.0, help="seconds of searching per shape (then the tournament)")
@@ -79,7 +79,8 @@ def main() -> int:
             "sanitizer": (entry or {}).get("sanitizer"),
         })
     if args.baseline:
-        r = hk("bench", "--arch", args.arch, *fam, "--config", args.baseline, "--shapes", args.shapes, "--json")
+        r = hk("bench", "--arch", args.arch, *fam, "--dtype", args.dtype, "--config", args.baseline, "--shapes", args.shapes,
+               "--json")
         (args.out / "baseline.log").write_text(r.stderr + r.stdout)
         try:
             base = {f"{b['m']}x{b['n']}x{b['k']}": b for b in json.loads(r.stdout)}
