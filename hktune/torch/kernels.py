@@ -35,7 +35,9 @@ def _builder(family: Family, arch: str, space: Space, dtype: str) -> Builder:
 
 def library(family: Family, arch: str, space: Space, config: dict[str, int], dtype: str = dtypes.DEFAULT) -> Library:
     """The loaded library for one config of ``family`` as it serves ``dtype`` (its kernel for that
-    dtype: hktune.family.Family.for_dtype), built on first use, then from the cache."""
+    dtype: hktune.family.Family.for_dtype), built on first use, then from the cache. A stored config
+    lacking a param added since takes the param's legacy value (Space.complete)."""
+    config = space.complete(config)
     ck = (family.name, arch, dtype, tuple(sorted(config.items())))
     lib = _by_config.get(ck)
     if lib is not None:
