@@ -42,11 +42,11 @@ ROOT = Path(__file__).resolve().parents[1]
 FAMILY_DIR = ROOT / "kernels/thunderkittens"
 FAMILY = FAMILY_DIR / "family.yaml"
 PARAMS = ["M_BLOCK", "N_BLOCK", "STAGES", "SUPER_M", "PERSISTENT", "PRODUCER_REGS",
-          "CONSUMER_REGS", "EPILOGUE", "SCHED", "WG_M", "CLUSTER_M", "CLUSTER_N", "ORDER", "MMA_LAG"]
+          "CONSUMER_REGS", "EPILOGUE", "SCHED", "WG_M", "CLUSTER_M", "CLUSTER_N", "ORDER", "MMA_LAG", "SPLIT_K"]
 
 
-def cfg(mb, nb, st, sm, pers=1, pr=40, cr=232, epi=1, sched=0, wgm=64, cm=1, cn=1, order=0, lag=0):
-    return dict(zip(PARAMS, (mb, nb, st, sm, pers, pr, cr, epi, sched, wgm, cm, cn, order, lag)))
+def cfg(mb, nb, st, sm, pers=1, pr=40, cr=232, epi=1, sched=0, wgm=64, cm=1, cn=1, order=0, lag=0, sk=1):
+    return dict(zip(PARAMS, (mb, nb, st, sm, pers, pr, cr, epi, sched, wgm, cm, cn, order, lag, sk)))
 
 
 def tile(params):
@@ -100,6 +100,15 @@ CONFIGS.update({
     "pp64x256cm2": cfg(2, 4, 4, 8, epi=2, sched=2, cm=2),
     "pp128x128": cfg(2, 2, 6, 8, epi=2, sched=2, wgm=128),
     "pp128x128cm2e1": cfg(2, 2, 6, 8, epi=1, sched=2, wgm=128, cm=2),
+    # split-K (SPLIT_K > 1: (tile, K slice) work units, in-order fixup in an fp32 workspace;
+    # bench/device/splitk.sh), each next to its SPLIT_K=1 config above
+    "k1cm2e2sk2": cfg(2, 4, 4, 8, epi=2, sched=1, cm=2, sk=2),
+    "k1cm2e2sk4": cfg(2, 4, 4, 8, epi=2, sched=1, cm=2, sk=4),
+    "pp64x256sk2": cfg(2, 4, 4, 8, epi=2, sched=2, sk=2),
+    "pp64x256sk4": cfg(2, 4, 4, 8, epi=2, sched=2, sk=4),
+    "t256x128sk2": cfg(2, 2, 4, 8, epi=2, sched=1, wgm=128, sk=2),     # two m64 halves per consumer
+    "k1e0sk4": cfg(2, 4, 4, 8, epi=0, sched=1, sk=4),                   # registers -> global epilogue
+    "k1cn2lagsk2": cfg(2, 4, 4, 8, epi=1, sched=1, cn=2, lag=1, sk=2),
 })
 SHAPES = "4096x4096x4096,8192x8192x8192,4096x14336x4096,16384x8192x1024,2048x2048x2048"
 
@@ -214,6 +223,8 @@ def worker(a):
         rcs.append(gemm(A, Bt, C, BM // 2, BN, 64))
     if params["CLUSTER_N"] > 1:
         rcs.append(gemm(A, Bt, C, BM, BN // 2, 64))
+    if params["SPLIT_K"] > 1:       # K not a whole number of k steps per slice
+        rcs.append(gemm(A, Bt, C, BM, BN, 64 * (params["SPLIT_K"] - 1)))
     torch.cuda.synchronize()
     res["illegal_rcs"] = rcs
     res["illegal_refused"] = bool(all(rc != 0 for rc in rcs) and (C == 7).all().item())
@@ -240,21 +251,28 @@ def worker(a):
             r.update(err=None, bad=None, ok=False)
         else:
             rel, bad = verify(A, Bt, C)
-            r.update(err=rel, bad=bad, ok=bool(rel < 1e-2 and bad == 0))
+            # deterministic: a second launch on the same inputs gives the same bits (split-K sums
+            # its slices in one fixed order)
+            C2 = torch.full_like(C, float("nan"))
+            rc2 = gemm(A, Bt, C2)
+            torch.cuda.synchronize()
+            same = bool(rc2 == 0 and torch.equal(C.view(torch.int16), C2.view(torch.int16)))
+            r.update(err=rel, bad=bad, deterministic=same, ok=bool(rel < 1e-2 and bad == 0 and same))
         res["checks"].append(r)
         dump()
         return r
 
     sms = torch.cuda.get_device_properties(0).multi_processor_count
-    S, st = params["SUPER_M"], params["STAGES"]
-    check(BM, BN, 64, "one tile, one k step")
+    S, st, sk = params["SUPER_M"], params["STAGES"], params["SPLIT_K"]
+    check(BM, BN, 64 * sk, "one tile, one k step" + (" per K slice" if sk > 1 else ""))
     # 2 full SUPER_M groups + a ragged group of 3 block-rows; enough block-columns that
     # tiles > SMs (persistent blocks take several tiles); K wraps the ring several times
+    # (split-K: within every slice)
     rows = 2 * S + 3
     cols = max(5, _ceil_div(sms + 13, rows))
-    check(rows * BM, cols * BN, (2 * st + 3) * 64, "multi-block, ragged SUPER_M, tiles > SMs")
+    check(rows * BM, cols * BN, (2 * st + 3) * 64 * sk, "multi-block, ragged SUPER_M, tiles > SMs")
     # several tiles per block (ping-pong alternation, the ring's phase carried across tiles)
-    check(16 * BM, _ceil_div(4 * sms, 16) * BN, (st + 1) * 64, "tiles > 4x SMs, ring wraps across tiles")
+    check(16 * BM, _ceil_div(4 * sms, 16) * BN, (st + 1) * 64 * sk, "tiles > 4x SMs, ring wraps across tiles")
 
     # ---- timing: ABBA rounds against torch.matmul, inputs rotated over > 2x L2
     l2 = getattr(torch.cuda.get_device_properties(0), "L2_cache_size", 50 << 20)

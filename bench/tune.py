@@ -33,7 +33,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--family", default=None)
-    ap.add_argument("--dtype", default="bf16", help="passed to search (`hktune bench` times bf16 configs only: no --baseline with another dtype)")
+    ap.add_argument("--dtype", default="bf16", help="passed to search and to the --baseline bench")
     ap.add_argument("--shapes", default=SHAPES)
     ap.add_argument("--trials", type=int, default=30)
     ap.add_argument("--timeout", type=float, default=25.0, help="seconds of searching per shape (then the tournament)")
@@ -41,6 +41,7 @@ def main() -> int:
     ap.add_argument("--arch", default="sm_90")
     ap.add_argument("--strategy", default=None)
     ap.add_argument("--no-sanitize", action="store_true", help="pass --no-sanitize to every search")
+    ap.add_argument("--space", default=None, help="passed to search: another space file (e.g. bench/tk-sched.yaml)")
     ap.add_argument("--baseline", default=None, help="a config timed beside the tuned one (e.g. the family's default)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -54,7 +55,7 @@ def main() -> int:
         cmd = ["search", "--arch", args.arch, *fam, "--dtype", args.dtype, "--m", str(m), "--n", str(n), "--k", str(k), "--trials", str(args.trials),
                "--timeout", str(args.timeout), "--tournament-rounds", str(args.tournament_rounds), "--table", str(table),
                "--storage", storage, "--quiet", *(["--strategy", args.strategy] if args.strategy else []),
-               *(["--no-sanitize"] if args.no_sanitize else [])]
+               *(["--no-sanitize"] if args.no_sanitize else []), *(["--space", args.space] if args.space else [])]
         proc = hk(*cmd)
         wall = time.perf_counter() - t0
         (args.out / f"search-{shape}.log").write_text(proc.stderr + proc.stdout)
@@ -79,7 +80,8 @@ def main() -> int:
             "sanitizer": (entry or {}).get("sanitizer"),
         })
     if args.baseline:
-        r = hk("bench", "--arch", args.arch, *fam, "--config", args.baseline, "--shapes", args.shapes, "--json")
+        r = hk("bench", "--arch", args.arch, *fam, "--dtype", args.dtype, "--config", args.baseline, "--shapes", args.shapes,
+               "--json")
         (args.out / "baseline.log").write_text(r.stderr + r.stdout)
         try:
             base = {f"{b['m']}x{b['n']}x{b['k']}": b for b in json.loads(r.stdout)}
@@ -90,6 +92,8 @@ def main() -> int:
             row["baseline_ratio"] = b.get("ratio") and round(b["ratio"], 4)
             row["baseline_ci"] = b.get("ratio_lo") and [round(b["ratio_lo"], 4), round(b["ratio_hi"], 4)]
             row["baseline_tflops"] = b.get("tflops") and round(b["tflops"], 1)
+            # the tuner's gain over the baseline: tuned ratio / baseline ratio (same vendor, same method)
+            row["gain"] = row["ratio"] and row["baseline_ratio"] and round(row["ratio"] / row["baseline_ratio"], 4)
     date = datetime.now(timezone.utc).isoformat(timespec="seconds")
     (args.out / "summary.json").write_text(json.dumps({"date": date, "args": vars(args) | {"out": str(args.out)}, "rows": rows},
                                                       indent=1, default=str))
@@ -99,13 +103,13 @@ def main() -> int:
     lines = [f"# {args.family or 'default'} family tuned vs the vendor BLAS ({date})", "",
              f"device: {next((r['device'] for r in rows if r['device']), {})}; trials {args.trials}, "
              f"search timeout {args.timeout} s per shape, tournament <= {args.tournament_rounds} rounds", "",
-             "| M x N x K | tuned TFLOP/s | vendor TFLOP/s | paired ratio (95% CI) | tournament | baseline ratio (95% CI) | evaluated | compile s | wall s | config |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| M x N x K | tuned TFLOP/s | vendor TFLOP/s | paired ratio (95% CI) | tournament | baseline TFLOP/s | baseline ratio (95% CI) | gain over baseline | evaluated | compile s | wall s | config |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         cfg = " ".join(f"{k}={v}" for k, v in (r["config"] or {}).items())
         tour = "" if r["rounds"] is None else f"{r['rounds']} rounds" + (", tie" if r["tie"] else "")
         lines.append(f"| {r['shape']} | {r['tflops']} | {r['vendor_tflops']} | {r['ratio']} ({ci(r['ratio_lo'], r['ratio_hi'])}) | "
-                     f"{tour} | {r.get('baseline_ratio')} ({ci(*(r.get('baseline_ci') or [None, None]))}) | {r['evaluated']} | "
+                     f"{tour} | {r.get('baseline_tflops')} | {r.get('baseline_ratio')} ({ci(*(r.get('baseline_ci') or [None, None]))}) | {r.get('gain')} | {r['evaluated']} | "
                      f"{r['compile_s']} | {r['wall_s']} | {cfg} |")
     (args.out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -13,6 +13,8 @@ The interface (every consumer goes through it; nothing else in hktune knows what
     frobenius_max             relative Frobenius error above which a result is wrong
     layouts                   the layouts it serves ("ABt": A [M,K], Bt [N,K], C [M,N], row-major)
     vendor_name               the vendor call's name in table entries ("torch.matmul")
+    extra_operands, extra_doc the C names of the extra kernel operands (kernel_args) and what they
+                              are: the launch signature ``hktune export`` writes for the dtype
 
 ``DType`` methods (torch is imported inside them: the command line must not pay for it)
     random_inputs(m, n, k, device, generator) -> Inputs
@@ -60,6 +62,8 @@ class DType:
     frobenius_max: float     # relative Frobenius error above which a result is wrong
     layouts: tuple[str, ...] = ("ABt",)
     vendor_name: str = "torch.matmul"   # what vendor() calls, as the table's entries name it
+    extra_operands: tuple[str, ...] = ()  # names of kernel_args in the C ABI (after C), e.g. scale_a
+    extra_doc: str = ""                   # what they are, for the exported header's launch signature
 
     # -- torch side (runs in the worker) ---------------------------------------------------------
     @property
@@ -125,6 +129,9 @@ class ScaledFP8(DType):
     measured is the kernel's alone (accumulation order and bf16 output), not the quantisation's."""
 
     fmax: float = 448.0
+    extra_operands: tuple[str, ...] = ("scale_a", "scale_b")
+    extra_doc: str = ("scale_a, scale_b: device pointers to one float32 each (per-tensor scales of A and Bt); "
+                      "C = scale_a * scale_b * (A Bt^T)")
 
     def random_inputs(self, m: int, n: int, k: int, device: Any, generator: Any) -> Inputs:
         import torch

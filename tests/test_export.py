@@ -60,7 +60,7 @@ ENTRIES = [
 def space_for(tmp_path: Path):
     path = tmp_path / "space.yaml"
     path.write_text(SPACE)
-    return lambda family, arch: load_space(path, arch)
+    return lambda family, arch, dtype="bf16": load_space(path, arch)
 
 
 def compile_and_run(tmp_path: Path, header: str, main: str, stdin: str = "", name: str = "t") -> str:
@@ -179,14 +179,16 @@ def test_odd_names_several_archs_and_headers(tmp_path: Path, space_for) -> None:
     assert ident("gfx90a:xnack-") == "gfx90a_xnack" and ident("hip-kittens") == "hip_kittens" and ident("90a") == "x90a"
     a = export_header([entry(1024, 1024, 1024, 64, 64, 32, 1.0, family="hip-kittens", arch="gfx90a:xnack-"),
                        entry(1024, 1024, 1024, 64, 64, 32, 1.0, family="cuda", arch="sm_90"),
-                       entry(1024, 1024, 1024, 64, 64, 32, 1.0, dtype="fp16")], space_for)
+                       entry(1024, 1024, 1024, 64, 64, 32, 1.0, dtype="fp8_e4m3")], space_for)
     b = export_header([entry(512, 512, 512, 32, 32, 16, 1.0, family="host", arch="x86_64")], space_for)
     (tmp_path / "b.h").write_text(b)
     main = """
 #include "b.h"  // a second generated header in the same translation unit
 static_assert(hktune::lookup_hip_kittens_gfx90a_xnack(1024, 1024, 1024)->BLOCK_M == 64, "");
 static_assert(hktune::has_cuda_sm_90(1024, 1024, 1024), "");
-static_assert(hktune::has_cuda_sm_90_fp16_ABt(1024, 1024, 1024), "other dtypes get a suffix");
+static_assert(hktune::has_cuda_sm_90_fp8_e4m3_ABt(1024, 1024, 1024), "other dtypes get a suffix");
+static_assert(hktune::lookup_cuda_sm_90_fp8_e4m3_ABt(1024, 1024, 1024)->BLOCK_M == 64, "and their own struct");
+static_assert(sizeof(hktune::sm_90::CudaFp8E4m3ABtConfig) == 4 * sizeof(int), "");
 static_assert(hktune::lookup_host_x86_64(512, 512, 512)->K_STEP == 16, "");
 static_assert(sizeof(hktune::gfx90a_xnack::HipKittensConfig) == 4 * sizeof(int), "3 params + 1 derived");
 int main() {}

@@ -66,6 +66,11 @@ def test_violations_name_the_broken_constraint(space):
     ("params: {A: [1, 2]\n", "not valid YAML"),
     ("params: {A: [1, 2]}\nlimits: {gfx942: {x: 1}}", "no limits for arch sm_90"),
     ("params: {A: [1, 2]}\nseeds: [{A: 3}]", "seed"),
+    ("params: {A: [1, 2]}\nlegacy: {B: 1}", "legacy B: not a param"),
+    ("params: {A: [1, 2]}\nlegacy: {A: 3}", "legacy A=3: not one of its values"),
+    ("params: {A: [1, 2]}\nlegacy: {A: '1'}", "not an integer"),
+    ("params: {A: [1, 2]}\nlegacy: [A]", "legacy"),
+    ("params: {A: [1, 2]}\nlegasy: {A: 1}", "unknown key"),
 ])
 def test_malformed_space_files_fail_with_one_line(tmp_path, body, message):
     p = tmp_path / "bad.yaml"
@@ -82,3 +87,21 @@ def test_repo_spaces_load_and_have_valid_configs():
         for arch in fam.archs:
             s = fam.space(arch)
             assert s.enumerate(), f"{fam.name}/{arch} has no valid config"
+
+
+def test_a_stored_config_takes_the_legacy_value_of_a_param_added_since(tmp_path):
+    """Only a param the space declares a legacy value for is filled in; a config lacking any other
+    param (or carrying an unknown one) is still refused by violations()."""
+    p = tmp_path / "s.yaml"
+    p.write_text(SPACE.replace("  WAIT: [0, 1, 2, 3]\n", "  WAIT: [0, 1, 2, 3]\n  SPLIT: [1, 2]\n")
+                 + "legacy: {SPLIT: 1, WAIT: 0}\n")
+    space = load_space(p, "sm_90")
+    old = {"BLOCK_M": 16, "BLOCK_N": 16, "WARPS": 1, "PREFETCH": 2, "WAIT": 1}
+    done = space.complete(old)
+    assert done == {**old, "SPLIT": 1} and list(done) == space.names and not space.violations(done)
+    assert space.complete({**old, "SPLIT": 2})["SPLIT"] == 2          # a stored value always wins
+    assert space.complete({k: v for k, v in old.items() if k != "WAIT"})["WAIT"] == 0
+    partial = space.complete({k: v for k, v in old.items() if k != "WARPS"})
+    assert space.violations(partial) == ["missing parameter(s) WARPS"]
+    assert "unknown" in space.violations(space.complete({**old, "X": 1}))[0]
+    assert old == {"BLOCK_M": 16, "BLOCK_N": 16, "WARPS": 1, "PREFETCH": 2, "WAIT": 1}  # not mutated

@@ -18,6 +18,9 @@ from hktune.record import table as tbl
 from hktune.sweep.sweep import IMPROVED, PASS, REGRESSION, SweepError, judge, parse_shapes, provenance_diff  # noqa: F401
 
 SHAPE = ["--m", "64", "--n", "64", "--k", "64"]
+# a valid config of the cuda family (its configs are checked before the missing GPU skips it)
+CUDA_CONFIG = {"BLOCK_M": 64, "BLOCK_N": 64, "K_STEP": 32, "WARPS_M": 2, "WARPS_N": 2, "PREFETCH": 2, "WAIT": 1,
+               "OCCUPANCY": 1, "GROUP_M": 8}
 
 
 def hk(*args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -197,7 +200,7 @@ def _failure(case: ET.Element) -> ET.Element | None:
 @pytest.mark.slow
 def test_clean_table_passes_and_skips_are_reported(injected_timing, tmp_path):
     measured = injected_timing
-    sm90 = _variant(measured, (256, 256, 256))
+    sm90 = _variant(measured, (256, 256, 256), config=CUDA_CONFIG)
     sm90["key"].update(family="cuda", arch="sm_90")
     table = _table(tmp_path / "t.yaml", [measured, sm90])
     before = table.read_text()
@@ -308,7 +311,7 @@ def test_bad_input_and_nothing_selected(measured, tmp_path, args, code, message)
 
 @pytest.mark.slow
 def test_only_skipped_entries_exit_3_with_the_reason(measured, tmp_path):
-    sm90 = _variant(measured)
+    sm90 = _variant(measured, config=CUDA_CONFIG)
     sm90["key"].update(family="cuda", arch="sm_90")
     r = hk("sweep", "--table", str(_table(tmp_path / "t.yaml", [sm90])), "--junit", str(tmp_path / "j.xml"))
     assert r.returncode == 3 and "every selected entry was skipped: --arch sm_90 needs an NVIDIA GPU" in r.stderr

@@ -98,3 +98,96 @@ def test_schedule_knobs_compile_without_spills(tmp_path: Path):
         assert o.ok, o.log_tail()
         assert o.reason is None, o.reason
         assert int(o.resources.get("registers") or 0) == 168        # 384 threads: the launch cap
+
+
+def test_split_k_is_opt_in_legal_per_shape_and_learnt_by_the_prior():
+    """SPLIT_K > 1 only in bench/tk-sched.yaml and only with sched.cuh; a slice is whole k steps and
+    fills the ring; the prior charges the fixup but wants the units when the tiles cannot fill the
+    SMs."""
+    from hktune.space.prior import estimate
+
+    default = load_family(ROOT / "kernels" / "thunderkittens").space("sm_90")
+    assert default.legacy["SPLIT_K"] == 1
+    assert {c["SPLIT_K"] for c in default.enumerate((16384, 8192, 1024))} == {1}
+    space = load_space(ROOT / "bench" / "tk-sched.yaml", "sm_90")
+    valid = space.enumerate((4096, 14336, 4096))
+    assert {c["SPLIT_K"] for c in valid} == {1, 2, 4}
+    assert all(c["SCHED"] > 0 for c in valid if c["SPLIT_K"] > 1)
+    c4 = dict(space.seeds[0], EPILOGUE=2, SCHED=1, CLUSTER_M=2, SPLIT_K=4)     # STAGES=4
+    assert not space.violations(c4)
+    assert not space.shape_violations(c4, 4096, 4096, 1024)                 # 4 slices of 4 k steps
+    assert space.shape_violations(c4, 4096, 4096, 768)                      # 3 k steps < STAGES
+    assert space.shape_violations(c4, 4096, 4096, 64 * 18)                  # 18 k steps: not 4 slices
+    ks = [dict(c4, SPLIT_K=k) for k in (1, 2, 4)]
+    few = estimate(space, ks, (1024, 1024, 16384))        # 16 cluster tiles on 132 SMs
+    many = estimate(space, ks, (8192, 8192, 8192))        # 1024 tiles: nothing to gain, fixup to pay
+    assert few[0] < few[1] < few[2] and many[0] > many[1] > many[2]
+
+
+@needs_tk
+def test_split_k_compiles_without_spills(tmp_path: Path):
+    """The fixup path of a cluster pair (cooperative, store drain, a k step in flight) at SPLIT_K=2
+    and of ping-pong consumers of 128 rows (two m64 halves each) at SPLIT_K=4, at the 168-register
+    launch cap of 384 threads; the library reports the knob."""
+    fam = load_family(ROOT / "kernels" / "thunderkittens")
+    space = load_space(ROOT / "bench" / "tk-sched.yaml", "sm_90")
+    base = dict(space.seeds[0])
+    configs = [dict(base, EPILOGUE=2, SCHED=1, CLUSTER_M=2, MMA_LAG=1, SPLIT_K=2),
+               dict(base, N_BLOCK=2, STAGES=6, EPILOGUE=2, SCHED=2, WG_M=128, MMA_LAG=1, SPLIT_K=4)]
+    for c in configs:
+        assert not space.violations(c), space.violations(c)
+    with Builder(make_target(fam, "sm_90", space, include_dirs=fam.include_dirs("sm_90", {"thunderkittens": TK})),
+                 jobs=2, cache=tmp_path / "cache") as b:
+        outcomes = list(b.build_many(configs))
+    for o in outcomes:
+        assert o.ok, o.log_tail()
+        assert o.reason is None, o.reason                           # no spills
+        assert int(o.resources.get("registers") or 0) == 168
+        assert f"SPLIT_K={o.config['SPLIT_K']}" in (o.artifact.parent / "build.log").read_text()
+
+
+@needs_tk
+def test_an_old_table_reads_with_the_legacy_values(tmp_path: Path):
+    """A real table stored before the schedule knobs and SPLIT_K (2026-12-01): the sweep gets past
+    its configs (then finds no GPU here); a config missing a param without a legacy value is
+    refused in one line."""
+    import torch
+    import yaml
+
+    if torch.cuda.is_available():
+        pytest.skip("on a GPU machine the sweep would really run")
+    src = ROOT / "bench" / "results" / "tk-tune-h200-2026-12-01-final" / "sm_90.yaml"
+    doc = yaml.safe_load(src.read_text())
+    assert all("SCHED" not in e["config"] and "SPLIT_K" not in e["config"] for e in doc["entries"])
+    table = tmp_path / "old.yaml"
+    table.write_text(src.read_text())
+    env = {**os.environ, "HKTUNE_CACHE_DIR": str(tmp_path / "c")}
+    argv = [sys.executable, "-m", "hktune", "sweep", "--table", str(table), "--tk-root", TK]
+    r = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 3, r.stderr
+    assert "every selected entry was skipped: --arch sm_90 needs an NVIDIA GPU" in r.stderr
+    assert "invalid" not in r.stderr + r.stdout and table.read_text() == src.read_text()
+    del doc["entries"][0]["config"]["EPILOGUE"]
+    table.write_text(yaml.safe_dump(doc, sort_keys=False))
+    r = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 1, r.stderr
+    bad = [ln for ln in r.stderr.splitlines() if ": invalid: " in ln]
+    assert len(bad) == 1 and "missing EPILOGUE (no legacy value declared)" in bad[0], r.stderr
+    assert "FAIL: 1 invalid, 6 skipped" in r.stderr
+    # bench --table and --config refuse it too, in one line, before compiling anything
+    doc["entries"] = doc["entries"][:1]
+    table.write_text(yaml.safe_dump(doc, sort_keys=False))
+    r = subprocess.run([sys.executable, "-m", "hktune", "bench", "--table", str(table), "--tk-root", TK],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "1024x8192x8192: config is not valid in thunderkittens-sm_90.yaml: missing parameter(s) EPILOGUE" in r.stderr
+    cfg = ",".join(f"{k}={v}" for k, v in doc["entries"][0]["config"].items())
+    r = subprocess.run([sys.executable, "-m", "hktune", "compile", "--arch", "sm_90", "--family", "thunderkittens",
+                        "--tk-root", TK, "--config", cfg], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 2 and "missing parameter(s) EPILOGUE" in r.stderr and r.stderr.count("\n") == 1
+    # compile --space: an opt-in space's knobs (SPLIT_K 1/2/4); its values are checked there
+    cfg += ",EPILOGUE=2,SCHED=1,SPLIT_K=3"
+    r = subprocess.run([sys.executable, "-m", "hktune", "compile", "--arch", "sm_90", "--family", "thunderkittens",
+                        "--tk-root", TK, "--space", str(ROOT / "bench" / "tk-sched.yaml"), "--config", cfg],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 2 and "tk-sched.yaml: SPLIT_K=3 not in [1, 2, 4]" in r.stderr, r.stderr

@@ -72,3 +72,28 @@ def test_the_rule_can_be_turned_off_for_testing_kernels(tmp_path):
     ht.configure(faster_only=False)
     assert ht.plan_for(64, 64, 64, "host").kind == "tuned"
     assert planning.Settings(faster_only=True).faster_only
+
+
+def test_a_stored_config_older_than_a_knob_is_built_with_the_knobs_legacy_value(monkeypatch):
+    """hktune.torch builds an entry stored before the schedule knobs existed with their legacy
+    values (the space's legacy: map), not with a config the library would then disown."""
+    from hktune.family.family import discover
+    from hktune.space.space import load_space
+    from hktune.torch import kernels
+
+    fam = discover()["thunderkittens"]
+    space = load_space(fam.arch("sm_90").space, "sm_90")
+    old = {"M_BLOCK": 2, "N_BLOCK": 4, "STAGES": 4, "SUPER_M": 8, "PERSISTENT": 1, "PRODUCER_REGS": 40,
+           "CONSUMER_REGS": 232, "EPILOGUE": 1}                       # a 2026-12-01 table's config
+    seen = []
+
+    class Builder:
+        def build(self, config):  # noqa: ANN001, ANN202
+            seen.append(dict(config))
+            raise RuntimeError("no compiler in this test")
+
+    monkeypatch.setattr(kernels, "_builder", lambda *a: Builder())
+    with pytest.raises(kernels.KernelUnavailable):
+        kernels.library(fam, "sm_90", space, old)
+    assert seen and set(seen[0]) == set(space.names)
+    assert {k: seen[0][k] for k in space.legacy} == space.legacy and seen[0]["M_BLOCK"] == 2

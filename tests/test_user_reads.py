@@ -107,7 +107,7 @@ def test_one_study_reads_the_same_best_and_ratio_everywhere(planted, monkeypatch
 
 def test_report_of_a_planted_study_shows_its_known_values(planted):
     pytest.importorskip("matplotlib")
-    from hktune.commands.report import YLABEL
+    from hktune.commands.report_plots import YLABEL
 
     _, journal = planted
     r = run("report", STUDY, "--storage", str(journal), "--out", "rep")

@@ -18,3 +18,4 @@ python3 bench/fp8_h200.py --out $OUT/fp8/indep --shapes $SHAPES --candidates 8 -
 python3 bench/tune.py --family thunderkittens --dtype fp8_e4m3 --shapes $SHAPES --out $OUT/fp8/search --trials 16 \
   --timeout 15 --tournament-rounds 6 --no-sanitize 2>&1 | tail -12
 nvidia-smi --query-gpu=clocks.sm,power.draw,temperature.gpu --format=csv,noheader
+tar czf $OUT/fp8.tgz -C $OUT fp8 && rm -rf $OUT/fp8

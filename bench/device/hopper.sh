@@ -25,7 +25,7 @@ pp128x128lag:$(cfg x 2 2 6 8 232 2 2 128 1 1 0 1):2048x4096x192"
 t0=$(date +%s)
 for line in $SAN; do
   IFS=: read name config shape <<< "$line"
-  ( python3 -m hktune compile --arch sm_90 --family thunderkittens --tk-root .tk --config $config --json > $R/san-$name.compile.json 2> $R/san-$name.compile.err
+  ( python3 -m hktune compile --arch sm_90 --family thunderkittens --tk-root .tk --space bench/tk-sched.yaml --config $config --json > $R/san-$name.compile.json 2> $R/san-$name.compile.err
     lib=$(python3 -c "import json,sys; print(json.load(open('$R/san-$name.compile.json'))[0]['artifact'])" 2>/dev/null)
     if [ -z "$lib" ]; then echo "COMPILE FAILED" > $R/san-$name.log; exit; fi
     timeout 90 compute-sanitizer --tool racecheck --racecheck-report all python3 -m hktune.run.sanitize_launch $lib ${shape//x/ } > $R/san-$name.log 2>&1
@@ -73,3 +73,4 @@ for r in d["configs"]:
     print(f"{r['name']:15s} {knobs:19s} {r.get('regs') or 0:4d} {r.get('spills') or 0:3d} {'y' if r.get('ok') else 'N':>2s} "
           f"{cells[0]:>9s} {cells[1]:>6s} {cells[2]:>15s} {cells[3]:>6s} {race(r['name']):>8s}{why}")
 PY
+tar czf $OUT/hopper.tgz -C $OUT hopper && rm -rf $OUT/hopper

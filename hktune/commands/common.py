@@ -84,6 +84,7 @@ def parse_config(text: str, space) -> dict[str, int]:  # noqa: ANN001
             cfg[k.strip()] = int(v)
         except ValueError:
             raise Fail(f"--config: {k}={v!r} is not an integer") from None
+    cfg = space.complete(cfg)   # a knob added since the config was written takes its legacy value
     bad = space.violations(cfg)
     if bad:
         raise Fail(f"--config is not a valid config of {space.path.name}: {bad[0]}")

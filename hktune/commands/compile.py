@@ -27,12 +27,14 @@ from hktune.emulator.verify import default_shape
 @click.option("--limit", type=int, default=None, callback=positive, help="at most this many configs")
 @click.option("--jobs", type=int, default=None, callback=positive, help="parallel compiles (default: cores)")
 @tree_options
+@click.option("--space", "space_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="this space file instead of the family's (e.g. an opt-in one such as bench/tk-sched.yaml)")
 @click.option("--json", "as_json", is_flag=True, help="one JSON record per config on stdout (snake_case keys, configs as objects)")
 @click.option("--link", "link_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="hipkittens: also link each build's host + device library into DIR and dlopen it (docs/hipkittens.md)")
 def compile_(arch: str, family: str | None, dtype: str, config_text: str | None, all_: bool, m: int | None, n: int | None,
-             k: int | None, limit: int | None, jobs: int | None, roots: dict[str, str | None], as_json: bool,
-             link_dir: Path | None) -> None:
+             k: int | None, limit: int | None, jobs: int | None, roots: dict[str, str | None], space_file: Path | None,
+             as_json: bool, link_dir: Path | None) -> None:
     """Compile only (no GPU needed): one config or the whole space, with resource usage."""
     from tabulate import tabulate
 
@@ -41,7 +43,7 @@ def compile_(arch: str, family: str | None, dtype: str, config_text: str | None,
     shape = (m, n, k) if m and n and k else None
     if any((m, n, k)) and shape is None:
         raise Fail("--m, --n and --k go together")
-    target, builder = setup(arch, family, roots, jobs, dtype=dtype)
+    target, builder = setup(arch, family, roots, jobs, space_file, dtype)
     space = target.space
     if link_dir is not None and target.compiler != "hip":
         raise Fail(f"--link links HIP libraries; family {target.name} uses {target.compiler}")

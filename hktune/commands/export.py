@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from hktune.commands.common import Fail, emit_json, existing_table
-from hktune.export.header import ratio_ok, export_header, ident, ordered
+from hktune.dtypes import DTYPES
+from hktune.export.header import ABI_DTYPE_LAYOUT, ratio_ok, export_header, ident, ordered
 from hktune.family.family import resolve
 from hktune.record import table as tbl
 
@@ -18,9 +19,14 @@ from hktune.record import table as tbl
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("hktune_configs.h"), show_default=True,
               help="the header to write (its folder must exist)")
 @click.option("--min-ratio", type=float, default=0.0, show_default=True, help="leave out entries slower than this x vendor BLAS")
+@click.option("--dtype", "only", type=click.Choice(list(DTYPES)), metavar="DTYPE", multiple=True,
+              help="export only the entries of this dtype (repeat for several; default: every dtype, each under "
+                   f"its own names: {', '.join(DTYPES)})")
 @click.option("--json", "as_json", is_flag=True, help="print what was written as JSON on stdout")
-def export(tables: tuple[Path, ...], out: Path, min_ratio: float, as_json: bool) -> None:
-    """Write a C++ header with the tuned configs, legality predicates and a shape lookup."""
+def export(tables: tuple[Path, ...], out: Path, min_ratio: float, only: tuple[str, ...], as_json: bool) -> None:
+    """Write a C++ header with the tuned configs, legality predicates and a shape lookup, keyed by
+    dtype: per (family, arch, dtype) its space's config struct and lookup, and per dtype the launch
+    signature (a scaled dtype's scales after C)."""
     for t in tables:
         existing_table(t)
     if out.is_dir():
@@ -30,11 +36,12 @@ def export(tables: tuple[Path, ...], out: Path, min_ratio: float, as_json: bool)
         raise Fail(f"--out {out}: folder {d} does not exist")
     if not os.access(d, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
         raise Fail(f"--out {out}: not writable")
-    entries = [e for t in tables for e in tbl.load(t)]
+    entries = [e for t in tables for e in tbl.load(t) if not only or e.key.dtype in only]
     if not entries:
-        raise Fail(f"nothing to export: no entries in {', '.join(map(str, tables))} (run `hktune search` first)")
-    text = export_header(entries, lambda fam, arch: resolve(arch, fam).space(arch), None, min_ratio=min_ratio,
-                         table=", ".join(str(t) for t in tables))
+        of = f" of dtype {', '.join(only)}" if only else ""
+        raise Fail(f"nothing to export: no entries{of} in {', '.join(map(str, tables))} (run `hktune search` first)")
+    text = export_header(entries, lambda fam, arch, dtype: resolve(arch, fam, dtype).space(arch), None,
+                         min_ratio=min_ratio, table=", ".join(str(t) for t in tables))
     try:
         out.write_text(text)
     except OSError as e:
@@ -45,10 +52,15 @@ def export(tables: tuple[Path, ...], out: Path, min_ratio: float, as_json: bool)
     below = len(entries) - len(kept)
     if as_json:
         emit_json({"out": str(out), "entries": n, "below_min_ratio": below, "lines": len(text.splitlines()),
-                   "lookups": [f"lookup_{ident(f)}_{ident(a)}" for f, a in pairs]})
+                   "lookups": [f"lookup_{ident(f)}_{ident(a)}" + _suffix(d, lay)
+                               for f, a, d, lay in sorted({(e.key.family, e.key.arch, e.key.dtype, e.key.layout) for e in entries})]})
     else:
         click.echo(f"wrote {out}: {n} entries" + (f" ({below} left out below --min-ratio {min_ratio:g})" if below else "")
                    + f", {len(text.splitlines())} lines", err=True)
+
+
+def _suffix(dtype: str, layout: str) -> str:
+    return "" if (dtype, layout) == ABI_DTYPE_LAYOUT else f"_{ident(dtype)}_{ident(layout)}"
 
 
 command = export

@@ -1,20 +1,23 @@
 """Export a results table as a self-contained C++17 header: configs, legality, lookup.
 
-Per (family, arch) the header holds a config struct, a constexpr array of the tuned entries,
-one legality predicate per entry (the space's shape_constraints with that entry's config
-substituted, M/N/K left as runtime names) and a constexpr lookup that never hands out a config
-that is illegal for the asked shape. :func:`pick` is the same lookup in Python, for tests and
+Per (family, arch, dtype, layout) the header holds a config struct (the dtype's space: an fp8
+kernel has its own knobs), a constexpr array of the tuned entries, one legality predicate per
+entry (the space's shape_constraints with that entry's config substituted, M/N/K left as runtime
+names), a constexpr lookup that never hands out a config that is illegal for the asked shape, and
+per dtype the launch signature of a library built from an entry (``gemm_fn``: the C ABI, with the
+dtype's extra operands after C, e.g. fp8_e4m3's two scales). :func:`pick` is the same lookup in Python, for tests and
 for tools that want to say what the header would choose.
 """
 from __future__ import annotations
 
-from hktune.errors import BadInput
-
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable
 
+from hktune import dtypes
+from hktune.errors import BadInput
 from hktune.space.expr import ExprError
 from hktune.space.space import Space
 from hktune.record import figures
@@ -197,7 +200,7 @@ def _entries_array(decl: str, space: Space, entries: list[Entry]) -> str:
 def _group(ns: str, fam: str, sfx: str, label: str, space: Space, entries: list[Entry]) -> str:
     """One (family, arch, dtype, layout): entries, predicates, lookup."""
     base = f"{fam}_{ns}{sfx}"
-    S = camel(fam)
+    S = camel(f"{fam}{sfx}")
     arr, cnt = f"{ns}::{fam}{sfx}_entries", f"{ns}::{fam}{sfx}_count"
     out = [f"// ---- {space.family} on {space.arch}, {label}: {len(entries)} entries ----\n"]
     out.append(f"namespace {ns} {{\n")
@@ -247,8 +250,8 @@ constexpr bool has_{base}(int M, int N, int K) {{ return lookup_{base}_entry(M, 
     return "".join(out)
 
 
-def _structs(ns: str, fam: str, space: Space) -> str:
-    S = camel(fam)
+def _structs(ns: str, fam: str, space: Space, sfx: str = "") -> str:
+    S = camel(f"{fam}{sfx}")
     params = "".join(f"  int {_check_field(n, space)};\n" for n in space.names)
     derived = "".join(f"  int {_check_field(n, space)};  // = {' '.join(ex.text.split())}\n" for n, ex in space.derived.items())
     return (f"namespace {ns} {{\n"
@@ -265,6 +268,23 @@ def _structs(ns: str, fam: str, space: Space) -> str:
             f"}}  // namespace {ns}\n\n")
 
 
+def _launch_signature(dtype: str, layout: str) -> str:
+    """``hktune::gemm_fn[_<dtype>_<layout>]``: the type of ``hktune_gemm`` in a library built from
+    an entry of this dtype (docs/design.md, the C ABI), extra operands from hktune.dtypes."""
+    dt = dtypes.get(dtype)
+    sfx = "" if (dtype, layout) == ABI_DTYPE_LAYOUT else f"_{ident(dtype)}_{ident(layout)}"
+    extra = "".join(f"const void* {ident(x)}, " for x in dt.extra_operands)
+    guard = f"HKTUNE_GEMM_FN{sfx.upper()}_V1"
+    doc = f"\n// {dt.extra_doc}" if dt.extra_doc else "\n// C = A Bt^T"
+    return (f"#ifndef {guard}\n#define {guard}  // shared by every hktune header\n"
+            f"// hktune_gemm of a library built from a {dtype} {layout} entry's config (dlsym it; stream: a\n"
+            f"// cudaStream_t / hipStream_t): A [M,K] and Bt [N,K] {dt.torch_name}, C [M,N] {dt.out_torch_name}, "
+            f"row-major;{doc}\n"
+            f"// Returns 0 once launched; non-zero for an illegal shape (nothing launched) or a launch error.\n"
+            f"using gemm_fn{sfx} = int (*)(const void* A, const void* Bt, void* C, {extra}int M, int N, int K, void* stream);\n"
+            f"#endif  // {guard}\n\n")
+
+
 def _preamble(table: str | Path | None, n: int, dropped: int, min_ratio: float, newest: str) -> str:
     src = f"from {table}" if table is not None else "from a results table"
     return f"""\
@@ -279,7 +299,10 @@ def _preamble(table: str | Path | None, n: int, dropped: int, min_ratio: float, 
 //   hktune::lookup_<family>_<arch>(M, N, K)        -> const <Family>Config*, or nullptr
 //   hktune::lookup_<family>_<arch>_entry(M, N, K)  -> const <Family>Entry* (to read ratio, tflops)
 //   hktune::has_<family>_<arch>(M, N, K)           -> whether the lookup finds a config
-// Names for a dtype/layout other than {ABI_DTYPE_LAYOUT[0]}/{ABI_DTYPE_LAYOUT[1]} end in _<dtype>_<layout>.
+// Names for a dtype/layout other than {ABI_DTYPE_LAYOUT[0]}/{ABI_DTYPE_LAYOUT[1]} end in _<dtype>_<layout>; their structs are their
+// own (the dtype's space), e.g. <Family>Fp8E4m3ABtConfig.
+//   hktune::gemm_fn[_<dtype>_<layout>]           the launch signature of a library built from an entry
+//                                                (a dtype's extra operands, e.g. fp8_e4m3's scales, after C)
 //
 // How the lookup works: only entries whose config is legal for (M, N, K) are considered (M, N,
 // K > 0 and the entry's shape constraints hold), so it never returns an illegal config. An
@@ -300,9 +323,28 @@ namespace hktune {{
 """
 
 
+def _spaces(label: str, mine: list[Entry], space_of: Callable[[str], Space]) -> dict[tuple[str, str], Space]:
+    """The space of each (dtype, layout) group of one (family, arch) (``label``; ``space_of(dtype)``
+    loads its space for a dtype): the groups of its entries, and
+    the C ABI's bf16 group (empty) whenever the family serves bf16 there, so callers always find
+    the plain lookup. An entry of a dtype hktune does not know, or its family does not serve, is refused."""
+    out: dict[tuple[str, str], Space] = {}
+    for dtype, layout in sorted({(e.key.dtype, e.key.layout) for e in mine}):
+        if dtype not in dtypes.DTYPES:
+            raise ExportError(f"entries of {label}: unknown dtype {dtype!r} (known: {', '.join(dtypes.DTYPES)})")
+        out[(dtype, layout)] = space_of(dtype)
+    if ABI_DTYPE_LAYOUT not in out:
+        try:
+            out[ABI_DTYPE_LAYOUT] = space_of(ABI_DTYPE_LAYOUT[0])
+        except BadInput:
+            if not mine:   # a family named without entries must serve the C ABI's dtype
+                raise
+    return dict(sorted(out.items()))
+
+
 def export_header(
     entries: list[Entry],
-    space_for: Callable[[str, str], Space],
+    space_for: Callable[[str, str, str], Space],
     out: Path | None = None,
     *,
     table: str | Path | None = None,
@@ -311,7 +353,8 @@ def export_header(
 ) -> str:
     """Render (and, given ``out``, write) the header for ``entries``.
 
-    ``space_for(family, arch)`` loads the space each entry was tuned in. ``families`` names
+    ``space_for(family, arch, dtype)`` loads the space each entry was tuned in (a dtype's kernel
+    has its own space; BadInput when the family does not serve the dtype there). ``families`` names
     (family, arch) pairs to emit even without entries (their lookups return nullptr), so an
     empty table still gives callers the functions they link against.
     """
@@ -326,20 +369,24 @@ def export_header(
             raise ExportError(f"{seen[base]} and {(fam, arch)} get the same C++ name {base}")
         seen[base] = (fam, arch)
 
-    body = [_HELPERS, "\n"]
+    groups: list[str] = []
+    signatures: set[tuple[str, str]] = set()
     for fam, arch in pairs:
-        space = space_for(fam, arch)
         mine = [e for e in kept if (e.key.family, e.key.arch) == (fam, arch)]
-        for e in mine:
-            bad = space.violations(e.config)
-            if bad:
-                raise ExportError(f"{space.path}: entry {e.key}: config {e.config} is not valid in this space ({bad[0]}); re-tune it or drop it")
-        body.append(_structs(ident(arch), ident(fam), space))
-        combos = sorted({(e.key.dtype, e.key.layout) for e in mine} | {ABI_DTYPE_LAYOUT})
-        for dtype, layout in combos:
-            group = ordered(e for e in mine if (e.key.dtype, e.key.layout) == (dtype, layout))
+        spaces = _spaces(f"{fam} on {arch}", mine, lambda dtype, f=fam, a=arch: space_for(f, a, dtype))
+        for (dtype, layout), space in spaces.items():
+            # a param added since an entry was stored takes its legacy value (Space.complete)
+            group = ordered(replace(e, config=space.complete(e.config)) for e in mine
+                            if (e.key.dtype, e.key.layout) == (dtype, layout))
+            for e in group:
+                bad = space.violations(e.config)
+                if bad:
+                    raise ExportError(f"{space.path}: entry {e.key}: config {e.config} is not valid in this space ({bad[0]}); re-tune it or drop it")
             sfx = "" if (dtype, layout) == ABI_DTYPE_LAYOUT else f"_{ident(dtype)}_{ident(layout)}"
-            body.append(_group(ident(arch), ident(fam), sfx, f"{dtype} {layout}", space, group))
+            groups.append(_structs(ident(arch), ident(fam), space, sfx))
+            groups.append(_group(ident(arch), ident(fam), sfx, f"{dtype} {layout}", space, group))
+            signatures.add((dtype, layout))
+    body = [_HELPERS, "\n", *(_launch_signature(d, lay) for d, lay in sorted(signatures)), *groups]
     body.append("}  // namespace hktune\n")
 
     newest = max((e.date for e in kept), default="none")

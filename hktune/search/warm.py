@@ -24,6 +24,7 @@ def candidates(storage: optuna.storages.BaseStorage | str, target: Target, own: 
     out: list[tuple[float, float, Config, str]] = []
     prefix, family, arch, dtype = target.study_prefix(), target.name, target.arch, target.dtype.name
     suffix = prefix[len(f"{family}-{arch}-"):]            # "<dtype>-" (and the layout when not A.Bt)
+    complete = target.space.complete     # a param added since a config was stored: its legacy value
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
         name = summary.study_name
         if name == own:
@@ -48,10 +49,10 @@ def candidates(storage: optuna.storages.BaseStorage | str, target: Target, own: 
         done = [t for t in trials if t.state == TrialState.COMPLETE and t.user_attrs.get("config")
                 and config_key(t.user_attrs["config"]) not in bad]
         for t in sorted(done, key=lambda t: t.value, reverse=True)[:3]:
-            out.append((shape_distance(other, shape) + penalty, -t.value, t.user_attrs["config"], name))
+            out.append((shape_distance(other, shape) + penalty, -t.value, complete(t.user_attrs["config"]), name))
     if table is not None:
         for e in tbl.load(table):
             k = e.key
             if (k.family, k.arch, k.dtype) == (family, arch, dtype) and (k.m, k.n, k.k) != shape:
-                out.append((shape_distance((k.m, k.n, k.k), shape), -e.tflops, e.config, "table"))
+                out.append((shape_distance((k.m, k.n, k.k), shape), -e.tflops, complete(e.config), "table"))
     return sorted(out, key=lambda x: (x[0], x[1]))

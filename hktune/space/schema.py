@@ -40,6 +40,10 @@ class SpaceDoc(_Strict):
     # over params, derived values, limits, M/N/K and earlier steps; the last one, SCORE, is the
     # estimate (higher = faster, > 0). Never sent to the compiler.
     prior: dict[str, str] = {}
+    # Params added after tables were stored: the value that reproduces the code before the param
+    # existed. A stored entry's config that lacks such a param takes it when the entry is read
+    # (Space.complete); a config lacking any other param is still refused.
+    legacy: dict[str, StrictInt] = {}
 
     @field_validator("prior")
     @classmethod

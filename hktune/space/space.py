@@ -50,6 +50,7 @@ class Space:
     seeds: list[dict[str, Any]] = field(default_factory=list)
     prune: dict[str, Any] = field(default_factory=dict)
     prior: dict[str, Expr] = field(default_factory=dict)
+    legacy: dict[str, int] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -59,6 +60,16 @@ class Space:
         return int(np.prod([len(p.values) for p in self.params], dtype=np.int64))
 
     # -- one configuration -------------------------------------------------------------
+    def complete(self, config: Mapping[str, int]) -> Config:
+        """A stored config as this space knows it: each param it lacks that the space declares a
+        ``legacy:`` value for takes that value (the code before the param existed); nothing else
+        changes, so a config lacking any other param still fails ``violations``."""
+        out = dict(config)
+        for name, value in self.legacy.items():
+            out.setdefault(name, value)
+        order = {n: i for i, n in enumerate(self.names)}
+        return dict(sorted(out.items(), key=lambda kv: order.get(kv[0], len(order))))
+
     def env(self, config: Mapping[str, int]) -> dict[str, int]:
         """Params + limits + derived values of one config."""
         env: dict[str, int] = dict(self.limits)
@@ -188,13 +199,26 @@ def load_space(path: Path | str, arch: str) -> Space:
         seeds=list(doc.get("seeds") or []),
         prune=dict(doc.get("prune") or {}),
         prior=prior,
+        legacy=_legacy(path, params, parsed.legacy),
     )
+    space.seeds = [space.complete(seed) for seed in space.seeds]   # a seed, too, may predate a param
     for seed in space.seeds:
         cfg = {k: v for k, v in seed.items() if k in space.names}
         bad = space.violations(cfg)
         if bad:
             raise SpaceError(f"{path}: seed {cfg} is not a valid config: {bad[0]}")
     return space
+
+
+def _legacy(path: Path, params: list[Param], legacy: dict[str, int]) -> dict[str, int]:
+    """``legacy:`` names params only, each with one of its values."""
+    values = {p.name: p.values for p in params}
+    for name, value in legacy.items():
+        if name not in values:
+            raise SpaceError(f"{path}: legacy {name}: not a param of this space")
+        if value not in values[name]:
+            raise SpaceError(f"{path}: legacy {name}={value}: not one of its values {values[name]}")
+    return dict(legacy)
 
 
 def _check_names(path: Path, params: list[Param], limits: dict[str, int], derived: dict[str, Expr],

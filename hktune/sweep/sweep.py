@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -240,7 +240,8 @@ def _config_problem(space: Any, e: tbl.Entry) -> str | None:
     unknown = [p for p in e.config if p not in names]
     if missing or unknown:
         return ("config does not match the space " + space.path.name + ": "
-                + "; ".join(([f"missing {', '.join(missing)}"] if missing else []) + ([f"unknown {', '.join(unknown)}"] if unknown else [])))
+                + "; ".join(([f"missing {', '.join(missing)} (no legacy value declared)"] if missing else [])
+                            + ([f"unknown {', '.join(unknown)}"] if unknown else [])))
     bad = space.violations(e.config) or space.shape_violations(e.config, e.key.m, e.key.n, e.key.k)
     return f"config is not legal in {space.path.name} for {e.key.m}x{e.key.n}x{e.key.k}: {bad[0]}" if bad else None
 
@@ -331,6 +332,8 @@ def run_sweep(table: Path, opts: SweepOptions, log: Callable[[str], None] = lamb
     try:
         for (family, arch), group_entries in groups.items():
             g = Group(family, arch, opts)
+            if g.space is not None:   # a param added since the entry was stored takes its legacy value
+                group_entries = [replace(e, config=g.space.complete(e.config)) for e in group_entries]
             try:
                 futures = {}
                 if g.skip is None and g.error is None:
@@ -357,15 +360,16 @@ def run_sweep(table: Path, opts: SweepOptions, log: Callable[[str], None] = lamb
 
 def _run_entry(e: tbl.Entry, g: Group, futures: dict[int, Any], workers: dict[str, Any], opts: SweepOptions,
                table: Path) -> Verdict:
-    if g.skip is not None:
-        return Verdict(e, SKIPPED, g.skip)
     if g.error is not None:
         return Verdict(e, ERROR, g.error)
-    if e.key.dtype not in DTYPES or e.key.dtype not in g.fam.dtypes or e.key.layout not in g.fam.layouts:
-        return Verdict(e, ERROR, f"dtype/layout {e.key.dtype}/{e.key.layout} is not served by family {g.fam.name}")
-    problem = _config_problem(g.space, e)
-    if problem:
-        return Verdict(e, INVALID, problem)
+    if g.space is not None:   # the table's own problems first: they do not need this machine's GPU
+        if e.key.dtype not in DTYPES or e.key.dtype not in g.fam.dtypes or e.key.layout not in g.fam.layouts:
+            return Verdict(e, ERROR, f"dtype/layout {e.key.dtype}/{e.key.layout} is not served by family {g.fam.name}")
+        problem = _config_problem(g.space, e)
+        if problem:
+            return Verdict(e, INVALID, problem)
+    if g.skip is not None:
+        return Verdict(e, SKIPPED, g.skip)
     outcome = futures[id(e)].result()
     assert g.worker is not None
     w = workers.get(g.worker.device)

@@ -76,6 +76,7 @@ class _Mode(TorchFunctionMode):
         self.linear = {torch.nn.functional.linear}
         self.matmul = {torch.matmul, torch.mm, torch.Tensor.matmul, torch.Tensor.mm, torch.Tensor.__matmul__}
         self.gemm_abt = {torch.ops.hktune.gemm_abt, torch.ops.hktune.gemm_abt.default}
+        self.scaled = {torch.ops.hktune.scaled_gemm_abt, torch.ops.hktune.scaled_gemm_abt.default}  # fp8_e4m3
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
         kwargs = kwargs or {}
@@ -92,6 +93,9 @@ class _Mode(TorchFunctionMode):
         elif func in self.gemm_abt:
             a, bt = args[0], args[1]
             self.cap.add(a.shape[0], bt.shape[0], a.shape[1], "hktune.gemm_abt")
+        elif func in self.scaled:
+            a, bt = args[0], args[1]
+            self.cap.add(a.shape[0], bt.shape[0], a.shape[1], "hktune.scaled_gemm_abt")
         elif func in self.matmul:
             a, b = args[0], args[1] if len(args) > 1 else kwargs["other"]
             if a.dim() >= 2 and b.dim() == 2:

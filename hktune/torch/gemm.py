@@ -1,7 +1,11 @@
-"""The eager implementation behind ``hktune::gemm_abt``: C[M,N] = A[M,K] @ Bt[N,K]^T.
+"""The eager implementations behind ``hktune::gemm_abt`` (bf16: C[M,N] = A[M,K] @ Bt[N,K]^T) and
+``hktune::scaled_gemm_abt`` (fp8_e4m3 with per-tensor float32 scales, bf16 out:
+C = scale_a * scale_b * (A @ Bt^T)).
 
-Every call ends in exactly one of: the tuned kernel at the shape, the tuned kernel at a
-zero-padded shape, or torch.matmul -- and is counted (hktune.torch.stats) with its reason.
+Every call ends in exactly one of: the tuned kernel of the inputs' dtype at the shape, the tuned
+kernel at a zero-padded shape, or the dtype's vendor call (bf16: torch.matmul; fp8_e4m3:
+torch._scaled_mm with the same scales, hktune.dtypes) -- and is counted (hktune.torch.stats) with
+its reason.
 """
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import logging
 import torch
 import torch.nn.functional as F
 
+from hktune import dtypes
 from hktune.run.verify import MeasureError
 from hktune.torch import kernels, plan as planning
 from hktune.torch.cache import DerivedCache
@@ -21,11 +26,21 @@ log = logging.getLogger("hktune.torch")
 _INT_MAX = 2**31 - 1    # the C ABI takes int M, N, K
 _ALIGN = 16             # bytes: GPU kernels load 16-byte vectors (cp.async, buffer loads)
 _padded_bt = DerivedCache()  # weights padded once, not per call
+FP8 = dtypes.get("fp8_e4m3")
+# The plain dtypes (same element type in and out, no extra operands) gemm_abt serves, by torch dtype:
+# bf16 today; another such entry in hktune.dtypes is served with no edit here.
+_PLAIN = {d.in_torch: d for d in dtypes.DTYPES.values() if not d.extra_operands and d.torch_name == d.out_torch_name}
 
 
-def _fallback(A: torch.Tensor, Bt: torch.Tensor, reason: str, detail: str = "") -> torch.Tensor:
+def _fallback(A: torch.Tensor, Bt: torch.Tensor, reason: str, detail: str = "", extra: tuple = ()) -> torch.Tensor:
+    """The vendor call, counted: torch.mm for bf16 (and any dtype hktune has no kernel for), the
+    scaled dtype's own vendor (torch._scaled_mm with the same scales) when scales are given."""
     note("fallback", reason, (A.shape[0], Bt.shape[0], A.shape[1]), detail)
-    return torch.mm(A, Bt.t())
+    if not extra:
+        return torch.mm(A, Bt.t())
+    C = torch.empty(A.shape[0], Bt.shape[0], device=A.device, dtype=FP8.out_torch)
+    FP8.vendor(dtypes.Inputs(A, Bt, extra), C)
+    return C
 
 
 def _ready(t: torch.Tensor, name: str) -> torch.Tensor:
@@ -47,46 +62,78 @@ def gemm_abt(A: torch.Tensor, Bt: torch.Tensor) -> torch.Tensor:
     """A [M,K] @ Bt [N,K]^T -> C [M,N] through the tuned kernel where the tables allow it."""
     if A.dim() != 2 or Bt.dim() != 2 or A.shape[1] != Bt.shape[1]:
         raise ValueError(f"hktune::gemm_abt: expected A [M,K] and Bt [N,K], got {tuple(A.shape)} and {tuple(Bt.shape)}")
+    dt = _PLAIN.get(A.dtype)
+    if dt is None or Bt.dtype != A.dtype:
+        served = ", ".join(str(t) for t in _PLAIN)
+        return _fallback(A, Bt, "dtype", f"{A.dtype}/{Bt.dtype}: tuned kernels take {served} (fp8: scaled_gemm_abt)")
+    return _run(A, Bt, dt, ())
+
+
+def check_scaled(A: torch.Tensor, Bt: torch.Tensor, scale_a: torch.Tensor, scale_b: torch.Tensor) -> None:
+    """What ``hktune::scaled_gemm_abt`` takes: A [M,K] and Bt [N,K] in float8_e4m3fn, and one
+    float32 scale per tensor (0-dim or [1]) on their device; ValueError otherwise."""
+    op = "hktune::scaled_gemm_abt"
+    if A.dim() != 2 or Bt.dim() != 2 or A.shape[1] != Bt.shape[1]:
+        raise ValueError(f"{op}: expected A [M,K] and Bt [N,K], got {tuple(A.shape)} and {tuple(Bt.shape)}")
+    if A.dtype != FP8.in_torch or Bt.dtype != FP8.in_torch:
+        raise ValueError(f"{op}: A and Bt must be {FP8.in_torch}, got {A.dtype}/{Bt.dtype}")
+    for name, s in (("scale_a", scale_a), ("scale_b", scale_b)):
+        if s.dtype != torch.float32 or s.numel() != 1 or s.dim() > 1:
+            raise ValueError(f"{op}: {name} must be one float32 per tensor (shape () or [1]), "
+                             f"got {s.dtype} {tuple(s.shape)}")
+        if s.device != A.device:
+            raise ValueError(f"{op}: {name} is on {s.device}, A on {A.device}")
+
+
+def scaled_gemm_abt(A: torch.Tensor, Bt: torch.Tensor, scale_a: torch.Tensor, scale_b: torch.Tensor) -> torch.Tensor:
+    """scale_a * scale_b * (A [M,K] @ Bt [N,K]^T) -> bf16 C [M,N] (fp8_e4m3 inputs) through the
+    tuned fp8 kernel where the tables allow it, else torch._scaled_mm with the same scales."""
+    check_scaled(A, Bt, scale_a, scale_b)
+    # The kernel reads each scale through a pointer: one contiguous float32 element.
+    return _run(A, Bt, FP8, (scale_a.reshape(1).contiguous(), scale_b.reshape(1).contiguous()))
+
+
+def _run(A: torch.Tensor, Bt: torch.Tensor, dt: dtypes.DType, extra: tuple) -> torch.Tensor:
+    """The plan for (arch, dtype, M, N, K), carried out: the tuned kernel (padded if need be) with
+    the dtype's extra operands after C (hktune.dtypes.kernel_args), or the vendor call."""
     M, K = A.shape
     N = Bt.shape[0]
-    if A.dtype != torch.bfloat16 or Bt.dtype != torch.bfloat16:
-        return _fallback(A, Bt, "dtype", f"{A.dtype}/{Bt.dtype}: tuned kernels are bf16 only")
     if A.device != Bt.device:
-        return _fallback(A, Bt, "device", f"A on {A.device}, Bt on {Bt.device}")
+        return _fallback(A, Bt, "device", f"A on {A.device}, Bt on {Bt.device}", extra)
     arch = arch_of(A.device)
     if arch is None:
-        return _fallback(A, Bt, "device", f"no hktune family for device type {A.device.type}")
+        return _fallback(A, Bt, "device", f"no hktune family for device type {A.device.type}", extra)
     if M == 0 or N == 0 or K == 0:
-        return _fallback(A, Bt, "empty")
+        return _fallback(A, Bt, "empty", "", extra)
     if max(M, N, K) > _INT_MAX:
-        return _fallback(A, Bt, "too_large", "M, N and K must fit a C int")
-    p = planning.plan_for(M, N, K, arch)
+        return _fallback(A, Bt, "too_large", "M, N and K must fit a C int", extra)
+    p = planning.plan_for(M, N, K, arch, dt.name)
     if p.kind == "fallback":
-        return _fallback(A, Bt, p.reason, p.detail)
+        return _fallback(A, Bt, p.reason, p.detail, extra)
     assert p.entry is not None and p.family is not None and p.space is not None and p.run_shape is not None
     try:
-        lib = kernels.library(p.family, arch, p.space, p.entry.config)
+        lib = kernels.library(p.family, arch, p.space, p.entry.config, dt.name)
     except kernels.KernelUnavailable as e:
-        log.warning("hktune.torch: %s; using torch.matmul for this config from now on", e)
+        log.warning("hktune.torch: %s; using the vendor call for this config from now on", e)
         planning.mark_failed(p, str(e))
-        return _fallback(A, Bt, "build_failed", str(e))
+        return _fallback(A, Bt, "build_failed", str(e), extra)
     Mp, Np, Kp = p.run_shape
     if p.padded:
         Ap = _pad(A, Mp, Kp)
         Btp = _padded_bt.get(Bt, lambda t: _pad(t, Np, Kp), Np, Kp) if (Np, Kp) != (N, K) else _ready(Bt, "Bt")
     else:
         Ap, Btp = _ready(A, "A"), _ready(Bt, "Bt")
-    C = torch.empty(Mp, Np, device=A.device, dtype=torch.bfloat16)
+    C = torch.empty(Mp, Np, device=A.device, dtype=dt.out_torch)
     try:
         if A.device.type == "cuda":
             with torch.cuda.device(A.device):  # the kernel launches on the current device
-                lib(Ap, Btp, C, stream_of(A.device))
+                lib(Ap, Btp, C, stream_of(A.device), extra)
         else:
-            lib(Ap, Btp, C, 0)
+            lib(Ap, Btp, C, 0, extra)
     except MeasureError as e:  # non-zero return: the kernel refused the shape and launched nothing
-        log.warning("hktune.torch: %s %dx%dx%d: %s; using torch.matmul for this config from now on", lib.path, Mp, Np, Kp, e)
+        log.warning("hktune.torch: %s %dx%dx%d: %s; using the vendor call for this config from now on", lib.path, Mp, Np, Kp, e)
         planning.mark_failed(p, str(e))
-        return _fallback(A, Bt, "launch_error", str(e))
+        return _fallback(A, Bt, "launch_error", str(e), extra)
     note(p.kind, p.reason, (M, N, K), p.detail)
     if p.padded:
         # Only the top-left block is the product; contiguous so the op's output strides are

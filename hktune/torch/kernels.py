@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from hktune import dtypes
 from hktune.build.builder import Builder
 from hktune.family.family import Family
 from hktune.run.verify import Library, parse_config_string
@@ -19,22 +20,25 @@ class KernelUnavailable(RuntimeError):
 
 
 _lock = threading.Lock()
-_builders: dict[tuple[str, str], Builder] = {}
+_builders: dict[tuple[str, str, str], Builder] = {}
 _libraries: dict[str, Library] = {}       # build key -> loaded library, for the whole process
-_by_config: dict[tuple, Library] = {}     # (family, arch, config) -> library, to skip hashing per call
+_by_config: dict[tuple, Library] = {}     # (family, arch, dtype, config) -> library, to skip hashing per call
 
 
-def _builder(family: Family, arch: str, space: Space) -> Builder:
-    b = _builders.get((family.name, arch))
+def _builder(family: Family, arch: str, space: Space, dtype: str) -> Builder:
+    b = _builders.get((family.name, arch, dtype))
     if b is None:
-        b = Builder(make_target(family, arch, space), jobs=1)
-        _builders[(family.name, arch)] = b
+        b = Builder(make_target(family, arch, space, dtype), jobs=1)
+        _builders[(family.name, arch, dtype)] = b
     return b
 
 
-def library(family: Family, arch: str, space: Space, config: dict[str, int]) -> Library:
-    """The loaded library for one config (built on first use, then from the cache)."""
-    ck = (family.name, arch, tuple(sorted(config.items())))
+def library(family: Family, arch: str, space: Space, config: dict[str, int], dtype: str = dtypes.DEFAULT) -> Library:
+    """The loaded library for one config of ``family`` as it serves ``dtype`` (its kernel for that
+    dtype: hktune.family.Family.for_dtype), built on first use, then from the cache. A stored config
+    lacking a param added since takes the param's legacy value (Space.complete)."""
+    config = space.complete(config)
+    ck = (family.name, arch, dtype, tuple(sorted(config.items())))
     lib = _by_config.get(ck)
     if lib is not None:
         return lib
@@ -43,7 +47,7 @@ def library(family: Family, arch: str, space: Space, config: dict[str, int]) -> 
         if lib is not None:
             return lib
         try:
-            b = _builder(family, arch, space)
+            b = _builder(family, arch, space, dtype)
             out = b.build(config)
         except Exception as e:  # a missing compiler or HipKittens tree: fall back, say why
             raise KernelUnavailable(f"cannot build {family.name}/{arch} {config}: {e}") from None

@@ -1,9 +1,11 @@
-"""``Linear``: nn.Linear whose forward runs the tuned GEMM; ``patch``: swap a model's nn.Linear."""
+"""``Linear``: nn.Linear whose forward runs the tuned GEMM; ``patch``: swap a model's nn.Linear
+(for ``Linear``, or with ``dtype="fp8_e4m3"`` for ``Fp8Linear``: hktune.torch.fp8)."""
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from hktune.torch.fp8 import Fp8Linear
 from hktune.torch.functional import linear
 
 
@@ -32,16 +34,24 @@ class Linear(nn.Linear):
         return new
 
 
-def patch(model: nn.Module) -> list[str]:
-    """Replace every plain nn.Linear inside ``model`` by a hktune Linear sharing its parameters.
+_SWAP = {"bf16": Linear.from_linear, "fp8_e4m3": Fp8Linear.from_linear}
+
+
+def patch(model: nn.Module, dtype: str = "bf16") -> list[str]:
+    """Replace every plain nn.Linear inside ``model`` by a hktune Linear sharing its parameters
+    (``dtype="fp8_e4m3"``: by an Fp8Linear holding its weight quantised, scale = amax / 448, and
+    scaling its input per call).
 
     Returns the qualified names swapped (a module registered under two names is swapped under
-    both, into one shared Linear). Subclasses of nn.Linear are left alone: their forward may do
+    both, into one shared module). Subclasses of nn.Linear are left alone: their forward may do
     more than F.linear. The model itself cannot be swapped in place: use Linear.from_linear."""
     if type(model) is nn.Linear:
         raise TypeError("patch() swaps the nn.Linear modules inside a model; for a bare nn.Linear use hktune.torch.Linear.from_linear")
+    if dtype not in _SWAP:
+        raise ValueError(f"patch: dtype {dtype!r} is not one of {', '.join(_SWAP)}")
+    swap = _SWAP[dtype]
     swapped: list[str] = []
-    new_of: dict[int, Linear] = {}
+    new_of: dict[int, nn.Module] = {}
     made: set[int] = set()
     for qual, parent in list(model.named_modules(remove_duplicate=False)):
         for name, child in list(parent._modules.items()):
@@ -51,7 +61,7 @@ def patch(model: nn.Module) -> list[str]:
             elif type(child) is nn.Linear:
                 new = new_of.get(id(child))
                 if new is None:
-                    new = new_of[id(child)] = Linear.from_linear(child)
+                    new = new_of[id(child)] = swap(child)
                     made.add(id(new))
                 setattr(parent, name, new)
                 swapped.append(full)

@@ -1,4 +1,6 @@
-"""Decide, per (arch, M, N, K), how a GEMM runs: a tuned kernel, a padded one, or torch.
+"""Decide, per (arch, dtype, M, N, K), how a GEMM runs: a tuned kernel, a padded one, or torch.
+Only the verified entries of the GEMM's dtype count (bf16, or fp8_e4m3 for the scaled op), each
+family resolved as it serves that dtype (its kernel and space for it).
 
 The rule (docs/torch.md):
   1. tuned: the header's lookup (:func:`hktune.export.header.pick`) finds an entry legal for the shape
@@ -6,7 +8,7 @@ The rule (docs/torch.md):
   2. padded: else the shape is padded with zeros up to the smallest (by FLOPs) shape that some
      tuned config is legal for, if that adds at most ``pad_limit`` (default 12.5%) FLOPs; the
      lookup then picks the config at the padded shape;
-  3. fallback: else torch.matmul, with the reason.
+  3. fallback: else the dtype's vendor call (torch.matmul; torch._scaled_mm for fp8_e4m3), with the reason.
 Never slower (``Settings.faster_only``, on by default): a tuned or padded plan stands only when its
 entry's stored paired ratio is significantly above 1 -- the lower end of its 95% CI above 1 (above
 1 + the extra FLOPs, when padded); otherwise the GEMM goes to torch and the plan says why, e.g.
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from hktune import dtypes
 from hktune.export.header import log2_q, pick
 from hktune.family.family import Family, FamilyError, resolve
 from hktune.space.space import Space
@@ -55,6 +58,7 @@ class Plan:
     family: Family | None = field(default=None, compare=False)
     space: Space | None = field(default=None, compare=False)
     detail: str = ""
+    dtype: str = dtypes.DEFAULT  # the key's dtype: bf16 (gemm_abt) or fp8_e4m3 (scaled_gemm_abt)
 
     @property
     def padded(self) -> bool:
@@ -62,7 +66,7 @@ class Plan:
 
     def __repr__(self) -> str:
         cfg = " ".join(f"{k}={v}" for k, v in self.entry.config.items()) if self.entry else None
-        return (f"Plan({self.kind}, {self.reason}, shape={self.shape}, run_shape={self.run_shape}, "
+        return (f"Plan({self.kind}, {self.reason}, {self.dtype}, shape={self.shape}, run_shape={self.run_shape}, "
                 f"config={cfg!r}, detail={self.detail!r})")
 
 
@@ -110,12 +114,13 @@ def mark_failed(plan: Plan, why: str) -> None:
         _plans.clear()
 
 
-def plan_for(m: int, n: int, k: int, arch: str) -> Plan:
-    """The (cached) plan for a bf16 GEMM C[m,n] = A[m,k] Bt[n,k]^T on ``arch``."""
-    key = (arch, m, n, k, tables.generation())
+def plan_for(m: int, n: int, k: int, arch: str, dtype: str = dtypes.DEFAULT) -> Plan:
+    """The (cached) plan for a GEMM C[m,n] = A[m,k] Bt[n,k]^T of ``dtype`` (bf16, or fp8_e4m3 with
+    per-tensor scales) on ``arch``; only entries of that dtype are considered."""
+    key = (arch, dtype, m, n, k, tables.generation())
     p = _plans.get(key)
     if p is None:
-        p = _make_plan(arch, (m, n, k), _settings)
+        p = _make_plan(arch, dtype, (m, n, k), _settings)
         with _lock:
             if len(_plans) >= _MAX_PLANS:  # e.g. a new sequence length every call
                 _plans.clear()
@@ -123,19 +128,19 @@ def plan_for(m: int, n: int, k: int, arch: str) -> Plan:
     return p
 
 
-def _family_entries(arch: str, s: Settings) -> list[tuple[Family, list[Entry]]] | str:
-    """(family, its usable entries) for every family with entries for ``arch`` (only the
-    configured one when hktune.torch.configure(family=...) named one)."""
-    entries = [e for e in tables.entries_for(arch) if (arch, e.key) not in _failed]
+def _family_entries(arch: str, dtype: str, s: Settings) -> list[tuple[Family, list[Entry]]] | str:
+    """(family as it serves ``dtype``, its usable entries) for every family with entries of
+    ``dtype`` for ``arch`` (only the configured one when hktune.torch.configure(family=...) named one)."""
+    entries = [e for e in tables.entries_for(arch, dtype) if (arch, e.key) not in _failed]
     if s.min_ratio > 0:
         entries = [e for e in entries if math.isfinite(e.ratio) and e.ratio >= s.min_ratio]
     if not entries:
-        return f"no usable table entry for arch {arch} (tables: {', '.join(map(str, tables.table_paths())) or 'none'})"
+        return f"no usable {dtype} table entry for arch {arch} (tables: {', '.join(map(str, tables.table_paths())) or 'none'})"
     names = [s.family] if s.family is not None else sorted({e.key.family for e in entries})
     out = []
     for name in names:
         try:
-            fam = resolve(arch, name)
+            fam = resolve(arch, name, dtype)  # the family's kernel and space for this dtype
         except FamilyError as err:
             if s.family is not None:
                 return str(err)
@@ -143,19 +148,19 @@ def _family_entries(arch: str, s: Settings) -> list[tuple[Family, list[Entry]]] 
         mine = [e for e in entries if e.key.family == fam.name]
         if mine:
             out.append((fam, mine))
-    return out or f"no table entry of family {names[0]} for arch {arch}"
+    return out or f"no {dtype} table entry of family {names[0]} for arch {arch}"
 
 
 _RANK = {"exact": 0, "nearest": 1, "padded": 2}
 
 
-def _make_plan(arch: str, shape: tuple[int, int, int], s: Settings) -> Plan:
+def _make_plan(arch: str, dtype: str, shape: tuple[int, int, int], s: Settings) -> Plan:
     """The best family's plan for the shape: an exact tuned entry beats a nearest one beats a
     padded one; among equals, the entry with the higher paired ratio to the vendor BLAS."""
-    got = _family_entries(arch, s)
+    got = _family_entries(arch, dtype, s)
     if isinstance(got, str):
-        return Plan("fallback", "no_table", shape, detail=got)
-    plans = [_family_plan(fam, entries, arch, shape, s) for fam, entries in got]
+        return Plan("fallback", "no_table", shape, detail=got, dtype=dtype)
+    plans = [replace(_family_plan(fam, entries, arch, shape, s), dtype=dtype) for fam, entries in got]
     usable = [p for p in plans if p.kind != "fallback"]
     if not usable:
         return plans[0]
@@ -181,7 +186,7 @@ def _never_slower(p: Plan) -> Plan:
         why = (f"tuned kernel not significantly faster: {f.ratio:.2f}x (95% CI {f.lo:.2f}-{f.hi:.2f})"
                + (f", padding costs {need - 1:.1%} FLOPs" if need > 1 else ""))
     return Plan("fallback", "not_faster", p.shape, entry=p.entry, family=p.family, space=p.space,
-                detail=f"vendor ({why}; entry tuned at {p.entry.key.m}x{p.entry.key.n}x{p.entry.key.k})")
+                detail=f"vendor ({why}; entry tuned at {p.entry.key.m}x{p.entry.key.n}x{p.entry.key.k})", dtype=p.dtype)
 
 
 def _family_plan(fam: Family, entries: list[Entry], arch: str, shape: tuple[int, int, int], s: Settings) -> Plan:

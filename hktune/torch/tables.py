@@ -96,7 +96,8 @@ def _entries() -> list[Entry]:
     return entries
 
 
-def entries_for(arch: str) -> list[Entry]:
-    """Verified entries of the C ABI's dtype and layout (bf16, ABt) for ``arch``, every family."""
-    dtype, layout = ABI_DTYPE_LAYOUT
+def entries_for(arch: str, dtype: str = ABI_DTYPE_LAYOUT[0]) -> list[Entry]:
+    """Verified entries of ``dtype`` (default bf16) in the C ABI's layout (ABt) for ``arch``, every
+    family: a bf16 GEMM never picks an fp8 entry, nor the other way round."""
+    layout = ABI_DTYPE_LAYOUT[1]
     return [e for e in _entries() if e.key.arch == arch and e.key.dtype == dtype and e.key.layout == layout and e.verified()]

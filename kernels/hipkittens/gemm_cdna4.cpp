@@ -1,6 +1,11 @@
-// hktune: parameterised HipKittens bf16 GEMM for CDNA4 (gfx950), HipKittens branch `main`.
+// hktune: parameterised HipKittens GEMM for CDNA4 (gfx950), HipKittens branch `main`, bf16 or fp8.
 //
 // C[M,N] = A[M,K] * Bt[N,K]^T, bf16 in/out, fp32 accumulation (HK's mma_ABt).
+// With -DHKT_FP8 (the fp8_e4m3 dtype, family.yaml): A and Bt are fp8 e4m3 (OCP e4m3fn), per-tensor
+// float32 scales (device pointers, read once per block) and C = scale_a * scale_b * (A Bt^T) in bf16;
+// the MFMA is 16x16x128 fp8 (HK's FP8_8wave / FP8_4wave approach: st_16x128 LDS tiles, a K step is
+// 128 or 256 bytes per row). Everything else - pipeline, schedules, wait-count rules, checker
+// markers - is the same code for both element types.
 // Written against the HipKittens API (kittens.cuh); modelled on the structure of HK's
 // hand-written 8-wave ping-pong GEMMs (two half-tiles of A and of B per K step, loaded
 // global->LDS with buffer_load ... lds, four MMA phases per K step), with every
@@ -8,7 +13,7 @@
 //
 // Knobs (all required, see configs/hipkittens-gfx950.yaml):
 //   BLOCK_M, BLOCK_N   output block; each is split into two halves (HK's As[.][2], Bs[.][2])
-//   K_STEP             K per pipeline step (32 or 64; the MFMA is 16x16x32)
+//   K_STEP             K per pipeline step (bf16: 32 or 64, MFMA 16x16x32; fp8: 128 or 256, 16x16x128)
 //   WARPS_M, WARPS_N   warp grid inside one half x half sub-block (2x2, 2x4, 4x2)
 //   PREFETCH           K tiles in flight ahead of the one being computed: LDS holds
 //                      PREFETCH+1 stages (1 = HK's double buffer, 2 = triple buffer)
@@ -95,13 +100,26 @@ constexpr int LOAD_WARPS  = SCHEDULE == 2 ? PRODUCERS : NUM_WARPS;  // waves iss
 constexpr int NUM_THREADS = (NUM_WARPS + PRODUCERS) * kittens::WARP_THREADS;
 constexpr int LOAD_THREADS = LOAD_WARPS * kittens::WARP_THREADS;
 constexpr int NS          = PREFETCH + 1;          // LDS stages
+#if defined(HKT_FP8)
+using IN = fp8e4m3;                                // OCP e4m3fn (HK's fp8e4m3 = __hip_fp8_e4m3)
+constexpr int EB          = 1;                     // bytes per element of A and Bt
+constexpr int MFMA_K      = 128;                   // v_mfma_f32_16x16x128_f8f6f4
+#define HKT_ST(R) st_fp8e4m3<R, K_STEP, st_16x128_s>
+#define HKT_RT(R) rt_fp8e4m3<R, K_STEP, row_l, rt_16x128_s>
+#else
+using IN = bf16;
+constexpr int EB          = 2;
+constexpr int MFMA_K      = 32;                    // v_mfma_f32_16x16x32_bf16
+#define HKT_ST(R) st_bf<R, K_STEP, st_16x32_s>
+#define HKT_RT(R) rt_bf<R, K_STEP, row_l, rt_16x32_s>
+#endif
 constexpr int HM          = BLOCK_M / 2;           // half-tile rows (A)
 constexpr int HN          = BLOCK_N / 2;           // half-tile rows (B)
 constexpr int WM          = HM / WARPS_M;          // warp tile rows
 constexpr int WN          = HN / WARPS_N;          // warp tile cols
 
 static_assert(BLOCK_M % 32 == 0 && BLOCK_N % 32 == 0, "BLOCK_M/BLOCK_N must be multiples of 32");
-static_assert(K_STEP % 32 == 0, "K_STEP must be a multiple of 32 (16x16x32 MFMA)");
+static_assert(K_STEP % MFMA_K == 0, "K_STEP must be a multiple of the MFMA's K (bf16 32, fp8 128)");
 static_assert(WM % 16 == 0 && WN % 16 == 0, "warp tile must be a multiple of 16x16");
 static_assert(NUM_WARPS == 4 || NUM_WARPS == 8, "4 or 8 waves per block");
 static_assert(PREFETCH == 1 || PREFETCH == 2, "PREFETCH is 1 or 2");
@@ -114,23 +132,24 @@ static_assert(CHUNK >= 0, "CHUNK >= 0 (0 = no XCD remap)");
 static_assert(LGKMCNT >= 0 && LGKMCNT <= 15, "lgkmcnt is 4 bits on gfx9");
 static_assert(SCHEDULE == 0 || LGKMCNT == 0, "LGKMCNT is a ping-pong knob (interleave has fixed lgkm waits)");
 
-using ST_A = st_bf<HM, K_STEP, st_16x32_s>;
-using ST_B = st_bf<HN, K_STEP, st_16x32_s>;
-using RT_A = rt_bf<WM, K_STEP, row_l, rt_16x32_s>;
-using RT_B = rt_bf<WN, K_STEP, row_l, rt_16x32_s>;
+using ST_A = HKT_ST(HM);
+using ST_B = HKT_ST(HN);
+using RT_A = HKT_RT(WM);
+using RT_B = HKT_RT(WN);
 using RT_C = rt_fl<WM, WN, col_l, rt_16x16_s>;
-using GL   = gl<bf16, -1, -1, -1, -1>;
+using GL   = gl<IN, -1, -1, -1, -1>;               // A, Bt
+using GLC  = gl<bf16, -1, -1, -1, -1>;             // C
 using G    = kittens::group<LOAD_WARPS>;
 
 // buffer_load ... lds issued per half tile (16 bytes per lane per load, HK's fast G::load).
 // (per loading wave: every wave, or the producer waves of SCHEDULE 2)
-constexpr int LA = HM * K_STEP * 2 / (16 * LOAD_THREADS);
-constexpr int LB = HN * K_STEP * 2 / (16 * LOAD_THREADS);
-static_assert(LA >= 1 && LA * 16 * LOAD_THREADS == HM * K_STEP * 2, "A half tile must be a whole number of 16B-per-lane loads");
-static_assert(LB >= 1 && LB * 16 * LOAD_THREADS == HN * K_STEP * 2, "B half tile must be a whole number of 16B-per-lane loads");
+constexpr int LA = HM * K_STEP * EB / (16 * LOAD_THREADS);
+constexpr int LB = HN * K_STEP * EB / (16 * LOAD_THREADS);
+static_assert(LA >= 1 && LA * 16 * LOAD_THREADS == HM * K_STEP * EB, "A half tile must be a whole number of 16B-per-lane loads");
+static_assert(LB >= 1 && LB * 16 * LOAD_THREADS == HN * K_STEP * EB, "B half tile must be a whole number of 16B-per-lane loads");
 
 constexpr int LDS_ALLOC = NS * 2 * (int)(sizeof(ST_A) + sizeof(ST_B));
-static_assert(LDS_ALLOC == NS * (BLOCK_M + BLOCK_N) * K_STEP * 2, "LDS accounting");
+static_assert(LDS_ALLOC == NS * (BLOCK_M + BLOCK_N) * K_STEP * EB, "LDS accounting");
 static_assert(LDS_ALLOC <= 163840, "gfx950 has 160 KiB of LDS per CU");
 #ifdef LDS_BYTES
 static_assert(LDS_BYTES == LDS_ALLOC, "space file's LDS_BYTES disagrees with what the template allocates");
@@ -175,12 +194,16 @@ static_assert(VMCNT_1 >= 0 || VMCNT_0 <= V0ALL_IL, "VMCNT_1 = -1 needs VMCNT_0 t
 #endif
 #endif
 static_assert(VMCNT_0 <= 63 && VMCNT_1 <= 63, "vmcnt is 6 bits on gfx9");
-static_assert(SCHEDULE != 0 || LGKMCNT < (WM + WN) * K_STEP / 512, "LGKMCNT above the phase-1 LDS reads is a no-op");
+static_assert(SCHEDULE != 0 || LGKMCNT < (WM + WN) * K_STEP * EB / 1024, "LGKMCNT above the phase-1 LDS reads is a no-op");
 
 struct globals {
     GL a;
     GL b;
-    GL c;
+    GLC c;
+#if defined(HKT_FP8)
+    const float* scale_a;   // per-tensor dequantisation scales (device memory, one float each)
+    const float* scale_b;
+#endif
     int num_xcds;   // XCDs of the device (HIP's NumberOfXccs, read once per device): HK's NUM_XCDS is a constant 8
 };
 
@@ -286,10 +309,10 @@ void hktune_hk_gemm(const hkt::globals g) {
     const int num_tiles = K / K_STEP;
 
     // ---- hoisted buffer resources and per-wave LDS destinations (as HK's 8192 kernel) ----
-    const bf16* a_base = (bf16*)&g.a[{0, 0, 0, 0}];
-    const bf16* b_base = (bf16*)&g.b[{0, 0, 0, 0}];
-    const int a_row_stride = g.a.template stride<2>() * sizeof(bf16);
-    const int b_row_stride = g.b.template stride<2>() * sizeof(bf16);
+    const IN* a_base = (IN*)&g.a[{0, 0, 0, 0}];
+    const IN* b_base = (IN*)&g.b[{0, 0, 0, 0}];
+    const int a_row_stride = g.a.template stride<2>() * sizeof(IN);
+    const int b_row_stride = g.b.template stride<2>() * sizeof(IN);
     // no row stride in the resource: make_srsrc would mask it to 14 bits and set the swizzle bits
     // (at K = 1024 the stride is 2 KiB: a swizzled buffer). The loads' offsets are computed in
     // software (prefill_swizzled_offsets), so the linear, unswizzled resource is all they need.
@@ -297,13 +320,13 @@ void hktune_hk_gemm(const hkt::globals g) {
     const i32x4 b_srsrc = make_srsrc(b_base, (uint32_t)N * (uint32_t)b_row_stride);
 
     const int wid = warpid() % LOAD_WARPS;                 // index among the loading waves
-    constexpr int elem_per_warp = (16 / sizeof(bf16)) * kittens::WARP_THREADS;
+    constexpr int elem_per_warp = (16 / sizeof(IN)) * kittens::WARP_THREADS;
     // LDS destination of this wave's first 16-byte slot in As[0][0] / Bs[0][0]; the other
     // (stage, half) tiles follow at fixed strides, so any stage is one scalar add away.
     const uint32_t a_lds0 = __builtin_amdgcn_readfirstlane(static_cast<uint32_t>(
-        reinterpret_cast<uintptr_t>(&As[0][0].data[0]) + wid * elem_per_warp * sizeof(bf16)));
+        reinterpret_cast<uintptr_t>(&As[0][0].data[0]) + wid * elem_per_warp * sizeof(IN)));
     const uint32_t b_lds0 = __builtin_amdgcn_readfirstlane(static_cast<uint32_t>(
-        reinterpret_cast<uintptr_t>(&Bs[0][0].data[0]) + wid * elem_per_warp * sizeof(bf16)));
+        reinterpret_cast<uintptr_t>(&Bs[0][0].data[0]) + wid * elem_per_warp * sizeof(IN)));
     uint32_t swizzled_offsets_A[LA];
     uint32_t swizzled_offsets_B[LB];
     G::prefill_swizzled_offsets(As[0][0], g.a, swizzled_offsets_A);
@@ -532,7 +555,7 @@ void hktune_hk_gemm(const hkt::globals g) {
     // MFMA. Each phase also issues one half-tile of global loads (same order as ping-pong).
     RT_A A_tile[2];
     RT_B B_tile[2];
-    constexpr int READS_B = WN * K_STEP / 512;       // ds_read_b128 per B half
+    constexpr int READS_B = WN * K_STEP * EB / 1024;  // ds_read_b128 per B half
 #define HKT_TILE_IL(T_, S_, ST_, ISSUE_A1, ISSUE_NEXT, W1, W4)                                 \
     {                                                                                         \
         const int t_ = (T_), s_ = (S_);                                                       \
@@ -551,7 +574,7 @@ void hktune_hk_gemm(const hkt::globals g) {
         /* phase 2: read A1; issue B0(t+NS); C01 = A0 x B1 */                                 \
         HKT_READ_A(A_tile[1], 1, s_, ST_)                                                     \
         if constexpr (ISSUE_NEXT) HKT_LOAD_B(0, t_ + NS, s_, ST_)                             \
-        wait_lgkm<WM * K_STEP / 512>();                                                       \
+        wait_lgkm<WM * K_STEP * EB / 1024>();                                                       \
         prio_hi();                                                                            \
         mma_ABt(C_accum[0][1], A_tile[0], B_tile[1], C_accum[0][1]);                          \
         prio_lo();                                                                            \
@@ -623,6 +646,14 @@ void hktune_hk_gemm(const hkt::globals g) {
 #undef HKT_LOAD_B
 #undef HKT_LOAD_A
 
+#if defined(HKT_FP8)
+    // C = scale_a * scale_b * (A Bt^T): one scalar multiply of the fp32 accumulators, then bf16
+    const float scale = g.scale_a[0] * g.scale_b[0];
+    mul(C_accum[0][0], C_accum[0][0], scale);
+    mul(C_accum[0][1], C_accum[0][1], scale);
+    mul(C_accum[1][0], C_accum[1][0], scale);
+    mul(C_accum[1][1], C_accum[1][1], scale);
+#endif
     if (PRODUCERS == 0 || warp_id >= 0) {          // the MMA waves store C
         store(g.c, C_accum[0][0], {0, 0, (row * 2) * WARPS_M + warp_row, (col * 2) * WARPS_N + warp_col});
         store(g.c, C_accum[0][1], {0, 0, (row * 2) * WARPS_M + warp_row, (col * 2 + 1) * WARPS_N + warp_col});
@@ -637,12 +668,19 @@ extern "C" __device__ __attribute__((used)) const char hktune_config_device[] = 
 
 #if !defined(__HIP_DEVICE_COMPILE__)
 // ------------------------------- host side: the hktune C ABI -------------------------------
+#if defined(HKT_FP8)
+// hktune's C ABI for a scaled dtype (hktune.dtypes): the dtype's extra operands come after C.
+extern "C" int hktune_gemm(const void* A, const void* Bt, void* C, const void* scale_a, const void* scale_b,
+                           int M, int N, int K, void* stream) {
+    if (scale_a == nullptr || scale_b == nullptr) return 1;
+#else
 extern "C" int hktune_gemm(const void* A, const void* Bt, void* C, int M, int N, int K, void* stream) {
+#endif
     if (A == nullptr || Bt == nullptr || C == nullptr) return 1;
     if (M <= 0 || N <= 0 || K <= 0) return 1;
     if (M % BLOCK_M != 0 || N % BLOCK_N != 0 || K % K_STEP != 0) return 1;
     if (K / K_STEP < hkt::NS) return 1;                                   // pipeline depth
-    if ((uint64_t)M * K * 2 > 0xFFFFFFFFull || (uint64_t)N * K * 2 > 0xFFFFFFFFull) return 1;  // 32-bit buffer range
+    if ((uint64_t)M * K * hkt::EB > 0xFFFFFFFFull || (uint64_t)N * K * hkt::EB > 0xFFFFFFFFull) return 1;  // 32-bit buffer range
     if ((uint64_t)M * N > 0x7FFFFFFFull) return 1;  // HK indexes C with int: 2^31 elements or more would wrap
 #if defined(HKT_FIXED_M)
     if (M != HKT_FIXED_M) return 1;
@@ -668,7 +706,11 @@ extern "C" int hktune_gemm(const void* A, const void* Bt, void* C, int M, int N,
         xcds[dev] = (hipDeviceGetAttribute(&x, hipDeviceAttributeNumberOfXccs, dev) == hipSuccess && x > 0) ? x : 8;
         lds_set[dev] = true;
     }
-    hkt::globals g{hkt::GL((bf16*)A, 1, 1, M, K), hkt::GL((bf16*)Bt, 1, 1, N, K), hkt::GL((bf16*)C, 1, 1, M, N), xcds[dev]};
+    hkt::globals g{hkt::GL((hkt::IN*)A, 1, 1, M, K), hkt::GL((hkt::IN*)Bt, 1, 1, N, K), hkt::GLC((bf16*)C, 1, 1, M, N),
+#if defined(HKT_FP8)
+                   (const float*)scale_a, (const float*)scale_b,
+#endif
+                   xcds[dev]};
     dim3 grid((M / BLOCK_M) * (N / BLOCK_N));
     hipLaunchKernelGGL(hktune_hk_gemm, grid, dim3(hkt::NUM_THREADS), hkt::LDS_ALLOC, (hipStream_t)stream, g);
     return hipGetLastError() == hipSuccess ? 0 : 2;

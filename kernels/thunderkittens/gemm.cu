@@ -24,7 +24,7 @@
 // Knobs (-D integers, configs/thunderkittens-sm_90.yaml): M_BLOCK N_BLOCK STAGES SUPER_M
 // PERSISTENT PRODUCER_REGS CONSUMER_REGS EPILOGUE. Derived values (THREADS, STAGE_BYTES,
 // SMEM_BYTES, ACC_REGS) may also arrive as -D; they are recomputed and static_asserted.
-// Schedule knobs SCHED WG_M CLUSTER_M CLUSTER_N ORDER MMA_LAG: SCHED >= 1 replaces the lcf kernel
+// Schedule knobs SCHED WG_M CLUSTER_M CLUSTER_N ORDER MMA_LAG SPLIT_K: SCHED >= 1 replaces the lcf kernel
 // with hktune's own persistent kernel (sched.cuh); at SCHED=0 the others must keep their defaults.
 
 // ---------------------------------------------------------------- knobs (defaults = TK <2,4,8>)
@@ -71,8 +71,11 @@
 #ifndef MMA_LAG
 #define MMA_LAG 0
 #endif
-#if SCHED == 0 && (WG_M != 64 || CLUSTER_M != 1 || CLUSTER_N != 1 || ORDER != 0 || MMA_LAG != 0)
-#error "WG_M, CLUSTER_M, CLUSTER_N, ORDER and MMA_LAG need SCHED >= 1 (sched.cuh)"
+#ifndef SPLIT_K
+#define SPLIT_K 1
+#endif
+#if SCHED == 0 && (WG_M != 64 || CLUSTER_M != 1 || CLUSTER_N != 1 || ORDER != 0 || MMA_LAG != 0 || SPLIT_K != 1)
+#error "WG_M, CLUSTER_M, CLUSTER_N, ORDER, MMA_LAG and SPLIT_K need SCHED >= 1 (sched.cuh)"
 #endif
 
 #ifndef KITTENS_HOPPER
@@ -376,5 +379,5 @@ extern "C" const char* hktune_config(void) {
          ",PRODUCER_REGS=" HK_STR(PRODUCER_REGS) ",CONSUMER_REGS=" HK_STR(CONSUMER_REGS)
          ",EPILOGUE=" HK_STR(EPILOGUE) ",SCHED=" HK_STR(SCHED) ",WG_M=" HK_STR(WG_M)
          ",CLUSTER_M=" HK_STR(CLUSTER_M) ",CLUSTER_N=" HK_STR(CLUSTER_N) ",ORDER=" HK_STR(ORDER)
-         ",MMA_LAG=" HK_STR(MMA_LAG);
+         ",MMA_LAG=" HK_STR(MMA_LAG) ",SPLIT_K=" HK_STR(SPLIT_K);
 }

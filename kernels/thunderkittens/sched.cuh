@@ -22,8 +22,40 @@
 //              is only waited for when it is about to be rewritten).
 //   MMA_LAG    0: wait for each k step's wgmma before freeing its stage; 1: keep it in flight
 //              while the next k step's wgmma is issued, free the previous stage instead.
+//   SPLIT_K    1: one work unit per tile. 2, 4: the tile's K range is cut into SPLIT_K slices and
+//              every (tile, slice) is a work unit of the persistent loop; the slices of one tile
+//              are summed into C deterministically (below).
 //   STAGES, SUPER_M, PRODUCER_REGS, CONSUMER_REGS as for SCHED=0. Always persistent.
+//
+// Split-K design (SPLIT_K > 1): a serial, in-order fixup in an fp32 workspace, no second kernel.
+//   * Work units u = 0 .. tiles*SPLIT_K-1, u = tile * SPLIT_K + slice: the slices of one tile are
+//     consecutive, so they run in the same round of the persistent loop on different SMs, at once.
+//     Each unit runs the unchanged main loop over its K/SPLIT_K k steps into fp32 registers.
+//   * The unit of fixup is a consumer warpgroup's slab (WG_M rows x 64*N_BLOCK cols of C): it
+//     has a slot of WG_M*64*N_BLOCK floats in the workspace (all slots: M*N floats) and a flag.
+//     Slice 0 stores its accumulator to the slot; slice s > 0 waits until the flag says s (slices
+//     0..s-1 are in the slot), adds the slot to its accumulator, and - unless it is the last slice -
+//     stores the sum back and sets the flag to s+1. The last slice writes C through the normal
+//     epilogue and resets the flag to 0 for the next launch. The sum is ((p0 + p1) + p2) + p3 in
+//     every run: deterministic, independent of which SM finishes first.
+//   * The slot is stored in register order (float4 per thread, [register pair][thread]): fully
+//     coalesced, no layout arithmetic, and the same thread of the next slice reads the same values.
+//     The slots of one round (~132 slabs of <= 128 KB) stay in L2, so the fixup traffic is L2 traffic.
+//   * Progress: a unit only waits for the unit just before it (same tile, previous slice). Every block
+//     walks its units in increasing order and the grid is never larger than the blocks that are
+//     resident at once, so the lowest unfinished unit never waits: no deadlock (the stream-K argument).
+//     A consumer waits only after it has freed all its ring stages, so the producer is never blocked.
+//   * The workspace (floats + flags) belongs to the host launch function: allocated on first use per
+//     (device, stream), flags zeroed once, grown when needed, freed at unload (workspace() below).
+//   * Memory order (as CUTLASS's generic barrier): writers store, named-barrier sync, one thread
+//     red.release.gpu on the flag; the waiter's one thread spins on ld.acquire.gpu, then a
+//     named-barrier sync; slot loads and stores bypass L1 (.cg).
 #pragma once
+
+#if SPLIT_K > 1
+#include <utility>
+#include <vector>
+#endif
 
 namespace hk_sched {
 
@@ -43,6 +75,8 @@ constexpr int kEpiBytes = EPILOGUE == 0 ? 0 : kConsumers * 2 * 8192;
 constexpr int kSmemS = STAGES * kStageBytesS + kEpiBytes + 1024;    // + base alignment
 // consumer warps that free one stage of every block of the cluster
 constexpr int kReleases = (kPing ? 4 : 4 * kConsumers) * kCS;
+constexpr int kSplit = SPLIT_K;
+constexpr int kSlabFloats = kWgM * kBN;                             // one consumer's slab of C
 
 static_assert(SCHED == 1 || SCHED == 2, "SCHED: 0 (TK lcf), 1 (cooperative), 2 (ping-pong)");
 static_assert(!kPing || kConsumers == 2, "ping-pong needs M_BLOCK=2 consumer warpgroups");
@@ -53,6 +87,7 @@ static_assert(EPILOGUE >= 0 && EPILOGUE <= 2, "EPILOGUE: 0..2");
 static_assert(PERSISTENT == 1, "SCHED >= 1 is always persistent");
 static_assert(MMA_LAG == 0 || MMA_LAG == 1, "MMA_LAG: 0 or 1");
 static_assert(MMA_LAG == 0 || STAGES >= 3, "MMA_LAG=1 holds two stages per consumer");
+static_assert(kSplit == 1 || kSplit == 2 || kSplit == 4, "SPLIT_K: 1, 2 or 4");
 static_assert(kSmemS <= kittens::MAX_SHARED_MEMORY, "ring + epilogue buffers exceed 227 KB");
 static_assert(kHalves * 32 * N_BLOCK + 32 <= CONSUMER_REGS, "accumulator does not fit CONSUMER_REGS");
 #ifdef SMEM_BYTES
@@ -127,7 +162,55 @@ __device__ inline void cluster_sync() {     // every thread of both blocks
   asm volatile("barrier.cluster.wait.acquire;\n" ::: "memory");
 }
 
+#if SPLIT_K > 1
+// Split-K fixup of one consumer warpgroup's slab (design above). Returns true when this slice is
+// not the last one (its partial sum went to the workspace; no C to write).
+__device__ inline bool fixup(acc_t (&acc)[kHalves], float* __restrict__ ws, int* flags, int slab, int slice, int bar) {
+  float4* slot = reinterpret_cast<float4*>(ws + (size_t)slab * kSlabFloats) + warpgroup::laneid();
+  int* flag = flags + slab;
+  constexpr int kPairs = kHalves * (kBN / 16) * 2;                 // float4s per thread
+  constexpr int kPerHalf = kPairs / kHalves;
+  constexpr int kChunk = 8;                                         // float4 loads per fence
+  if (slice > 0) {
+    if (warpgroup::laneid() == 0) {
+      int seen;
+      do {
+        asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\n" : "=r"(seen) : "l"(flag) : "memory");
+      } while (seen != slice);
+    }
+    warpgroup::sync(bar);
+#pragma unroll
+    for (int i = 0; i < kPairs; i++) {
+      float2* d = &acc[i / kPerHalf].tiles[0][(i % kPerHalf) / 2].data[2 * (i & 1)];
+      const float4 v = __ldcg(slot + i * 128);
+      d[0].x += v.x; d[0].y += v.y; d[1].x += v.z; d[1].y += v.w;
+      // at most 8 loads (32 registers) in flight: ptxas would otherwise issue all of them at once
+      // next to the live accumulator and spill; it does not move loads across a fence
+      if (i % kChunk == kChunk - 1 && i + 1 < kPairs) asm volatile("fence.acq_rel.cta;\n" ::: "memory");
+    }
+  }
+  if (slice == kSplit - 1) {
+    if (warpgroup::laneid() == 0) *reinterpret_cast<volatile int*>(flag) = 0;   // next launch: stream-ordered
+    return false;
+  }
+#pragma unroll
+  for (int i = 0; i < kPairs; i++) {
+    const float2* d = &acc[i / kPerHalf].tiles[0][(i % kPerHalf) / 2].data[2 * (i & 1)];
+    __stcg(slot + i * 128, make_float4(d[0].x, d[0].y, d[1].x, d[1].y));
+  }
+  warpgroup::sync(bar);
+  if (warpgroup::laneid() == 0)
+    asm volatile("red.release.gpu.global.add.s32 [%0], 1;\n" :: "l"(flag) : "memory");
+  return true;
+}
+#endif
+
+#if SPLIT_K > 1
+__global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ globals_t g, float* __restrict__ ws,
+                                                       int* flags, int units, int ksteps) {
+#else
 __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ globals_t g) {
+#endif
   extern __shared__ int smem_raw[];
   const uint64_t base = ((uint64_t)&smem_raw[0] + 1023) & ~uint64_t(1023);
   stage_t* ring = reinterpret_cast<stage_t*>(base);
@@ -142,7 +225,12 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
   const int rank = kCS > 1 ? cluster_ctarank() : 0;
   const int cid = blockIdx.x / kCS, nclusters = gridDim.x / kCS;
   const int R = g.C.rows() / (kBM * kCM), Cc = g.C.cols() / (kBN * kCN);
-  const int tasks = R * Cc, KT = g.A.cols() / 64;
+  // work units: (cluster tile, K slice); KS k steps each, from k step k0 = slice * KS
+#if SPLIT_K > 1
+  const int tasks = units, KS = ksteps;      // kernel parameters: no register held across the loop
+#else
+  const int tasks = R * Cc, KS = g.A.cols() / 64;
+#endif
   const int wg = warpgroup::groupid();
 
   if (threadIdx.x == 0) {
@@ -160,9 +248,10 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
     warpgroup::decrease_registers<PRODUCER_REGS>();
     if (warpgroup::warpid() == 0 && laneid() == 0) {
       int it = 0;
-      for (int t = cid; t < tasks; t += nclusters) {
-        const int2 bt = block_tile(t, R, Cc, rank);
-        for (int k = 0; k < KT; k++, it++) {
+      for (int u = cid; u < tasks; u += nclusters) {
+        const int2 bt = block_tile(u / kSplit, R, Cc, rank);
+        const int k0 = (u % kSplit) * KS;
+        for (int k = k0; k < k0 + KS; k++, it++) {
           const int s = it % STAGES;
           wait(empty[s], ((it / STAGES) & 1) ^ 1);
           tma::expect_bytes(full[s], kStageBytesS);             // own loads + the peer's multicast
@@ -191,17 +280,17 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
     warpgroup::increase_registers<CONSUMER_REGS>();
     acc_t acc[kHalves];
     int it = 0, ebuf = 0;
-    for (int t = cid, n = 0; t < tasks; t += nclusters, n++) {
+    for (int u = cid, n = 0; u < tasks; u += nclusters, n++) {
       if constexpr (kPing) {                                    // alternate tiles: skip the other's
-        if ((n & 1) != wg) { it += KT; continue; }
+        if ((n & 1) != wg) { it += KS; continue; }
       }
       if constexpr (kPing) {
         if (n > 0) wait(order[wg ^ 1], ((n - 1) >> 1) & 1);     // the other's previous tile
       }
-      const int2 bt = block_tile(t, R, Cc, rank);
+      const int2 bt = block_tile(u / kSplit, R, Cc, rank);
 #pragma unroll
       for (int h = 0; h < kHalves; h++) kittens::warp::zero(acc[h]);
-      for (int k = 0; k < KT; k++, it++) {
+      for (int k = 0; k < KS; k++, it++) {
         const int s = it % STAGES;
         wait(full[s], (it / STAGES) & 1);
 #pragma unroll
@@ -219,13 +308,17 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
       }
 #if MMA_LAG
       warpgroup::mma_async_wait();
-      if (KT > 0 && laneid() == 0) release(empty[(it + STAGES - 1) % STAGES]);
+      if (KS > 0 && laneid() == 0) release(empty[(it + STAGES - 1) % STAGES]);
 #endif
       if constexpr (kPing) {
         if (warpgroup::laneid() == 0) arrive(order[wg]);
       }
       // ---- epilogue: rows of this consumer, in 64-row slices
       const int row64 = bt.x * kASub + (kPing ? 0 : wg * kHalves);
+#if SPLIT_K > 1
+      // only the last K slice writes C; the others hand their partial sum on (fixup)
+      if (fixup(acc, ws, flags, (row64 / kHalves) * (g.C.cols() / kBN) + bt.y, u % kSplit, 1 + wg)) continue;
+#endif
 #pragma unroll
       for (int h = 0; h < kHalves; h++) {
 #if EPILOGUE == 0
@@ -259,11 +352,81 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
 }
 
 // ---------------------------------------------------------------- host
+#if SPLIT_K > 1
+// The split-K workspace: per (device, stream), M*N floats of slots + one flag per slab.
+//   * Allocated outside stream capture only (cudaMalloc is not allowed there); its flags are zeroed
+//     once, stream-ordered, and every launch leaves them at 0 again.
+//   * A stream being captured (a graph, e.g. torch.cuda.graph on a fresh stream) uses its own
+//     workspace if it has one, else the device's largest one that fits (the stream it was warmed on):
+//     such a graph must not run concurrently with plain launches of this library on that stream.
+//   * A workspace is never freed while the library is loaded (a captured graph may still point at
+//     it): a larger shape gets a new one of at least twice the size and the old one is retired
+//     (all freed at unload), so retired memory stays below the live workspace's size.
+struct Workspace { int dev = -1; cudaStream_t stream = nullptr; char* p = nullptr; size_t floats = 0, flags = 0; };
+struct WorkspacePool {
+  static constexpr int kSlots = 16;
+  Workspace w[kSlots];
+  int next = 0;
+  std::vector<std::pair<int, char*>> retired;
+  std::mutex mu;
+  void retire(Workspace& x) {
+    if (x.p) retired.emplace_back(x.dev, x.p);
+    x = Workspace{};
+  }
+  ~WorkspacePool() {   // at unload; errors (the runtime already torn down at exit) are moot here
+    for (auto& x : w) retire(x);
+    for (auto& [dev, p] : retired)
+      if (cudaSetDevice(dev) == cudaSuccess) cudaFree(p);
+  }
+};
+inline WorkspacePool g_ws;
+
+inline size_t flags_offset(size_t floats) { return (floats * sizeof(float) + 255) / 256 * 256; }
+
+inline cudaError_t workspace(int dev, cudaStream_t stream, size_t floats, size_t flags, float** ws, int** fl) {
+  std::lock_guard<std::mutex> lock(g_ws.mu);
+  auto fits = [&](const Workspace& x) { return x.p && x.dev == dev && x.floats >= floats && x.flags >= flags; };
+  Workspace* own = nullptr;
+  for (auto& x : g_ws.w)
+    if (x.p && x.dev == dev && x.stream == stream) own = &x;
+  Workspace* use = own && fits(*own) ? own : nullptr;
+  if (!use) {
+    cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+    cudaError_t e = cudaStreamIsCapturing(stream, &cs);
+    if (e != cudaSuccess) return e;
+    if (cs != cudaStreamCaptureStatusNone) {                // borrow the device's largest that fits
+      for (auto& x : g_ws.w)
+        if (fits(x) && (!use || x.floats > use->floats)) use = &x;
+      if (!use) return cudaErrorStreamCaptureUnsupported;  // launch it once uncaptured first
+    } else {
+      if (!own) {
+        own = &g_ws.w[g_ws.next];
+        g_ws.next = (g_ws.next + 1) % WorkspacePool::kSlots;
+      }
+      const size_t nf = own->floats * 2 > floats ? own->floats * 2 : floats;
+      const size_t ng = own->flags * 2 > flags ? own->flags * 2 : flags;
+      g_ws.retire(*own);
+      char* p = nullptr;
+      if ((e = cudaMalloc(&p, flags_offset(nf) + ng * sizeof(int))) != cudaSuccess) return e;
+      if ((e = cudaMemsetAsync(p + flags_offset(nf), 0, ng * sizeof(int), stream)) != cudaSuccess) {
+        cudaFree(p);
+        return e;
+      }
+      *own = Workspace{dev, stream, p, nf, ng};
+      use = own;
+    }
+  }
+  *ws = reinterpret_cast<float*>(use->p);
+  *fl = reinterpret_cast<int*>(use->p + flags_offset(use->floats));
+  return cudaSuccess;
+}
+#endif
+
 inline int gemm(const void* A, const void* Bt, void* C, int M, int N, int K, void* stream) {
   if (M <= 0 || N <= 0 || K <= 0) return 1;
-  if (M % (kBM * kCM) != 0 || N % (kBN * kCN) != 0 || K % 64 != 0) return 1;
+  if (M % (kBM * kCM) != 0 || N % (kBN * kCN) != 0 || K % (64 * kSplit) != 0) return 1;
   if (((uintptr_t)A | (uintptr_t)Bt | (uintptr_t)C) & 15) return 1;
-  const long long tasks = (long long)(M / (kBM * kCM)) * (N / (kBN * kCN));
+  const long long tasks = (long long)(M / (kBM * kCM)) * (N / (kBN * kCN)) * kSplit;   // work units
   if (tasks > 0x7fffffffLL) return 1;
 
   int dev = 0;
@@ -300,9 +463,18 @@ inline int gemm(const void* A, const void* Bt, void* C, int M, int N, int K, voi
   }
   std::optional<globals_t> gl = hk_tk::get_globals(A, Bt, C, M, N, K);
   if (!gl) return 1;
+  // never more clusters than are resident at once: split-K's fixup relies on it (no deadlock)
   const long long clusters = tasks < slots[dev] ? tasks : slots[dev];
   cfg.gridDim = dim3((unsigned)(clusters * kCS), 1, 1);
+#if SPLIT_K > 1
+  float* ws = nullptr;
+  int* flags = nullptr;
+  e = workspace(dev, cfg.stream, (size_t)M * N, (size_t)(M / kWgM) * (N / kBN), &ws, &flags);
+  if (e != cudaSuccess) return (int)e;
+  e = cudaLaunchKernelEx(&cfg, kernel, *gl, ws, flags, (int)tasks, K / 64 / kSplit);
+#else
   e = cudaLaunchKernelEx(&cfg, kernel, *gl);
+#endif
   if (e != cudaSuccess) return (int)e;
   return (int)cudaGetLastError();
 }
