@@ -43,7 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FAMILY = ROOT / "kernels" / "hipkittens"
 HK_ENV = {"gfx950": "HKTUNE_TEST_HK_MAIN", "gfx942": "HKTUNE_TEST_HK_CDNA3"}
 
-# One config per (arch, schedule): HK's 1024 seed (ping-pong) and the same block in lockstep.
+# One config per (arch, schedule): HK's 1024 seed (ping-pong), the same block in lockstep, and on
+# gfx950 the producer/consumer seed (SCHEDULE 2: HK's micro_02_2stage_8c4p configuration).
 BASE = {
     "gfx950": {"BLOCK_M": 128, "BLOCK_N": 128, "K_STEP": 64, "WARPS_M": 2, "WARPS_N": 4, "PREFETCH": 1,
                "SCHEDULE": 0, "VMCNT_0": 3, "VMCNT_1": -1, "LGKMCNT": 4, "OCCUPANCY": 2, "SETPRIO": 1,
@@ -53,17 +54,19 @@ BASE = {
 }
 LOCKSTEP = {"gfx950": {"SCHEDULE": 1, "LGKMCNT": 0, "VMCNT_0": 2, "WARPS_N": 2, "OCCUPANCY": 1},
             "gfx942": {"SCHEDULE": 1}}
+PRODUCER_CONSUMER = {"gfx950": {"BLOCK_N": 256, "SCHEDULE": 2, "VMCNT_0": 0, "LGKMCNT": 0, "OCCUPANCY": 3, "WGM": 4,
+                                "CHUNK": 16}}
+SCHEDULE_NAMES = {0: "ping-pong", 1: "lockstep", 2: "producer/consumer"}
 
 
 def configs(only: list[str]) -> list[tuple[str, dict]]:
     out = []
     for arch in ("gfx950", "gfx942"):
-        for sched in (0, 1):
-            if only and f"{arch}:{sched}" not in only:
+        for sched in (0, 1, 2):
+            if (only and f"{arch}:{sched}" not in only) or (sched == 2 and arch not in PRODUCER_CONSUMER):
                 continue
             cfg = dict(BASE[arch])
-            if sched == 1:
-                cfg.update(LOCKSTEP[arch])
+            cfg.update({0: {}, 1: LOCKSTEP[arch], 2: PRODUCER_CONSUMER.get(arch, {})}[sched])
             out.append((arch, cfg))
     return out
 
@@ -221,7 +224,7 @@ def summary(jsonl: Path) -> str:
     for arch, sched, what, region in keys:
         rs = [r for r in rows if (r["arch"], r["schedule"], r["what"], r["region"]) == (arch, sched, what, region)]
         c = {v: sum(r["verdict"] == v for r in rs) for v in ("static", "static+emulator", "emulator", "harmless")}
-        lines.append(f"| {arch} | {'ping-pong' if sched == 0 else 'lockstep'} | {what} ({region}) | {len(rs)} | "
+        lines.append(f"| {arch} | {SCHEDULE_NAMES[sched]} | {what} ({region}) | {len(rs)} | "
                      f"{c['static'] + c['static+emulator']} | {c['static+emulator']} | {c['emulator']} | "
                      f"{c['harmless']} |")
     walls = sum(r["wall_s"] for r in rows)

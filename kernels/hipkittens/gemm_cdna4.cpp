@@ -20,7 +20,10 @@
 //   SCHEDULE           0 = 8-wave ping-pong (HK: the two halves of the waves are one barrier
 //                      apart, one half does MFMA while the other does memory);
 //                      1 = lockstep interleave (no stagger, 4 or 8 waves): phase 1 reads A0, B0
-//                      and B1 and starts C00 while B1 lands, phase 2 reads A1 under C01
+//                      and B1 and starts C00 while B1 lands, phase 2 reads A1 under C01;
+//                      2 = producer/consumer (HK's 8c4p micro kernels): 4 extra producer waves
+//                      issue every global->LDS load, the 8 MMA waves only read LDS and compute,
+//                      one s_barrier per K tile (sched_pc_cdna4.inc)
 //   VMCNT_0, VMCNT_1   s_waitcnt vmcnt(N) of the main loop (-1 = no wait emitted). Global loads
 //                      go out tile-major B0 A0 B1 A1, PREFETCH tiles ahead; a wait before a
 //                      barrier must retire every load of a half that is read after it.
@@ -37,6 +40,8 @@
 // (fidelity comparison with HK's fixed-size kernels); HKT_ALLOW_UNSAFE_VMCNT disables the
 // static check that the vmcnt knobs leave no tile's loads in flight; HKT_HK_G_LOAD loads through
 // HK's G::load (M0 written apart from the load: tests/test_amd_m0.py).
+// HKTUNE_PLANT_PC (tests only): sched_pc_cdna4.inc drops the end-of-tile barrier of its stage-0
+// main-loop tiles.
 // HKTUNE_PLANT_WAR (tests only, tests/test_emulator_plants.py): drops the barrier that ends
 // phase 1 of the ping-pong main-loop tile, so one wave group's phase-2 load of B0(t+NS) into
 // stage s can land while the other group still reads B0 from stage s (LDS write-after-read).
@@ -81,7 +86,7 @@
 #define HKT_NS_TEXT "(" HKT_STR(PREFETCH) "+1)"
 #if SCHEDULE == 0
 #define HKT_BARRIER_LAG "1"
-#else
+#else   // lockstep and producer/consumer: every wave passes the same barriers
 #define HKT_BARRIER_LAG "0"
 #endif
 
@@ -89,8 +94,11 @@ using namespace kittens;
 
 namespace hkt {
 
-constexpr int NUM_WARPS   = WARPS_M * WARPS_N;
-constexpr int NUM_THREADS = NUM_WARPS * kittens::WARP_THREADS;
+constexpr int NUM_WARPS   = WARPS_M * WARPS_N;       // MMA waves
+constexpr int PRODUCERS   = SCHEDULE == 2 ? 4 : 0;   // dedicated load waves (producer/consumer), placed first
+constexpr int LOAD_WARPS  = SCHEDULE == 2 ? PRODUCERS : NUM_WARPS;  // waves issuing the global->LDS loads
+constexpr int NUM_THREADS = (NUM_WARPS + PRODUCERS) * kittens::WARP_THREADS;
+constexpr int LOAD_THREADS = LOAD_WARPS * kittens::WARP_THREADS;
 constexpr int NS          = PREFETCH + 1;          // LDS stages
 #if defined(HKT_FP8)
 using IN = fp8e4m3;                                // OCP e4m3fn (HK's fp8e4m3 = __hip_fp8_e4m3)
@@ -115,8 +123,9 @@ static_assert(K_STEP % MFMA_K == 0, "K_STEP must be a multiple of the MFMA's K (
 static_assert(WM % 16 == 0 && WN % 16 == 0, "warp tile must be a multiple of 16x16");
 static_assert(NUM_WARPS == 4 || NUM_WARPS == 8, "4 or 8 waves per block");
 static_assert(PREFETCH == 1 || PREFETCH == 2, "PREFETCH is 1 or 2");
-static_assert(SCHEDULE == 0 || SCHEDULE == 1, "SCHEDULE is 0 (ping-pong) or 1 (interleave)");
+static_assert(SCHEDULE >= 0 && SCHEDULE <= 2, "SCHEDULE is 0 (ping-pong), 1 (interleave) or 2 (producer/consumer)");
 static_assert(SCHEDULE != 0 || NUM_WARPS == 8, "the ping-pong schedule needs 8 waves");
+static_assert(SCHEDULE != 2 || NUM_WARPS == 8, "the producer/consumer schedule has 8 MMA (consumer) waves");
 static_assert(OCCUPANCY >= 1 && OCCUPANCY <= 8, "OCCUPANCY is a wave count per SIMD");
 static_assert(WGM >= 1, "WGM >= 1 (1 = no L2 grouping)");
 static_assert(CHUNK >= 0, "CHUNK >= 0 (0 = no XCD remap)");
@@ -130,13 +139,14 @@ using RT_B = HKT_RT(WN);
 using RT_C = rt_fl<WM, WN, col_l, rt_16x16_s>;
 using GL   = gl<IN, -1, -1, -1, -1>;               // A, Bt
 using GLC  = gl<bf16, -1, -1, -1, -1>;             // C
-using G    = kittens::group<NUM_WARPS>;
+using G    = kittens::group<LOAD_WARPS>;
 
 // buffer_load ... lds issued per half tile (16 bytes per lane per load, HK's fast G::load).
-constexpr int LA = HM * K_STEP * EB / (16 * NUM_THREADS);
-constexpr int LB = HN * K_STEP * EB / (16 * NUM_THREADS);
-static_assert(LA >= 1 && LA * 16 * NUM_THREADS == HM * K_STEP * EB, "A half tile must be a whole number of 16B-per-lane loads");
-static_assert(LB >= 1 && LB * 16 * NUM_THREADS == HN * K_STEP * EB, "B half tile must be a whole number of 16B-per-lane loads");
+// (per loading wave: every wave, or the producer waves of SCHEDULE 2)
+constexpr int LA = HM * K_STEP * EB / (16 * LOAD_THREADS);
+constexpr int LB = HN * K_STEP * EB / (16 * LOAD_THREADS);
+static_assert(LA >= 1 && LA * 16 * LOAD_THREADS == HM * K_STEP * EB, "A half tile must be a whole number of 16B-per-lane loads");
+static_assert(LB >= 1 && LB * 16 * LOAD_THREADS == HN * K_STEP * EB, "B half tile must be a whole number of 16B-per-lane loads");
 
 constexpr int LDS_ALLOC = NS * 2 * (int)(sizeof(ST_A) + sizeof(ST_B));
 static_assert(LDS_ALLOC == NS * (BLOCK_M + BLOCK_N) * K_STEP * EB, "LDS accounting");
@@ -146,6 +156,10 @@ static_assert(LDS_BYTES == LDS_ALLOC, "space file's LDS_BYTES disagrees with wha
 #endif
 #ifdef THREADS
 static_assert(THREADS == NUM_THREADS, "space file's THREADS disagrees with the template");
+#endif
+#if defined(HKT_LOAD_THREADS) && defined(HKT_LA) && defined(HKT_LB)
+static_assert(HKT_LOAD_THREADS == LOAD_THREADS && HKT_LA == LA && HKT_LB == LB,
+              "space file's loading threads / loads per half tile disagree with the template");
 #endif
 
 // Global issue order is tile-major B0, A0, B1, A1 (half h of tile u has index 4u+h).
@@ -161,10 +175,15 @@ constexpr int V1MAX_PP = ops_after_A(4 * NS - 4);   // phase-1 wait guards A1/B1
 constexpr int V0MAX_IL = ops_after_B(4 * NS - 4);   // interleave: phase-4 wait guards B0/A0/B1 of t+1
 constexpr int V0ALL_IL = ops_after_A(4 * NS - 5);   // ... and also A1 of t+1
 constexpr int V1MAX_IL = ops_after_A(4 * NS - 4);   // interleave: phase-1 wait guards A1 of t
+constexpr int TILE_LOADS = 2 * (LA + LB);           // producer/consumer: loads of one K tile per producer wave
+constexpr int V0MAX_PC = (NS - 2) * TILE_LOADS;     // ... its end-of-tile wait guards the next tile
 
 #if !defined(HKT_ALLOW_UNSAFE_VMCNT)
 static_assert(VMCNT_0 >= 0, "VMCNT_0 is required");
-#if SCHEDULE == 0
+#if SCHEDULE == 2
+static_assert(VMCNT_0 <= V0MAX_PC, "VMCNT_0 leaves loads of the next tile in flight at the end-of-tile barrier");
+static_assert(VMCNT_1 == -1, "the producer/consumer schedule has one wait per tile (VMCNT_1 = -1)");
+#elif SCHEDULE == 0
 static_assert(VMCNT_0 <= V0MAX_PP, "VMCNT_0 leaves loads of the next tile's first halves in flight");
 static_assert(VMCNT_1 <= V1MAX_PP, "VMCNT_1 leaves loads of the second halves in flight");
 static_assert(VMCNT_0 <= V0ALL_PP || VMCNT_1 >= 0, "with VMCNT_0 > the full-tile bound, VMCNT_1 must guard the second halves");
@@ -227,7 +246,7 @@ __device__ __forceinline__ void lds_load(const GL& src, int r0, int c0, const ui
     for (int i = 0; i < NLOADS; ++i) {
         asm volatile("s_mov_b32 m0, %0\n\ts_nop 0\n\tbuffer_load_dwordx4 %1, %2, %3 offen lds"
                      :: "s"(lds), "v"(offsets[i]), "s"(srd), "s"(soff) : "memory", "m0");
-        lds += 16 * NUM_THREADS;
+        lds += 16 * LOAD_THREADS;
     }
 }
 
@@ -284,7 +303,7 @@ void hktune_hk_gemm(const hkt::globals g) {
     }
     const int row = pid_m, col = pid_n;
 
-    const int warp_id  = kittens::warpid();
+    const int warp_id  = kittens::warpid() - PRODUCERS;   // MMA wave index (producer waves: < 0)
     const int warp_row = warp_id / WARPS_N;
     const int warp_col = warp_id % WARPS_N;
     const int num_tiles = K / K_STEP;
@@ -300,7 +319,7 @@ void hktune_hk_gemm(const hkt::globals g) {
     const i32x4 a_srsrc = make_srsrc(a_base, (uint32_t)M * (uint32_t)a_row_stride);
     const i32x4 b_srsrc = make_srsrc(b_base, (uint32_t)N * (uint32_t)b_row_stride);
 
-    const int wid = warpid() % NUM_WARPS;
+    const int wid = warpid() % LOAD_WARPS;                 // index among the loading waves
     constexpr int elem_per_warp = (16 / sizeof(IN)) * kittens::WARP_THREADS;
     // LDS destination of this wave's first 16-byte slot in As[0][0] / Bs[0][0]; the other
     // (stage, half) tiles follow at fixed strides, so any stage is one scalar add away.
@@ -370,6 +389,9 @@ void hktune_hk_gemm(const hkt::globals g) {
     // stagger barriers it finds in the code
     HKT_MARK(";hkt.barrier_lag " HKT_BARRIER_LAG);
 
+#if SCHEDULE == 2
+#include "sched_pc_cdna4.inc"
+#else
     // Prologue loads: tiles 0..NS-2 fully, then B0/A0/B1 of tile NS-1 (its A1 goes out in
     // tile 0). From here on the issue order is tile-major B0, A0, B1, A1.
     HKT_LOAD_B(0, 0, 0, "0") HKT_LOAD_A(0, 0, 0, "0") HKT_LOAD_B(1, 0, 0, "0") HKT_LOAD_A(1, 0, 0, "0")
@@ -617,6 +639,7 @@ void hktune_hk_gemm(const hkt::globals g) {
 #undef HKT_DRAIN_IL
 #undef HKT_TILE_IL
 #endif
+#endif  // SCHEDULE == 2
 #undef HKT_PREV_ST
 #undef HKT_READ_B
 #undef HKT_READ_A
@@ -631,10 +654,12 @@ void hktune_hk_gemm(const hkt::globals g) {
     mul(C_accum[1][0], C_accum[1][0], scale);
     mul(C_accum[1][1], C_accum[1][1], scale);
 #endif
-    store(g.c, C_accum[0][0], {0, 0, (row * 2) * WARPS_M + warp_row, (col * 2) * WARPS_N + warp_col});
-    store(g.c, C_accum[0][1], {0, 0, (row * 2) * WARPS_M + warp_row, (col * 2 + 1) * WARPS_N + warp_col});
-    store(g.c, C_accum[1][0], {0, 0, (row * 2 + 1) * WARPS_M + warp_row, (col * 2) * WARPS_N + warp_col});
-    store(g.c, C_accum[1][1], {0, 0, (row * 2 + 1) * WARPS_M + warp_row, (col * 2 + 1) * WARPS_N + warp_col});
+    if (PRODUCERS == 0 || warp_id >= 0) {          // the MMA waves store C
+        store(g.c, C_accum[0][0], {0, 0, (row * 2) * WARPS_M + warp_row, (col * 2) * WARPS_N + warp_col});
+        store(g.c, C_accum[0][1], {0, 0, (row * 2) * WARPS_M + warp_row, (col * 2 + 1) * WARPS_N + warp_col});
+        store(g.c, C_accum[1][0], {0, 0, (row * 2 + 1) * WARPS_M + warp_row, (col * 2) * WARPS_N + warp_col});
+        store(g.c, C_accum[1][1], {0, 0, (row * 2 + 1) * WARPS_M + warp_row, (col * 2 + 1) * WARPS_N + warp_col});
+    }
 }
 
 // The configuration string also lives in the code object, so a device-only build can be

@@ -258,6 +258,65 @@ def loop_lines(instrs: list[Instr], labels: Mapping[str, int]) -> set[int]:
     return out
 
 
+# ---- wave roles (producer/consumer kernels) -----------------------------------------------------
+
+@dataclass(frozen=True)
+class RoleState:
+    """The abstract state of a path through a kernel whose waves have roles: one sub-state (one
+    wave's counters and tags) per role, ``active`` the role whose branch the path is in (None:
+    code every wave runs), ``seen`` the roles whose branch ran since the last ``;hkt.role all``.
+    A kernel with no ``;hkt.roles`` declaration has one role, ``""``."""
+    subs: tuple = (("", None),)
+    active: str | None = None
+    seen: frozenset = frozenset()
+
+
+class RoleStep:
+    """Runs a one-wave ``step(sub_state, instr)`` over a :class:`RoleState`: the template declares
+    the roles (``;hkt.roles producer consumer``), opens each role's branch with ``;hkt.role
+    <name>`` and closes the branches with ``;hkt.role all``. Instructions in a role's branch
+    step that role's sub-state only; the others (code every wave runs: barriers, common waits)
+    step every role's. A path must run every role's branch before ``;hkt.role all`` (the checks
+    follow the path that runs them all, one after another; a path that skips one is cut), so
+    between two barriers it holds every role's accesses, each with its own wave's counters - a
+    producer's load and a consumer's read of one tile meet on it. While ``step`` runs,
+    ``others`` holds the other roles' sub-states (what the cross-wave checks look at);
+    ``joined`` counts the role joins a path reached (0 with roles declared: nothing was checked)."""
+
+    def __init__(self, step: Callable[[object, Instr], object | None]):
+        self.step = step
+        self.others: tuple = ()
+        self.joined = 0
+        self.declared = False
+
+    def start(self, sub: object) -> RoleState:
+        return RoleState((("", sub),))
+
+    def __call__(self, st: RoleState, ins: Instr) -> RoleState | None:
+        if ins.marker is not None and ins.marker[0] in ("roles", "role"):
+            verb, rest = ins.marker[0], ins.marker[1].strip()
+            if verb == "roles":
+                self.declared = True
+                sub = st.subs[0][1]
+                return RoleState(tuple((name, sub) for name in rest.split()))
+            if rest == "all":
+                if st.seen != {name for name, _ in st.subs}:
+                    return None
+                self.joined += 1
+                return RoleState(st.subs)
+            return RoleState(st.subs, rest, st.seen | {rest})
+        subs = list(st.subs)
+        for i, (name, sub) in enumerate(subs):
+            if st.active is None or name == st.active:
+                self.others = tuple(s for j, (_, s) in enumerate(subs) if j != i)
+                sub = self.step(sub, ins)
+                if sub is None:
+                    return None
+                subs[i] = (name, sub)
+        self.others = ()
+        return RoleState(tuple(subs), st.active, st.seen)
+
+
 # ---- hktune marker comments ------------------------------------------------------------------
 
 def eval_expr(expr: str, env: Mapping[str, int]) -> int:

@@ -23,6 +23,10 @@ LDS loads). Checked, for every tile:
   a write still in flight is unsafe. (The vmcnt check reports the wait counts of the same
   direct-to-LDS RAW pairs; this one also sees a read with no barrier at all after the retire.)
 
+Waves with roles (producer/consumer: ``;hkt.roles``, asm.RoleStep): each role keeps its own
+counters; an access is checked against the other roles' accesses too (their in-flight ops and
+their retires), on the path that runs every role's branch between two barriers.
+
 The lag is not a parameter the caller guesses: ``barrier_model`` reads the template's
 declaration (``;hkt.barrier_lag N``) and checks it against the code: lag 1 needs the ping-pong
 stagger (``;hkt.stagger`` / ``;hkt.unstagger`` each followed by an ``s_barrier`` that a branch
@@ -36,7 +40,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
-from hktune.build.amd.asm import LGKMCNT_MAX, VMCNT_MAX, Instr, eval_expr, explore, param_ranges, wait_counts, blocks, default_tag, parse, semantics
+from hktune.build.amd.asm import (LGKMCNT_MAX, VMCNT_MAX, Instr, RoleStep, eval_expr, explore, param_ranges, wait_counts,
+                                  blocks, default_tag, parse, semantics)
 
 MAX_STATES_PER_BLOCK = 4096
 
@@ -129,6 +134,7 @@ class _Analysis:
         self.stagger = stagger
         self.findings: dict[tuple, Finding] = {}
         self.truncated = False
+        self.roles = RoleStep(self.step)
 
     def _add(self, f: Finding) -> None:
         key = (f.kind, f.line, f.tile)
@@ -141,16 +147,17 @@ class _Analysis:
         """An access of `tile` at ins: kind 'war' (a write; reads must be done) or 'raw'."""
         other, verb = ("r", "read") if kind == "war" else ("w", "write")
         name = _name(tile)
-        flying = [op for op in st.lq if op[0] == other and op[1] == tile]
+        waves = (st, *self.roles.others)   # this wave's role and the other roles' waves
+        flying = [op for w in waves for op in w.lq if op[0] == other and op[1] == tile]
         if kind == "raw":   # direct-to-LDS loads of the tile still in flight
-            flying += [("w", t, line) for t, line in st.vq if t == tile]
+            flying += [("w", t, line) for w in waves for t, line in w.vq if t == tile]
         what = "written" if kind == "war" else "read"
         if flying:
             self._add(Finding("unsafe", kind, ins.line, flying[0][2], name,
                               f"tile {name} is {what} at line {ins.line} ({ins.op}) while the {verb} at line "
                               f"{flying[0][2]} is in flight (no s_waitcnt retired it)", 0))
             return
-        for t, k, d, rline, lag in st.dist:
+        for t, k, d, rline, lag in (e for w in waves for e in w.dist):
             if t == tile and k == other:
                 need = lag + 1
                 if d < need:
@@ -236,7 +243,8 @@ class _Analysis:
         return replace(st, lq=lq, vq=vq, dist=dist, staggered=staggered)
 
     def run(self, bl) -> None:  # noqa: ANN001
-        self.truncated = explore(bl, self.instrs, self.step, State(), MAX_STATES_PER_BLOCK) or self.truncated
+        self.truncated = explore(bl, self.instrs, self.roles, self.roles.start(State()), MAX_STATES_PER_BLOCK) \
+            or self.truncated
 
 def check(text: str, kernel: str | None = None, barrier_lag: int | None = None) -> tuple[Model, list[Finding], bool]:
     """(barrier model, findings unsafe first, truncated). `barrier_lag` overrides the model's lag."""
@@ -255,6 +263,9 @@ def check(text: str, kernel: str | None = None, barrier_lag: int | None = None) 
         an = _Analysis(instrs, env, lag, model.stagger)
         an.run(bl)
         truncated |= an.truncated
+        if an.roles.declared and not an.roles.joined and model.error is None:
+            model = replace(model, error="the code declares wave roles (;hkt.roles) but no path runs every role's "
+                                         "branch before ;hkt.role all: nothing could be checked")
         label = ",".join(f"{k}={v}" for k, v in env.items())
         for key, f in an.findings.items():
             envs.setdefault(key + (f.status,), []).append(label)

@@ -23,6 +23,10 @@ fixed point, so the steady state across the loop back-edge is covered) and repor
   (LDS ops retire in order, so lgkmcnt(N) leaves at most the N newest LDS ops outstanding even
   with scalar loads in flight; a scalar load is retired only by lgkmcnt(0)).
 
+Waves with roles (producer/consumer, ``;hkt.roles``; hktune.build.amd.asm.RoleStep): every role
+keeps its own counters and barrier snapshots, and a read of a tile is checked against the loads of
+every role's waves (the producers' loads of a tile the consumers read).
+
 Every checked (wait, use) pair is reported: ``ok`` with its slack (how much larger N could be)
 or ``unsafe`` with the reason, e.g. "vmcnt(6) at line 812 leaves 2 loads of the tile read at
 line 1030 in flight".
@@ -35,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from hktune.build.amd.asm import (LGKMCNT_MAX, VMCNT_MAX, Block, Instr, eval_expr, explore, param_ranges, wait_counts, blocks, default_tag,
+from hktune.build.amd.asm import (LGKMCNT_MAX, VMCNT_MAX, Block, Instr, RoleStep, eval_expr, explore, param_ranges, wait_counts, blocks, default_tag,
                                   kernels, loop_lines, parse, semantics)
 from hktune.build.amd.lds import barrier_model
 
@@ -87,6 +91,7 @@ class _Analysis:
         self.tag_expr = tag_expr
         self.findings: dict[tuple, Finding] = {}
         self.truncated = False
+        self.roles = RoleStep(self.step)
 
     # findings: keep the worst (unsafe over ok; lower slack)
     def _add(self, f: Finding) -> None:
@@ -196,6 +201,10 @@ class _Analysis:
     def _check_read(self, st: State, ins: Instr, tile: object) -> None:
         if tile is None:
             return
+        for wave in (st, *self.roles.others):   # the loads of this wave's role and of the other roles
+            self._check_loads(wave, ins, tile)
+
+    def _check_loads(self, st: State, ins: Instr, tile: object) -> None:
         read_line = self._next_line(ins)
         name = _tile_name(tile)
         own_now = [op for op in st.vq if op[1] == tile]
@@ -251,7 +260,8 @@ class _Analysis:
 
     def run(self, bl: list[Block]) -> None:
         self._pos = {ins.line: i for i, ins in enumerate(self.instrs)}
-        self.truncated = explore(bl, self.instrs, self.step, State(), MAX_STATES_PER_BLOCK) or self.truncated
+        self.truncated = explore(bl, self.instrs, self.roles, self.roles.start(State()), MAX_STATES_PER_BLOCK) \
+            or self.truncated
 
 def _fmt_regs(regs: list[int]) -> str:
     if not regs:
@@ -288,6 +298,10 @@ def check(asm: str, kernel: str | None = None, barrier_lag: int = 0, lgkm: bool 
         an = _Analysis(instrs, labels, env, barrier_lag, lgkm, tag)
         an.run(bl)
         truncated |= an.truncated
+        if an.roles.declared and not an.roles.joined:
+            merged[("roles", 0, 0, None)] = Finding(
+                "unsafe", "tile", 0, 0, "the code declares wave roles (;hkt.roles) but no path runs every role's "
+                                        "branch before ;hkt.role all: no read could be checked")
         label = ",".join(f"{k}={v}" for k, v in env.items())
         for key, f in an.findings.items():
             per_env.setdefault(key + (f.status,), []).append(label)
