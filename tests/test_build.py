@@ -69,3 +69,28 @@ def test_a_check_added_after_the_entry_was_built_runs_on_load(host, tmp_path):
         out = b.build(cfg)
     assert out.cached and out.reason.startswith("rejected by m0: 1 LDS load(s) use an M0 the compiler wrote")
     assert json.loads((entry / "meta.json").read_text())["checks"]["m0"].startswith("1 LDS load(s)")
+
+
+def test_a_verdict_of_another_checker_version_is_judged_again(host, tmp_path):
+    """A cached "ok" from an older (or simply other) version of the checkers' code does not stand:
+    the assembly is checked again and the new verdict and version are stored."""
+    import dataclasses
+    import json
+
+    from hktune.build.checks import version
+
+    fam, space = host
+    cfg = space.enumerate()[0]
+    with Builder(make_target(dataclasses.replace(fam, checks=("m0",)), "host", space), jobs=1, cache=tmp_path) as b:
+        entry = b._entry(b.key(cfg))
+        entry.mkdir(parents=True)
+        (entry / "k.s").write_text("k:\n\tbuffer_load_dwordx4 v1, s[8:11], s3 offen lds\n\ts_endpgm\n")
+        (entry / "build.log").write_text("")
+        meta = {"ok": True, "seconds": 1.0, "artifact": None, "asm": "k.s", "config": cfg,
+                "checks": {"m0": "ok"}, "checks_version": "an-older-checker"}
+        (entry / "meta.json").write_text(json.dumps(meta))
+        stale = b.build(cfg)
+        (entry / "meta.json").write_text(json.dumps({**meta, "checks_version": version(("m0",))}))
+        current = b.build(cfg)
+    assert stale.reason.startswith("rejected by m0")      # judged again: the stored "ok" was stale
+    assert current.reason is None or not current.reason.startswith("rejected")   # same version: kept

@@ -22,7 +22,7 @@ from typing import Iterable, Iterator, Mapping
 from filelock import FileLock
 
 from hktune import proc
-from hktune.build.checks import run_checks
+from hktune.build.checks import run_checks, version as checks_version
 from hktune.build.identity import code_identity
 from hktune.build.compilers import CompileJob, Compiler, get_compiler
 from hktune.space.space import Config, Space
@@ -147,11 +147,15 @@ class Builder:
         if not out.ok:
             out.reason = "compile failed: " + (out.log_tail(3).replace("\n", " | ") or "see log")
         else:
-            missing = [n for n in self.target.checks if n not in (meta.get("checks") or {})]
+            names = tuple(self.target.checks)
+            missing = [n for n in names if n not in (meta.get("checks") or {})]
+            if names and meta.get("checks_version") != checks_version(names):
+                missing = list(names)   # verdicts of other checkers' code: judge the assembly again
             if missing and asm is not None and asm.exists():
-                # an entry built before the family asked for a check (the key does not hash the
-                # check list): run the new checks once and remember their verdicts with the entry
+                # an entry built before the family asked for a check, or judged by another version
+                # of the checkers (the key hashes neither): run them and remember the verdicts
                 meta["checks"] = {**(meta.get("checks") or {}), **run_checks(missing, asm)}
+                meta["checks_version"] = checks_version(names)
                 tmp = entry / f"meta.json.{os.getpid()}.tmp"
                 tmp.write_text(json.dumps(meta, indent=1))
                 os.replace(tmp, entry / "meta.json")
@@ -196,6 +200,7 @@ class Builder:
                 }
                 if res.ok and res.asm is not None:
                     meta["checks"] = run_checks(self.target.checks, res.asm)
+                    meta["checks_version"] = checks_version(tuple(self.target.checks))
                 (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
                 if entry.exists():
                     shutil.rmtree(entry)
