@@ -171,27 +171,48 @@ class _Analysis:
 
     def step(self, st: State, ins: Instr) -> State | None:
         if ins.marker is not None:
-            verb, rest = ins.marker
-            if verb in ("read", "write", "load"):
-                tag = default_tag(rest, self.env)
-                return replace(st, rtag=tag if verb == "read" else st.rtag, wtag=tag if verb == "write" else st.wtag,
-                               vtag=tag if verb == "load" else st.vtag)
-            if verb == "assume":
-                env = {**dict(st.counts), **self.env}
-                env.update({n: 0 for n in set(re.findall(r"[A-Za-z_]\w*", rest)) if n not in env})
-                try:
-                    return st if eval_expr(rest, env) else None
-                except Exception:
-                    return st
-            if verb in ("stagger", "unstagger"):
-                return replace(st, staggered=verb == "stagger")
-            if verb == "count":
-                c = dict(st.counts)
-                c[rest.strip()] = c.get(rest.strip(), 0) + 1
-                return replace(st, counts=tuple(sorted(c.items())))
+            return self._marker(st, *ins.marker)
+        st = self._waits(st, ins)
+        if not ins.op or ins.op == "s_waitcnt":
             return st
-        lq, vq, dist, staggered = st.lq, st.vq, st.dist, st.staggered
-        lag_now = self.lag if (staggered or not self.stagger) else 0
+        sem = semantics(ins)
+        vq, lq = st.vq, st.lq
+        if sem.vm == "load_lds" and st.vtag is not None:
+            self._conflict(st, ins, st.vtag, "war")
+        if sem.vm is not None:
+            tag = st.vtag if sem.vm == "load_lds" else None
+            vq = (vq + ((tag, ins.line),))[-(VMCNT_MAX + 1):]
+        if sem.lgkm is not None:
+            lq = (lq + (self._lds_op(st, ins, sem),))[-(LGKMCNT_MAX + 1):]
+        return replace(st, lq=lq, vq=vq)
+
+    def _marker(self, st: State, verb: str, rest: str) -> State | None:
+        """The template's ;hkt.* markers: the tiles of the next reads/writes/loads, a path condition
+        (None: this path cannot happen), the stagger, a counter."""
+        if verb in ("read", "write", "load"):
+            tag = default_tag(rest, self.env)
+            return replace(st, rtag=tag if verb == "read" else st.rtag, wtag=tag if verb == "write" else st.wtag,
+                           vtag=tag if verb == "load" else st.vtag)
+        if verb == "assume":
+            env = {**dict(st.counts), **self.env}
+            env.update({n: 0 for n in set(re.findall(r"[A-Za-z_]\w*", rest)) if n not in env})
+            try:
+                return st if eval_expr(rest, env) else None
+            except Exception:
+                return st
+        if verb in ("stagger", "unstagger"):
+            return replace(st, staggered=verb == "stagger")
+        if verb == "count":
+            c = dict(st.counts)
+            c[rest.strip()] = c.get(rest.strip(), 0) + 1
+            return replace(st, counts=tuple(sorted(c.items())))
+        return st
+
+    def _waits(self, st: State, ins: Instr) -> State:
+        """What an s_waitcnt completes (a tile's write or read, at distance 0) and what a barrier
+        moves one barrier on; other instructions pass through."""
+        lq, vq, dist = st.lq, st.vq, st.dist
+        lag_now = self.lag if (st.staggered or not self.stagger) else 0
         vm_n, lg_n = wait_counts(ins)
         if vm_n is not None and len(vq) > vm_n:
             # a direct-to-LDS load has written its tile when vmcnt retires it
@@ -218,29 +239,22 @@ class _Analysis:
         if ins.op == "s_barrier":
             cap = self.lag + 1
             dist = tuple((t, k, min(cap, v + 1), ln, lg) for t, k, v, ln, lg in dist)
-        if not ins.op or ins.op == "s_waitcnt":
-            return replace(st, lq=lq, vq=vq, dist=dist, staggered=staggered)
-        sem = semantics(ins)
-        if sem.vm == "load_lds" and st.vtag is not None:
-            self._conflict(st, ins, st.vtag, "war")
-        if sem.vm is not None:
-            tag = st.vtag if sem.vm == "load_lds" else None
-            vq = (vq + ((tag, ins.line),))[-(VMCNT_MAX + 1):]
-        if sem.lgkm is not None:
-            if sem.lgkm == "smem":
-                op = ("smem", None, ins.line)
-            elif sem.lds_read:
-                op = ("r", st.rtag, ins.line)
-                if st.rtag is not None:
-                    self._conflict(st, ins, st.rtag, "raw")
-            elif ins.op.startswith(("ds_write", "ds_store")):
-                op = ("w", st.wtag, ins.line)
-                if st.wtag is not None:
-                    self._conflict(st, ins, st.wtag, "war")
-            else:
-                op = ("o", None, ins.line)
-            lq = (lq + (op,))[-(LGKMCNT_MAX + 1):]
-        return replace(st, lq=lq, vq=vq, dist=dist, staggered=staggered)
+        return replace(st, lq=lq, vq=vq, dist=dist)
+
+    def _lds_op(self, st: State, ins: Instr, sem) -> tuple:  # noqa: ANN001
+        """The lgkm queue entry of an LDS or scalar op, checking a tagged read or write against the
+        other waves' outstanding accesses of its tile."""
+        if sem.lgkm == "smem":
+            return ("smem", None, ins.line)
+        if sem.lds_read:
+            if st.rtag is not None:
+                self._conflict(st, ins, st.rtag, "raw")
+            return ("r", st.rtag, ins.line)
+        if ins.op.startswith(("ds_write", "ds_store")):
+            if st.wtag is not None:
+                self._conflict(st, ins, st.wtag, "war")
+            return ("w", st.wtag, ins.line)
+        return ("o", None, ins.line)
 
     def run(self, bl) -> None:  # noqa: ANN001
         self.truncated = explore(bl, self.instrs, self.roles, self.roles.start(State()), MAX_STATES_PER_BLOCK) \

@@ -109,28 +109,58 @@ class _Analysis:
 
     def step(self, st: State, ins: Instr) -> State | None:
         if ins.marker is not None:
-            verb, rest = ins.marker
-            if verb == "load":
-                return State(st.vq, st.lq, st.bars, st.wait, st.lwait, self._tile(rest), st.retired, st.counts)
-            if verb == "read":
-                self._check_read(st, ins, self._tile(rest))
-                return State(st.vq, st.lq, st.bars, st.wait, st.lwait, None, st.retired, st.counts)
-            if verb == "assume":
-                env = {**dict(st.counts), **self.env}
-                names = set(re.findall(r"[A-Za-z_]\w*", rest))
-                env.update({n: 0 for n in names if n not in env})  # a counter never bumped is 0
-                try:
-                    ok = bool(eval_expr(rest, env))
-                except Exception:
-                    ok = True
-                return st if ok else None
-            if verb == "count":
-                counts = dict(st.counts)
-                counts[rest.strip()] = counts.get(rest.strip(), 0) + 1
-                return State(st.vq, st.lq, st.bars, st.wait, st.lwait, st.tag, st.retired, tuple(sorted(counts.items())))
+            return self._marker(st, *ins.marker, ins)
+        st = self._waits(st, ins)
+        if not ins.op or ins.op == "s_waitcnt":
             return st
-        vq, lq, wait, lwait, retired = st.vq, st.lq, st.wait, st.lwait, st.retired
-        bars = st.bars
+        sem = semantics(ins)
+        self._vm_hazards(st, ins, sem)
+        if self.lgkm:
+            self._lgkm_hazards(st, ins, sem)
+        retired = st.retired
+        # uses of register-staged data whose load is retired: report the wait that did it
+        if retired and sem.uses and ins.op.startswith(("ds_write", "ds_store")):
+            for defs, lline, wline, slack in retired:
+                if defs & sem.uses:
+                    self._add(Finding("ok", "vgpr", wline, ins.line,
+                                      f"vmcnt at line {wline} retires the load at line {lline} before its use at "
+                                      f"line {ins.line} ({ins.op}), slack {slack}", slack=slack))
+        if sem.defs and retired:
+            retired = frozenset(r for r in retired if not (r[0] & sem.defs))
+        vq, lq = st.vq, st.lq
+        if sem.vm is not None:
+            tag = st.tag if sem.vm == "load_lds" else None
+            vq = (vq + ((sem.vm, tag, sem.defs if sem.vm == "load" else frozenset(), ins.line),))[-(VMCNT_MAX + 1):]
+        if sem.lgkm is not None:
+            lq = (lq + ((sem.lgkm, sem.defs, ins.line),))[-(LGKMCNT_MAX + 1):]
+        return State(vq, lq, st.bars, st.wait, st.lwait, st.tag, retired, st.counts)
+
+    def _marker(self, st: State, verb: str, rest: str, ins: Instr) -> State | None:
+        """The template's ;hkt.* markers: the tile of the next loads, a tile read, a path condition
+        (None: this path cannot happen), a counter."""
+        if verb == "load":
+            return State(st.vq, st.lq, st.bars, st.wait, st.lwait, self._tile(rest), st.retired, st.counts)
+        if verb == "read":
+            self._check_read(st, ins, self._tile(rest))
+            return State(st.vq, st.lq, st.bars, st.wait, st.lwait, None, st.retired, st.counts)
+        if verb == "assume":
+            env = {**dict(st.counts), **self.env}
+            names = set(re.findall(r"[A-Za-z_]\w*", rest))
+            env.update({n: 0 for n in names if n not in env})  # a counter never bumped is 0
+            try:
+                ok = bool(eval_expr(rest, env))
+            except Exception:
+                ok = True
+            return st if ok else None
+        if verb == "count":
+            counts = dict(st.counts)
+            counts[rest.strip()] = counts.get(rest.strip(), 0) + 1
+            return State(st.vq, st.lq, st.bars, st.wait, st.lwait, st.tag, st.retired, tuple(sorted(counts.items())))
+        return st
+
+    def _waits(self, st: State, ins: Instr) -> State:
+        """What an s_waitcnt retires (and a barrier snapshots); other instructions pass through."""
+        vq, lq, wait, lwait, retired, bars = st.vq, st.lq, st.wait, st.lwait, st.retired, st.bars
         vm_n, lg_n = wait_counts(ins)
         if vm_n is not None:
             keep = max(0, len(vq) - vm_n)
@@ -152,14 +182,13 @@ class _Analysis:
                 lq = tuple(op for i, op in enumerate(lq) if i not in drop)
             lwait = (ins.line, lg_n)
         if ins.op == "s_barrier":
-            snap = (ins.line, vq, wait)
-            bars = ((snap,) + bars)[: self.lag + 1]
-        if not ins.op or ins.op == "s_waitcnt":
-            return State(vq, lq, bars, wait, lwait, st.tag, retired, st.counts)
+            bars = (((ins.line, vq, wait),) + bars)[: self.lag + 1]
+        return State(vq, lq, bars, wait, lwait, st.tag, retired, st.counts)
 
-        sem = semantics(ins)
-        # hazards on VGPRs written by outstanding loads
-        for op in vq:
+    def _vm_hazards(self, st: State, ins: Instr, sem) -> None:  # noqa: ANN001
+        """Uses (or overwrites) of VGPRs that an outstanding global load still writes."""
+        wait = st.wait
+        for op in st.vq:
             if op[2] and (op[2] & sem.uses or (op[2] & sem.defs and sem.vm is None)):
                 regs = _fmt_regs(sorted(op[2] & (sem.uses | sem.defs)))
                 if wait and wait[0] > op[3]:
@@ -169,34 +198,21 @@ class _Analysis:
                     msg = (f"no s_waitcnt vmcnt between the load at line {op[3]} ({regs}) and its use at line "
                            f"{ins.line} ({ins.op})")
                 self._add(Finding("unsafe", "vgpr", wait[0] if wait and wait[0] > op[3] else op[3], ins.line, msg))
-        if self.lgkm:
-            for op in lq:
-                if op[1] and (op[1] & sem.uses or (op[1] & sem.defs and sem.lgkm is None)):
-                    regs = _fmt_regs(sorted(op[1] & (sem.uses | sem.defs)))
-                    what = "scalar load" if op[0] == "smem" else "LDS read"
-                    if lwait and lwait[0] > op[2]:
-                        msg = (f"lgkmcnt({lwait[1]}) at line {lwait[0]} leaves the {what} at line {op[2]} ({regs}) "
-                               f"in flight at its use at line {ins.line} ({ins.op})")
-                    else:
-                        msg = (f"no s_waitcnt lgkmcnt between the {what} at line {op[2]} ({regs}) and its use at "
-                               f"line {ins.line} ({ins.op})")
-                    self._add(Finding("unsafe", "lgkm", lwait[0] if lwait and lwait[0] > op[2] else op[2], ins.line,
-                                      msg))
-        # uses of register-staged data whose load is retired: report the wait that did it
-        if retired and sem.uses and ins.op.startswith(("ds_write", "ds_store")):
-            for defs, lline, wline, slack in retired:
-                if defs & sem.uses:
-                    self._add(Finding("ok", "vgpr", wline, ins.line,
-                                      f"vmcnt at line {wline} retires the load at line {lline} before its use at "
-                                      f"line {ins.line} ({ins.op}), slack {slack}", slack=slack))
-        if sem.defs and retired:
-            retired = frozenset(r for r in retired if not (r[0] & sem.defs))
-        if sem.vm is not None:
-            tag = st.tag if sem.vm == "load_lds" else None
-            vq = (vq + ((sem.vm, tag, sem.defs if sem.vm == "load" else frozenset(), ins.line),))[-(VMCNT_MAX + 1):]
-        if sem.lgkm is not None:
-            lq = (lq + ((sem.lgkm, sem.defs, ins.line),))[-(LGKMCNT_MAX + 1):]
-        return State(vq, lq, bars, wait, lwait, st.tag, retired, st.counts)
+
+    def _lgkm_hazards(self, st: State, ins: Instr, sem) -> None:  # noqa: ANN001
+        """Uses (or overwrites) of registers that an outstanding LDS read or scalar load still writes."""
+        lwait = st.lwait
+        for op in st.lq:
+            if op[1] and (op[1] & sem.uses or (op[1] & sem.defs and sem.lgkm is None)):
+                regs = _fmt_regs(sorted(op[1] & (sem.uses | sem.defs)))
+                what = "scalar load" if op[0] == "smem" else "LDS read"
+                if lwait and lwait[0] > op[2]:
+                    msg = (f"lgkmcnt({lwait[1]}) at line {lwait[0]} leaves the {what} at line {op[2]} ({regs}) "
+                           f"in flight at its use at line {ins.line} ({ins.op})")
+                else:
+                    msg = (f"no s_waitcnt lgkmcnt between the {what} at line {op[2]} ({regs}) and its use at "
+                           f"line {ins.line} ({ins.op})")
+                self._add(Finding("unsafe", "lgkm", lwait[0] if lwait and lwait[0] > op[2] else op[2], ins.line, msg))
 
     def _check_read(self, st: State, ins: Instr, tile: object) -> None:
         if tile is None:
