@@ -42,6 +42,7 @@ def main() -> int:
     ap.add_argument("--strategy", default=None)
     ap.add_argument("--no-sanitize", action="store_true", help="pass --no-sanitize to every search")
     ap.add_argument("--baseline", default=None, help="a config timed beside the tuned one (e.g. the family's default)")
+    ap.add_argument("--space", default=None, help="passed to search: an opt-in space file (e.g. bench/tk-sched-fp8.yaml)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     table = args.out / f"{args.arch}.yaml"
@@ -54,7 +55,7 @@ def main() -> int:
         cmd = ["search", "--arch", args.arch, *fam, "--dtype", args.dtype, "--m", str(m), "--n", str(n), "--k", str(k), "--trials", str(args.trials),
                "--timeout", str(args.timeout), "--tournament-rounds", str(args.tournament_rounds), "--table", str(table),
                "--storage", storage, "--quiet", *(["--strategy", args.strategy] if args.strategy else []),
-               *(["--no-sanitize"] if args.no_sanitize else [])]
+               *(["--no-sanitize"] if args.no_sanitize else []), *(["--space", args.space] if args.space else [])]
         proc = hk(*cmd)
         wall = time.perf_counter() - t0
         (args.out / f"search-{shape}.log").write_text(proc.stderr + proc.stdout)
