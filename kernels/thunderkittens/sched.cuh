@@ -1,8 +1,9 @@
 // hktune family "thunderkittens", SCHED >= 1: a hand-written persistent warp-specialized
-// Hopper GEMM (C[M,N] = A[M,K] * Bt[N,K]^T, bf16, fp32 accumulate) built from ThunderKittens'
-// tiles, TMA and wgmma wrappers, but with its own pipeline instead of TK's lcf template, so that
-// the schedule itself is tunable. Included by gemm.cu only when SCHED != 0; with SCHED=0 (and
-// the knobs below at their defaults) gemm.cu compiles exactly the lcf kernel it always did.
+// Hopper GEMM (C[M,N] = A[M,K] * Bt[N,K]^T, bf16 or, with -DHKT_FP8, scaled fp8 e4m3; fp32
+// accumulate) built from ThunderKittens' tiles, TMA and wgmma wrappers, but with its own
+// pipeline instead of TK's lcf template, so that the schedule itself is tunable. Included by
+// gemm.cu only when SCHED != 0; with SCHED=0 (and the knobs below at their defaults) gemm.cu
+// compiles exactly the lcf kernel it always did.
 // Element types: gemm.cu's (hk_tk::in_dtype, hk_tk::kKTile). With -DHKT_FP8 the input tiles are
 // 64x128 fp8 e4m3 (128-byte rows, 8 KB like bf16's 64x64, so every size below is the same), a k
 // step is 128 deep, and the last K slice multiplies the fp32 sum by scale_a * scale_b before the
