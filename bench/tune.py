@@ -41,7 +41,7 @@ def main() -> int:
     ap.add_argument("--arch", default="sm_90")
     ap.add_argument("--strategy", default=None)
     ap.add_argument("--no-sanitize", action="store_true", help="pass --no-sanitize to every search")
-    ap.add_argument("--space", default=None, help="passed to search: another space file (e.g. bench/tk-sched.yaml)")
+    ap.add_argument("--space", default=None, help="passed to search: an opt-in space file (e.g. bench/tk-sched.yaml, bench/tk-sched-fp8.yaml)")
     ap.add_argument("--baseline", default=None, help="a config timed beside the tuned one (e.g. the family's default)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -71,8 +71,10 @@ def test_fp8_kernels_are_selected_by_dtype():
     assert hk8.arch("gfx950").source == hk16.arch("gfx950").source
     assert "-DHKT_FP8" in hk8.flags_for("gfx950") and "-DHKT_FP8" not in hk16.flags_for("gfx950")
     assert hk8.space("gfx950").path.name == "hipkittens-gfx950-fp8_e4m3.yaml"
-    tk = resolve("sm_90", "thunderkittens", "fp8_e4m3")
-    assert tk.arch("sm_90").source.name == "gemm_fp8.cu"
+    tk, tk16 = resolve("sm_90", "thunderkittens", "fp8_e4m3"), resolve("sm_90", "thunderkittens", "bf16")
+    # so is sm_90's: gemm.cu (and its schedule kernel sched.cuh) with -DHKT_FP8
+    assert tk.arch("sm_90").source == tk16.arch("sm_90").source and tk.arch("sm_90").source.name == "gemm.cu"
+    assert "-DHKT_FP8" in tk.flags_for("sm_90") and "-DHKT_FP8" not in tk16.flags_for("sm_90")
     assert tk.space("sm_90").path.name == "thunderkittens-sm_90-fp8_e4m3.yaml"
     assert tk.template_hash("sm_90") != resolve("sm_90", "thunderkittens").template_hash("sm_90")
     with pytest.raises(FamilyError, match="serves dtype fp8_e4m3 on gfx950, not on gfx942"):

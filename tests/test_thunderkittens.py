@@ -191,3 +191,60 @@ def test_an_old_table_reads_with_the_legacy_values(tmp_path: Path):
                         "--tk-root", TK, "--space", str(ROOT / "bench" / "tk-sched.yaml"), "--config", cfg],
                        capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 2 and "tk-sched.yaml: SPLIT_K=3 not in [1, 2, 4]" in r.stderr, r.stderr
+
+
+def test_fp8_takes_the_schedule_knobs_from_its_opt_in_space():
+    """fp8_e4m3 is gemm.cu -DHKT_FP8 (sched.cuh included): its default space keeps the schedule knobs
+    at their lcf values (legacy map for stored tables), bench/tk-sched-fp8.yaml offers the bf16 opt-in
+    space's values, with 128-deep k steps in the shape constraints and the prior."""
+    from hktune.space.prior import estimate
+
+    fp8 = load_family(ROOT / "kernels" / "thunderkittens").for_dtype("fp8_e4m3")
+    assert fp8.arch("sm_90").source.name == "gemm.cu" and "-DHKT_FP8" in fp8.flags_for("sm_90")
+    default, opt = fp8.space("sm_90"), load_space(ROOT / "bench" / "tk-sched-fp8.yaml", "sm_90")
+    bf16 = load_space(ROOT / "bench" / "tk-sched.yaml", "sm_90")
+    assert default.legacy == bf16.legacy and all(c["SCHED"] == 0 for c in default.enumerate((4096, 4096, 4096)))
+    assert [(p.name, p.values) for p in opt.params] == [(p.name, p.values) for p in bf16.params]
+    valid = opt.enumerate((4096, 14336, 4096))
+    assert {c["SCHED"] for c in valid} == {0, 1, 2} and {c["SPLIT_K"] for c in valid} == {1, 2, 4}
+    c4 = dict(opt.seeds[0], EPILOGUE=2, SCHED=1, CLUSTER_M=2, SPLIT_K=4)     # STAGES=4
+    assert not opt.violations(c4) and not opt.shape_violations(c4, 4096, 4096, 2048)   # 4 slices of 4 k steps
+    assert opt.shape_violations(c4, 4096, 4096, 1024)                        # 2 k steps of 128 < STAGES
+    assert opt.shape_violations(dict(c4, SPLIT_K=1), 4096, 4096, 64 * 3)     # K not whole 128-deep steps
+    ks = [dict(c4, SPLIT_K=k) for k in (1, 2, 4)]
+    few = estimate(opt, ks, (1024, 1024, 16384))
+    assert few[0] < few[1] < few[2]
+
+
+@needs_tk
+def test_fp8_schedule_knobs_compile_without_spills_to_e4m3_wgmma(tmp_path: Path):
+    """sched.cuh with fp8 tiles: a cluster pair (cooperative, store drain, serpentine), ping-pong
+    consumers of 128 rows in a cluster along N with a k step in flight, and the split-K fixup of both
+    (SPLIT_K 2 and 4) compile at the 168-register launch cap without spills; the ping-pong split-K
+    kernel's PTX issues wgmma k32 e4m3 (two m64 halves x four per 128-deep k step)."""
+    fam = load_family(ROOT / "kernels" / "thunderkittens").for_dtype("fp8_e4m3")
+    space = load_space(ROOT / "bench" / "tk-sched-fp8.yaml", "sm_90")
+    base = dict(space.seeds[0])
+    configs = [dict(base, EPILOGUE=2, SCHED=1, CLUSTER_M=2, ORDER=2),
+               dict(base, N_BLOCK=2, STAGES=6, EPILOGUE=2, SCHED=2, WG_M=128, CLUSTER_N=2, ORDER=1, MMA_LAG=1),
+               dict(base, EPILOGUE=2, SCHED=1, CLUSTER_M=2, MMA_LAG=1, SPLIT_K=2),
+               dict(base, N_BLOCK=2, STAGES=6, EPILOGUE=2, SCHED=2, WG_M=128, MMA_LAG=1, SPLIT_K=4)]
+    for c in configs:
+        assert not space.violations(c), space.violations(c)
+    with Builder(make_target(fam, "sm_90", space, include_dirs=fam.include_dirs("sm_90", {"thunderkittens": TK})),
+                 jobs=2, cache=tmp_path / "cache") as b:
+        outcomes = list(b.build_many(configs))
+    for o in outcomes:
+        assert o.ok, o.log_tail()
+        assert o.reason is None and o.resources["spills"] == 0, o.reason
+        assert int(o.resources.get("registers") or 0) == 168
+    argv = (outcomes[-1].artifact.parent / "build.log").read_text().splitlines()[0].split()   # the nvcc command
+    assert "-DHKT_FP8" in argv and "-DSCHED=2" in argv and "-DSPLIT_K=4" in argv
+    out = argv.index("-o")
+    argv[out:out + 2] = ["-ptx", "-o", str(tmp_path / "k.ptx")]
+    argv = [a for a in argv if a not in ("-shared", "-Xptxas=-v")]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    ptx = (tmp_path / "k.ptx").read_text()
+    assert ptx.count("wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3") == 8     # no bf16 wgmma left
+    assert "k16.f32.bf16" not in ptx

@@ -1,4 +1,4 @@
-# One H200 call (~6 min): fp8_e4m3 ThunderKittens (kernels/thunderkittens/gemm_fp8.cu) against
+# One H200 call (~6 min): fp8_e4m3 ThunderKittens (kernels/thunderkittens/gemm.cu -DHKT_FP8) against
 # torch._scaled_mm (cuBLASLt, same per-tensor scales, bf16 out) on the four shapes.
 # 1. bench/fp8_h200.py: builds the seeds + the prior's best config per structure + SUPER_M variants
 #    (nvcc on the device), verifies each (fresh inputs, NaN-poisoned outputs, the dtype's bounds),

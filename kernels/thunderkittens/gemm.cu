@@ -3,6 +3,19 @@
 //
 //   C[M,N] = A[M,K] * Bt[N,K]^T     A, Bt, C row-major bf16, fp32 accumulation.
 //
+// With -DHKT_FP8 (the fp8_e4m3 dtype, family.yaml) the same template is a scaled fp8 GEMM, from the
+// approach of TK's kernels/gemm/fp8_h100 and fp8_h100_scaled:
+//
+//   C[M,N] = scale_a * scale_b * (A[M,K] * Bt[N,K]^T)
+//   A, Bt row-major fp8 e4m3 (OCP e4m3fn), scale_a / scale_b per-tensor float32 (device
+//   pointers), fp32 accumulation, C row-major bf16.
+//
+// The input tiles are then st_fp8e4m3<64, 128> (the K tile is 128 bytes of fp8, so a stage is the
+// same 8 KB per tile as bf16's 64x64), each k step is four wgmma m64n(64*N_BLOCK)k32 e4m3 instead
+// of four k16 bf16 ones, the scales multiply the fp32 accumulator before the bf16 store, and the
+// C ABI takes the two scale pointers after C. Everything else - pipeline, tile order, epilogues,
+// schedule kernel (sched.cuh) - is the same code for both element types.
+//
 // One block = 1 producer warpgroup + M_BLOCK consumer warpgroups. The producer (one thread)
 // TMA-loads, per 64-wide k step, M_BLOCK 64x64 tiles of A (at (m, k)) and N_BLOCK 64x64
 // tiles of Bt (at (n, k)) into a STAGES-deep ring guarded by mbarriers; every consumer
@@ -22,7 +35,8 @@
 // host side (descriptor cache, legality checks, hktune's C ABI: docs/design.md).
 //
 // Knobs (-D integers, configs/thunderkittens-sm_90.yaml): M_BLOCK N_BLOCK STAGES SUPER_M
-// PERSISTENT PRODUCER_REGS CONSUMER_REGS EPILOGUE. Derived values (THREADS, STAGE_BYTES,
+// PERSISTENT PRODUCER_REGS CONSUMER_REGS EPILOGUE (fp8: configs/thunderkittens-sm_90-fp8_e4m3.yaml,
+// the same knobs). Derived values (THREADS, STAGE_BYTES,
 // SMEM_BYTES, ACC_REGS) may also arrive as -D; they are recomputed and static_asserted.
 // Schedule knobs SCHED WG_M CLUSTER_M CLUSTER_N ORDER MMA_LAG SPLIT_K: SCHED >= 1 replaces the lcf kernel
 // with hktune's own persistent kernel (sched.cuh); at SCHED=0 the others must keep their defaults.
@@ -103,9 +117,16 @@ constexpr int kMBlock = M_BLOCK;
 constexpr int kNBlock = N_BLOCK;
 constexpr int kStages = STAGES;
 constexpr int kSuperM = SUPER_M;
-constexpr int kTile = 64;                                  // base tile 64x64 bf16 (128-B rows)
+#if defined(HKT_FP8)
+using in_dtype = fp8e4m3;                                  // A, Bt: OCP e4m3fn
+constexpr int kKTile = 128;                                // K per step: 128 fp8 = 128-B rows
+#else
+using in_dtype = bf16;
+constexpr int kKTile = 64;                                 // K per step: 64 bf16 = 128-B rows
+#endif
+constexpr int kTile = 64;                                  // output tile 64x64 bf16; input tiles 64 rows
 constexpr int kThreads = 128 * (kMBlock + 1);              // consumers + one producer warpgroup
-constexpr int kStageBytes = (kMBlock + kNBlock) * kTile * kTile * 2;
+constexpr int kStageBytes = (kMBlock + kNBlock) * kTile * kKTile * (int)sizeof(in_dtype);   // 8 KB a tile
 // Dynamic shared memory asked for at launch: TK's lcf places the finish block (EPILOGUE=1) at
 // the top of a (227 KB - 1 KB) window, so every config launches with the whole window; the
 // input ring (+ 1 KB scratch pad + up to 1 KB of base alignment) must fit in it.
@@ -145,10 +166,19 @@ static_assert(ACC_REGS == kAccRegs, "-DACC_REGS disagrees with the kernel");
 #endif  // SCHED == 0
 
 struct layout {
-  using base_tile = st_bf<kTile, kTile>;
+  using in_tile = st<in_dtype, kTile, kKTile>;              // 64 rows x 128 bytes (bf16: base_tile)
+  using base_tile = st_bf<kTile, kTile>;                     // C tiles
+  using in_layout = gl<in_dtype, 1, 1, -1, -1, in_tile>;
   using global_layout = gl<bf16, 1, 1, -1, -1, base_tile>;
-  struct globals { global_layout A, B, C; };                 // B = Bt [N, K]
-  struct input_block { base_tile a[kMBlock], b[kNBlock]; };
+  struct globals {
+    in_layout A, B;                                          // B = Bt [N, K]
+    global_layout C;
+#if defined(HKT_FP8)
+    const float* scale_a;                                    // per-tensor scales (device memory)
+    const float* scale_b;
+#endif
+  };
+  struct input_block { in_tile a[kMBlock], b[kNBlock]; };
 #if EPILOGUE == 1
   struct finish_block { base_tile c[kMBlock][kNBlock]; };
 #endif
@@ -159,7 +189,7 @@ struct layout {
 #if SCHED == 0
 struct gemm_template {
   using layout = hk_tk::layout;
-  using bt_tile = st_bf<kNBlock * kTile, kTile>;            // the N_BLOCK Bt tiles, stacked
+  using bt_tile = st<in_dtype, kNBlock * kTile, kKTile>;    // the N_BLOCK Bt tiles, stacked
   using wide_tile = st_bf<kTile, kNBlock * kTile>;          // one consumer's slice of C
   static constexpr int NUM_CONSUMER_WARPS = kMBlock * 4;
   static constexpr int INPUT_PIPE_STAGES = kStages;
@@ -184,7 +214,7 @@ struct gemm_template {
       args.num_iters = -1;
       return;
     }
-    args.num_iters = args.globals.A.cols() / kTile;
+    args.num_iters = args.globals.A.cols() / kKTile;
     const int id = warpgroup::groupid() == kMBlock ? 0 : warpgroup::groupid();  // producer: 0
     args.common.coord = {c.x * kMBlock + id, c.y * kNBlock};
   }
@@ -220,6 +250,11 @@ struct gemm_template {
       if (warp::laneid() == 0) arrive(args.inputs_finished);
     }
     __device__ static void finish(consumer_finish_args<layout> args) {
+#if defined(HKT_FP8)
+      // C = scale_a * scale_b * accumulator (the scales are read once per tile, from L2)
+      const float scale = args.globals.scale_a[0] * args.globals.scale_b[0];
+      kittens::warp::mul(args.state.accum, args.state.accum, scale);
+#endif
 #if EPILOGUE == 1
       auto& c = args.finish.c[warpgroup::groupid()];
       warpgroup::store(reinterpret_cast<wide_tile&>(c), args.state.accum);
@@ -245,6 +280,7 @@ struct gemm_template {
 
 using globals_t = layout::globals;
 using gl_t = layout::global_layout;
+using in_t = layout::in_layout;
 
 #if SCHED == 0
 constexpr int kBlockThreads = prototype::detail::NUM_THREADS_v<gemm_template>;
@@ -254,7 +290,7 @@ static_assert(kBlockThreads == kThreads, "thread count");
 
 // ---------------------------------------------------------------- host: descriptor cache
 struct CacheEntry {
-  const void *a = nullptr, *b = nullptr, *c = nullptr;
+  const void *a = nullptr, *b = nullptr, *c = nullptr, *sa = nullptr, *sb = nullptr;   // sa, sb: fp8 scales
   int m = 0, n = 0, k = 0;
   std::optional<globals_t> g;
 };
@@ -264,19 +300,26 @@ int g_cache_next = 0;
 std::mutex g_cache_mu;
 
 // Returns a copy (the kernel takes the struct by value), nullopt if TK refused the descriptors.
-std::optional<globals_t> get_globals(const void* A, const void* Bt, void* C, int M, int N, int K) {
+// sa, sb: the fp8 scale pointers (HKT_FP8), nullptr for bf16.
+std::optional<globals_t> get_globals(const void* A, const void* Bt, void* C, const void* sa, const void* sb,
+                                     int M, int N, int K) {
   std::lock_guard<std::mutex> lock(g_cache_mu);
   for (auto& e : g_cache)
-    if (e.g && e.a == A && e.b == Bt && e.c == C && e.m == M && e.n == N && e.k == K) return e.g;
+    if (e.g && e.a == A && e.b == Bt && e.c == C && e.sa == sa && e.sb == sb && e.m == M && e.n == N && e.k == K)
+      return e.g;
   try {
-    gl_t Ag{(bf16*)A, nullptr, nullptr, (size_t)M, (size_t)K};
-    gl_t Bg{(bf16*)Bt, nullptr, nullptr, (size_t)N, (size_t)K};
+    in_t Ag{(in_dtype*)A, nullptr, nullptr, (size_t)M, (size_t)K};
+    in_t Bg{(in_dtype*)Bt, nullptr, nullptr, (size_t)N, (size_t)K};
     gl_t Cg{(bf16*)C, nullptr, nullptr, (size_t)M, (size_t)N};
     CacheEntry& e = g_cache[g_cache_next];
     g_cache_next = (g_cache_next + 1) % kCacheSize;
     e.g.reset();
+#if defined(HKT_FP8)
+    e.g.emplace(globals_t{Ag, Bg, Cg, (const float*)sa, (const float*)sb});
+#else
     e.g.emplace(globals_t{Ag, Bg, Cg});
-    e.a = A; e.b = Bt; e.c = C; e.m = M; e.n = N; e.k = K;
+#endif
+    e.a = A; e.b = Bt; e.c = C; e.sa = sa; e.sb = sb; e.m = M; e.n = N; e.k = K;
     return e.g;
   } catch (...) {
     return std::nullopt;
@@ -337,14 +380,22 @@ extern "C" CUresult CUDAAPI cuGetErrorString(CUresult error, const char** pStr) 
 }
 
 // ---------------------------------------------------------------- C ABI
+#if defined(HKT_FP8)
+// hktune's C ABI for a scaled dtype (hktune.dtypes): the dtype's extra operands come after C.
+extern "C" int hktune_gemm(const void* A, const void* Bt, void* C, const void* scale_a, const void* scale_b,
+                           int M, int N, int K, void* stream) {
+  if (scale_a == nullptr || scale_b == nullptr) return 1;
+#else
 extern "C" int hktune_gemm(const void* A, const void* Bt, void* C, int M, int N, int K, void* stream) {
+  const void *scale_a = nullptr, *scale_b = nullptr;
+#endif
 #if SCHED != 0
-  return hk_sched::gemm(A, Bt, C, M, N, K, stream);
+  return hk_sched::gemm(A, Bt, C, scale_a, scale_b, M, N, K, stream);
 #else
   using namespace hk_tk;
   if (M <= 0 || N <= 0 || K <= 0) return 1;
-  if (M % (kMBlock * kTile) != 0 || N % (kNBlock * kTile) != 0 || K % kTile != 0) return 1;
-  // TMA: 16-byte aligned base addresses (row strides K*2, N*2 are multiples of 128 here)
+  if (M % (kMBlock * kTile) != 0 || N % (kNBlock * kTile) != 0 || K % kKTile != 0) return 1;
+  // TMA: 16-byte aligned base addresses (row strides K * sizeof(in), N*2 are multiples of 128 here)
   if (((uintptr_t)A | (uintptr_t)Bt | (uintptr_t)C) & 15) return 1;
   const long long tiles = (long long)(M / (kMBlock * kTile)) * (N / (kNBlock * kTile));
   if (tiles > 0x7fffffffLL) return 1;
@@ -365,7 +416,7 @@ extern "C" int hktune_gemm(const void* A, const void* Bt, void* C, int M, int N,
     raised[dev] = true;
   }
 
-  std::optional<globals_t> g = get_globals(A, Bt, C, M, N, K);
+  std::optional<globals_t> g = get_globals(A, Bt, C, scale_a, scale_b, M, N, K);
   if (!g) return 1;
   const long long grid = PERSISTENT ? (tiles < sms[dev] ? tiles : sms[dev]) : tiles;
   prototype::lcf::kernel<gemm_template><<<(unsigned)grid, kBlockThreads, kLaunchSmem, static_cast<cudaStream_t>(stream)>>>(*g);

@@ -1,8 +1,13 @@
 // hktune family "thunderkittens", SCHED >= 1: a hand-written persistent warp-specialized
-// Hopper GEMM (C[M,N] = A[M,K] * Bt[N,K]^T, bf16, fp32 accumulate) built from ThunderKittens'
-// tiles, TMA and wgmma wrappers, but with its own pipeline instead of TK's lcf template, so that
-// the schedule itself is tunable. Included by gemm.cu only when SCHED != 0; with SCHED=0 (and
-// the knobs below at their defaults) gemm.cu compiles exactly the lcf kernel it always did.
+// Hopper GEMM (C[M,N] = A[M,K] * Bt[N,K]^T, bf16 or, with -DHKT_FP8, scaled fp8 e4m3; fp32
+// accumulate) built from ThunderKittens' tiles, TMA and wgmma wrappers, but with its own
+// pipeline instead of TK's lcf template, so that the schedule itself is tunable. Included by
+// gemm.cu only when SCHED != 0; with SCHED=0 (and the knobs below at their defaults) gemm.cu
+// compiles exactly the lcf kernel it always did.
+// Element types: gemm.cu's (hk_tk::in_dtype, hk_tk::kKTile). With -DHKT_FP8 the input tiles are
+// 64x128 fp8 e4m3 (128-byte rows, 8 KB like bf16's 64x64, so every size below is the same), a k
+// step is 128 deep, and the last K slice multiplies the fp32 sum by scale_a * scale_b before the
+// (bf16) epilogue; the pipeline, orders, clusters, epilogues and split-K fixup are unchanged.
 //
 // Block = M_BLOCK consumer warpgroups + 1 producer warpgroup (its first thread issues TMA).
 // Knobs (all -D integers, configs/thunderkittens-sm_90.yaml):
@@ -106,14 +111,17 @@ static_assert(TILE_M == kBM, "-DTILE_M disagrees with the kernel");
 static_assert(ACC_REGS == kHalves * 32 * N_BLOCK, "-DACC_REGS disagrees with the kernel");
 #endif
 
-using tile_t = st_bf<64, 64>;
-using bt_t = st_bf<64 * N_BLOCK, 64>;                  // N_BLOCK contiguous Bt tiles, one wgmma B
+using hk_tk::in_dtype;
+using hk_tk::kKTile;
+using tile_t = st<in_dtype, 64, kKTile>;                // 64 rows x 128 bytes of A or Bt
+using bt_t = st<in_dtype, 64 * N_BLOCK, kKTile>;        // N_BLOCK contiguous Bt tiles, one wgmma B
+using c_tile_t = st_bf<64, 64>;                        // an epilogue buffer of C (bf16)
 using acc_t = rt_fl<16, 64 * N_BLOCK>;                 // one warp's 16 rows of a 64-row slice
 using part_t = rt_fl<16, 64>;                          // 64 of its columns (epilogue unit)
 
 struct stage_t { tile_t a[kASub]; tile_t b[N_BLOCK]; };
-struct epi_t { tile_t c[kConsumers][2]; };
-static_assert(sizeof(tile_t) == 8192 && sizeof(stage_t) == kStageBytesS, "64x64 bf16 tiles pack densely");
+struct epi_t { c_tile_t c[kConsumers][2]; };
+static_assert(sizeof(tile_t) == 8192 && sizeof(stage_t) == kStageBytesS, "8 KB input tiles pack densely");
 static_assert(EPILOGUE == 0 || sizeof(epi_t) == kEpiBytes, "epilogue buffers");
 using globals_t = hk_tk::globals_t;
 
@@ -229,7 +237,7 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
 #if SPLIT_K > 1
   const int tasks = units, KS = ksteps;      // kernel parameters: no register held across the loop
 #else
-  const int tasks = R * Cc, KS = g.A.cols() / 64;
+  const int tasks = R * Cc, KS = g.A.cols() / kKTile;
 #endif
   const int wg = warpgroup::groupid();
 
@@ -319,6 +327,13 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
       // only the last K slice writes C; the others hand their partial sum on (fixup)
       if (fixup(acc, ws, flags, (row64 / kHalves) * (g.C.cols() / kBN) + bt.y, u % kSplit, 1 + wg)) continue;
 #endif
+#if defined(HKT_FP8)
+      {  // C = scale_a * scale_b * (the tile's whole fp32 sum); the scales are read per tile, from L2
+        const float scale = g.scale_a[0] * g.scale_b[0];
+#pragma unroll
+        for (int h = 0; h < kHalves; h++) kittens::warp::mul(acc[h], acc[h], scale);
+      }
+#endif
 #pragma unroll
       for (int h = 0; h < kHalves; h++) {
 #if EPILOGUE == 0
@@ -326,7 +341,7 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
 #else
 #pragma unroll
         for (int j = 0; j < N_BLOCK; j++) {
-          tile_t& buf = epi->c[wg][ebuf];
+          c_tile_t& buf = epi->c[wg][ebuf];
           if (warpgroup::laneid() == 0) tma::store_async_read_wait<1>();   // buf's last store read out
           warpgroup::sync(1 + wg);
           part_t part;
@@ -422,9 +437,11 @@ inline cudaError_t workspace(int dev, cudaStream_t stream, size_t floats, size_t
 }
 #endif
 
-inline int gemm(const void* A, const void* Bt, void* C, int M, int N, int K, void* stream) {
+// sa, sb: the fp8 scale pointers (HKT_FP8; gemm.cu's C ABI has checked them), nullptr for bf16.
+inline int gemm(const void* A, const void* Bt, void* C, const void* sa, const void* sb, int M, int N, int K,
+                void* stream) {
   if (M <= 0 || N <= 0 || K <= 0) return 1;
-  if (M % (kBM * kCM) != 0 || N % (kBN * kCN) != 0 || K % (64 * kSplit) != 0) return 1;
+  if (M % (kBM * kCM) != 0 || N % (kBN * kCN) != 0 || K % (kKTile * kSplit) != 0) return 1;
   if (((uintptr_t)A | (uintptr_t)Bt | (uintptr_t)C) & 15) return 1;
   const long long tasks = (long long)(M / (kBM * kCM)) * (N / (kBN * kCN)) * kSplit;   // work units
   if (tasks > 0x7fffffffLL) return 1;
@@ -461,7 +478,7 @@ inline int gemm(const void* A, const void* Bt, void* C, int M, int N, int K, voi
     slots[dev] = n > 0 ? n : 1;
     ready[dev] = true;
   }
-  std::optional<globals_t> gl = hk_tk::get_globals(A, Bt, C, M, N, K);
+  std::optional<globals_t> gl = hk_tk::get_globals(A, Bt, C, sa, sb, M, N, K);
   if (!gl) return 1;
   // never more clusters than are resident at once: split-K's fixup relies on it (no deadlock)
   const long long clusters = tasks < slots[dev] ? tasks : slots[dev];
@@ -471,7 +488,7 @@ inline int gemm(const void* A, const void* Bt, void* C, int M, int N, int K, voi
   int* flags = nullptr;
   e = workspace(dev, cfg.stream, (size_t)M * N, (size_t)(M / kWgM) * (N / kBN), &ws, &flags);
   if (e != cudaSuccess) return (int)e;
-  e = cudaLaunchKernelEx(&cfg, kernel, *gl, ws, flags, (int)tasks, K / 64 / kSplit);
+  e = cudaLaunchKernelEx(&cfg, kernel, *gl, ws, flags, (int)tasks, K / kKTile / kSplit);
 #else
   e = cudaLaunchKernelEx(&cfg, kernel, *gl);
 #endif
