@@ -1,7 +1,7 @@
 # Issue 21, the tuned table (one H200 call, ~9 minutes; run after hopper.sh and splitk.sh have
 # screened the schedule knobs, and after the values they proved have moved into the family's space,
-# configs/thunderkittens-sm_90.yaml: sweep, export and hktune.torch judge stored configs by that
-# space, so the MLP check below only uses entries valid there (PLAN.md). SPACE overrides the space
+# configs/thunderkittens-sm_90.yaml: sweep and export refuse stored configs that space does not
+# allow, and hktune.torch (the MLP check below) builds them under its rules (PLAN.md). SPACE overrides the space
 # searched (e.g. bench/tk-sched.yaml for a screening search whose table nothing else will read).
 #  1. bench/tune.py: `hktune search` per shape of the issue's seven (sustained method, fresh
 #     re-measure of the finalists, the sanitizer on the winner), with TK's default <2,4,8> timed
