@@ -97,3 +97,25 @@ def test_a_stored_config_older_than_a_knob_is_built_with_the_knobs_legacy_value(
         kernels.library(fam, "sm_90", space, old)
     assert seen and set(seen[0]) == set(space.names)
     assert {k: seen[0][k] for k in space.legacy} == space.legacy and seen[0]["M_BLOCK"] == 2
+
+
+def test_an_entry_the_family_space_does_not_allow_is_not_served(tmp_path):
+    """A config found in an opt-in space (here a schedule-kernel config of bench/tk-sched.yaml) is not
+    built under the family space's rules: the plan falls back and says why. A config stored before
+    the schedule knobs existed is completed with their legacy values and served."""
+    old = {"M_BLOCK": 2, "N_BLOCK": 4, "STAGES": 4, "SUPER_M": 8, "PERSISTENT": 1, "PRODUCER_REGS": 40,
+           "CONSUMER_REGS": 232, "EPILOGUE": 1}
+    opt_in = dict(old, EPILOGUE=2, SCHED=1, WG_M=64, CLUSTER_M=2, CLUSTER_N=1, ORDER=0, MMA_LAG=0, SPLIT_K=1)
+    for config, kind in ((opt_in, "fallback"), (old, "tuned")):
+        path = table(tmp_path / f"{kind}.yaml", 1.05, 1.03, 1.07)
+        d = yaml.safe_load(path.read_text())
+        d["entries"][0]["key"].update(family="thunderkittens", arch="sm_90", m=4096, n=4096, k=4096)
+        d["entries"][0]["config"] = config
+        path.write_text(yaml.safe_dump(d, sort_keys=False))
+        ht.use_table(path)
+        p = ht.plan_for(4096, 4096, 4096, "sm_90")
+        assert p.kind == kind, p
+        if kind == "fallback":
+            assert p.reason == "config_not_in_space" and "EPILOGUE" in p.detail, p
+        else:
+            assert p.entry.config["SCHED"] == 0 and p.entry.config["SPLIT_K"] == 1

@@ -48,7 +48,7 @@ class Settings:
 @dataclass(frozen=True)
 class Plan:
     """How one GEMM shape runs. ``kind``: tuned | padded | fallback; ``reason``: exact | nearest
-    | padded | a fallback reason (dtype, no_table, no_family, padding_too_costly, ...)."""
+    | padded | a fallback reason (dtype, no_table, no_family, config_not_in_space, padding_too_costly, ...)."""
 
     kind: str
     reason: str
@@ -194,6 +194,16 @@ def _family_plan(fam: Family, entries: list[Entry], arch: str, shape: tuple[int,
         space = fam.space(arch)
     except (FamilyError, ValueError) as e:
         return Plan("fallback", "no_family", shape, detail=str(e))
+    # served as searched: a stored config takes its missing knobs' legacy values, and one the family's
+    # space does not allow (an opt-in space's, a hand edit) is not built under this space's rules
+    entries = [replace(e, config=space.complete(e.config)) for e in entries]
+    invalid = [e for e in entries if space.violations(e.config)]
+    entries = [e for e in entries if not space.violations(e.config)]
+    if not entries:
+        e = invalid[0]
+        return Plan("fallback", "config_not_in_space", shape,
+                    detail=f"{fam.name} config tuned at {e.key.m}x{e.key.n}x{e.key.k} is not valid in {space.path.name} "
+                           f"({space.violations(e.config)[0]}): re-tune it in the family's space")
     e = pick(entries, space, *shape)
     if e is not None:
         exact = (e.key.m, e.key.n, e.key.k) == shape
