@@ -1,5 +1,10 @@
-import sys, os, struct, numpy as np
-sys.path.insert(0, "/work/shared/thirdparty/tinygrad-amd-emu")
+"""Run k.hsaco (bench/emulator_probe/build.sh) in the ISA emulator: one wave, random e4m3 inputs;
+prints the VGPR-accumulator and AGPR-accumulator results (bench/results/fp8-gfx950-emulate-2026-12-04/
+unified.md)."""
+import os, struct, sys
+
+import numpy as np
+sys.path.insert(0, os.environ["HKTUNE_EMULATOR_DIR"])  # the pinned tinygrad test files
 from hktune.build.amd import codeobject
 from hktune.emulator import abi, launch as L, run as R
 os.environ.update(R.child_env())

@@ -89,6 +89,7 @@ def dtype_inputs(name: str, m: int, n: int, k: int, seed: int) -> tuple:
 
 
 LD_SCALE_OP = 44  # V_MFMA_LD_SCALE_B32: the first dword of a real VOP3PX2 (scaled f8f6f4 MFMA)
+VOP3P_ENCODING = 0x1A7  # bits 31..23 of a VOP3P (CDNA) dword: 0b110100111
 
 
 def fix_scaled_mfma_decoding() -> None:
@@ -96,9 +97,11 @@ def fix_scaled_mfma_decoding() -> None:
     third dword is a 16x16x128 / 32x32x64 f8f6f4 MFMA for a VOP3PX2 (v_mfma_scale_...: the
     V_MFMA_LD_SCALE_B32 prefix + the MFMA) without checking the prefix, so two back-to-back unscaled
     v_mfma_f32_16x16x128_f8f6f4 (8 bytes each, what HipKittens' fp8 mma_ABt compiles to) decode as one
-    scaled MFMA whose scale operands are the second's registers, and the second is skipped. This
-    narrows the match to a real prefix (first dword's VOP3P op == 44); every other word decodes as
-    before. Pinned to tinygrad 0.14.0 (hktune.emulator.locate), whose private helpers it uses."""
+    scaled MFMA whose scale operands are the second's registers, and the second is skipped; so do
+    any 8 bytes before an unscaled one (e.g. `v_lshlrev_b32_e32 v22, 4, v0` = 0x242c0084, whose bits
+    22..16 happen to be 44, then `s_waitcnt`: both swallowed, the MFMA run with garbage scales). This
+    narrows the match to a real prefix (the first dword a VOP3P, encoding 0x1A7 in bits 31..23, of op
+    44); every other word decodes as before. Pinned to tinygrad 0.14.0 (hktune.emulator.locate), whose private helpers it uses."""
     import tinygrad.renderer.amd as amd
     from tinygrad.runtime.autogen.amd.cdna.ins import VOP3PX2
 
@@ -108,7 +111,8 @@ def fix_scaled_mfma_decoding() -> None:
 
     def detect_format(data: bytes, arch: str = "rdna3"):  # noqa: ANN202
         cls = orig(data, arch)
-        if cls is VOP3PX2 and (int.from_bytes(data[:4], "little") >> 16) & 0x7F != LD_SCALE_OP:
+        first = int.from_bytes(data[:4], "little")
+        if cls is VOP3PX2 and (first >> 23 != VOP3P_ENCODING or (first >> 16) & 0x7F != LD_SCALE_OP):
             return next(c for c in amd._load_formats()[arch] if c is not VOP3PX2 and amd._matches(data, c))
         return cls
 
