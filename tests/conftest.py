@@ -24,3 +24,12 @@ def results(tmp_path: Path) -> Path:
     d = tmp_path / "results"
     d.mkdir()
     return d
+
+
+@pytest.fixture
+def cwd(tmp_path, monkeypatch) -> Path:
+    """An empty working folder (the CLI's default results/ and tables land in it)."""
+    d = tmp_path / "cwd"
+    d.mkdir()
+    monkeypatch.chdir(d)
+    return d

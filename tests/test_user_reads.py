@@ -39,14 +39,6 @@ def run(*args: str, **kw):  # noqa: ANN003, ANN201
 
 
 @pytest.fixture
-def cwd(tmp_path, monkeypatch) -> Path:
-    d = tmp_path / "cwd"
-    d.mkdir()
-    monkeypatch.chdir(d)
-    return d
-
-
-@pytest.fixture
 def planted(cwd) -> tuple[Path, Path]:
     """A study with known trials and winner, and the table entry the search would have written."""
     from hktune.search.storage import open_storage
