@@ -21,26 +21,31 @@ t128x128cm2:$(cfg x 1 2 6 8 256 2 1 128 2 1 0 0):2048x4096x192
 t256x128cn2lag:$(cfg x 2 2 4 8 232 2 1 128 1 2 0 1):2048x4096x192
 pp64x256:$(cfg x 2 4 4 8 232 2 2 64 1 1 0 0):2048x4096x192
 pp128x128cm2e1:$(cfg x 2 2 6 8 232 1 2 128 2 1 0 0):2048x4096x192
-pp128x128lag:$(cfg x 2 2 6 8 232 2 2 128 1 1 0 1):2048x4096x192"
+pp128x128lag:$(cfg x 2 2 6 8 232 2 2 128 1 1 0 1):2048x4096x192
+skrace4:$(cfg x 2 4 4 8 232 2 1 64 2 1 0 0),SPLIT_K=4:1024x2048x1024
+skppr2:$(cfg x 2 4 4 8 232 2 2 64 1 1 0 0),SPLIT_K=2:1024x2048x512
+skmem4:$(cfg x 2 4 4 8 232 2 1 64 2 1 0 0),SPLIT_K=4:1024x2048x1024
+skmemt2:$(cfg x 2 2 4 8 232 2 1 128 1 1 0 0),SPLIT_K=2:1024x2048x512"
 t0=$(date +%s)
 for line in $SAN; do
   IFS=: read name config shape <<< "$line"
   ( python3 -m hktune compile --arch sm_90 --family thunderkittens --tk-root .tk --space bench/tk-sched.yaml --config $config --json > $R/san-$name.compile.json 2> $R/san-$name.compile.err
     lib=$(python3 -c "import json,sys; print(json.load(open('$R/san-$name.compile.json'))[0]['artifact'])" 2>/dev/null)
     if [ -z "$lib" ]; then echo "COMPILE FAILED" > $R/san-$name.log; exit; fi
-    timeout 90 compute-sanitizer --tool racecheck --racecheck-report all python3 -m hktune.run.sanitize_launch $lib ${shape//x/ } > $R/san-$name.log 2>&1
+    tool="--tool racecheck --racecheck-report all"; case $name in skmem*) tool="--tool memcheck";; esac
+    timeout 90 compute-sanitizer $tool python3 -m hktune.run.sanitize_launch $lib ${shape//x/ } > $R/san-$name.log 2>&1
     echo "rc=$?" >> $R/san-$name.log
-    case $name in k1cm2e2|pp128x128cm2e1)   # synccheck too (hktune's search runs it on the winner)
+    case $name in k1cm2e2|pp128x128cm2e1|skrace4)   # synccheck too (hktune's search runs it on the winner)
       timeout 60 compute-sanitizer --tool synccheck python3 -m hktune.run.sanitize_launch $lib ${shape//x/ } > $R/sync-$name.log 2>&1
       echo "rc=$?" >> $R/sync-$name.log ;; esac ) &
 done
 wait
 echo "racecheck phase: $(( $(date +%s) - t0 ))s"
 for line in $SAN; do IFS=: read name config shape <<< "$line"
-  echo "racecheck $name $shape: $(grep -h 'RACECHECK SUMMARY\|COMPILE FAILED\|wrong result' $R/san-$name.log | head -2 | tr '\n' ' ') $(tail -1 $R/san-$name.log)"
+  echo "racecheck $name $shape: $(grep -h 'SUMMARY\|COMPILE FAILED\|wrong result' $R/san-$name.log | head -2 | tr '\n' ' ') $(tail -1 $R/san-$name.log)"
   [ -f $R/sync-$name.log ] && echo "synccheck $name: $(grep -h 'SYNCCHECK SUMMARY\|Barrier error\|wrong result' $R/sync-$name.log | sort | uniq -c | head -3 | tr '\n' ' ') $(tail -1 $R/sync-$name.log)"; done
 # (2) baseline first, then the new paths by expected value (clusters + store drain first)
-CONFIGS=s2x4g8,k1e1,k1e2,k1cm2e2,k1cm2lag,k1cn2e2,pp64x256cm2lag,pp128x128lag,t256x128cn2lag,k1cm2e2s3,pp64x256cm2,pp128x128,t256x128cn2,k1cn2e1,t256x128,t128x128cm2,k1cm2o1,k1e0,pp64x256,t128x128,k1cm2o2,k1cm2e1g16,pp128x128cm2e1,k1o1
+CONFIGS=s2x4g8,k1e1,k1e2,k1cm2e2,k1cm2e2sk2,pp64x256sk2,k1cm2lag,k1cn2e2,pp64x256cm2lag,pp128x128lag,t256x128cn2lag,k1cm2e2s3,pp64x256cm2,pp128x128,t256x128cn2,k1cn2e1,t256x128,t128x128cm2,k1cm2o1,k1e0,pp64x256,t128x128,k1cm2o2,k1cm2e1g16,pp128x128cm2e1,k1o1
 python3 bench/tk_kernel_check.py --tk-root .tk --out $R --jobs 16 --rounds 6 --config-timeout 40 --budget 200 \
   --configs $CONFIGS --shapes 8192x8192x8192,4096x14336x4096 > $R/check.log 2>&1
 echo "check rc=$? total $(( $(date +%s) - t0 ))s"
