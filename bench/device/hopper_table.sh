@@ -14,12 +14,12 @@ R=$OUT/table; mkdir -p $R
 TK_DEFAULT=M_BLOCK=2,N_BLOCK=4,STAGES=4,SUPER_M=8,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=232,EPILOGUE=1
 SHAPES=2048x2048x2048,4096x4096x4096,8192x8192x8192,4096x14336x4096,4096x4096x14336,16384x8192x1024,1024x8192x8192
 t0=$(date +%s)
-timeout 350 python3 bench/tune.py --family thunderkittens --space $SPACE --shapes $SHAPES --out $R/tk --trials 24 \
+timeout 330 python3 bench/tune.py --family thunderkittens --space $SPACE --shapes $SHAPES --out $R/tk --trials 24 \
   --timeout 12 --tournament-rounds 6 --baseline $TK_DEFAULT 2>&1 | tail -12
 echo "tune: $(( $(date +%s) - t0 ))s"
-timeout 130 python3 bench/independent.py --table $R/tk/sm_90.yaml --tk-root .tk --out $R/indep --launches 32 --jobs 16 2>&1 | tail -10
+timeout 120 python3 bench/independent.py --table $R/tk/sm_90.yaml --tk-root .tk --out $R/indep --launches 32 --jobs 16 2>&1 | tail -10
 echo "indep: $(( $(date +%s) - t0 ))s"
-timeout 80 python3 bench/check_model.py --out $R/model --table $R/tk/sm_90.yaml --iters 12 2>&1 | grep -E "speed ratio|forward|verdict|fallback|tuned"
+timeout 70 python3 bench/check_model.py --out $R/model --table $R/tk/sm_90.yaml --iters 12 2>&1 | grep -E "speed ratio|forward|verdict|fallback|tuned"
 nvidia-smi --query-gpu=clocks.sm,power.draw,temperature.gpu,clocks_throttle_reasons.active --format=csv,noheader
 echo "total: $(( $(date +%s) - t0 ))s"
 tar czf $OUT/table.tgz -C $OUT table && rm -rf $R
