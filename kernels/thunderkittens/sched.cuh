@@ -63,6 +63,11 @@
 #endif
 
 namespace hk_sched {
+// Internal linkage for everything here: the function-local statics of an inline function (and inline
+// variables) are GNU-unique symbols, which the dynamic linker shares between every library of a
+// process even under RTLD_LOCAL. A worker that loads several configs then saw the first library's
+// `ready`/`slots` in the next one: cudaFuncSetAttribute skipped, launch error 1 (H200, 2026-12-05).
+namespace {
 
 using namespace kittens;
 
@@ -496,4 +501,5 @@ inline int gemm(const void* A, const void* Bt, void* C, const void* sa, const vo
   return (int)cudaGetLastError();
 }
 
+}  // namespace
 }  // namespace hk_sched
