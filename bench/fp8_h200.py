@@ -6,7 +6,7 @@ same per-tensor scales, bf16 out. One run, four shapes (the issue's), everything
 What it does, with the product's own pieces (hktune.target, the Builder, the dtype object
 hktune.dtypes["fp8_e4m3"] for inputs, reference, tolerances and the vendor call, the space's prior):
   1. builds the space's seeds, per shape the prior's best config of each of its --candidates best
-     structures (M_BLOCK, N_BLOCK, STAGES, PERSISTENT, EPILOGUE) and the first seed with SUPER_M 1, 4,
+     structures (half of them with PROMOTE=1) (M_BLOCK, N_BLOCK, STAGES, PERSISTENT, EPILOGUE, PROMOTE) and the first seed with SUPER_M 1, 4,
      12, 16 (one build per config: M, N, K are runtime, so shapes share libraries);
   2. verifies every candidate on two fresh input sets per shape (scales that are not powers of two),
      each output poisoned with NaN first, by the dtype's element-wise and Frobenius bounds; a
@@ -17,9 +17,11 @@ hktune.dtypes["fp8_e4m3"] for inputs, reference, tolerances and the vendor call,
      no launch overhead or host gap is in the figure ("sustained, launch-free"); the per-round ratio
      vendor time / kernel time, its median and a bootstrap 95% CI; the winner is also paired against
      torch._scaled_mm(use_fast_accum=True) (cuBLASLt without periodic fp32 promotion: a plain wgmma
-     loop's accumulation, which the template has);
+     loop's accumulation, which the template has at PROMOTE=0);
   5. writes DIR/summary.json and DIR/summary.md: per shape the winner, TFLOP/s of both, the paired
-     ratio with its CI, and the error of the kernel and of the vendor against the fp32 reference.
+     ratio with its CI, and the error of the kernel and of the vendor against the fp32 reference;
+     both vendor outputs (default and fast accumulation) also go through hktune's check(), the
+     dtype's element bounds, and the summary says how many elements each fails.
 This is not `hktune search`: it is the measurement the fp8 issue asks for, kept independent of the
 search's own timing path.
 """
@@ -30,6 +32,7 @@ import ctypes
 import json
 import math
 import os
+import re
 import statistics
 import sys
 import time
@@ -48,7 +51,7 @@ from hktune.target import resolve_target  # noqa: E402
 
 SHAPES = "4096x4096x4096,8192x8192x8192,4096x14336x4096,4096x4096x14336"
 DT = DTYPES["fp8_e4m3"]
-STRUCTURE = ("M_BLOCK", "N_BLOCK", "STAGES", "PERSISTENT", "EPILOGUE")
+STRUCTURE = ("M_BLOCK", "N_BLOCK", "STAGES", "PERSISTENT", "EPILOGUE", "PROMOTE")
 L2_BYTES = 60 * 2**20  # H200: 50 MB L2 (rounded up); rotate inputs over >= 2x this
 
 
@@ -94,6 +97,13 @@ def time_graph(g: torch.cuda.CUDAGraph, launches: int) -> float:
     b.record()
     b.synchronize()
     return a.elapsed_time(b) * 1e3 / launches
+
+
+def elem_fails(why: str | None) -> int:
+    """Outputs outside the dtype's element bound, from hktune's check() reason (0: it passed them;
+    a Frobenius-only or NaN failure also counts 0 here and shows in the summary.json's check)."""
+    hit = re.match(r"(\d+) of \d+ outputs wrong", why or "")
+    return int(hit.group(1)) if hit else 0
 
 
 def fast_vendor(x, out) -> None:  # noqa: ANN001
@@ -160,14 +170,20 @@ def main() -> int:  # noqa: C901 - one linear script
         score = estimate(space, legal, shape)
         order = sorted(range(len(legal)), key=lambda i: -score[i]) if score is not None else range(len(legal))
         seeds = [c for c in ({p: s[p] for p in space.names} for s in space.seeds) if not space.shape_violations(c, *shape)]
-        # the prior's best config of each of its best structures (block, stages, grid, epilogue: the prior
+        # the prior's best config of each of its best structures (block, stages, grid, epilogue, fp32
+        # promotion: the prior
         # does not rank SUPER_M or the register split), then the first seed's tile order varied
+        # the --candidates split evenly over PROMOTE's values (the prior charges promotion, so it would
+        # otherwise rank only unpromoted structures first; those fail verification at long K)
         best_of: dict[tuple, dict] = {}
-        for i in order:
-            c = legal[i]
-            best_of.setdefault(tuple(c[p] for p in STRUCTURE), c)
-            if len(best_of) == args.candidates:
-                break
+        promotes = sorted({c["PROMOTE"] for c in legal})
+        for pv in promotes:
+            mine: dict[tuple, dict] = {}
+            for c in (legal[i] for i in order if legal[i]["PROMOTE"] == pv):
+                mine.setdefault(tuple(c[p] for p in STRUCTURE), c)
+                if len(mine) == math.ceil(args.candidates / len(promotes)):
+                    break
+            best_of.update(mine)
         legal_keys = {key(c) for c in legal}
         orders = [dict(seeds[0], SUPER_M=v) for v in (1, 4, 12, 16)] if seeds else []
         picks = seeds + list(best_of.values()) + [c for c in orders if key(c) in legal_keys]
@@ -199,7 +215,7 @@ def main() -> int:  # noqa: C901 - one linear script
         vo = DT.nan_out(m, n, dev)
         DT.vendor(x, vo)
         torch.cuda.synchronize()
-        vendor_err, _ = check(vo, DT.reference(x), DT)
+        vendor_err, vendor_why = check(vo, DT.reference(x), DT)   # the element bounds too (fp32 accumulation)
         vgraph = graph_of(DT.vendor, sets, vouts, args.graph)
         cands, rejected = [], []
         for c in per_shape[(m, n, k)]:
@@ -231,18 +247,20 @@ def main() -> int:  # noqa: C901 - one linear script
                            "time_us": statistics.median(kus), "vendor_us": statistics.median(vus),
                            "error": max(cd["error"], post_err), "post_timing_check": post_why or "ok"})
         best = max(finals, key=lambda f: f["ratio"])
-        # the same winner against cuBLASLt's fast-accumulation mode (same accumulation as wgmma)
+        # the same winner against cuBLASLt's fast-accumulation mode (wgmma's accumulation, as PROMOTE=0)
         fo = DT.nan_out(m, n, dev)
         fast_vendor(x, fo)
         torch.cuda.synchronize()
-        fast_err, _ = check(fo, DT.reference(x), DT)
+        fast_err, fast_why = check(fo, DT.reference(x), DT)
         fgraph = graph_of(fast_vendor, sets, vouts, args.graph)
         win = next(cd for cd in cands if cd["config"] == best["config"])
         fr, _, fvus = paired(win["graph"], fgraph, args.rounds, args.graph)
         best["fast"] = {"ratio": statistics.median(fr), "ratio_lo": bootstrap_ci(fr)[0], "ratio_hi": bootstrap_ci(fr)[1],
-                        "tflops": flops / statistics.median(fvus) / 1e6, "error": fast_err}
+                        "tflops": flops / statistics.median(fvus) / 1e6, "error": fast_err,
+                        "check": fast_why or "ok", "elem_fails": elem_fails(fast_why)}
         del fgraph
-        row = {"shape": [m, n, k], **best, "vendor_error": vendor_err, "input_sets": n_sets,
+        row = {"shape": [m, n, k], **best, "vendor_error": vendor_err, "vendor_check": vendor_why or "ok",
+               "vendor_elem_fails": elem_fails(vendor_why), "input_sets": n_sets,
                "candidates": len(per_shape[(m, n, k)]), "verified": len(cands), "rejected": rejected, "finalists": finals}
         rows.append(row)
         print(f"{m}x{n}x{k}: {best['tflops']:.0f} vs {best['vendor_tflops']:.0f} TFLOP/s, ratio {best['ratio']:.3f} "
@@ -264,8 +282,9 @@ def main() -> int:  # noqa: C901 - one linear script
              f"torch {info['torch']} (CUDA {info['cuda']}); {info['method']}; {args.graph} launches per graph, "
              f"{args.rounds} rounds. Error: relative Frobenius vs the fp32 product of the dequantised inputs.", "",
              "| M x N x K | tuned TFLOP/s | _scaled_mm TFLOP/s | ratio [95% CI] | error | vendor error | "
-             "fast-accum _scaled_mm TFLOP/s | ratio to it [95% CI] | its error | config |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "fast-accum _scaled_mm TFLOP/s | ratio to it [95% CI] | its error | vendor elem. fails | "
+             "fast-accum elem. fails | config |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "ratio" not in r:
             lines.append(f"| {'x'.join(map(str, r['shape']))} | - | - | - | {r['error']} | - | - |")
@@ -274,7 +293,8 @@ def main() -> int:  # noqa: C901 - one linear script
         lines.append(f"| {'x'.join(map(str, r['shape']))} | {r['tflops']:.0f} | {r['vendor_tflops']:.0f} | "
                      f"{r['ratio']:.3f} [{r['ratio_lo']:.3f}, {r['ratio_hi']:.3f}] | {r['error']:.2e} | "
                      f"{r['vendor_error']:.2e} | {r['fast']['tflops']:.0f} | {r['fast']['ratio']:.3f} "
-                     f"[{r['fast']['ratio_lo']:.3f}, {r['fast']['ratio_hi']:.3f}] | {r['fast']['error']:.2e} | {cfg} |")
+                     f"[{r['fast']['ratio_lo']:.3f}, {r['fast']['ratio_hi']:.3f}] | {r['fast']['error']:.2e} | "
+                     f"{r['vendor_elem_fails']} | {r['fast']['elem_fails']} | {cfg} |")
     (args.out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0 if all("ratio" in r for r in rows) else 1

@@ -42,11 +42,12 @@ ROOT = Path(__file__).resolve().parents[1]
 FAMILY_DIR = ROOT / "kernels/thunderkittens"
 FAMILY = FAMILY_DIR / "family.yaml"
 PARAMS = ["M_BLOCK", "N_BLOCK", "STAGES", "SUPER_M", "PERSISTENT", "PRODUCER_REGS",
-          "CONSUMER_REGS", "EPILOGUE", "SCHED", "WG_M", "CLUSTER_M", "CLUSTER_N", "ORDER", "MMA_LAG", "SPLIT_K"]
+          "CONSUMER_REGS", "EPILOGUE", "SCHED", "WG_M", "CLUSTER_M", "CLUSTER_N", "ORDER", "MMA_LAG", "SPLIT_K",
+          "PROMOTE"]
 
 
-def cfg(mb, nb, st, sm, pers=1, pr=40, cr=232, epi=1, sched=0, wgm=64, cm=1, cn=1, order=0, lag=0, sk=1):
-    return dict(zip(PARAMS, (mb, nb, st, sm, pers, pr, cr, epi, sched, wgm, cm, cn, order, lag, sk)))
+def cfg(mb, nb, st, sm, pers=1, pr=40, cr=232, epi=1, sched=0, wgm=64, cm=1, cn=1, order=0, lag=0, sk=1, promote=0):
+    return dict(zip(PARAMS, (mb, nb, st, sm, pers, pr, cr, epi, sched, wgm, cm, cn, order, lag, sk, promote)))
 
 
 def tile(params):

@@ -178,6 +178,75 @@ def test_sm90_fp8_seed_compiles_with_e4m3_wgmma_and_no_spills(tmp_path: Path):
         assert "e4m3.e4m3" in ptx[0].read_text()
 
 
+def test_promote_is_an_fp8_knob_that_needs_two_accumulators_of_registers():
+    """PROMOTE (each k step's wgmma partial added into the fp32 accumulator on the CUDA cores,
+    gemm.cu) is offered by the fp8 space only; bf16 and a stored config lacking it read as 0; the
+    partial doubles the accumulator registers, so N_BLOCK 4 with two consumer warpgroups cannot
+    promote; the prior charges the FADDs a little."""
+    from hktune.space.prior import estimate
+
+    fam = load_family(ROOT / "kernels" / "thunderkittens")
+    fp8, bf16 = fam.for_dtype("fp8_e4m3").space("sm_90"), fam.space("sm_90")
+    values = {sp.path.name: {p.name: p.values for p in sp.params}["PROMOTE"] for sp in (fp8, bf16)}
+    assert values == {"thunderkittens-sm_90-fp8_e4m3.yaml": [0, 1], "thunderkittens-sm_90.yaml": [0]}
+    assert fp8.legacy["PROMOTE"] == 0 and bf16.legacy["PROMOTE"] == 0
+    old = {k: v for k, v in fp8.seeds[0].items() if k != "PROMOTE"}      # a table stored before the knob
+    assert fp8.complete(old)["PROMOTE"] == 0 and bf16.complete(old)["PROMOTE"] == 0
+    assert not fp8.violations(fp8.complete(old)) and fp8.violations(old)
+    promoted = [s for s in fp8.seeds if s["PROMOTE"] == 1]
+    assert sorted(s["N_BLOCK"] for s in promoted) == [2, 3] and not any(fp8.violations(s) for s in promoted)
+    assert any(s["PROMOTE"] == 0 and s["N_BLOCK"] == 4 for s in fp8.seeds)    # TK's fp8_h100 kept
+    wide = dict(promoted[0], N_BLOCK=4)                                        # M_BLOCK 2, 232 registers
+    assert not fp8.violations(dict(wide, PROMOTE=0))
+    assert fp8.violations(wide) == ["PROMOTE == 0 or (SCHED == 0 and 2 * ACC_REGS + 40 <= CONSUMER_REGS)"]
+    three = dict(promoted[0], M_BLOCK=3, PRODUCER_REGS=24, CONSUMER_REGS=160)   # ptxas: spills 64 bytes
+    assert not fp8.violations(dict(three, PROMOTE=0)) and fp8.violations(three)
+    valid = fp8.enumerate((8192, 8192, 8192))
+    assert {c["PROMOTE"] for c in valid} == {0, 1}
+    for c in (c for c in valid if c["PROMOTE"]):
+        assert 2 * fp8.defines(c)["ACC_REGS"] + 40 <= c["CONSUMER_REGS"] and c["SCHED"] == 0
+    assert not any(c["PROMOTE"] and c["M_BLOCK"] == 2 and c["N_BLOCK"] == 4 for c in valid)
+    plain, charged = estimate(fp8, [dict(promoted[0], PROMOTE=0), promoted[0]], (8192, 8192, 8192))
+    assert 0.8 * plain < charged < plain
+
+
+@pytest.mark.skipif(not TK or shutil.which("nvcc") is None, reason="needs HKTUNE_TEST_TK and nvcc")
+def test_sm90_fp8_promote_seeds_compile_without_spills_and_add_each_k_step(tmp_path: Path):
+    """The PROMOTE=1 seeds (N_BLOCK 2 and 3) fit without spills; the kernel's PTX adds the partial
+    into the accumulator (ACC_REGS add.f32, none at PROMOTE=0); bf16 or sched.cuh with PROMOTE=1 is
+    an #error."""
+    from hktune.build.builder import Builder
+    from hktune.target import resolve_target
+
+    target = resolve_target("sm_90", "thunderkittens", "fp8_e4m3", {"thunderkittens": TK})
+    configs = [{k: s[k] for k in target.space.names} for s in target.space.seeds if s["PROMOTE"] == 1]
+    with Builder(target, jobs=2, cache=tmp_path / "cache") as b:
+        outcomes = sorted(b.build_many(configs), key=lambda o: o.config["N_BLOCK"])
+    assert [o.config["N_BLOCK"] for o in outcomes] == [2, 3]
+    for o in outcomes:
+        assert o.ok and o.reason is None and o.resources.get("spills", 0) == 0, (o.reason, o.log_tail())
+        assert int(o.resources.get("registers") or 0) == 168        # 384 threads: the launch cap
+    argv = (outcomes[0].artifact.parent / "build.log").read_text().splitlines()[0].split()   # the nvcc command
+    assert "-DHKT_FP8" in argv and "-DPROMOTE=1" in argv and "-DACC_REGS=64" in argv
+    out = argv.index("-o")
+    argv[out:out + 2] = ["-ptx", "-o", str(tmp_path / "k.ptx")]
+    argv = [a for a in argv if a not in ("-shared", "-Xptxas=-v")]
+
+    def ptx(extra: list[str]) -> tuple[int, int]:     # (e4m3 wgmmas, fp32 adds) in the PTX
+        r = subprocess.run(argv + extra, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        text = (tmp_path / "k.ptx").read_text()
+        return (text.count("wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3"),
+                len(re.findall(r"\badd(\.rn)?\.f32\b", text)))
+
+    assert ptx([]) == (4, 64)                           # one k step: four k32 wgmmas, ACC_REGS adds
+    wgmmas, adds = ptx(["-UPROMOTE", "-DPROMOTE=0"])
+    assert wgmmas > 0 and adds == 0
+    for bad in (["-UHKT_FP8"], ["-USCHED", "-DSCHED=1"]):
+        r = subprocess.run(argv + bad, capture_output=True, text=True, timeout=300)
+        assert r.returncode != 0 and "PROMOTE=1 needs the fp8 kernel (-DHKT_FP8) and SCHED=0" in r.stderr
+
+
 def test_emulator_decodes_back_to_back_f8f6f4_mfmas_as_two_instructions():
     """tinygrad 0.14.0 decodes two consecutive unscaled 16x16x128 f8f6f4 MFMAs as one scaled MFMA;
     hktune's launcher narrows that match (hktune.emulator.launch.fix_scaled_mfma_decoding)."""

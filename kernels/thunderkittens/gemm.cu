@@ -40,6 +40,8 @@
 // SMEM_BYTES, ACC_REGS) may also arrive as -D; they are recomputed and static_asserted.
 // Schedule knobs SCHED WG_M CLUSTER_M CLUSTER_N ORDER MMA_LAG SPLIT_K: SCHED >= 1 replaces the lcf kernel
 // with hktune's own persistent kernel (sched.cuh); at SCHED=0 the others must keep their defaults.
+// PROMOTE (fp8, SCHED=0): 1 promotes each k step's wgmma partial to the fp32 accumulator on the
+// CUDA cores (docs/dtypes.md); 0 keeps the K chain in wgmma's accumulator (bf16: always 0).
 
 // ---------------------------------------------------------------- knobs (defaults = TK <2,4,8>)
 #ifndef M_BLOCK
@@ -88,6 +90,18 @@
 #ifndef SPLIT_K
 #define SPLIT_K 1
 #endif
+// fp8 promotion (SCHED=0 only): 1 = each k step's four k32 wgmmas go into a fresh partial
+// accumulator (wgmma's fp8 accumulation keeps only ~14 bits inside the instruction chain) that is
+// added into the fp32 accumulator on the CUDA cores; 0 = the whole K chain in wgmma's accumulator
+#ifndef PROMOTE
+#define PROMOTE 0
+#endif
+#if PROMOTE != 0 && PROMOTE != 1
+#error "PROMOTE: 0 or 1"
+#endif
+#if PROMOTE != 0 && (!defined(HKT_FP8) || SCHED != 0)
+#error "PROMOTE=1 needs the fp8 kernel (-DHKT_FP8) and SCHED=0"
+#endif
 #if SCHED == 0 && (WG_M != 64 || CLUSTER_M != 1 || CLUSTER_N != 1 || ORDER != 0 || MMA_LAG != 0 || SPLIT_K != 1)
 #error "WG_M, CLUSTER_M, CLUSTER_N, ORDER, MMA_LAG and SPLIT_K need SCHED >= 1 (sched.cuh)"
 #endif
@@ -134,6 +148,7 @@ constexpr int kLaunchSmem = kittens::MAX_SHARED_MEMORY - 1024;       // 231424
 constexpr int kSmemBytes = kStages * kStageBytes + 2048;
 constexpr int kAccRegs = 32 * kNBlock;                      // fp32 accumulator regs / thread
 static_assert(kAccRegs < CONSUMER_REGS, "the fp32 accumulator alone needs 32*N_BLOCK registers per consumer thread");
+static_assert(PROMOTE == 0 || 2 * kAccRegs < CONSUMER_REGS, "PROMOTE=1 needs two accumulators' registers");
 
 static_assert(kMBlock >= 1 && kMBlock <= 3, "M_BLOCK: 1..3 consumer warpgroups");
 static_assert(kNBlock >= 1 && kNBlock <= 4, "N_BLOCK: 1..4 (wgmma N = 64*N_BLOCK <= 256)");
@@ -244,9 +259,18 @@ struct gemm_template {
       kittens::warp::zero(args.state.accum);
     }
     __device__ static void compute(consumer_compute_args<layout> args) {
+#if PROMOTE == 1
+      // this k step's four wgmmas into a fresh partial (D = A*B), then added in full fp32
+      rt_fl<16, kNBlock * kTile> partial;
+      warpgroup::mm_ABt(partial, args.input.a[warpgroup::groupid()],
+                        reinterpret_cast<bt_tile&>(args.input.b));
+      warpgroup::mma_async_wait();
+      kittens::warp::add(args.state.accum, args.state.accum, partial);
+#else
       warpgroup::mma_ABt(args.state.accum, args.input.a[warpgroup::groupid()],
                          reinterpret_cast<bt_tile&>(args.input.b));
       warpgroup::mma_async_wait();
+#endif
       if (warp::laneid() == 0) arrive(args.inputs_finished);
     }
     __device__ static void finish(consumer_finish_args<layout> args) {
@@ -430,5 +454,5 @@ extern "C" const char* hktune_config(void) {
          ",PRODUCER_REGS=" HK_STR(PRODUCER_REGS) ",CONSUMER_REGS=" HK_STR(CONSUMER_REGS)
          ",EPILOGUE=" HK_STR(EPILOGUE) ",SCHED=" HK_STR(SCHED) ",WG_M=" HK_STR(WG_M)
          ",CLUSTER_M=" HK_STR(CLUSTER_M) ",CLUSTER_N=" HK_STR(CLUSTER_N) ",ORDER=" HK_STR(ORDER)
-         ",MMA_LAG=" HK_STR(MMA_LAG) ",SPLIT_K=" HK_STR(SPLIT_K);
+         ",MMA_LAG=" HK_STR(MMA_LAG) ",SPLIT_K=" HK_STR(SPLIT_K) ",PROMOTE=" HK_STR(PROMOTE);
 }
