@@ -116,6 +116,6 @@ def test_an_entry_the_family_space_does_not_allow_is_not_served(tmp_path):
         p = ht.plan_for(4096, 4096, 4096, "sm_90")
         assert p.kind == kind, p
         if kind == "fallback":
-            assert p.reason == "config_not_in_space" and "EPILOGUE" in p.detail, p
+            assert p.reason == "config_not_in_space" and "CLUSTER_M" in p.detail, p
         else:
             assert p.entry.config["SCHED"] == 0 and p.entry.config["SPLIT_K"] == 1
