@@ -11,5 +11,9 @@ timeout 95 python3 bench/tune.py --family thunderkittens --dtype fp8_e4m3 --shap
 SHAPES=4096x4096x4096,8192x8192x8192,4096x14336x4096,4096x4096x14336
 R=$OUT/last; mkdir -p $R
 timeout 110 python3 bench/fp8_h200.py --out $R/fp8indep --shapes $SHAPES --candidates 6 --rounds 20 2>&1 | tail -9
+timeout 50 python3 bench/tune.py --family thunderkittens --shapes 16384x8192x1024 --out $R/bf16 --trials 10 --timeout 10 \
+  --tournament-rounds 4 --no-sanitize 2>&1 | grep -E 'failures|evaluated|verified|failed|^\| 16384'
+timeout 95 python3 bench/tune.py --family thunderkittens --dtype fp8_e4m3 --shapes $SHAPES --out $R/fp8search --trials 10 \
+  --timeout 10 --tournament-rounds 4 --no-sanitize 2>&1 | tail -7
 nvidia-smi --query-gpu=clocks.sm,power.draw,temperature.gpu --format=csv,noheader
 tar czf $OUT/last.tgz -C $OUT last && rm -rf $R
