@@ -164,7 +164,7 @@ def test_libraries_of_one_worker_share_no_state(tmp_path: Path):
     """A search loads many configs' libraries into one worker process. A function-local static of
     an inline function is a GNU-unique symbol, which the dynamic linker shares between them even
     under RTLD_LOCAL: sched.cuh's launch state once leaked from the first SCHED 1 library into the
-    next (cudaFuncSetAttribute skipped, launch error 1 for 36 of 37 trials' neighbours on the H200,
+    next (cudaFuncSetAttribute skipped, launch error 1 for 15 of 22 such trials on the H200,
     2026-12-05). Every library exports none of its own."""
     fam = load_family(ROOT / "kernels" / "thunderkittens")
     space = load_space(ROOT / "bench" / "tk-sched.yaml", "sm_90")
