@@ -312,98 +312,17 @@ static_assert(kBlockThreads == kThreads, "thread count");
 #endif  // SCHED == 0
 
 
-// ---------------------------------------------------------------- host: descriptor cache
-struct CacheEntry {
-  const void *a = nullptr, *b = nullptr, *c = nullptr, *sa = nullptr, *sb = nullptr;   // sa, sb: fp8 scales
-  int m = 0, n = 0, k = 0;
-  std::optional<globals_t> g;
-};
-constexpr int kCacheSize = 16;
-CacheEntry g_cache[kCacheSize];
-int g_cache_next = 0;
-std::mutex g_cache_mu;
-
-// Returns a copy (the kernel takes the struct by value), nullopt if TK refused the descriptors.
-// sa, sb: the fp8 scale pointers (HKT_FP8), nullptr for bf16.
-std::optional<globals_t> get_globals(const void* A, const void* Bt, void* C, const void* sa, const void* sb,
-                                     int M, int N, int K) {
-  std::lock_guard<std::mutex> lock(g_cache_mu);
-  for (auto& e : g_cache)
-    if (e.g && e.a == A && e.b == Bt && e.c == C && e.sa == sa && e.sb == sb && e.m == M && e.n == N && e.k == K)
-      return e.g;
-  try {
-    in_t Ag{(in_dtype*)A, nullptr, nullptr, (size_t)M, (size_t)K};
-    in_t Bg{(in_dtype*)Bt, nullptr, nullptr, (size_t)N, (size_t)K};
-    gl_t Cg{(bf16*)C, nullptr, nullptr, (size_t)M, (size_t)N};
-    CacheEntry& e = g_cache[g_cache_next];
-    g_cache_next = (g_cache_next + 1) % kCacheSize;
-    e.g.reset();
-#if defined(HKT_FP8)
-    e.g.emplace(globals_t{Ag, Bg, Cg, (const float*)sa, (const float*)sb});
-#else
-    e.g.emplace(globals_t{Ag, Bg, Cg});
-#endif
-    e.a = A; e.b = Bt; e.c = C; e.sa = sa; e.sb = sb; e.m = M; e.n = N; e.k = K;
-    return e.g;
-  } catch (...) {
-    return std::nullopt;
-  }
-}
-
+#include "descriptor_cache.cuh"  // get_globals: TMA descriptors cached per (A, Bt, C, scales, M, N, K)
 }  // namespace hk_tk
 
 #if SCHED != 0
 #include "sched.cuh"
 #endif
 
-// ---------------------------------------------------------------- driver-API shim
-// TK's host code calls cuTensorMapEncodeTiled / cuGetErrorString (libcuda). Resolving them
-// through the runtime's driver entry point means the library needs no -lcuda at link time
-// (no libcuda stub is needed where it is compiled); if libcuda is already loaded globally the
-// dynamic linker may bind these names to it instead, which is equivalent.
-namespace {
-void* driver_fn(const char* name) {
-  void* fn = nullptr;
-  cudaDriverEntryPointQueryResult q;
-#if CUDART_VERSION >= 12050
-  if (cudaGetDriverEntryPointByVersion(name, &fn, 12000, cudaEnableDefault, &q) != cudaSuccess ||
-      q != cudaDriverEntryPointSuccess)
-    return nullptr;
-#else
-  if (cudaGetDriverEntryPoint(name, &fn, cudaEnableDefault, &q) != cudaSuccess ||
-      q != cudaDriverEntryPointSuccess)
-    return nullptr;
-#endif
-  return fn;
-}
-}  // namespace
-
-extern "C" CUresult CUDAAPI cuTensorMapEncodeTiled(
-    CUtensorMap* tensorMap, CUtensorMapDataType tensorDataType, cuuint32_t tensorRank,
-    void* globalAddress, const cuuint64_t* globalDim, const cuuint64_t* globalStrides,
-    const cuuint32_t* boxDim, const cuuint32_t* elementStrides, CUtensorMapInterleave interleave,
-    CUtensorMapSwizzle swizzle, CUtensorMapL2promotion l2Promotion, CUtensorMapFloatOOBfill oobFill) {
-  using fn_t = CUresult(CUDAAPI*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*,
-                                  const cuuint64_t*, const cuuint64_t*, const cuuint32_t*,
-                                  const cuuint32_t*, CUtensorMapInterleave, CUtensorMapSwizzle,
-                                  CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
-  static fn_t fn = reinterpret_cast<fn_t>(driver_fn("cuTensorMapEncodeTiled"));
-  if (!fn) return CUDA_ERROR_NOT_FOUND;
-  return fn(tensorMap, tensorDataType, tensorRank, globalAddress, globalDim, globalStrides, boxDim,
-            elementStrides, interleave, swizzle, l2Promotion, oobFill);
-}
-
-extern "C" CUresult CUDAAPI cuGetErrorString(CUresult error, const char** pStr) {
-  using fn_t = CUresult(CUDAAPI*)(CUresult, const char**);
-  static fn_t fn = reinterpret_cast<fn_t>(driver_fn("cuGetErrorString"));
-  if (!fn) {
-    if (pStr) *pStr = "cuGetErrorString unavailable";
-    return CUDA_ERROR_NOT_FOUND;
-  }
-  return fn(error, pStr);
-}
+#include "driver_shim.cuh"  // cuTensorMapEncodeTiled / cuGetErrorString without -lcuda
 
 // ---------------------------------------------------------------- C ABI
+
 #if defined(HKT_FP8)
 // hktune's C ABI for a scaled dtype (hktune.dtypes): the dtype's extra operands come after C.
 extern "C" int hktune_gemm(const void* A, const void* Bt, void* C, const void* scale_a, const void* scale_b,
