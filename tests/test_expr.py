@@ -44,3 +44,14 @@ def test_to_cpp_substitutes_config_and_keeps_shape():
     out = e.to_cpp({"BLOCK_M": 128, "K_STEP": 64}, keep={"M", "N", "K"})
     assert "128" in out and "M" in out and "BLOCK_M" not in out
     assert "&&" in out and "!" in out
+
+
+@pytest.mark.parametrize("text", ["P == 1 or K <= 2048", "P == 1 and K <= 2048", "K <= 2048 or P == 1"])
+def test_a_scalar_operand_of_and_or_broadcasts(text):
+    """A shape-only test (K is one number) beside a config test (a column): the fp8 space's
+    `PROMOTE == 1 or K <= 2048`."""
+    e = Expr(text)
+    p = np.array([0, 1, 0, 1])
+    for k in (1024, 4096):
+        vec = e({"P": p, "K": k})
+        assert [bool(v) for v in vec] == [bool(e({"P": int(x), "K": k})) for x in p]

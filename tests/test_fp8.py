@@ -201,7 +201,9 @@ def test_promote_is_an_fp8_knob_that_needs_two_accumulators_of_registers():
     assert fp8.violations(wide) == ["PROMOTE == 0 or (SCHED == 0 and 2 * ACC_REGS + 40 <= CONSUMER_REGS)"]
     three = dict(promoted[0], M_BLOCK=3, PRODUCER_REGS=24, CONSUMER_REGS=160)   # ptxas: spills 64 bytes
     assert not fp8.violations(dict(three, PROMOTE=0)) and fp8.violations(three)
-    valid = fp8.enumerate((8192, 8192, 8192))
+    # unpromoted accumulation only where K is short enough (the H200's element failures from K 4096 on)
+    assert {c["PROMOTE"] for c in fp8.enumerate((8192, 8192, 8192))} == {1}
+    valid = fp8.enumerate((8192, 8192, 2048))
     assert {c["PROMOTE"] for c in valid} == {0, 1}
     for c in (c for c in valid if c["PROMOTE"]):
         assert 2 * fp8.defines(c)["ACC_REGS"] + 40 <= c["CONSUMER_REGS"] and c["SCHED"] == 0

@@ -191,11 +191,11 @@ class Expr:
             vals = [self._eval(v, env, bad) for v in node.values]
             vec = any(isinstance(v, np.ndarray) for v in vals)
             if isinstance(node.op, ast.And):
-                if vec:
-                    return np.logical_and.reduce([np.asarray(v, dtype=bool) for v in vals])
+                if vec:  # a scalar operand (a shape-only test) broadcasts over the configs
+                    return np.logical_and.reduce(np.broadcast_arrays(*[np.asarray(v, dtype=bool) for v in vals]))
                 return all(bool(v) for v in vals)
             if vec:
-                return np.logical_or.reduce([np.asarray(v, dtype=bool) for v in vals])
+                return np.logical_or.reduce(np.broadcast_arrays(*[np.asarray(v, dtype=bool) for v in vals]))
             return any(bool(v) for v in vals)
         if isinstance(node, ast.Compare):
             left = self._eval(node.left, env, bad)
