@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hktune.torch import ops  # noqa: F401  (registers torch.ops.hktune.scaled_gemm_abt)
+from hktune.torch import gemm, ops
 from hktune.torch.gemm import FP8
 
 _MIN_SCALE = 1e-12  # an all-zero tensor quantises to zeros, not NaN
@@ -43,7 +43,9 @@ def scaled_linear(x: torch.Tensor, weight: torch.Tensor, weight_scale: torch.Ten
     else:
         x8, sx = quantize(x, input_scale)
     K = x.shape[-1]
-    y = torch.ops.hktune.scaled_gemm_abt(x8.reshape(-1, K), weight, sx, weight_scale.reshape(()))
+    a8, sw = x8.reshape(-1, K), weight_scale.reshape(())
+    y = (torch.ops.hktune.scaled_gemm_abt(a8, weight, sx, sw) if ops.through_op(a8, weight)
+         else gemm.scaled_gemm_abt(a8, weight, sx, sw))
     y = y.reshape(*x.shape[:-1], weight.shape[0])
     return y if bias is None else y + bias.to(y.dtype)
 

@@ -29,15 +29,8 @@ def _bt_of(B: torch.Tensor) -> torch.Tensor:
 
 
 def _gemm(a2: torch.Tensor, bt: torch.Tensor) -> torch.Tensor:
-    """Through the custom op where it is needed (torch.compile traces it, autograd records it, a
-    TorchFunctionMode such as capture_shapes sees it);
-    eager inference calls its implementation directly: the dispatcher's custom-op wrapping costs
-    ~50 us of CPU per call (measured 2026-12-05 on the 2-core CI machine: F.linear 17 us, linear
-    through the op 67 us), which a forward that waits on its first launch pays in full."""
-    if (torch.compiler.is_compiling() or (torch.is_grad_enabled() and (a2.requires_grad or bt.requires_grad))
-            or torch._C._len_torch_function_stack()):  # a function mode (capture_shapes) sees the op
-        return torch.ops.hktune.gemm_abt(a2, bt)
-    return gemm.gemm_abt(a2, bt)
+    """The custom op where it is needed (ops.through_op), else its implementation directly."""
+    return torch.ops.hktune.gemm_abt(a2, bt) if ops.through_op(a2, bt) else gemm.gemm_abt(a2, bt)
 
 
 def matmul(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
