@@ -30,6 +30,9 @@
 //   SPLIT_K    1: one work unit per tile. 2, 4: the tile's K range is cut into SPLIT_K slices and
 //              every (tile, slice) is a work unit of the persistent loop; the slices of one tile
 //              are summed into C deterministically (below).
+//   PROMOTE    fp8, SCHED=1 only: 1 puts each k step's wgmmas into a fresh partial accumulator and adds
+//              it into the fp32 accumulator on the CUDA cores (main_loop_promoted); with MMA_LAG=1 two
+//              partials alternate, so the add of step t-1 runs while step t's wgmmas do (DeepGEMM's form).
 //   STAGES, SUPER_M, PRODUCER_REGS, CONSUMER_REGS as for SCHED=0. Always persistent.
 //
 // Split-K design (SPLIT_K > 1): a serial, in-order fixup in an fp32 workspace, no second kernel.
@@ -86,6 +89,11 @@ constexpr int kSmemS = STAGES * kStageBytesS + kEpiBytes + 1024;    // + base al
 // consumer warps that free one stage of every block of the cluster
 constexpr int kReleases = (kPing ? 4 : 4 * kConsumers) * kCS;
 constexpr int kSplit = SPLIT_K;
+#if defined(HKT_FP8)
+constexpr bool kFp8 = true;
+#else
+constexpr bool kFp8 = false;
+#endif
 constexpr int kSlabFloats = kWgM * kBN;                             // one consumer's slab of C
 
 static_assert(SCHED == 1 || SCHED == 2, "SCHED: 0 (TK lcf), 1 (cooperative), 2 (ping-pong)");
@@ -100,6 +108,11 @@ static_assert(MMA_LAG == 0 || STAGES >= 3, "MMA_LAG=1 holds two stages per consu
 static_assert(kSplit == 1 || kSplit == 2 || kSplit == 4, "SPLIT_K: 1, 2 or 4");
 static_assert(kSmemS <= kittens::MAX_SHARED_MEMORY, "ring + epilogue buffers exceed 227 KB");
 static_assert(kHalves * 32 * N_BLOCK + 32 <= CONSUMER_REGS, "accumulator does not fit CONSUMER_REGS");
+static_assert(PROMOTE == 0 || PROMOTE == 1, "PROMOTE: 0 or 1");
+static_assert(PROMOTE == 0 || (kFp8 && !kPing), "PROMOTE=1: fp8 (-DHKT_FP8) and SCHED=1 only");
+// PROMOTE=1: the accumulator + 1 (MMA_LAG=0) or 2 (MMA_LAG=1) partials of its size + addressing
+static_assert(PROMOTE == 0 || (2 + MMA_LAG) * kHalves * 32 * N_BLOCK + 40 <= CONSUMER_REGS,
+              "PROMOTE=1: the accumulator and its partials do not fit CONSUMER_REGS");
 #ifdef SMEM_BYTES
 static_assert(SMEM_BYTES == kSmemS, "-DSMEM_BYTES disagrees with the kernel");
 #endif
@@ -218,6 +231,86 @@ __device__ inline bool fixup(acc_t (&acc)[kHalves], float* __restrict__ ws, int*
 }
 #endif
 
+#if PROMOTE
+// fp8 promotion (PROMOTE=1, design at the top): each k step's kHalves wgmma groups go into a fresh
+// partial (mm_ABt: the step's first k32 instruction does not accumulate), which is added into the
+// fp32 accumulator acc on the CUDA cores. MMA_LAG=1: two partials alternate, step t's wgmmas run
+// while step t-1's partial is added (wait_group<kHalves> leaves only step t in flight); the stage
+// of step t-1 is released before its add (the add reads registers only). MMA_LAG=0: one partial,
+// wait for all, release, add. `it` advances by KS as in the unpromoted loop.
+#ifndef PROMOTE_CHUNK
+#define PROMOTE_CHUNK 4
+#endif
+constexpr int kPromoteChunk = PROMOTE_CHUNK;   // k steps between wait_group<0> (MMA_LAG=1)
+static_assert(kPromoteChunk >= 2 && kPromoteChunk % 2 == 0, "PROMOTE_CHUNK: even, >= 2");
+
+__device__ inline void promote_add(acc_t (&acc)[kHalves], acc_t (&p)[kHalves]) {
+#pragma unroll
+  for (int h = 0; h < kHalves; h++) {
+    warpgroup::mma_fence(p[h]);              // pins the reads below after the wait_group before it
+    kittens::warp::add(acc[h], acc[h], p[h]);
+  }
+}
+
+__device__ inline void promote_issue(acc_t (&p)[kHalves], stage_t& st, int wg) {
+#pragma unroll
+  for (int h = 0; h < kHalves; h++)
+    warpgroup::mm_ABt(p[h], st.a[(kPing ? 0 : wg * kHalves) + h], reinterpret_cast<bt_t&>(st.b));
+}
+
+__device__ inline void main_loop_promoted(acc_t (&acc)[kHalves], stage_t* ring, semaphore* full,
+                                          semaphore* empty, int& it, int KS, int wg) {
+#if MMA_LAG
+  acc_t part[2][kHalves];
+  // one k step into cur; then the previous step's partial (prev) is complete: free its stage, add it
+  auto step = [&](acc_t (&cur)[kHalves], acc_t (&prev)[kHalves], int k) {
+    const int s = it % STAGES;
+    wait(full[s], (it / STAGES) & 1);
+    promote_issue(cur, ring[s], wg);
+    warpgroup::mma_async_wait<kHalves>();    // step k-1 done, step k in flight
+    if (k > 0) {
+      if (laneid() == 0) release(empty[(it + STAGES - 1) % STAGES]);
+      promote_add(acc, prev);
+    }
+    it++;
+  };
+  // Chunks of kPromoteChunk steps (even: step k writes part[k & 1], static registers). ptxas
+  // serializes every wgmma of the kernel (C7514) when a wgmma group is still in flight across the
+  // loop's back-edge while a younger group's wait_group<1> precedes a read of it, so each chunk ends
+  // with wait_group<0>: one issue bubble per chunk, every add still overlaps a wgmma.
+  int k = 0;
+  for (; k + kPromoteChunk <= KS; k += kPromoteChunk) {
+#pragma unroll
+    for (int j = 0; j < kPromoteChunk; j++) step(part[j & 1], part[(j + 1) & 1], k + j);
+    warpgroup::mma_async_wait();
+  }
+#pragma unroll
+  for (int j = 0; j < kPromoteChunk - 1; j++) {   // the rest: no group in flight across a branch either
+    if (k + j < KS) {
+      step(part[j & 1], part[(j + 1) & 1], k + j);
+      warpgroup::mma_async_wait();
+    }
+  }
+  warpgroup::mma_async_wait();               // drain: the last step's partial
+  if (KS > 0) {
+    if (laneid() == 0) release(empty[(it + STAGES - 1) % STAGES]);
+    if ((KS - 1) & 1) promote_add(acc, part[1]);
+    else promote_add(acc, part[0]);
+  }
+#else
+  acc_t part[kHalves];
+  for (int k = 0; k < KS; k++, it++) {
+    const int s = it % STAGES;
+    wait(full[s], (it / STAGES) & 1);
+    promote_issue(part, ring[s], wg);
+    warpgroup::mma_async_wait();
+    if (laneid() == 0) release(empty[s]);
+    promote_add(acc, part);
+  }
+#endif
+}
+#endif
+
 #if SPLIT_K > 1
 __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ globals_t g, float* __restrict__ ws,
                                                        int* flags, int units, int ksteps) {
@@ -303,6 +396,9 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
       const int2 bt = block_tile(u / kSplit, R, Cc, rank);
 #pragma unroll
       for (int h = 0; h < kHalves; h++) kittens::warp::zero(acc[h]);
+#if PROMOTE
+      main_loop_promoted(acc, ring, full, empty, it, KS, wg);
+#else
       for (int k = 0; k < KS; k++, it++) {
         const int s = it % STAGES;
         wait(full[s], (it / STAGES) & 1);
@@ -322,6 +418,7 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
 #if MMA_LAG
       warpgroup::mma_async_wait();
       if (KS > 0 && laneid() == 0) release(empty[(it + STAGES - 1) % STAGES]);
+#endif
 #endif
       if constexpr (kPing) {
         if (warpgroup::laneid() == 0) arrive(order[wg]);
