@@ -256,19 +256,19 @@ def _sched_promoted(space, **kw) -> dict:   # noqa: ANN001 - sched.cuh, 128x128 
 
 def test_sched_promote_fits_the_accumulator_and_its_partials():
     """bench/tk-sched-fp8.yaml: sched.cuh promotes at SCHED 1 with the accumulator + one partial
-    (MMA_LAG 0) or two (MMA_LAG 1) + 40 registers (+48 with the split-K fixup) under CONSUMER_REGS;
+    (MMA_LAG 0) or two (MMA_LAG 1) + 40 registers (+72 with the split-K fixup) under CONSUMER_REGS;
     ping-pong does not promote; unpromoted fp8 only up to K 2048 (as the family's fp8 space)."""
     from hktune.space.space import load_space
 
     space = load_space(ROOT / "bench" / "tk-sched-fp8.yaml", "sm_90")
-    rule = "PROMOTE == 0 or (SCHED != 2 and (2 + MMA_LAG) * ACC_REGS + (40 if SPLIT_K == 1 else 48) <= CONSUMER_REGS)"
+    rule = "PROMOTE == 0 or (SCHED != 2 and (2 + MMA_LAG) * ACC_REGS + (40 if SPLIT_K == 1 else 72) <= CONSUMER_REGS)"
     lag = _sched_promoted(space)                                   # 3 x 64 + 40 = 232
     assert not space.violations(lag) and not space.violations(dict(lag, MMA_LAG=0, N_BLOCK=3))   # 2 x 96 + 40
     assert space.violations(dict(lag, N_BLOCK=3)) == [rule]        # 3 x 96 + 40 > 232
     assert space.violations(dict(lag, SPLIT_K=2)) == [rule]        # ptxas: 48 bytes spilled
-    assert not space.violations(dict(lag, SPLIT_K=2, MMA_LAG=0))
+    assert not space.violations(dict(lag, SPLIT_K=2, MMA_LAG=0, CLUSTER_M=2))   # 2 x 64 + 72
     one = dict(lag, M_BLOCK=1, CONSUMER_REGS=256)
-    assert not space.violations(one) and not space.violations(dict(one, SPLIT_K=2))
+    assert not space.violations(one) and space.violations(dict(one, SPLIT_K=2, CLUSTER_M=2)) == [rule]  # 40 B spilled
     assert space.violations(dict(one, WG_M=128)) == [rule]         # 3 x 128 + 40 > 256
     assert rule in space.violations(dict(lag, SCHED=2))
     assert not space.violations(dict(lag, PROMOTE=0, N_BLOCK=4))

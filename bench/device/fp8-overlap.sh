@@ -1,11 +1,12 @@
 # fp8_e4m3 with overlapped promotion in the schedule kernel (kernels/thunderkittens/sched.cuh,
 # PROMOTE=1 at SCHED 1: each k step's wgmmas into a fresh partial, added into the fp32 accumulator;
 # with MMA_LAG=1 two partials alternate, so the adds of step t-1 run under step t's wgmmas). Opt-in
-# space bench/tk-sched-fp8.yaml. Not yet run (written 2026-12-05 with no device lent; both configs
-# below compile without spills and without ptxas C7514, tests/test_fp8.py). One call, <= 6 minutes:
-#  (1) compute-sanitizer, all at once: racecheck + synccheck on the cooperative promoted kernel
-#      (K 896 = 7 k steps: one chunk of 4 + a tail of 3) and on a cluster pair with split-K (slices
-#      of 5 k steps: a chunk + a tail of 1), memcheck on the latter; every launch also verifies its
+# space bench/tk-sched-fp8.yaml. Not yet run (written 2026-12-05 with no device lent; every config
+# below compiles without spills and without ptxas C7514, tests/test_fp8.py). One call, <= 6 minutes:
+#  (1) compute-sanitizer, all at once: racecheck + synccheck on the cooperative promoted kernel with
+#      two partials (K 896 = 7 k steps: one chunk of 4 + a tail of 3), racecheck on it in a cluster
+#      along N, racecheck + synccheck + memcheck on the one-partial form (MMA_LAG 0) in a cluster
+#      along M with the split-K fixup (slices of 5 k steps); every launch also verifies its
 #      NaN-poisoned output against the fp8 dtype's bounds (hktune.run.sanitize_launch ... fp8_e4m3);
 #  (2) the product: `hktune search --dtype fp8_e4m3 --space bench/tk-sched-fp8.yaml` on the two goal
 #      shapes (only PROMOTE=1 is legal there from K 4096 on), gemm.cu's PROMOTE=1 (0.69-0.72x
@@ -20,9 +21,10 @@ cfg() {  # M_BLOCK N_BLOCK STAGES EPILOGUE SCHED WG_M CLUSTER_M CLUSTER_N ORDER 
 # tool:name:config:shape (more tiles than SMs: blocks loop, the ring wraps)
 SAN="racecheck:k1lagp:$(cfg 2 2 4 2 1 64 1 1 0 1 1 232 1):2048x4096x896
 synccheck:k1lagp:$(cfg 2 2 4 2 1 64 1 1 0 1 1 232 1):2048x4096x896
-racecheck:m1cm2lagsk2p:$(cfg 1 2 4 2 1 64 2 1 0 1 2 256 1):1024x2048x1280
-synccheck:m1cm2lagsk2p:$(cfg 1 2 4 2 1 64 2 1 0 1 2 256 1):1024x2048x1280
-memcheck:m1cm2lagsk2p:$(cfg 1 2 4 2 1 64 2 1 0 1 2 256 1):1024x2048x1280"
+racecheck:k1cn2lagp:$(cfg 2 2 6 2 1 64 1 2 0 1 1 232 1):2048x4096x896
+racecheck:k1cm2sk2p:$(cfg 2 2 4 2 1 64 2 1 0 0 2 232 1):1024x2048x1280
+synccheck:k1cm2sk2p:$(cfg 2 2 4 2 1 64 2 1 0 0 2 232 1):1024x2048x1280
+memcheck:k1cm2sk2p:$(cfg 2 2 4 2 1 64 2 1 0 0 2 232 1):1024x2048x1280"
 BASELINE=$(cfg 2 2 4 1 0 64 1 1 0 0 1 232 1)
 t0=$(date +%s)
 for line in $SAN; do

@@ -247,7 +247,15 @@ static_assert(kPromoteChunk >= 2 && kPromoteChunk % 2 == 0, "PROMOTE_CHUNK: even
 __device__ inline void promote_add(acc_t (&acc)[kHalves], acc_t (&p)[kHalves]) {
 #pragma unroll
   for (int h = 0; h < kHalves; h++) {
-    warpgroup::mma_fence(p[h]);              // pins the reads below after the wait_group before it
+    // pin the reads below after the wait_group before them (registers only: no wgmma.fence here)
+#pragma unroll
+    for (int j = 0; j < acc_t::width; j++) {
+#pragma unroll
+      for (int q = 0; q < acc_t::packed_per_tile; q++) {
+        asm volatile("" : "+f"(p[h].tiles[0][j].data[q].x) :: "memory");
+        asm volatile("" : "+f"(p[h].tiles[0][j].data[q].y) :: "memory");
+      }
+    }
     kittens::warp::add(acc[h], acc[h], p[h]);
   }
 }
