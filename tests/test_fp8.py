@@ -244,10 +244,99 @@ def test_sm90_fp8_promote_seeds_compile_without_spills_and_add_each_k_step(tmp_p
     assert ptx([]) == (4, 64)                           # one k step: four k32 wgmmas, ACC_REGS adds
     wgmmas, adds = ptx(["-UPROMOTE", "-DPROMOTE=0"])
     assert wgmmas > 0 and adds == 0
-    for bad in (["-UHKT_FP8"], ["-USCHED", "-DSCHED=1"]):
+    for bad in (["-UHKT_FP8"], ["-USCHED", "-DSCHED=2"]):                # bf16, ping-pong
         r = subprocess.run(argv + bad, capture_output=True, text=True, timeout=300)
-        assert r.returncode != 0 and "PROMOTE=1 needs the fp8 kernel (-DHKT_FP8) and SCHED=0" in r.stderr
+        assert r.returncode != 0 and "PROMOTE=1 needs the fp8 kernel (-DHKT_FP8) and SCHED 0 or 1" in r.stderr
 
+
+def _sched_promoted(space, **kw) -> dict:   # noqa: ANN001 - sched.cuh, 128x128 tiles, a k step in flight
+    base = {k: space.seeds[1][k] for k in space.names}            # M_BLOCK 2, N_BLOCK 2, 232 registers
+    return dict(base, EPILOGUE=2, SCHED=1, MMA_LAG=1, PROMOTE=1, **kw)
+
+
+def test_sched_promote_fits_the_accumulator_and_its_partials():
+    """bench/tk-sched-fp8.yaml: sched.cuh promotes at SCHED 1 with the accumulator + one partial
+    (MMA_LAG 0) or two (MMA_LAG 1) + 40 registers (+72 with the split-K fixup) under CONSUMER_REGS;
+    ping-pong does not promote; unpromoted fp8 only up to K 2048 (as the family's fp8 space)."""
+    from hktune.space.space import load_space
+
+    space = load_space(ROOT / "bench" / "tk-sched-fp8.yaml", "sm_90")
+    rule = "PROMOTE == 0 or (SCHED != 2 and (2 + MMA_LAG) * ACC_REGS + (40 if SPLIT_K == 1 else 72) <= CONSUMER_REGS)"
+    lag = _sched_promoted(space)                                   # 3 x 64 + 40 = 232
+    assert not space.violations(lag) and not space.violations(dict(lag, MMA_LAG=0, N_BLOCK=3))   # 2 x 96 + 40
+    assert space.violations(dict(lag, N_BLOCK=3)) == [rule]        # 3 x 96 + 40 > 232
+    assert space.violations(dict(lag, SPLIT_K=2)) == [rule]        # ptxas: 48 bytes spilled
+    assert not space.violations(dict(lag, SPLIT_K=2, MMA_LAG=0, CLUSTER_M=2))   # 2 x 64 + 72
+    one = dict(lag, M_BLOCK=1, CONSUMER_REGS=256)
+    assert not space.violations(one) and space.violations(dict(one, SPLIT_K=2, CLUSTER_M=2)) == [rule]  # 40 B spilled
+    assert space.violations(dict(one, WG_M=128)) == [rule]         # 3 x 128 + 40 > 256
+    assert rule in space.violations(dict(lag, SCHED=2))
+    assert not space.violations(dict(lag, PROMOTE=0, N_BLOCK=4))
+    assert space.shape_violations(dict(lag, PROMOTE=0), 8192, 8192, 8192)
+    assert not space.shape_violations(lag, 8192, 8192, 8192)
+    valid = space.enumerate((8192, 8192, 8192))
+    assert {c["PROMOTE"] for c in valid} == {1} and {c["SCHED"] for c in valid} == {0, 1}
+    assert any(c["SCHED"] == 1 and c["MMA_LAG"] == 1 for c in valid)
+    for c in valid:
+        parts = 1 + (c["MMA_LAG"] if c["SCHED"] == 1 else 0)
+        assert (1 + parts) * space.defines(c)["ACC_REGS"] + 40 <= c["CONSUMER_REGS"]
+
+
+def _wgmma_events(ptx: str) -> list[str]:
+    """The kernel's wgmma/add skeleton: W (an e4m3 k32 wgmma), C (commit), w<N> (wait_group N), A (add.f32)."""
+    events = []
+    for line in (ln.strip() for ln in ptx.splitlines()):
+        if line.startswith("wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3"):
+            events.append("W")
+        elif line.startswith("wgmma.commit_group"):
+            events.append("C")
+        elif line.startswith("wgmma.wait_group"):
+            events.append("w" + line.split()[-1].rstrip(";"))
+        elif re.match(r"add(\.rn)?\.f32\b", line):
+            events.append("A")
+    return events
+
+
+@pytest.mark.skipif(not TK or shutil.which("nvcc") is None, reason="needs HKTUNE_TEST_TK and nvcc")
+def test_sm90_sched_promote_overlaps_each_add_with_the_next_k_step(tmp_path: Path):
+    """sched.cuh, PROMOTE=1, MMA_LAG=1 (two partials): 0 spills at 232 registers and no serialized
+    wgmma (ptxas C7514); in the PTX every k step is four k32 e4m3 wgmmas and one commit, followed by
+    wait_group 1 (that step still in flight) and then ACC_REGS add.f32 of the previous step's partial;
+    only the drain adds after wait_group 0. PROMOTE=0 of the same config adds nothing."""
+    from hktune.build.builder import Builder
+    from hktune.space.space import load_space
+    from hktune.target import make_target
+
+    fam = load_family(ROOT / "kernels" / "thunderkittens").for_dtype("fp8_e4m3")
+    space = load_space(ROOT / "bench" / "tk-sched-fp8.yaml", "sm_90")
+    config = _sched_promoted(space)
+    target = make_target(fam, "sm_90", space, include_dirs=fam.include_dirs("sm_90", {"thunderkittens": TK}))
+    with Builder(target, jobs=1, cache=tmp_path / "cache") as b:
+        o = b.build(config)
+    log = (o.artifact.parent / "build.log").read_text() if o.artifact else ""
+    assert o.ok and o.reason is None and o.resources.get("spills", 0) == 0, (o.reason, o.log_tail())
+    assert "C7514" not in log and "serialized" not in log
+    argv = log.splitlines()[0].split()                                   # the nvcc command
+    assert "-DPROMOTE=1" in argv and "-DMMA_LAG=1" in argv and "-DSCHED=1" in argv and "-DACC_REGS=64" in argv
+    out = argv.index("-o")
+    argv[out:out + 2] = ["-ptx", "-o", str(tmp_path / "k.ptx")]
+    argv = [a for a in argv if a not in ("-shared", "-Xptxas=-v")]
+
+    def events(extra: list[str]) -> list[str]:
+        r = subprocess.run(argv + extra, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        return _wgmma_events((tmp_path / "k.ptx").read_text())
+
+    ev = "".join(e if e != "w0" else "z" for e in events([]))    # one letter per event
+    steps = re.findall(r"W+C", ev)
+    assert steps and all(st == "WWWWC" for st in steps)         # a k step: four k32 wgmmas, one group
+    overlapped = re.findall(r"WWWWCw1(A*)", ev)
+    assert len(overlapped) == len(steps) and all(len(a) == 64 for a in overlapped)   # ACC_REGS adds each
+    drain = ev[ev.rindex("C") + 1:]                               # the last step's adds, then the drain's
+    assert re.fullmatch(r"w1A{64}z+A+", drain)                   # the last partial after wait_group 0
+    assert ev.count("A") == 64 * (len(steps) + 2)                # + the drain's two (static) partials
+    plain = events(["-UPROMOTE", "-DPROMOTE=0"])
+    assert "A" not in plain and plain.count("W") > 0
 
 def test_emulator_decodes_back_to_back_f8f6f4_mfmas_as_two_instructions():
     """tinygrad 0.14.0 decodes two consecutive unscaled 16x16x128 f8f6f4 MFMAs as one scaled MFMA;

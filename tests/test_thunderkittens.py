@@ -232,8 +232,10 @@ def test_fp8_takes_the_schedule_knobs_from_its_opt_in_space():
     default, opt = fp8.space("sm_90"), load_space(ROOT / "bench" / "tk-sched-fp8.yaml", "sm_90")
     bf16 = load_space(ROOT / "bench" / "tk-sched.yaml", "sm_90")
     assert default.legacy == bf16.legacy and all(c["SCHED"] == 0 for c in default.enumerate((4096, 4096, 4096)))
-    assert [(p.name, p.values) for p in opt.params] == [(p.name, p.values) for p in bf16.params]
-    valid = opt.enumerate((4096, 14336, 4096))
+    fp8_values = {p.name: p.values for p in opt.params}
+    assert fp8_values.pop("PROMOTE") == [0, 1]                  # sched.cuh promotes fp8 (SCHED 0, 1)
+    assert list(fp8_values.items()) == [(p.name, p.values) for p in bf16.params if p.name != "PROMOTE"]
+    valid = opt.enumerate((4096, 14336, 2048))                  # K <= 2048: unpromoted fp8 allowed
     assert {c["SCHED"] for c in valid} == {0, 1, 2} and {c["SPLIT_K"] for c in valid} == {1, 2, 4}
     c4 = dict(opt.seeds[0], EPILOGUE=2, SCHED=1, CLUSTER_M=2, SPLIT_K=4)     # STAGES=4
     assert not opt.violations(c4) and not opt.shape_violations(c4, 4096, 4096, 2048)   # 4 slices of 4 k steps

@@ -23,7 +23,7 @@ racecheck:pp128x128cn2lag:$(cfg 2 2 6 2 2 128 1 2 1 1 1 232):2048x4096x384
 racecheck:pp64x256cm2e1:$(cfg 2 4 4 1 2 64 2 1 1 0 1 232):2048x4096x384
 racecheck:k1cm2lagsk2:$(cfg 2 4 4 2 1 64 2 1 0 1 2 232):1024x2048x1024
 memcheck:k1cm2lagsk2:$(cfg 2 4 4 2 1 64 2 1 0 1 2 232):1024x2048x1024
-memcheck:pp128x128lagsk4:$(cfg 2 2 6 2 2 128 1 1 0 1 4 232):1024x2048x3072
+memcheck:pp128x128lagsk4:$(cfg 2 2 4 2 2 128 1 1 0 1 4 232):1024x2048x2048
 synccheck:k1cm2e2:$(cfg 2 4 4 2 1 64 2 1 2 0 1 232):2048x4096x384"
 t0=$(date +%s)
 for line in $SAN; do

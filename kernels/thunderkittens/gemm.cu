@@ -40,7 +40,8 @@
 // SMEM_BYTES, ACC_REGS) may also arrive as -D; they are recomputed and static_asserted.
 // Schedule knobs SCHED WG_M CLUSTER_M CLUSTER_N ORDER MMA_LAG SPLIT_K: SCHED >= 1 replaces the lcf kernel
 // with hktune's own persistent kernel (sched.cuh); at SCHED=0 the others must keep their defaults.
-// PROMOTE (fp8, SCHED=0): 1 promotes each k step's wgmma partial to the fp32 accumulator on the
+// PROMOTE (fp8, SCHED 0 or 1; sched.cuh overlaps the adds with MMA_LAG=1): 1 promotes each k
+// step's wgmma partial to the fp32 accumulator on the
 // CUDA cores (docs/dtypes.md); 0 keeps the K chain in wgmma's accumulator (bf16: always 0).
 
 // ---------------------------------------------------------------- knobs (defaults = TK <2,4,8>)
@@ -90,7 +91,7 @@
 #ifndef SPLIT_K
 #define SPLIT_K 1
 #endif
-// fp8 promotion (SCHED=0 only): 1 = each k step's four k32 wgmmas go into a fresh partial
+// fp8 promotion (SCHED 0 or 1): 1 = each k step's four k32 wgmmas go into a fresh partial
 // accumulator (wgmma's fp8 accumulation keeps only ~14 bits inside the instruction chain) that is
 // added into the fp32 accumulator on the CUDA cores; 0 = the whole K chain in wgmma's accumulator
 #ifndef PROMOTE
@@ -99,8 +100,8 @@
 #if PROMOTE != 0 && PROMOTE != 1
 #error "PROMOTE: 0 or 1"
 #endif
-#if PROMOTE != 0 && (!defined(HKT_FP8) || SCHED != 0)
-#error "PROMOTE=1 needs the fp8 kernel (-DHKT_FP8) and SCHED=0"
+#if PROMOTE != 0 && (!defined(HKT_FP8) || SCHED == 2)
+#error "PROMOTE=1 needs the fp8 kernel (-DHKT_FP8) and SCHED 0 or 1 (not ping-pong)"
 #endif
 #if SCHED == 0 && (WG_M != 64 || CLUSTER_M != 1 || CLUSTER_N != 1 || ORDER != 0 || MMA_LAG != 0 || SPLIT_K != 1)
 #error "WG_M, CLUSTER_M, CLUSTER_N, ORDER, MMA_LAG and SPLIT_K need SCHED >= 1 (sched.cuh)"

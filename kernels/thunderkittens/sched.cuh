@@ -30,6 +30,9 @@
 //   SPLIT_K    1: one work unit per tile. 2, 4: the tile's K range is cut into SPLIT_K slices and
 //              every (tile, slice) is a work unit of the persistent loop; the slices of one tile
 //              are summed into C deterministically (below).
+//   PROMOTE    fp8, SCHED=1 only: 1 puts each k step's wgmmas into a fresh partial accumulator and adds
+//              it into the fp32 accumulator on the CUDA cores (main_loop_promoted); with MMA_LAG=1 two
+//              partials alternate, so the add of step t-1 runs while step t's wgmmas do (DeepGEMM's form).
 //   STAGES, SUPER_M, PRODUCER_REGS, CONSUMER_REGS as for SCHED=0. Always persistent.
 //
 // Split-K design (SPLIT_K > 1): a serial, in-order fixup in an fp32 workspace, no second kernel.
@@ -86,6 +89,11 @@ constexpr int kSmemS = STAGES * kStageBytesS + kEpiBytes + 1024;    // + base al
 // consumer warps that free one stage of every block of the cluster
 constexpr int kReleases = (kPing ? 4 : 4 * kConsumers) * kCS;
 constexpr int kSplit = SPLIT_K;
+#if defined(HKT_FP8)
+constexpr bool kFp8 = true;
+#else
+constexpr bool kFp8 = false;
+#endif
 constexpr int kSlabFloats = kWgM * kBN;                             // one consumer's slab of C
 
 static_assert(SCHED == 1 || SCHED == 2, "SCHED: 0 (TK lcf), 1 (cooperative), 2 (ping-pong)");
@@ -100,6 +108,11 @@ static_assert(MMA_LAG == 0 || STAGES >= 3, "MMA_LAG=1 holds two stages per consu
 static_assert(kSplit == 1 || kSplit == 2 || kSplit == 4, "SPLIT_K: 1, 2 or 4");
 static_assert(kSmemS <= kittens::MAX_SHARED_MEMORY, "ring + epilogue buffers exceed 227 KB");
 static_assert(kHalves * 32 * N_BLOCK + 32 <= CONSUMER_REGS, "accumulator does not fit CONSUMER_REGS");
+static_assert(PROMOTE == 0 || PROMOTE == 1, "PROMOTE: 0 or 1");
+static_assert(PROMOTE == 0 || (kFp8 && !kPing), "PROMOTE=1: fp8 (-DHKT_FP8) and SCHED=1 only");
+// PROMOTE=1: the accumulator + 1 (MMA_LAG=0) or 2 (MMA_LAG=1) partials of its size + addressing
+static_assert(PROMOTE == 0 || (2 + MMA_LAG) * kHalves * 32 * N_BLOCK + 40 <= CONSUMER_REGS,
+              "PROMOTE=1: the accumulator and its partials do not fit CONSUMER_REGS");
 #ifdef SMEM_BYTES
 static_assert(SMEM_BYTES == kSmemS, "-DSMEM_BYTES disagrees with the kernel");
 #endif
@@ -218,6 +231,10 @@ __device__ inline bool fixup(acc_t (&acc)[kHalves], float* __restrict__ ws, int*
 }
 #endif
 
+#if PROMOTE
+#include "sched_promote.cuh"   // main_loop_promoted: the k loop of PROMOTE=1
+#endif
+
 #if SPLIT_K > 1
 __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ globals_t g, float* __restrict__ ws,
                                                        int* flags, int units, int ksteps) {
@@ -303,6 +320,9 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
       const int2 bt = block_tile(u / kSplit, R, Cc, rank);
 #pragma unroll
       for (int h = 0; h < kHalves; h++) kittens::warp::zero(acc[h]);
+#if PROMOTE
+      main_loop_promoted(acc, ring, full, empty, it, KS, wg);
+#else
       for (int k = 0; k < KS; k++, it++) {
         const int s = it % STAGES;
         wait(full[s], (it / STAGES) & 1);
@@ -322,6 +342,7 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
 #if MMA_LAG
       warpgroup::mma_async_wait();
       if (KS > 0 && laneid() == 0) release(empty[(it + STAGES - 1) % STAGES]);
+#endif
 #endif
       if constexpr (kPing) {
         if (warpgroup::laneid() == 0) arrive(order[wg]);

@@ -1,0 +1,48 @@
+# fp8_e4m3 with overlapped promotion in the schedule kernel (kernels/thunderkittens/sched.cuh,
+# PROMOTE=1 at SCHED 1: each k step's wgmmas into a fresh partial, added into the fp32 accumulator;
+# with MMA_LAG=1 two partials alternate, so the adds of step t-1 run under step t's wgmmas). Opt-in
+# space bench/tk-sched-fp8.yaml. Not yet run (written 2026-12-05 with no device lent; every config
+# below compiles without spills and without ptxas C7514, tests/test_fp8.py). One call, <= 6 minutes:
+#  (1) compute-sanitizer, all at once: racecheck + synccheck on the cooperative promoted kernel with
+#      two partials (K 896 = 7 k steps: one chunk of 4 + a tail of 3), racecheck on it in a cluster
+#      along N, racecheck + synccheck + memcheck on the one-partial form (MMA_LAG 0) in a cluster
+#      along M with the split-K fixup (slices of 5 k steps); every launch also verifies its
+#      NaN-poisoned output against the fp8 dtype's bounds (hktune.run.sanitize_launch ... fp8_e4m3);
+#  (2) the product: `hktune search --dtype fp8_e4m3 --space bench/tk-sched-fp8.yaml` on the two goal
+#      shapes (only PROMOTE=1 is legal there from K 4096 on), gemm.cu's PROMOTE=1 (0.69-0.72x
+#      torch._scaled_mm on 2026-12-05) timed beside it as the baseline.
+# Look for: 0 hazards / 0 errors and rc=0 everywhere, then whether the search picks SCHED 1 with
+# MMA_LAG 1 and its ratio to torch._scaled_mm (goal >= 1.00x) against the baseline's.
+. bench/device/setup.sh
+R=$OUT/fp8overlap; mkdir -p $R
+cfg() {  # M_BLOCK N_BLOCK STAGES EPILOGUE SCHED WG_M CLUSTER_M CLUSTER_N ORDER MMA_LAG SPLIT_K CONSUMER_REGS PROMOTE
+  echo "M_BLOCK=$1,N_BLOCK=$2,STAGES=$3,SUPER_M=8,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=${12},EPILOGUE=$4,SCHED=$5,WG_M=$6,CLUSTER_M=$7,CLUSTER_N=$8,ORDER=$9,MMA_LAG=${10},SPLIT_K=${11},PROMOTE=${13}"
+}
+# tool:name:config:shape (more tiles than SMs: blocks loop, the ring wraps)
+SAN="racecheck:k1lagp:$(cfg 2 2 4 2 1 64 1 1 0 1 1 232 1):2048x4096x896
+synccheck:k1lagp:$(cfg 2 2 4 2 1 64 1 1 0 1 1 232 1):2048x4096x896
+racecheck:k1cn2lagp:$(cfg 2 2 6 2 1 64 1 2 0 1 1 232 1):2048x4096x896
+racecheck:k1cm2sk2p:$(cfg 2 2 4 2 1 64 2 1 0 0 2 232 1):1024x2048x1280
+synccheck:k1cm2sk2p:$(cfg 2 2 4 2 1 64 2 1 0 0 2 232 1):1024x2048x1280
+memcheck:k1cm2sk2p:$(cfg 2 2 4 2 1 64 2 1 0 0 2 232 1):1024x2048x1280"
+BASELINE=$(cfg 2 2 4 1 0 64 1 1 0 0 1 232 1)
+t0=$(date +%s)
+for line in $SAN; do
+  IFS=: read tool name config shape <<< "$line"
+  ( timeout 100 python3 -m hktune compile --arch sm_90 --family thunderkittens --dtype fp8_e4m3 --tk-root .tk --space bench/tk-sched-fp8.yaml --config $config --json > $R/$tool-$name.compile.json 2> $R/$tool-$name.compile.err
+    lib=$(python3 -c "import json,sys; print(json.load(open('$R/$tool-$name.compile.json'))[0]['artifact'])" 2>/dev/null)
+    if [ -z "$lib" ]; then echo "COMPILE FAILED" > $R/$tool-$name.log; exit; fi
+    extra=""; [ $tool = racecheck ] && extra="--racecheck-report all"
+    timeout 100 compute-sanitizer --tool $tool $extra python3 -m hktune.run.sanitize_launch $lib ${shape//x/ } fp8_e4m3 > $R/$tool-$name.log 2>&1
+    echo "rc=$?" >> $R/$tool-$name.log ) &
+done
+wait
+echo "sanitizer phase: $(( $(date +%s) - t0 ))s"
+for line in $SAN; do IFS=: read tool name config shape <<< "$line"
+  echo "$tool $name $shape: $(grep -h 'SUMMARY\|COMPILE FAILED\|wrong result\|not a valid config' $R/$tool-$name.log $R/$tool-$name.compile.err 2>/dev/null | head -2 | tr '\n' ' ') $(tail -1 $R/$tool-$name.log)"; done
+timeout 200 python3 bench/tune.py --family thunderkittens --dtype fp8_e4m3 --space bench/tk-sched-fp8.yaml --out $R/search \
+  --shapes 8192x8192x8192,4096x14336x4096 --trials 10 --timeout 15 --tournament-rounds 4 --no-sanitize \
+  --baseline $BASELINE 2>&1 | tail -14
+nvidia-smi --query-gpu=clocks.sm,power.draw,temperature.gpu --format=csv,noheader
+echo "total $(( $(date +%s) - t0 ))s"
+tar czf $OUT/fp8overlap.tgz -C $OUT fp8overlap && rm -rf $OUT/fp8overlap
