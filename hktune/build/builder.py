@@ -41,8 +41,11 @@ def tree_identity(path: Path) -> str:
     """Identify an include tree: its git commit when it is a checkout, else a hash of its files."""
     try:
         top = proc.run(["git", "-C", str(path), "rev-parse", "--show-toplevel"], 10)
-        # Only the tree's own checkout names it (not a repository that merely contains a copy).
+        # Only the tree's own checkout names it (not a repository that merely contains a copy, nor
+        # one that ignores it: an ignored copy's edits never show in that repository's commit).
         own = top.returncode == 0 and Path(top.stdout.strip()).resolve() in (path.resolve(), path.resolve().parent)
+        if own and proc.run(["git", "-C", str(path), "check-ignore", "-q", str(path.resolve())], 10).returncode == 0:
+            own = False
         out = proc.run(["git", "-C", str(path), "rev-parse", "HEAD"], 10)
         if own and out.returncode == 0 and out.stdout.strip():
             dirty = proc.run(["git", "-C", str(path), "status", "--porcelain"], 30).stdout
