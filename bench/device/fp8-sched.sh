@@ -10,6 +10,7 @@
 # Look for: 0 hazards / 0 errors and rc=0 everywhere, then whether the search picks SCHED >= 1 and
 # its ratio to torch._scaled_mm against bench/device/fp8.sh's lcf result.
 . bench/device/setup.sh
+. bench/device/sanitize.sh
 R=$OUT/fp8sched; mkdir -p $R
 cfg() {  # M_BLOCK N_BLOCK STAGES EPILOGUE SCHED WG_M CLUSTER_M CLUSTER_N ORDER MMA_LAG SPLIT_K CONSUMER_REGS
   echo "M_BLOCK=$1,N_BLOCK=$2,STAGES=$3,SUPER_M=8,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=${12},EPILOGUE=$4,SCHED=$5,WG_M=$6,CLUSTER_M=$7,CLUSTER_N=$8,ORDER=$9,MMA_LAG=${10},SPLIT_K=${11}"
@@ -26,19 +27,7 @@ memcheck:k1cm2lagsk2:$(cfg 2 4 4 2 1 64 2 1 0 1 2 232):1024x2048x1024
 memcheck:pp128x128lagsk4:$(cfg 2 2 4 2 2 128 1 1 0 1 4 232):1024x2048x2048
 synccheck:k1cm2e2:$(cfg 2 4 4 2 1 64 2 1 2 0 1 232):2048x4096x384"
 t0=$(date +%s)
-for line in $SAN; do
-  IFS=: read tool name config shape <<< "$line"
-  ( python3 -m hktune compile --arch sm_90 --family thunderkittens --dtype fp8_e4m3 --tk-root .tk --space bench/tk-sched-fp8.yaml --config $config --json > $R/$tool-$name.compile.json 2> $R/$tool-$name.compile.err
-    lib=$(python3 -c "import json,sys; print(json.load(open('$R/$tool-$name.compile.json'))[0]['artifact'])" 2>/dev/null)
-    if [ -z "$lib" ]; then echo "COMPILE FAILED" > $R/$tool-$name.log; exit; fi
-    extra=""; [ $tool = racecheck ] && extra="--racecheck-report all"
-    timeout 100 compute-sanitizer --tool $tool $extra python3 -m hktune.run.sanitize_launch $lib ${shape//x/ } fp8_e4m3 > $R/$tool-$name.log 2>&1
-    echo "rc=$?" >> $R/$tool-$name.log ) &
-done
-wait
-echo "sanitizer phase: $(( $(date +%s) - t0 ))s"
-for line in $SAN; do IFS=: read tool name config shape <<< "$line"
-  echo "$tool $name $shape: $(grep -h 'SUMMARY\|COMPILE FAILED\|wrong result\|not a valid config' $R/$tool-$name.log $R/$tool-$name.compile.err 2>/dev/null | head -2 | tr '\n' ' ') $(tail -1 $R/$tool-$name.log)"; done
+san_phase --space bench/tk-sched-fp8.yaml --dtype fp8_e4m3
 python3 bench/tune.py --family thunderkittens --dtype fp8_e4m3 --space bench/tk-sched-fp8.yaml --out $R/search \
   --shapes 8192x8192x8192,4096x14336x4096 --trials 16 --timeout 20 --tournament-rounds 6 --no-sanitize 2>&1 | tail -12
 echo "total $(( $(date +%s) - t0 ))s"

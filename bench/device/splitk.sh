@@ -10,6 +10,7 @@
 #      and the output re-verified after timing.
 # Everything under $OUT/splitk (check JSON + logs, san-*.log); a table last.
 . bench/device/setup.sh
+. bench/device/sanitize.sh
 R=$OUT/splitk; mkdir -p $R
 cfg() {  # M_BLOCK N_BLOCK STAGES EPILOGUE SCHED WG_M CLUSTER_M CLUSTER_N MMA_LAG SPLIT_K
   echo "M_BLOCK=$1,N_BLOCK=$2,STAGES=$3,SUPER_M=8,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=232,EPILOGUE=$4,SCHED=$5,WG_M=$6,CLUSTER_M=$7,CLUSTER_N=$8,ORDER=0,MMA_LAG=$9,SPLIT_K=${10}"
@@ -21,19 +22,7 @@ memcheck:k1cm2e2sk4:$(cfg 2 4 4 2 1 64 2 1 0 4):1024x2048x1024
 synccheck:k1cm2e2sk4:$(cfg 2 4 4 2 1 64 2 1 0 4):1024x2048x1024
 memcheck:t256x128sk2:$(cfg 2 2 4 2 1 128 1 1 0 2):1024x2048x512"
 t0=$(date +%s)
-for line in $SAN; do
-  IFS=: read tool name config shape <<< "$line"
-  ( python3 -m hktune compile --arch sm_90 --family thunderkittens --tk-root .tk --space bench/tk-sched.yaml --config $config --json > $R/$tool-$name.compile.json 2> $R/$tool-$name.compile.err
-    lib=$(python3 -c "import json,sys; print(json.load(open('$R/$tool-$name.compile.json'))[0]['artifact'])" 2>/dev/null)
-    if [ -z "$lib" ]; then echo "COMPILE FAILED" > $R/$tool-$name.log; exit; fi
-    extra=""; [ $tool = racecheck ] && extra="--racecheck-report all"
-    timeout 100 compute-sanitizer --tool $tool $extra python3 -m hktune.run.sanitize_launch $lib ${shape//x/ } > $R/$tool-$name.log 2>&1
-    echo "rc=$?" >> $R/$tool-$name.log ) &
-done
-wait
-echo "sanitizer phase: $(( $(date +%s) - t0 ))s"
-for line in $SAN; do IFS=: read tool name config shape <<< "$line"
-  echo "$tool $name $shape: $(grep -h 'SUMMARY\|COMPILE FAILED\|wrong result\|not a valid config' $R/$tool-$name.log $R/$tool-$name.compile.err 2>/dev/null | head -2 | tr '\n' ' ') $(tail -1 $R/$tool-$name.log)"; done
+san_phase --space bench/tk-sched.yaml
 # (2) the lcf baseline, then each kernel at SPLIT_K 1, 2, 4
 CONFIGS=s2x4g8,k1cm2e2,k1cm2e2sk2,k1cm2e2sk4,pp64x256,pp64x256sk2,pp64x256sk4,t256x128,t256x128sk2,k1e0sk4,k1cn2lagsk2
 python3 bench/tk_kernel_check.py --tk-root .tk --out $R --jobs 16 --rounds 4 --config-timeout 40 --budget 130 \

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from hktune.torch import gemm, ops  # noqa: F401  (ops registers torch.ops.hktune.gemm_abt)
+from hktune.torch import gemm, ops  # ops also registers torch.ops.hktune.gemm_abt
 from hktune.torch.cache import DerivedCache
 from hktune.torch.stats import note
 

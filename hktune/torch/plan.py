@@ -196,14 +196,13 @@ def _family_plan(fam: Family, entries: list[Entry], arch: str, shape: tuple[int,
         return Plan("fallback", "no_family", shape, detail=str(e))
     # served as searched: a stored config takes its missing knobs' legacy values, and one the family's
     # space does not allow (an opt-in space's, a hand edit) is not built under this space's rules
-    entries = [replace(e, config=space.complete(e.config)) for e in entries]
-    invalid = [e for e in entries if space.violations(e.config)]
-    entries = [e for e in entries if not space.violations(e.config)]
+    judged = [(e, space.violations(e.config)) for e in (replace(e, config=space.complete(e.config)) for e in entries)]
+    entries = [e for e, bad in judged if not bad]
     if not entries:
-        e = invalid[0]
+        e, bad = judged[0]
         return Plan("fallback", "config_not_in_space", shape,
                     detail=f"{fam.name} config tuned at {e.key.m}x{e.key.n}x{e.key.k} is not valid in {space.path.name} "
-                           f"({space.violations(e.config)[0]}): re-tune it in the family's space")
+                           f"({bad[0]}): re-tune it in the family's space")
     e = pick(entries, space, *shape)
     if e is not None:
         exact = (e.key.m, e.key.n, e.key.k) == shape

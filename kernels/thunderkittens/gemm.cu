@@ -40,9 +40,7 @@
 // SMEM_BYTES, ACC_REGS) may also arrive as -D; they are recomputed and static_asserted.
 // Schedule knobs SCHED WG_M CLUSTER_M CLUSTER_N ORDER MMA_LAG SPLIT_K: SCHED >= 1 replaces the lcf kernel
 // with hktune's own persistent kernel (sched.cuh); at SCHED=0 the others must keep their defaults.
-// PROMOTE (fp8, SCHED 0 or 1; sched.cuh overlaps the adds with MMA_LAG=1): 1 promotes each k
-// step's wgmma partial to the fp32 accumulator on the
-// CUDA cores (docs/dtypes.md); 0 keeps the K chain in wgmma's accumulator (bf16: always 0).
+// PROMOTE (fp8, SCHED 0 or 1): see its #define below, sched.cuh and docs/dtypes.md.
 
 // ---------------------------------------------------------------- knobs (defaults = TK <2,4,8>)
 #ifndef M_BLOCK
