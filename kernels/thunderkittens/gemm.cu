@@ -89,17 +89,18 @@
 #ifndef SPLIT_K
 #define SPLIT_K 1
 #endif
-// fp8 promotion (SCHED 0 or 1): 1 = each k step's four k32 wgmmas go into a fresh partial
-// accumulator (wgmma's fp8 accumulation keeps only ~14 bits inside the instruction chain) that is
-// added into the fp32 accumulator on the CUDA cores; 0 = the whole K chain in wgmma's accumulator
+// fp8 promotion interval (SCHED 0 or 1): n > 0 = the k32 wgmmas of n consecutive k steps go into a
+// fresh partial accumulator (wgmma's fp8 accumulation keeps only ~14 bits inside the instruction
+// chain) that is added into the fp32 accumulator on the CUDA cores once per n steps; 0 = the whole
+// K chain in wgmma's accumulator
 #ifndef PROMOTE
 #define PROMOTE 0
 #endif
-#if PROMOTE != 0 && PROMOTE != 1
-#error "PROMOTE: 0 or 1"
+#if PROMOTE != 0 && PROMOTE != 1 && PROMOTE != 2 && PROMOTE != 4
+#error "PROMOTE: 0 (off) or a promotion interval of 1, 2 or 4 k steps"
 #endif
 #if PROMOTE != 0 && (!defined(HKT_FP8) || SCHED == 2)
-#error "PROMOTE=1 needs the fp8 kernel (-DHKT_FP8) and SCHED 0 or 1 (not ping-pong)"
+#error "PROMOTE > 0 needs the fp8 kernel (-DHKT_FP8) and SCHED 0 or 1 (not ping-pong)"
 #endif
 #if SCHED == 0 && (WG_M != 64 || CLUSTER_M != 1 || CLUSTER_N != 1 || ORDER != 0 || MMA_LAG != 0 || SPLIT_K != 1)
 #error "WG_M, CLUSTER_M, CLUSTER_N, ORDER, MMA_LAG and SPLIT_K need SCHED >= 1 (sched.cuh)"
@@ -147,7 +148,7 @@ constexpr int kLaunchSmem = kittens::MAX_SHARED_MEMORY - 1024;       // 231424
 constexpr int kSmemBytes = kStages * kStageBytes + 2048;
 constexpr int kAccRegs = 32 * kNBlock;                      // fp32 accumulator regs / thread
 static_assert(kAccRegs < CONSUMER_REGS, "the fp32 accumulator alone needs 32*N_BLOCK registers per consumer thread");
-static_assert(PROMOTE == 0 || 2 * kAccRegs < CONSUMER_REGS, "PROMOTE=1 needs two accumulators' registers");
+static_assert(PROMOTE == 0 || 2 * kAccRegs < CONSUMER_REGS, "PROMOTE > 0 needs two accumulators' registers");
 
 static_assert(kMBlock >= 1 && kMBlock <= 3, "M_BLOCK: 1..3 consumer warpgroups");
 static_assert(kNBlock >= 1 && kNBlock <= 4, "N_BLOCK: 1..4 (wgmma N = 64*N_BLOCK <= 256)");
@@ -197,7 +198,12 @@ struct layout {
   struct finish_block { base_tile c[kMBlock][kNBlock]; };
 #endif
   struct common_state { int2 coord; };                       // (64-row tile, 64-col tile)
+#if PROMOTE > 1
+  // the open promotion group's partial and the tile's k steps so far, across compute() calls
+  struct consumer_state { rt_fl<16, kNBlock * kTile> accum, partial; int steps; };
+#else
   struct consumer_state { rt_fl<16, kNBlock * kTile> accum; };
+#endif
 };
 
 #if SCHED == 0
@@ -256,6 +262,9 @@ struct gemm_template {
     __device__ static void setup(consumer_setup_args<layout> args) {
       warpgroup::increase_registers<CONSUMER_REGS>();
       kittens::warp::zero(args.state.accum);
+#if PROMOTE > 1
+      args.state.steps = 0;
+#endif
     }
     __device__ static void compute(consumer_compute_args<layout> args) {
 #if PROMOTE == 1
@@ -265,6 +274,16 @@ struct gemm_template {
                         reinterpret_cast<bt_tile&>(args.input.b));
       warpgroup::mma_async_wait();
       kittens::warp::add(args.state.accum, args.state.accum, partial);
+#elif PROMOTE > 1
+      // PROMOTE k steps into one partial: the group's first step resets it (D = A*B), the rest
+      // accumulate (D += A*B); each full group is added in fp32 (a partial last one by finish())
+      auto& partial = args.state.partial;
+      if (args.state.steps % PROMOTE == 0)
+        warpgroup::mm_ABt(partial, args.input.a[warpgroup::groupid()], reinterpret_cast<bt_tile&>(args.input.b));
+      else
+        warpgroup::mma_ABt(partial, args.input.a[warpgroup::groupid()], reinterpret_cast<bt_tile&>(args.input.b));
+      warpgroup::mma_async_wait();
+      if (++args.state.steps % PROMOTE == 0) kittens::warp::add(args.state.accum, args.state.accum, partial);
 #else
       warpgroup::mma_ABt(args.state.accum, args.input.a[warpgroup::groupid()],
                          reinterpret_cast<bt_tile&>(args.input.b));
@@ -273,6 +292,9 @@ struct gemm_template {
       if (warp::laneid() == 0) arrive(args.inputs_finished);
     }
     __device__ static void finish(consumer_finish_args<layout> args) {
+#if PROMOTE > 1                               // the tile's last group, if partial
+      if (args.state.steps % PROMOTE != 0) kittens::warp::add(args.state.accum, args.state.accum, args.state.partial);
+#endif
 #if defined(HKT_FP8)
       // C = scale_a * scale_b * accumulator (the scales are read once per tile, from L2)
       const float scale = args.globals.scale_a[0] * args.globals.scale_b[0];

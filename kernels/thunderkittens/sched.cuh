@@ -30,9 +30,9 @@
 //   SPLIT_K    1: one work unit per tile. 2, 4: the tile's K range is cut into SPLIT_K slices and
 //              every (tile, slice) is a work unit of the persistent loop; the slices of one tile
 //              are summed into C deterministically (below).
-//   PROMOTE    fp8, SCHED=1 only: 1 puts each k step's wgmmas into a fresh partial accumulator and adds
-//              it into the fp32 accumulator on the CUDA cores (main_loop_promoted); with MMA_LAG=1 two
-//              partials alternate, so the add of step t-1 runs while step t's wgmmas do (DeepGEMM's form).
+//   PROMOTE    fp8, SCHED=1 only: n > 0 puts the wgmmas of n k steps into a fresh partial accumulator and
+//              adds it into the fp32 accumulator on the CUDA cores (main_loop_promoted); with MMA_LAG=1 two
+//              partials alternate per group, so group g-1's add runs while group g's first step does.
 //   STAGES, SUPER_M, PRODUCER_REGS, CONSUMER_REGS as for SCHED=0. Always persistent.
 //
 // Split-K design (SPLIT_K > 1): a serial, in-order fixup in an fp32 workspace, no second kernel.
@@ -108,11 +108,12 @@ static_assert(MMA_LAG == 0 || STAGES >= 3, "MMA_LAG=1 holds two stages per consu
 static_assert(kSplit == 1 || kSplit == 2 || kSplit == 4, "SPLIT_K: 1, 2 or 4");
 static_assert(kSmemS <= kittens::MAX_SHARED_MEMORY, "ring + epilogue buffers exceed 227 KB");
 static_assert(kHalves * 32 * N_BLOCK + 32 <= CONSUMER_REGS, "accumulator does not fit CONSUMER_REGS");
-static_assert(PROMOTE == 0 || PROMOTE == 1, "PROMOTE: 0 or 1");
-static_assert(PROMOTE == 0 || (kFp8 && !kPing), "PROMOTE=1: fp8 (-DHKT_FP8) and SCHED=1 only");
-// PROMOTE=1: the accumulator + 1 (MMA_LAG=0) or 2 (MMA_LAG=1) partials of its size + addressing
+static_assert(PROMOTE == 0 || PROMOTE == 1 || PROMOTE == 2 || PROMOTE == 4,
+              "PROMOTE: 0 (off) or a promotion interval of 1, 2 or 4 k steps");
+static_assert(PROMOTE == 0 || (kFp8 && !kPing), "PROMOTE > 0: fp8 (-DHKT_FP8) and SCHED=1 only");
+// PROMOTE > 0: the accumulator + 1 (MMA_LAG=0) or 2 (MMA_LAG=1) partials of its size + addressing
 static_assert(PROMOTE == 0 || (2 + MMA_LAG) * kHalves * 32 * N_BLOCK + 40 <= CONSUMER_REGS,
-              "PROMOTE=1: the accumulator and its partials do not fit CONSUMER_REGS");
+              "PROMOTE > 0: the accumulator and its partials do not fit CONSUMER_REGS");
 #ifdef SMEM_BYTES
 static_assert(SMEM_BYTES == kSmemS, "-DSMEM_BYTES disagrees with the kernel");
 #endif
@@ -232,7 +233,7 @@ __device__ inline bool fixup(acc_t (&acc)[kHalves], float* __restrict__ ws, int*
 #endif
 
 #if PROMOTE
-#include "sched_promote.cuh"   // main_loop_promoted: the k loop of PROMOTE=1
+#include "sched_promote.cuh"   // main_loop_promoted: the k loop of PROMOTE > 0
 #endif
 
 #if SPLIT_K > 1

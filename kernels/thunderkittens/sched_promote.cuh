@@ -4,17 +4,22 @@
 // list and kernels/thunderkittens/NOTES.md "Overlapped fp8 promotion".
 #pragma once
 
-// fp8 promotion (PROMOTE=1; sched.cuh lists the knob): each k step's kHalves wgmma groups go into a fresh
-// partial (mm_ABt: the step's first k32 instruction does not accumulate), which is added into the
-// fp32 accumulator acc on the CUDA cores. MMA_LAG=1: two partials alternate, step t's wgmmas run
-// while step t-1's partial is added (wait_group<kHalves> leaves only step t in flight); the stage
-// of step t-1 is released before its add (the add reads registers only). MMA_LAG=0: one partial,
-// wait for all, release, add. `it` advances by KS as in the unpromoted loop.
+// fp8 promotion (PROMOTE = n > 0, the interval; sched.cuh lists the knob): the kHalves wgmma groups
+// of n consecutive k steps go into one partial (the group's first step resets it: mm_ABt; the rest
+// accumulate: mma_ABt), which is added into the fp32 accumulator acc on the CUDA cores once per
+// group; a partial last group (KS % n) is added before the epilogue. MMA_LAG=1: two partials
+// alternate per group, group g's first step runs while group g-1's partial is added
+// (wait_group<kHalves> leaves only that step in flight); each step's stage is released after the
+// next step's wait (the add reads registers only). MMA_LAG=0: one partial, every step waits for all
+// its wgmmas and releases its stage, the add at the group's end. `it` advances by KS as unpromoted.
 #ifndef PROMOTE_CHUNK
 #define PROMOTE_CHUNK 4
 #endif
-constexpr int kPromoteChunk = PROMOTE_CHUNK;   // k steps between wait_group<0> (MMA_LAG=1)
-static_assert(kPromoteChunk >= 2 && kPromoteChunk % 2 == 0, "PROMOTE_CHUNK: even, >= 2");
+static_assert(PROMOTE_CHUNK >= 2 && PROMOTE_CHUNK % 2 == 0, "PROMOTE_CHUNK: even, >= 2");
+constexpr int kN = PROMOTE;                     // k steps per promotion group
+// k steps between wait_group<0> (MMA_LAG=1): PROMOTE_CHUNK rounded up to whole pairs of groups,
+// so that a chunk starts with group parity 0 and every partial index is static
+constexpr int kPromoteChunk = (PROMOTE_CHUNK + 2 * kN - 1) / (2 * kN) * (2 * kN);
 
 __device__ inline void promote_add(acc_t (&acc)[kHalves], acc_t (&p)[kHalves]) {
 #pragma unroll
@@ -32,59 +37,72 @@ __device__ inline void promote_add(acc_t (&acc)[kHalves], acc_t (&p)[kHalves]) {
   }
 }
 
+// one k step's wgmmas into p: the group's first (kAcc 0: D = A*B) or a later step (kAcc 1: D += A*B)
+template <int kAcc>
 __device__ inline void promote_issue(acc_t (&p)[kHalves], stage_t& st, int wg) {
 #pragma unroll
-  for (int h = 0; h < kHalves; h++)
-    warpgroup::mm_ABt(p[h], st.a[(kPing ? 0 : wg * kHalves) + h], reinterpret_cast<bt_t&>(st.b));
+  for (int h = 0; h < kHalves; h++) {
+    if constexpr (kAcc) warpgroup::mma_ABt(p[h], st.a[(kPing ? 0 : wg * kHalves) + h], reinterpret_cast<bt_t&>(st.b));
+    else warpgroup::mm_ABt(p[h], st.a[(kPing ? 0 : wg * kHalves) + h], reinterpret_cast<bt_t&>(st.b));
+  }
 }
 
 __device__ inline void main_loop_promoted(acc_t (&acc)[kHalves], stage_t* ring, semaphore* full,
                                           semaphore* empty, int& it, int KS, int wg) {
 #if MMA_LAG
   acc_t part[2][kHalves];
-  // one k step into cur; then the previous step's partial (prev) is complete: free its stage, add it
-  auto step = [&](acc_t (&cur)[kHalves], acc_t (&prev)[kHalves], int k) {
+  // step j of its chunk (static once unrolled; chunks start at group parity 0), k step k of the
+  // unit: into part[group & 1]; a group's first step then finds group g-1 complete: add it
+  auto step = [&](int j, int k) {
     const int s = it % STAGES;
     wait(full[s], (it / STAGES) & 1);
-    promote_issue(cur, ring[s], wg);
+    if (j % kN == 0) promote_issue<0>(part[(j / kN) & 1], ring[s], wg);
+    else promote_issue<1>(part[(j / kN) & 1], ring[s], wg);
     warpgroup::mma_async_wait<kHalves>();    // step k-1 done, step k in flight
     if (k > 0) {
       if (laneid() == 0) release(empty[(it + STAGES - 1) % STAGES]);
-      promote_add(acc, prev);
+      if (j % kN == 0) promote_add(acc, part[(j / kN + 1) & 1]);
     }
     it++;
   };
-  // Chunks of kPromoteChunk steps (even: step k writes part[k & 1], static registers). ptxas
+  // Chunks of kPromoteChunk steps (whole pairs of groups: static registers). ptxas
   // serializes every wgmma of the kernel (C7514) when a wgmma group is still in flight across the
   // loop's back-edge while a younger group's wait_group<1> precedes a read of it, so each chunk ends
   // with wait_group<0>: one issue bubble per chunk, every add still overlaps a wgmma.
   int k = 0;
   for (; k + kPromoteChunk <= KS; k += kPromoteChunk) {
 #pragma unroll
-    for (int j = 0; j < kPromoteChunk; j++) step(part[j & 1], part[(j + 1) & 1], k + j);
+    for (int j = 0; j < kPromoteChunk; j++) step(j, k + j);
     warpgroup::mma_async_wait();
   }
 #pragma unroll
   for (int j = 0; j < kPromoteChunk - 1; j++) {   // the rest: no group in flight across a branch either
     if (k + j < KS) {
-      step(part[j & 1], part[(j + 1) & 1], k + j);
+      step(j, k + j);
       warpgroup::mma_async_wait();
     }
   }
-  warpgroup::mma_async_wait();               // drain: the last step's partial
+  warpgroup::mma_async_wait();               // drain: the last (possibly partial) group
   if (KS > 0) {
     if (laneid() == 0) release(empty[(it + STAGES - 1) % STAGES]);
-    if ((KS - 1) & 1) promote_add(acc, part[1]);
+    if (((KS - 1) / kN) & 1) promote_add(acc, part[1]);
     else promote_add(acc, part[0]);
   }
 #else
   acc_t part[kHalves];
-  for (int k = 0; k < KS; k++, it++) {
-    const int s = it % STAGES;
-    wait(full[s], (it / STAGES) & 1);
-    promote_issue(part, ring[s], wg);
-    warpgroup::mma_async_wait();
-    if (laneid() == 0) release(empty[s]);
+  for (int k = 0; k < KS; k += kN) {         // one group: kN steps (fewer at the unit's end)
+#pragma unroll
+    for (int r = 0; r < kN; r++) {
+      if (r == 0 || k + r < KS) {
+        const int s = it % STAGES;
+        wait(full[s], (it / STAGES) & 1);
+        if (r == 0) promote_issue<0>(part, ring[s], wg);
+        else promote_issue<1>(part, ring[s], wg);
+        warpgroup::mma_async_wait();
+        if (laneid() == 0) release(empty[s]);
+        it++;
+      }
+    }
     promote_add(acc, part);
   }
 #endif
