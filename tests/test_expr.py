@@ -46,12 +46,12 @@ def test_to_cpp_substitutes_config_and_keeps_shape():
     assert "&&" in out and "!" in out
 
 
-@pytest.mark.parametrize("text", ["P == 1 or K <= 2048", "P == 1 and K <= 2048", "K <= 2048 or P == 1"])
+@pytest.mark.parametrize("text", ["P >= 1 or K <= 2048", "P == 1 and K <= 2048", "K <= 2048 or P == 1"])
 def test_a_scalar_operand_of_and_or_broadcasts(text):
     """A shape-only test (K is one number) beside a config test (a column): the fp8 space's
-    `PROMOTE == 1 or K <= 2048`."""
+    `PROMOTE >= 1 or K <= 2048`."""
     e = Expr(text)
-    p = np.array([0, 1, 0, 1])
+    p = np.array([0, 1, 2, 4, 0])
     for k in (1024, 4096):
         vec = e({"P": p, "K": k})
         assert [bool(v) for v in vec] == [bool(e({"P": int(x), "K": k})) for x in p]

@@ -233,7 +233,7 @@ def test_fp8_takes_the_schedule_knobs_from_its_opt_in_space():
     bf16 = load_space(ROOT / "bench" / "tk-sched.yaml", "sm_90")
     assert default.legacy == bf16.legacy and all(c["SCHED"] == 0 for c in default.enumerate((4096, 4096, 4096)))
     fp8_values = {p.name: p.values for p in opt.params}
-    assert fp8_values.pop("PROMOTE") == [0, 1]                  # sched.cuh promotes fp8 (SCHED 0, 1)
+    assert fp8_values.pop("PROMOTE") == [0, 1, 2, 4]            # sched.cuh promotes fp8 (SCHED 0, 1), intervals 1-4
     assert list(fp8_values.items()) == [(p.name, p.values) for p in bf16.params if p.name != "PROMOTE"]
     valid = opt.enumerate((4096, 14336, 2048))                  # K <= 2048: unpromoted fp8 allowed
     assert {c["SCHED"] for c in valid} == {0, 1, 2} and {c["SPLIT_K"] for c in valid} == {1, 2, 4}
