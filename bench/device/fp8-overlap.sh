@@ -1,15 +1,19 @@
 # fp8_e4m3 with overlapped promotion in the schedule kernel (kernels/thunderkittens/sched.cuh,
-# PROMOTE=1 at SCHED 1: each k step's wgmmas into a fresh partial, added into the fp32 accumulator;
-# with MMA_LAG=1 two partials alternate, so the adds of step t-1 run under step t's wgmmas). Opt-in
+# PROMOTE=n at SCHED 1: the wgmmas of n k steps into a fresh partial, added into the fp32 accumulator
+# once per group; with MMA_LAG=1 two partials alternate per group, so the add of group g-1 runs under
+# group g's first step). Opt-in
 # space bench/tk-sched-fp8.yaml. Not yet run (written 2026-12-05 with no device lent; every config
-# below compiles without spills and without ptxas C7514, tests/test_fp8.py). One call, <= 6 minutes:
+# below compiles without spills and without ptxas C7514, tests/test_fp8_promote.py). One call, <= 6 minutes:
 #  (1) compute-sanitizer, all at once: racecheck + synccheck on the cooperative promoted kernel with
 #      two partials (K 896 = 7 k steps: one chunk of 4 + a tail of 3), racecheck on it in a cluster
 #      along N, racecheck + synccheck + memcheck on the one-partial form (MMA_LAG 0) in a cluster
 #      along M with the split-K fixup (slices of 5 k steps); every launch also verifies its
 #      NaN-poisoned output against the fp8 dtype's bounds (hktune.run.sanitize_launch ... fp8_e4m3);
+#      racecheck + synccheck on the two-partial form promoted every 4 k steps at K 1408 (11 k steps:
+#      one chunk of 8 = two groups, a tail of 3 = a partial group added by the drain) and racecheck
+#      on gemm.cu (SCHED 0) promoted every 2 k steps at K 1408 (the last, one-step group in finish());
 #  (2) the product: `hktune search --dtype fp8_e4m3 --space bench/tk-sched-fp8.yaml` on the two goal
-#      shapes (only PROMOTE=1 is legal there from K 4096 on), gemm.cu's PROMOTE=1 (0.69-0.72x
+#      shapes (only PROMOTE >= 1 is legal there from K 4096 on), gemm.cu's PROMOTE=1 (0.69-0.72x
 #      torch._scaled_mm on 2026-12-05) timed beside it as the baseline.
 # Look for: 0 hazards / 0 errors and rc=0 everywhere, then whether the search picks SCHED 1 with
 # MMA_LAG 1 and its ratio to torch._scaled_mm (goal >= 1.00x) against the baseline's.
@@ -25,7 +29,10 @@ synccheck:k1lagp:$(cfg 2 2 4 2 1 64 1 1 0 1 1 232 1):2048x4096x896
 racecheck:k1cn2lagp:$(cfg 2 2 6 2 1 64 1 2 0 1 1 232 1):2048x4096x896
 racecheck:k1cm2sk2p:$(cfg 2 2 4 2 1 64 2 1 0 0 2 232 1):1024x2048x1280
 synccheck:k1cm2sk2p:$(cfg 2 2 4 2 1 64 2 1 0 0 2 232 1):1024x2048x1280
-memcheck:k1cm2sk2p:$(cfg 2 2 4 2 1 64 2 1 0 0 2 232 1):1024x2048x1280"
+memcheck:k1cm2sk2p:$(cfg 2 2 4 2 1 64 2 1 0 0 2 232 1):1024x2048x1280
+racecheck:k1lagp4:$(cfg 2 2 4 2 1 64 1 1 0 1 1 232 4):2048x4096x1408
+synccheck:k1lagp4:$(cfg 2 2 4 2 1 64 1 1 0 1 1 232 4):2048x4096x1408
+racecheck:k0p2:$(cfg 2 2 4 1 0 64 1 1 0 0 1 232 2):2048x4096x1408"
 BASELINE=$(cfg 2 2 4 1 0 64 1 1 0 0 1 232 1)
 t0=$(date +%s)
 san_phase --space bench/tk-sched-fp8.yaml --dtype fp8_e4m3
