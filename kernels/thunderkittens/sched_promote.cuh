@@ -34,6 +34,15 @@ __device__ inline void promote_add(acc_t (&acc)[kHalves], acc_t (&p)[kHalves]) {
       }
     }
     kittens::warp::add(acc[h], acc[h], p[h]);
+    if constexpr (kN > 1) {   // and keep the add here: sunk past the next group's wgmmas it spills
+#pragma unroll
+      for (int j = 0; j < acc_t::width; j++) {
+#pragma unroll
+        for (int q = 0; q < acc_t::packed_per_tile; q++) {
+          asm volatile("" : "+f"(acc[h].tiles[0][j].data[q].x), "+f"(acc[h].tiles[0][j].data[q].y) :: "memory");
+        }
+      }
+    }
   }
 }
 
