@@ -21,7 +21,8 @@ timeout 330 python3 bench/tune.py --family thunderkittens --space $SPACE --shape
 echo "tune: $(( $(date +%s) - t0 ))s"
 timeout 120 python3 bench/independent.py --table $R/tk/sm_90.yaml --tk-root .tk --out $R/indep --launches 32 --jobs 16 2>&1 | tail -10
 echo "indep: $(( $(date +%s) - t0 ))s"
-timeout 70 python3 bench/check_model.py --out $R/model --table $R/tk/sm_90.yaml --iters 12 2>&1 | grep -E "speed ratio|forward|verdict|fallback|tuned"
+# PRIOR: another call's table (e.g. the first half of the shapes), so the MLP block sees all its GEMMs
+timeout 70 python3 bench/check_model.py --out $R/model --table $R/tk/sm_90.yaml ${PRIOR:+--table $PRIOR} --iters 12 2>&1 | grep -E "speed ratio|forward|verdict|fallback|tuned"
 nvidia-smi --query-gpu=clocks.sm,power.draw,temperature.gpu,clocks_throttle_reasons.active --format=csv,noheader
 echo "total: $(( $(date +%s) - t0 ))s"
 tar czf $OUT/table.tgz -C $OUT table && rm -rf $R
