@@ -35,7 +35,25 @@ synccheck:k1lagp4:$(cfg 2 2 4 2 1 64 1 1 0 1 1 232 4):2048x4096x1408
 racecheck:k0p2:$(cfg 2 2 4 1 0 64 1 1 0 0 1 232 2):2048x4096x1408"
 BASELINE=$(cfg 2 2 4 1 0 64 1 1 0 0 1 232 1)
 t0=$(date +%s)
+# diagnosis at K 2048 (where PROMOTE 0 is accurate): gemm.cu's 128x128 tile at PROMOTE 0, 1, 2, 4 and its
+# 128x256 tile unpromoted - what the tile costs against what the promotion costs (built while the sanitizers run)
+DIAG="$(cfg 2 2 4 1 0 64 1 1 0 0 1 232 0) $(cfg 2 2 4 1 0 64 1 1 0 0 1 232 1) $(cfg 2 2 4 1 0 64 1 1 0 0 1 232 2) $(cfg 2 2 4 1 0 64 1 1 0 0 1 232 4) $(cfg 2 4 4 1 0 64 1 1 0 0 1 232 0)"
+for c in $DIAG; do timeout 100 python3 -m hktune compile --arch sm_90 --family thunderkittens --tk-root .tk --dtype fp8_e4m3 --config $c > /dev/null 2>&1 & done
 san_phase --space bench/tk-sched-fp8.yaml --dtype fp8_e4m3
+for c in $DIAG; do
+  timeout 45 python3 -m hktune bench --arch sm_90 --family thunderkittens --tk-root .tk --dtype fp8_e4m3 --config $c \
+    --m 8192 --n 8192 --k 2048 --json > $R/diag-$(echo $c | grep -o 'N_BLOCK=[0-9]').$(echo $c | grep -o 'PROMOTE=[0-9]').json 2>> $R/diag.err
+done
+python3 - $R <<'PY'
+import json, pathlib, sys
+for f in sorted(pathlib.Path(sys.argv[1]).glob("diag-*.json")):
+    try:
+        r = json.loads(f.read_text() or "[]")[0]
+        print(f.stem, "tflops", round(r.get("tflops") or 0, 1), "ratio", r.get("ratio"), r.get("ratio_lo"), r.get("ratio_hi"), "error", r.get("error"), r.get("reason") or "")
+    except Exception as e:
+        print(f.stem, "no result:", e)
+PY
+echo "diag: $(( $(date +%s) - t0 ))s"
 timeout 200 python3 bench/tune.py --family thunderkittens --dtype fp8_e4m3 --space bench/tk-sched-fp8.yaml --out $R/search \
   --shapes 8192x8192x8192,4096x14336x4096 --trials 10 --timeout 15 --tournament-rounds 4 --no-sanitize \
   --baseline $BASELINE 2>&1 | tail -14
