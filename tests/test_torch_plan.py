@@ -59,6 +59,20 @@ def test_padding_must_be_paid_for(tmp_path):
     assert ht.plan_for(60, 64, 64, "host").kind == "padded"
 
 
+def test_a_ratio_is_evidence_only_for_the_shape_it_was_timed_at(tmp_path):
+    """H200, 2026-12-05: an entry 1.01x cuBLAS at 4096^3 (CI above 1), served as the nearest entry at
+    4096x14336x4096, made the Llama MLP block 0.993x torch. Now a nearest entry goes to torch, saying
+    so; with the rule off (testing kernels) it still runs."""
+    ht.use_table(table(tmp_path / "t.yaml", 1.30, 1.25, 1.35))
+    assert ht.plan_for(64, 64, 64, "host").kind == "tuned"           # timed here: stands
+    p = ht.plan_for(128, 128, 256, "host")                            # nearest: no evidence here
+    assert (p.kind, p.reason) == ("fallback", "untimed_shape"), p
+    assert "no paired ratio at 128x128x256" in p.detail and "timed at 64x64x64" in p.detail, p
+    assert "hktune search --m 128 --n 128 --k 256" in p.detail
+    ht.configure(faster_only=False)
+    assert (ht.plan_for(128, 128, 256, "host").kind, ht.plan_for(128, 128, 256, "host").reason) == ("tuned", "nearest")
+
+
 def test_the_slower_gemm_runs_in_torch_and_is_counted(tmp_path):
     ht.use_table(table(tmp_path / "t.yaml", 0.96, 0.95, 0.97))
     A, B = torch.randn(64, 64).bfloat16(), torch.randn(64, 64).bfloat16()

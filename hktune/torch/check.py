@@ -17,12 +17,14 @@ import torch
 from torch import nn
 
 import hktune.torch as ht
+from hktune.run.precision import median_ci
 
 GPU_DEFAULTS = {"hidden": 4096, "intermediate": 14336, "tokens": 4096}
 CPU_DEFAULTS = {"hidden": 256, "intermediate": 896, "tokens": 128}
 # The tuned block must agree with torch's about as well as two bf16 GEMM orders do (~3e-3).
 MAX_REL_ERROR = 2e-2
 BACK_TO_BACK = 8  # forwards per timed sample
+SPIN_HZ = 2.0e9   # cycles per second assumed for the device-side spin (a slower clock spins longer: safe)
 
 
 class MLP(nn.Module):
@@ -61,7 +63,9 @@ class CheckResult:
     rel_error_hktune_fp32: float    # hktune bf16 block vs the fp32 reference
     torch_ms: float                 # median forward time
     hktune_ms: float
-    speedup: float                  # torch_ms / hktune_ms (> 1: hktune faster)
+    speedup: float                  # median over rounds of the paired ratio torch / hktune (> 1: hktune faster)
+    speedup_lo: float               # its 95% CI; a CI that holds 1 is a tie
+    speedup_hi: float
     timer: str
     stats: dict[str, Any]           # counters of one forward pass of the hktune block
     plans: dict[str, str] = field(default_factory=dict)
@@ -76,23 +80,34 @@ def _rel(a: torch.Tensor, ref: torch.Tensor) -> float:
     return float(torch.linalg.vector_norm(a.float() - ref)) / max(float(torch.linalg.vector_norm(ref)), 1e-30)
 
 
-def _timer(device: torch.device) -> tuple[str, Callable[[Callable[[], Any]], float]]:
-    """(name, run-and-time in ms): device events on a GPU, perf_counter on the CPU."""
-    if device.type == "cuda":
-        def run(fn: Callable[[], Any]) -> float:
-            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            s.record()
-            fn()
-            e.record()
-            e.synchronize()
-            return s.elapsed_time(e)
-        return "cuda events", run
-
-    def run_cpu(fn: Callable[[], Any]) -> float:
+def _rounds(device: torch.device, a: Callable[[], Any], b: Callable[[], Any], n: int) -> tuple[str, list[tuple]]:
+    """``n`` A B B A rounds of the bursts ``a`` and ``b``: (timer name, [(a1, b1, b2, a2) in ms]).
+    On a GPU each round is queued behind a device-side spin longer than the host takes to queue it,
+    with no host synchronisation inside (hktune.run.sustained's pre-queued method): the device runs
+    the four bursts back to back as a model's layers follow each other, and neither arm's host time
+    (the first launch's dispatch) lands inside a timed window. On the CPU: perf_counter per burst."""
+    out: list[tuple] = []
+    if device.type != "cuda":
+        def t(f: Callable[[], Any]) -> float:
+            t0 = time.perf_counter()
+            f()
+            return (time.perf_counter() - t0) * 1e3
+        for _ in range(n):
+            out.append((t(a), t(b), t(b), t(a)))
+        return "perf_counter", out
+    spin_s = 2e-3
+    for _ in range(n):
+        torch.cuda._sleep(int(spin_s * SPIN_HZ))
         t0 = time.perf_counter()
-        fn()
-        return (time.perf_counter() - t0) * 1e3
-    return "perf_counter", run_cpu
+        ev = [torch.cuda.Event(enable_timing=True) for _ in range(5)]
+        ev[0].record()
+        for i, f in enumerate((a, b, b, a)):
+            f()
+            ev[i + 1].record()
+        spin_s = max(spin_s, 1.5 * (time.perf_counter() - t0))   # the next spin covers this round's host time
+        ev[4].synchronize()
+        out.append(tuple(ev[i].elapsed_time(ev[i + 1]) for i in range(4)))
+    return "cuda events, each round queued behind a device spin", out
 
 
 def _fp32_reference(model: MLP, x: torch.Tensor) -> torch.Tensor:
@@ -136,20 +151,14 @@ def _run(hidden: int, intermediate: int, tokens: int, dev: torch.device, iters: 
         rel_t, rel_h = _rel(y_base, ref), _rel(y_tuned, ref)
         del ref
 
-        timer, run = _timer(dev)
         # Each sample is BACK_TO_BACK forwards queued one after the other, as a model runs them
-        # (the host's per-call cost hides behind the device's work unless it exceeds it; a lone
-        # forward timed by events charges the host's time to its first launch); per forward.
-        def burst(model: nn.Module) -> Callable[[], float]:
-            return lambda: run(lambda: [model(x) for _ in range(BACK_TO_BACK)]) / BACK_TO_BACK
-        for _ in range(warmup):
-            burst(base)()
-            burst(tuned)()
-        t_base, t_tuned = [], []
-        for _ in range(iters):  # A B B A rounds, so drift (clocks, heat) hits both alike
-            t_base.append(burst(base)())
-            t_tuned += [burst(tuned)(), burst(tuned)()]
-            t_base.append(burst(base)())
+        # (the host's per-call cost hides behind the device's work unless it exceeds it); per forward.
+        def burst(model: nn.Module) -> Callable[[], None]:
+            return lambda: [model(x) for _ in range(BACK_TO_BACK)]
+        _rounds(dev, burst(base), burst(tuned), warmup)
+        # A = torch, B = hktune, A B B A, so drift (clocks, heat) hits both alike; each round's
+        # paired ratio is torch's time over hktune's
+        timer, rounds = _rounds(dev, burst(base), burst(tuned), iters)
 
     arch = ht.arch_of(dev)
     plans = {}
@@ -158,14 +167,22 @@ def _run(hidden: int, intermediate: int, tokens: int, dev: torch.device, iters: 
             p = ht.plan_for(m, n, k, arch)
             cfg = " ".join(f"{a}={b}" for a, b in p.entry.config.items()) if p.entry else ""
             plans[name] = f"{m}x{n}x{k}: {p.kind} ({p.reason}) {cfg} {p.detail}".strip()
-    tb, th = statistics.median(t_base), statistics.median(t_tuned)
+    tb = statistics.median((a1 + a2) / 2 / BACK_TO_BACK for a1, _, _, a2 in rounds)
+    th = statistics.median((b1 + b2) / 2 / BACK_TO_BACK for _, b1, b2, _ in rounds)
+    est = median_ci([(a1 + a2) / (b1 + b2) for a1, b1, b2, a2 in rounds])
     ok = math.isfinite(rel) and rel <= MAX_REL_ERROR
     return CheckResult(
         device=str(dev), arch=arch, hidden=hidden, intermediate=intermediate, tokens=tokens, iters=iters,
         patched=patched, max_abs_error=max_abs, rel_error=rel, rel_error_torch_fp32=rel_t,
-        rel_error_hktune_fp32=rel_h, torch_ms=tb, hktune_ms=th, speedup=tb / th if th > 0 else float("nan"),
+        rel_error_hktune_fp32=rel_h, torch_ms=tb, hktune_ms=th, speedup=est.median, speedup_lo=est.lo, speedup_hi=est.hi,
         timer=timer, stats=one, plans=plans, tables=[str(p) for p in ht.table_paths()], ok=ok,
     )
+
+
+def _speed_word(r: CheckResult) -> str:
+    if not (math.isfinite(r.speedup_lo) and math.isfinite(r.speedup_hi)):
+        return "too few rounds for a CI"
+    return "hktune faster" if r.speedup_lo > 1 else "hktune slower" if r.speedup_hi < 1 else "tie (the CI holds 1)"
 
 
 def markdown(r: CheckResult) -> str:
@@ -178,9 +195,9 @@ def markdown(r: CheckResult) -> str:
         f"| rel. Frobenius error, hktune vs torch | {r.rel_error:.3e} |",
         f"| max abs error, hktune vs torch | {r.max_abs_error:.3e} |",
         f"| rel. error vs fp32: torch / hktune | {r.rel_error_torch_fp32:.3e} / {r.rel_error_hktune_fp32:.3e} |",
-        f"| forward, torch (median of {2 * r.iters} samples of {BACK_TO_BACK} back-to-back forwards, A B B A; {r.timer}) | {r.torch_ms:.3f} ms |",
+        f"| forward, torch (median of {r.iters} A B B A rounds of {BACK_TO_BACK} back-to-back forwards per burst; {r.timer}) | {r.torch_ms:.3f} ms |",
         f"| forward, hktune | {r.hktune_ms:.3f} ms |",
-        f"| speed ratio torch/hktune | {r.speedup:.3f}x |",
+        f"| speed ratio torch/hktune (paired per round, 95% CI) | {r.speedup:.3f}x ({r.speedup_lo:.3f}-{r.speedup_hi:.3f}): {_speed_word(r)} |",
         f"| GEMMs per forward: tuned / padded / fallback | {s['tuned']} / {s['padded']} / {s['fallback']} |",
         f"| fallback reasons | {s['reasons'] or '-'} |",
         f"| verdict | {'ok' if r.ok else f'FAILED: error above {MAX_REL_ERROR}'} |",

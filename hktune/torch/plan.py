@@ -10,8 +10,9 @@ The rule (docs/torch.md):
      lookup then picks the config at the padded shape;
   3. fallback: else the dtype's vendor call (torch.matmul; torch._scaled_mm for fp8_e4m3), with the reason.
 Never slower (``Settings.faster_only``, on by default): a tuned or padded plan stands only when its
-entry's stored paired ratio is significantly above 1 -- the lower end of its 95% CI above 1 (above
-1 + the extra FLOPs, when padded); otherwise the GEMM goes to torch and the plan says why, e.g.
+entry was timed at the shape that runs (a nearest entry's ratio is no evidence for another shape:
+reason ``untimed_shape``) and its stored paired ratio is significantly above 1 -- the lower end of
+its 95% CI above 1 (above 1 + the extra FLOPs, when padded); otherwise the GEMM goes to torch and the plan says why, e.g.
 "vendor (tuned kernel not faster: 0.96x)". ``HKTUNE_TORCH_ANY_ENTRY=1`` (or
 ``configure(faster_only=False)``) uses any legal entry, e.g. to test a table's kernels.
 Plans are cached per shape until the tables or the settings change.
@@ -172,6 +173,15 @@ def _never_slower(p: Plan) -> Plan:
     """``p`` when its entry is significantly faster than the vendor (the lower end of the stored
     ratio's 95% CI above 1, or above 1 + the extra FLOPs of padding); else torch, saying why."""
     assert p.entry is not None and p.run_shape is not None
+    tuned_at = (p.entry.key.m, p.entry.key.n, p.entry.key.k)
+    if tuned_at != p.run_shape:
+        # A ratio is evidence for the shape it was timed at only (H200, 2026-12-05: a config 1.01x
+        # cuBLAS at 4096^3, run as the nearest entry at 4096x14336x4096, made the MLP block 0.993x).
+        m, n, k = p.run_shape
+        return Plan("fallback", "untimed_shape", p.shape, entry=p.entry, family=p.family, space=p.space, dtype=p.dtype,
+                    detail=f"vendor (no paired ratio at {m}x{n}x{k}: the nearest entry was timed at "
+                           f"{tuned_at[0]}x{tuned_at[1]}x{tuned_at[2]}; tune this shape: "
+                           f"hktune search --m {m} --n {n} --k {k})")
     f = figures.of(p.entry)
     need = _flops(p.run_shape) / _flops(p.shape)
     if f.ratio is not None and f.lo is not None and f.lo > need:
