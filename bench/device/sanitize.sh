@@ -4,17 +4,18 @@
 # compute-sanitizer's tool on one launch of it (hktune.run.sanitize_launch, which also verifies the
 # NaN-poisoned output by DTYPE's bounds; default bf16), logs in $R/<tool>-<name>.*; then one summary
 # line per run. $t0: the script's start.
+# SAN_TIMEOUT: seconds per compile and per sanitizer run (default 100; racecheck of a promoted fp8 kernel at K 1408 took longer)
 san_phase() {
   local dtype="" prev="" a line tool name config shape
   for a in "$@"; do [ "$prev" = --dtype ] && dtype=$a; prev=$a; done
   for line in $SAN; do
     IFS=: read tool name config shape <<< "$line"
-    ( timeout 100 python3 -m hktune compile --arch sm_90 --family thunderkittens --tk-root .tk "$@" \
+    ( timeout ${SAN_TIMEOUT:-100} python3 -m hktune compile --arch sm_90 --family thunderkittens --tk-root .tk "$@" \
         --config $config --json > $R/$tool-$name.compile.json 2> $R/$tool-$name.compile.err
       lib=$(python3 -c "import json,sys; print(json.load(open('$R/$tool-$name.compile.json'))[0]['artifact'])" 2>/dev/null)
       if [ -z "$lib" ]; then echo "COMPILE FAILED" > $R/$tool-$name.log; exit; fi
       extra=""; [ $tool = racecheck ] && extra="--racecheck-report all"
-      timeout 100 compute-sanitizer --tool $tool $extra python3 -m hktune.run.sanitize_launch $lib ${shape//x/ } $dtype > $R/$tool-$name.log 2>&1
+      timeout ${SAN_TIMEOUT:-100} compute-sanitizer --tool $tool $extra python3 -m hktune.run.sanitize_launch $lib ${shape//x/ } $dtype > $R/$tool-$name.log 2>&1
       echo "rc=$?" >> $R/$tool-$name.log ) &
   done
   wait
