@@ -50,50 +50,65 @@ def main() -> int:
     fam = ["--family", args.family] if args.family else []
     rows = []
     for shape in args.shapes.split(","):
-        m, n, k = (int(x) for x in shape.split("x"))
-        t0 = time.perf_counter()
-        cmd = ["search", "--arch", args.arch, *fam, "--dtype", args.dtype, "--m", str(m), "--n", str(n), "--k", str(k), "--trials", str(args.trials),
-               "--timeout", str(args.timeout), "--tournament-rounds", str(args.tournament_rounds), "--table", str(table),
-               "--storage", storage, "--quiet", *(["--strategy", args.strategy] if args.strategy else []),
-               *(["--no-sanitize"] if args.no_sanitize else []), *(["--space", args.space] if args.space else [])]
-        proc = hk(*cmd)
-        wall = time.perf_counter() - t0
-        (args.out / f"search-{shape}.log").write_text(proc.stderr + proc.stdout)
-        print(proc.stdout[-1200:], proc.stderr[-400:], flush=True)
-        entry = None
-        if table.exists():
-            for e in yaml.safe_load(table.read_text())["entries"]:
-                if (e["key"]["m"], e["key"]["n"], e["key"]["k"]) == (m, n, k):
-                    entry = e
-        summary = {}
-        for line in proc.stdout.splitlines():
-            key, _, value = line.partition("  ")
-            summary[key.strip()] = value.strip()
-        tour = (entry or {}).get("tournament") or {}
-        rows.append({
-            "shape": shape, "rc": proc.returncode, "wall_s": round(wall, 1), "evaluated": summary.get("evaluated"),
-            "compile_s": summary.get("compile time (sum)"), "family": entry and entry["key"]["family"],
-            "tflops": entry and round(entry["tflops"], 1), "vendor_tflops": entry and round(entry["vendor"]["tflops"], 1),
-            "ratio": entry and round(entry["ratio"], 4), "ratio_lo": entry and entry.get("ratio_lo"),
-            "ratio_hi": entry and entry.get("ratio_hi"), "tie": tour.get("tie"), "rounds": tour.get("rounds"),
-            "error": entry and entry["error"], "config": entry and entry["config"], "device": entry and entry["device"],
-            "sanitizer": (entry or {}).get("sanitizer"),
-        })
-    if args.baseline:
-        r = hk("bench", "--arch", args.arch, *fam, "--dtype", args.dtype, "--config", args.baseline, "--shapes", args.shapes,
-               "--json")
-        (args.out / "baseline.log").write_text(r.stderr + r.stdout)
-        try:
-            base = {f"{b['m']}x{b['n']}x{b['k']}": b for b in json.loads(r.stdout)}
-        except json.JSONDecodeError:
-            base = {}
-        for row in rows:
-            b = base.get(row["shape"]) or {}
-            row["baseline_ratio"] = b.get("ratio") and round(b["ratio"], 4)
-            row["baseline_ci"] = b.get("ratio_lo") and [round(b["ratio_lo"], 4), round(b["ratio_hi"], 4)]
-            row["baseline_tflops"] = b.get("tflops") and round(b["tflops"], 1)
-            # the tuner's gain over the baseline: tuned ratio / baseline ratio (same vendor, same method)
-            row["gain"] = row["ratio"] and row["baseline_ratio"] and round(row["ratio"] / row["baseline_ratio"], 4)
+        rows.append(search_row(args, shape, table, storage, fam))
+        if args.baseline:   # per shape, so a run stopped by its time limit keeps the shapes it finished
+            add_baseline(args, rows[-1], fam)
+        write_summary(args, rows)
+    return 0 if all(r["rc"] == 0 for r in rows) else 1
+
+
+def search_row(args: argparse.Namespace, shape: str, table: Path, storage: str, fam: list[str]) -> dict:
+    """One `hktune search` of one shape; its row of the summary (the table's entry for the shape)."""
+    m, n, k = (int(x) for x in shape.split("x"))
+    t0 = time.perf_counter()
+    cmd = ["search", "--arch", args.arch, *fam, "--dtype", args.dtype, "--m", str(m), "--n", str(n), "--k", str(k), "--trials", str(args.trials),
+           "--timeout", str(args.timeout), "--tournament-rounds", str(args.tournament_rounds), "--table", str(table),
+           "--storage", storage, "--quiet", *(["--strategy", args.strategy] if args.strategy else []),
+           *(["--no-sanitize"] if args.no_sanitize else []), *(["--space", args.space] if args.space else [])]
+    proc = hk(*cmd)
+    wall = time.perf_counter() - t0
+    (args.out / f"search-{shape}.log").write_text(proc.stderr + proc.stdout)
+    print(proc.stdout[-1200:], proc.stderr[-400:], flush=True)
+    entry = None
+    if table.exists():
+        for e in yaml.safe_load(table.read_text())["entries"]:
+            if (e["key"]["m"], e["key"]["n"], e["key"]["k"]) == (m, n, k) and e["key"].get("dtype", "bf16") == args.dtype:
+                entry = e
+    summary = {}
+    for line in proc.stdout.splitlines():
+        key, _, value = line.partition("  ")
+        summary[key.strip()] = value.strip()
+    tour = (entry or {}).get("tournament") or {}
+    return {
+        "shape": shape, "rc": proc.returncode, "wall_s": round(wall, 1), "evaluated": summary.get("evaluated"),
+        "compile_s": summary.get("compile time (sum)"), "family": entry and entry["key"]["family"],
+        "tflops": entry and round(entry["tflops"], 1), "vendor_tflops": entry and round(entry["vendor"]["tflops"], 1),
+        "ratio": entry and round(entry["ratio"], 4), "ratio_lo": entry and entry.get("ratio_lo"),
+        "ratio_hi": entry and entry.get("ratio_hi"), "tie": tour.get("tie"), "rounds": tour.get("rounds"),
+        "error": entry and entry["error"], "config": entry and entry["config"], "device": entry and entry["device"],
+        "sanitizer": (entry or {}).get("sanitizer"),
+    }
+
+
+def add_baseline(args: argparse.Namespace, row: dict, fam: list[str]) -> None:
+    """The baseline config timed at the row's shape (`hktune bench`), and the tuner's gain over it."""
+    r = hk("bench", "--arch", args.arch, *fam, "--dtype", args.dtype, "--config", args.baseline, "--shapes", row["shape"],
+           "--json")
+    with open(args.out / "baseline.log", "a") as log:
+        log.write(r.stderr + r.stdout)
+    try:
+        b = next(iter(json.loads(r.stdout)), {}) or {}
+    except json.JSONDecodeError:
+        b = {}
+    row["baseline_ratio"] = b.get("ratio") and round(b["ratio"], 4)
+    row["baseline_ci"] = b.get("ratio_lo") and [round(b["ratio_lo"], 4), round(b["ratio_hi"], 4)]
+    row["baseline_tflops"] = b.get("tflops") and round(b["tflops"], 1)
+    # the tuner's gain over the baseline: tuned ratio / baseline ratio (same vendor, same method)
+    row["gain"] = row["ratio"] and row["baseline_ratio"] and round(row["ratio"] / row["baseline_ratio"], 4)
+
+
+def write_summary(args: argparse.Namespace, rows: list[dict]) -> None:
+    """summary.json and summary.md of the rows so far (rewritten after every shape)."""
     date = datetime.now(timezone.utc).isoformat(timespec="seconds")
     (args.out / "summary.json").write_text(json.dumps({"date": date, "args": vars(args) | {"out": str(args.out)}, "rows": rows},
                                                       indent=1, default=str))
@@ -112,8 +127,7 @@ def main() -> int:
                      f"{tour} | {r.get('baseline_tflops')} | {r.get('baseline_ratio')} ({ci(*(r.get('baseline_ci') or [None, None]))}) | {r.get('gain')} | {r['evaluated']} | "
                      f"{r['compile_s']} | {r['wall_s']} | {cfg} |")
     (args.out / "summary.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    return 0 if all(r["rc"] == 0 for r in rows) else 1
+    print("\n".join(lines), flush=True)
 
 
 if __name__ == "__main__":
