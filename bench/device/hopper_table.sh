@@ -16,8 +16,8 @@ TK_DEFAULT=M_BLOCK=2,N_BLOCK=4,STAGES=4,SUPER_M=8,PERSISTENT=1,PRODUCER_REGS=40,
 # shapes need two calls, e.g. SHAPES=8192x8192x8192,4096x14336x4096,16384x8192x1024,1024x8192x8192 then the rest
 SHAPES=${SHAPES:-2048x2048x2048,4096x4096x4096,8192x8192x8192,4096x14336x4096,4096x4096x14336,16384x8192x1024,1024x8192x8192}
 t0=$(date +%s)
-timeout 330 python3 bench/tune.py --family thunderkittens --space $SPACE --shapes $SHAPES --out $R/tk --trials 24 \
-  --timeout 12 --tournament-rounds 6 --baseline $TK_DEFAULT 2>&1 | tail -12
+timeout 330 python3 bench/tune.py --family thunderkittens --space $SPACE --shapes $SHAPES --out $R/tk --trials ${TRIALS:-24} \
+  --timeout ${SEARCH_S:-12} --tournament-rounds 6 --baseline $TK_DEFAULT 2>&1 | tail -12
 echo "tune: $(( $(date +%s) - t0 ))s"
 # at the product's regime (each replay >= 30 ms, hktune.run.sustained): 32 launches per replay is a longer
 # replay at large shapes, and the power cap moves the ratio with replay length (2026-12-05: 0.3-1.5% lower)
