@@ -160,7 +160,8 @@ def test_sched_promote_fits_the_accumulator_and_its_partials():
     from hktune.space.space import load_space
 
     space = load_space(ROOT / "bench" / "tk-sched-fp8.yaml", "sm_90")
-    rule = "PROMOTE == 0 or (SCHED != 2 and (2 + MMA_LAG) * ACC_REGS + (40 if SPLIT_K == 1 else 72) <= CONSUMER_REGS)"
+    rule = ("PROMOTE == 0 or (SCHED != 2 and ACC_REGS + (2 * ACC_REGS if MMA_LAG == 1 else 32 * N_BLOCK) "
+            "+ (40 if SPLIT_K == 1 else 72) <= CONSUMER_REGS)")
     lag = _sched_promoted(space)                                   # 3 x 64 + 40 = 232
     assert not space.violations(lag) and not space.violations(dict(lag, MMA_LAG=0, N_BLOCK=3))   # 2 x 96 + 40
     assert space.violations(dict(lag, N_BLOCK=3)) == [rule]        # 3 x 96 + 40 > 232
@@ -169,6 +170,11 @@ def test_sched_promote_fits_the_accumulator_and_its_partials():
     one = dict(lag, M_BLOCK=1, CONSUMER_REGS=256)
     assert not space.violations(one) and space.violations(dict(one, SPLIT_K=2, CLUSTER_M=2)) == [rule]  # 40 B spilled
     assert space.violations(dict(one, WG_M=128)) == [rule]         # 3 x 128 + 40 > 256
+    # MMA_LAG 0 at WG_M 128 (256x128 tiles): the halves in turn through one m64 partial, 2 x 64 + 64 + 40
+    wide = dict(lag, WG_M=128, MMA_LAG=0, PROMOTE=2)
+    assert not space.violations(wide) and not space.shape_violations(wide, 8192, 8192, 8192)
+    assert space.violations(dict(wide, PROMOTE=4)) == ["PROMOTE == 0 or WG_M == 64 or MMA_LAG == 1 or STAGES > PROMOTE"]
+    assert rule in space.violations(dict(wide, N_BLOCK=3))         # 2 x 96 + 96 + 40 > 232
     assert rule in space.violations(dict(lag, SCHED=2))
     assert not space.violations(dict(lag, PROMOTE=0, N_BLOCK=4))
     assert space.shape_violations(dict(lag, PROMOTE=0), 8192, 8192, 8192)
@@ -179,9 +185,11 @@ def test_sched_promote_fits_the_accumulator_and_its_partials():
     valid = space.enumerate((8192, 8192, 8192))
     assert {c["PROMOTE"] for c in valid} == {1, 2, 4} and {c["SCHED"] for c in valid} == {0, 1}
     assert any(c["SCHED"] == 1 and c["MMA_LAG"] == 1 for c in valid)
+    assert any(c["SCHED"] == 1 and c["WG_M"] == 128 for c in valid)
     for c in valid:
-        parts = 1 + (c["MMA_LAG"] if c["SCHED"] == 1 else 0)
-        assert (1 + parts) * space.defines(c)["ACC_REGS"] + 40 <= c["CONSUMER_REGS"]
+        acc = space.defines(c)["ACC_REGS"]
+        part = 2 * acc if c["SCHED"] == 1 and c["MMA_LAG"] == 1 else 32 * c["N_BLOCK"]
+        assert acc + part + 40 <= c["CONSUMER_REGS"] and (c["WG_M"] == 64 or c["MMA_LAG"] or c["STAGES"] > c["PROMOTE"])
 
 
 def _wgmma_events(ptx: str) -> list[str]:
@@ -259,7 +267,7 @@ def test_sm90_sched_promote_interval_adds_once_per_group(tmp_path: Path):
 
     fam = load_family(ROOT / "kernels" / "thunderkittens").for_dtype("fp8_e4m3")
     space = load_space(ROOT / "bench" / "tk-sched-fp8.yaml", "sm_90")
-    assert {s["PROMOTE"] for s in space.seeds if s["SCHED"] == 1} == {1, 4}
+    assert {s["PROMOTE"] for s in space.seeds if s["SCHED"] == 1} == {1, 2, 4}
     target = make_target(fam, "sm_90", space, include_dirs=fam.include_dirs("sm_90", {"thunderkittens": TK}))
     configs = [dict(_sched_promoted(space), MMA_LAG=lag, PROMOTE=n) for lag in (0, 1) for n in (2, 4)]
     assert not any(space.violations(c) for c in configs)
@@ -277,3 +285,28 @@ def test_sm90_sched_promote_interval_adds_once_per_group(tmp_path: Path):
         group = "a" + "-" * (n - 1)                             # the add of group g-1 after g's first step
         assert _step_marks(ev) == (group * chunk)[:chunk] + (group * chunk)[:chunk - 1]
         assert re.fullmatch(r"(WWWWCw1a?){%d}z(WWWWCw1a?z){%d}z*aa" % (chunk, chunk - 1), ev), ev
+
+
+@pytest.mark.skipif(not TK or shutil.which("nvcc") is None, reason="needs HKTUNE_TEST_TK and nvcc")
+def test_sm90_sched_promote_wg_m_128_takes_the_halves_in_turn(tmp_path: Path):
+    """sched.cuh, WG_M 128 (256x128 tiles: each consumer two m64 halves), MMA_LAG 0, PROMOTE 1 and 2: the
+    accumulator (2 x 64 registers) + one m64 partial (64) fit 232 with no spills and no serialized wgmma.
+    PTX: the loop's body is, per half in turn, PROMOTE k steps of that half (four k32 wgmmas, one
+    group, wait_group 0 each) then the 64 adds of that half; an interval ignored, or both halves issued
+    per step into two partials, would read differently."""
+    from hktune.space.space import load_space
+    from hktune.target import make_target
+
+    fam = load_family(ROOT / "kernels" / "thunderkittens").for_dtype("fp8_e4m3")
+    space = load_space(ROOT / "bench" / "tk-sched-fp8.yaml", "sm_90")
+    target = make_target(fam, "sm_90", space, include_dirs=fam.include_dirs("sm_90", {"thunderkittens": TK}))
+    configs = [dict(_sched_promoted(space), WG_M=128, MMA_LAG=0, PROMOTE=n) for n in (1, 2)]
+    assert not any(space.violations(c) for c in configs)
+    outcomes, ptx = _build_and_ptx(target, configs, tmp_path)
+    assert len(outcomes) == 2
+    for o in outcomes:
+        n = o.config["PROMOTE"]
+        ev = "".join(e if e != "w0" else "z" for e in _wgmma_events(ptx(o, [])))
+        assert ev.count("A") % 64 == 0
+        ev = re.sub("A{64}", "a", ev)
+        assert ev == ("WWWWCz" * n + "a") * 2, ev

@@ -111,9 +111,10 @@ static_assert(kHalves * 32 * N_BLOCK + 32 <= CONSUMER_REGS, "accumulator does no
 static_assert(PROMOTE == 0 || PROMOTE == 1 || PROMOTE == 2 || PROMOTE == 4,
               "PROMOTE: 0 (off) or a promotion interval of 1, 2 or 4 k steps");
 static_assert(PROMOTE == 0 || (kFp8 && !kPing), "PROMOTE > 0: fp8 (-DHKT_FP8) and SCHED=1 only");
-// PROMOTE > 0: the accumulator + 1 (MMA_LAG=0) or 2 (MMA_LAG=1) partials of its size + addressing
-static_assert(PROMOTE == 0 || (2 + MMA_LAG) * kHalves * 32 * N_BLOCK + 40 <= CONSUMER_REGS,
+// PROMOTE > 0: accumulator + one m64 partial (MMA_LAG=0; WG_M 128 holds a group's stages) or two of its size
+static_assert(PROMOTE == 0 || (kHalves + (MMA_LAG ? 2 * kHalves : 1)) * 32 * N_BLOCK + 40 <= CONSUMER_REGS,
               "PROMOTE > 0: the accumulator and its partials do not fit CONSUMER_REGS");
+static_assert(PROMOTE == 0 || MMA_LAG || kHalves == 1 || STAGES > PROMOTE, "PROMOTE with WG_M 128: STAGES > PROMOTE");
 #ifdef SMEM_BYTES
 static_assert(SMEM_BYTES == kSmemS, "-DSMEM_BYTES disagrees with the kernel");
 #endif

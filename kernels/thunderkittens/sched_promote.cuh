@@ -10,8 +10,8 @@
 // group; a partial last group (KS % n) is added before the epilogue. MMA_LAG=1: two partials
 // alternate per group, group g's first step runs while group g-1's partial is added
 // (wait_group<kHalves> leaves only that step in flight); each step's stage is released after the
-// next step's wait (the add reads registers only). MMA_LAG=0: one partial, every step waits for all
-// its wgmmas and releases its stage, the add at the group's end. `it` advances by KS as unpromoted.
+// next step's wait (the add reads registers only). MMA_LAG=0: one m64 partial, the halves of WG_M in
+// turn over the group's k steps, every step waiting for its wgmmas, the add at each half's end. `it` advances by KS as unpromoted.
 #ifndef PROMOTE_CHUNK
 #define PROMOTE_CHUNK 4
 #endif
@@ -21,29 +21,32 @@ constexpr int kN = PROMOTE;                     // k steps per promotion group
 // so that a chunk starts with group parity 0 and every partial index is static
 constexpr int kPromoteChunk = (PROMOTE_CHUNK + 2 * kN - 1) / (2 * kN) * (2 * kN);
 
-__device__ inline void promote_add(acc_t (&acc)[kHalves], acc_t (&p)[kHalves]) {
+// p added into acc (one m64 half): pin p's reads after the wait_group before them (registers only:
+// no wgmma.fence here); at PROMOTE > 1 keep the add here too (sunk past the next group's wgmmas it spills)
+__device__ inline void add_half(acc_t& acc, acc_t& p) {
 #pragma unroll
-  for (int h = 0; h < kHalves; h++) {
-    // pin the reads below after the wait_group before them (registers only: no wgmma.fence here)
+  for (int j = 0; j < acc_t::width; j++) {
+#pragma unroll
+    for (int q = 0; q < acc_t::packed_per_tile; q++) {
+      asm volatile("" : "+f"(p.tiles[0][j].data[q].x) :: "memory");
+      asm volatile("" : "+f"(p.tiles[0][j].data[q].y) :: "memory");
+    }
+  }
+  kittens::warp::add(acc, acc, p);
+  if constexpr (kN > 1) {
 #pragma unroll
     for (int j = 0; j < acc_t::width; j++) {
 #pragma unroll
       for (int q = 0; q < acc_t::packed_per_tile; q++) {
-        asm volatile("" : "+f"(p[h].tiles[0][j].data[q].x) :: "memory");
-        asm volatile("" : "+f"(p[h].tiles[0][j].data[q].y) :: "memory");
-      }
-    }
-    kittens::warp::add(acc[h], acc[h], p[h]);
-    if constexpr (kN > 1) {   // and keep the add here: sunk past the next group's wgmmas it spills
-#pragma unroll
-      for (int j = 0; j < acc_t::width; j++) {
-#pragma unroll
-        for (int q = 0; q < acc_t::packed_per_tile; q++) {
-          asm volatile("" : "+f"(acc[h].tiles[0][j].data[q].x), "+f"(acc[h].tiles[0][j].data[q].y) :: "memory");
-        }
+        asm volatile("" : "+f"(acc.tiles[0][j].data[q].x), "+f"(acc.tiles[0][j].data[q].y) :: "memory");
       }
     }
   }
+}
+
+__device__ inline void promote_add(acc_t (&acc)[kHalves], acc_t (&p)[kHalves]) {
+#pragma unroll
+  for (int h = 0; h < kHalves; h++) add_half(acc[h], p[h]);
 }
 
 // one k step's wgmmas into p: the group's first (kAcc 0: D = A*B) or a later step (kAcc 1: D += A*B)
@@ -54,6 +57,13 @@ __device__ inline void promote_issue(acc_t (&p)[kHalves], stage_t& st, int wg) {
     if constexpr (kAcc) warpgroup::mma_ABt(p[h], st.a[(kPing ? 0 : wg * kHalves) + h], reinterpret_cast<bt_t&>(st.b));
     else warpgroup::mm_ABt(p[h], st.a[(kPing ? 0 : wg * kHalves) + h], reinterpret_cast<bt_t&>(st.b));
   }
+}
+
+// one k step's wgmmas of half h (rows 64h..64h+63 of this consumer's WG_M) into the m64 partial p
+template <int kAcc>
+__device__ inline void issue_half(acc_t& p, stage_t& st, int wg, int h) {
+  if constexpr (kAcc) warpgroup::mma_ABt(p, st.a[(kPing ? 0 : wg * kHalves) + h], reinterpret_cast<bt_t&>(st.b));
+  else warpgroup::mm_ABt(p, st.a[(kPing ? 0 : wg * kHalves) + h], reinterpret_cast<bt_t&>(st.b));
 }
 
 __device__ inline void main_loop_promoted(acc_t (&acc)[kHalves], stage_t* ring, semaphore* full,
@@ -98,21 +108,28 @@ __device__ inline void main_loop_promoted(acc_t (&acc)[kHalves], stage_t* ring, 
     else promote_add(acc, part[0]);
   }
 #else
-  acc_t part[kHalves];
+  // One m64 partial whatever WG_M: the halves in turn (half-major), so WG_M 128 (256-row tiles) needs
+  // the accumulator + one half's partial of registers, not two accumulators. A group's stages stay
+  // full until its last half has read them (STAGES > PROMOTE when kHalves > 1; sched.cuh asserts it).
+  // Every step waits for its wgmmas (wait_group 0); the other consumer's wgmmas cover the adds.
+  acc_t part;
   for (int k = 0; k < KS; k += kN) {         // one group: kN steps (fewer at the unit's end)
 #pragma unroll
-    for (int r = 0; r < kN; r++) {
-      if (r == 0 || k + r < KS) {
-        const int s = it % STAGES;
-        wait(full[s], (it / STAGES) & 1);
-        if (r == 0) promote_issue<0>(part, ring[s], wg);
-        else promote_issue<1>(part, ring[s], wg);
-        warpgroup::mma_async_wait();
-        if (laneid() == 0) release(empty[s]);
-        it++;
+    for (int h = 0; h < kHalves; h++) {
+#pragma unroll
+      for (int r = 0; r < kN; r++) {
+        if (r == 0 || k + r < KS) {
+          const int i = it + r, s = i % STAGES;
+          if (h == 0) wait(full[s], (i / STAGES) & 1);
+          if (r == 0) issue_half<0>(part, ring[s], wg, h);
+          else issue_half<1>(part, ring[s], wg, h);
+          warpgroup::mma_async_wait();
+          if (h == kHalves - 1 && laneid() == 0) release(empty[s]);
+        }
       }
+      add_half(acc[h], part);
     }
-    promote_add(acc, part);
+    it += KS - k < kN ? KS - k : kN;
   }
 #endif
 }
