@@ -249,6 +249,28 @@ def test_sm90_sched_promote_overlaps_each_add_with_the_next_k_step(tmp_path: Pat
     assert "A" not in plain and plain.count("W") > 0
 
 
+def _sched_skeletons(tmp_path: Path, make) -> list[tuple[dict, str]]:   # noqa: ANN001
+    """Build the configs ``make(space)`` gives (sched.cuh, fp8, bench/tk-sched-fp8.yaml; no spills, no
+    C7514): each config with its wgmma/add skeleton, one letter per event (z = wait_group 0) and 'a'
+    for an m64 partial's 64 adds."""
+    from hktune.space.space import load_space
+    from hktune.target import make_target
+
+    fam = load_family(ROOT / "kernels" / "thunderkittens").for_dtype("fp8_e4m3")
+    space = load_space(ROOT / "bench" / "tk-sched-fp8.yaml", "sm_90")
+    configs = make(space)
+    assert not any(space.violations(c) for c in configs)
+    target = make_target(fam, "sm_90", space, include_dirs=fam.include_dirs("sm_90", {"thunderkittens": TK}))
+    outcomes, ptx = _build_and_ptx(target, configs, tmp_path)
+    assert len(outcomes) == len(configs)
+    out = []
+    for o in outcomes:
+        ev = "".join(e if e != "w0" else "z" for e in _wgmma_events(ptx(o, [])))
+        assert ev.count("A") % 64 == 0
+        out.append((o.config, re.sub("A{64}", "a", ev)))
+    return out
+
+
 def _step_marks(ev: str) -> str:
     """One mark per k step of an MMA_LAG=1 skeleton (one letter per event, z = wait_group 0, A{64}
     = a, a partial's adds): 'a' if the step's wait_group 1 is followed by a promoted add, else '-'."""
@@ -263,22 +285,14 @@ def test_sm90_sched_promote_interval_adds_once_per_group(tmp_path: Path):
     first step is followed by the add (of the previous group), then a tail of chunk-1 steps with a
     wait_group 0 after each, the drain adding the last group's partial (either of the two)."""
     from hktune.space.space import load_space
-    from hktune.target import make_target
 
-    fam = load_family(ROOT / "kernels" / "thunderkittens").for_dtype("fp8_e4m3")
     space = load_space(ROOT / "bench" / "tk-sched-fp8.yaml", "sm_90")
     assert {s["PROMOTE"] for s in space.seeds if s["SCHED"] == 1} == {1, 2, 4}
-    target = make_target(fam, "sm_90", space, include_dirs=fam.include_dirs("sm_90", {"thunderkittens": TK}))
-    configs = [dict(_sched_promoted(space), MMA_LAG=lag, PROMOTE=n) for lag in (0, 1) for n in (2, 4)]
-    assert not any(space.violations(c) for c in configs)
-    outcomes, ptx = _build_and_ptx(target, configs, tmp_path)
-    assert len(outcomes) == 4
-    for o in outcomes:
-        n = o.config["PROMOTE"]
-        ev = "".join(e if e != "w0" else "z" for e in _wgmma_events(ptx(o, [])))
-        assert ev.count("A") % 64 == 0
-        ev = re.sub("A{64}", "a", ev)
-        if o.config["MMA_LAG"] == 0:
+    built = _sched_skeletons(tmp_path, lambda sp: [dict(_sched_promoted(sp), MMA_LAG=lag, PROMOTE=n)
+                                                   for lag in (0, 1) for n in (2, 4)])
+    for config, ev in built:
+        n = config["PROMOTE"]
+        if config["MMA_LAG"] == 0:
             assert ev == "WWWWCz" * n + "a"                     # the loop's body: one group, one add
             continue
         chunk = max(4, 2 * n)
@@ -294,19 +308,7 @@ def test_sm90_sched_promote_wg_m_128_takes_the_halves_in_turn(tmp_path: Path):
     PTX: the loop's body is, per half in turn, PROMOTE k steps of that half (four k32 wgmmas, one
     group, wait_group 0 each) then the 64 adds of that half; an interval ignored, or both halves issued
     per step into two partials, would read differently."""
-    from hktune.space.space import load_space
-    from hktune.target import make_target
-
-    fam = load_family(ROOT / "kernels" / "thunderkittens").for_dtype("fp8_e4m3")
-    space = load_space(ROOT / "bench" / "tk-sched-fp8.yaml", "sm_90")
-    target = make_target(fam, "sm_90", space, include_dirs=fam.include_dirs("sm_90", {"thunderkittens": TK}))
-    configs = [dict(_sched_promoted(space), WG_M=128, MMA_LAG=0, PROMOTE=n) for n in (1, 2)]
-    assert not any(space.violations(c) for c in configs)
-    outcomes, ptx = _build_and_ptx(target, configs, tmp_path)
-    assert len(outcomes) == 2
-    for o in outcomes:
-        n = o.config["PROMOTE"]
-        ev = "".join(e if e != "w0" else "z" for e in _wgmma_events(ptx(o, [])))
-        assert ev.count("A") % 64 == 0
-        ev = re.sub("A{64}", "a", ev)
-        assert ev == ("WWWWCz" * n + "a") * 2, ev
+    built = _sched_skeletons(tmp_path, lambda sp: [dict(_sched_promoted(sp), WG_M=128, MMA_LAG=0, PROMOTE=n)
+                                                   for n in (1, 2)])
+    for config, ev in built:
+        assert ev == ("WWWWCz" * config["PROMOTE"] + "a") * 2, ev
