@@ -10,6 +10,8 @@ from hktune.run.runner import Worker
 from hktune.search.driver import config_string
 
 SHAPE = (64, 64, 64)
+HANG = 2          # the faulty family's FAULT value that never returns
+HANG_S = 8        # the trial limit that catches it
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +19,9 @@ def env(tmp_path_factory):
     fam = resolve("host", "faulty")
     space = fam.space("host")
     b = Builder(make_target(fam, "host", space), jobs=2, cache=tmp_path_factory.mktemp("cache"))
-    w = Worker("cpu", Settings(repeats=10, warmup_ms=1), timeout_s=8)
+    # a generous trial limit: on a loaded 2-core CI machine a normal trial once took over 8 s (a planted
+    # hang gets HANG_S of its own below), and no test may assert a timing relation that load can break
+    w = Worker("cpu", Settings(repeats=10, warmup_ms=1), timeout_s=120)
     w.start()
     yield space, b, w
     w.close()
@@ -29,7 +33,7 @@ def _run(env, fault):
     cfg = {"FAULT": fault, "BLOCK": 16}
     out = b.build(cfg)
     assert out.usable, out.reason
-    return w.evaluate(out.artifact, config_string(space, cfg), *SHAPE)
+    return w.evaluate(out.artifact, config_string(space, cfg), *SHAPE, timeout_s=HANG_S if fault == HANG else None)
 
 
 @pytest.mark.parametrize("fault, reason", [
