@@ -331,7 +331,8 @@ def test_check_model_cli(table: Path):
     r = hk("check-model", "--hidden", "128", "--intermediate", "256", "--tokens", "64", "--device", "cpu",
            "--table", str(table), "--iters", "2", "--json")
     assert r.returncode == 0, r.stderr
-    out = json.loads(r.stdout)
+    out = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))   # no Infinity / NaN
+    assert out["speedup_lo"] is None and out["speedup_hi"] is None      # 2 rounds give no 95% CI
     assert out["ok"] and out["rel_error"] < 1e-2 and out["patched"] == ["gate_proj", "up_proj", "down_proj"]
     assert out["stats"]["tuned"] == 3 and out["stats"]["fallback"] == 0
     assert out["torch_ms"] > 0 and out["hktune_ms"] > 0 and out["speedup"] > 0

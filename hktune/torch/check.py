@@ -73,7 +73,8 @@ class CheckResult:
     ok: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As JSON can hold it: a bound too few rounds cannot give (an infinite CI end) is None."""
+        return {k: None if isinstance(v, float) and math.isinf(v) else v for k, v in asdict(self).items()}
 
 
 def _rel(a: torch.Tensor, ref: torch.Tensor) -> float:
