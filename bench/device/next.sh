@@ -23,15 +23,7 @@ synccheck:win:$W:2048x2048x1408
 memcheck:win:$W:2048x2048x1408
 racecheck:lag4:$L:2048x2048x1408"
 SAN_TIMEOUT=240 san_phase --space bench/tk-sched-fp8.yaml --dtype fp8_e4m3
-python3 - $T $R/tk-default.yaml <<'PY'
-import sys, yaml
-d = yaml.safe_load(open(sys.argv[1]))
-TK = {"M_BLOCK": 2, "N_BLOCK": 4, "STAGES": 4, "SUPER_M": 8, "PERSISTENT": 1, "PRODUCER_REGS": 40, "CONSUMER_REGS": 232,
-      "EPILOGUE": 1, "SCHED": 0, "WG_M": 64, "CLUSTER_M": 1, "CLUSTER_N": 1, "ORDER": 0, "MMA_LAG": 0, "SPLIT_K": 1, "PROMOTE": 0}
-for e in d["entries"]:
-    e["config"] = dict(TK)
-yaml.safe_dump(d, open(sys.argv[2], "w"), sort_keys=False)
-PY
+python3 bench/tk_default_table.py $T $R/tk-default.yaml
 timeout 130 python3 bench/independent.py --table $T --tk-root .tk --out $R/indep30 --replay-ms 30 --jobs 16 2>&1 | tail -8
 timeout 100 python3 bench/independent.py --table $T --tk-root .tk --out $R/indep32 --launches 32 --jobs 16 --reuse /tmp/hktune-independent 2>&1 | tail -8
 timeout 100 python3 bench/independent.py --table $R/tk-default.yaml --tk-root .tk --out $R/default30 --replay-ms 30 --jobs 16 2>&1 | tail -8

@@ -18,13 +18,13 @@ from torch import nn
 
 import hktune.torch as ht
 from hktune.run.precision import median_ci
+from hktune.run.sustained import SPIN_HZ
 
 GPU_DEFAULTS = {"hidden": 4096, "intermediate": 14336, "tokens": 4096}
 CPU_DEFAULTS = {"hidden": 256, "intermediate": 896, "tokens": 128}
 # The tuned block must agree with torch's about as well as two bf16 GEMM orders do (~3e-3).
 MAX_REL_ERROR = 2e-2
 BACK_TO_BACK = 8  # forwards per timed sample
-SPIN_HZ = 2.0e9   # cycles per second assumed for the device-side spin (a slower clock spins longer: safe)
 
 
 class MLP(nn.Module):
