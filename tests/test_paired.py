@@ -150,3 +150,22 @@ def test_nvml_readings_and_throttle_reasons(monkeypatch):
     assert g["source"] == "nvml" and g["found_by"] == "index" and g["sm_clock_mhz"] == 1755
     assert g["power_w"] == 690 and g["temp_c"] == 71 and g["throttle"] == ["sw_power_cap"]
     assert E.environment_warnings(env) == ["GPU throttled while timing (sw_power_cap)"]
+
+
+def test_a_trial_shown_behind_the_best_stops_early_and_one_near_it_does_not():
+    """stop_below (a search's best ratio so far): a candidate whose CI lies wholly below it stops at
+    BEHIND_MIN_ROUNDS rounds; one whose CI reaches the best is timed to its usual precision."""
+    from hktune.run.paired import BEHIND_MIN_ROUNDS
+    rule = StopRule(target=0.001, min_time_s=0.01, max_time_s=4.0, min_launches=10)
+    slow = FakeCard(a_s=1e-3, b_s=0.9e-3, sigma=0.02, seed=4)          # ratio 0.90
+    run_a, run_b = slow.arms()
+    p = measure_paired(run_a, run_b, rule, clock=slow.clock, stop_below=1.0)
+    assert p.stop == "behind the best" and not p.converged and p.rounds == BEHIND_MIN_ROUNDS
+    assert p.ratio.hi < 1.0 and abs(p.ratio.median / 0.9 - 1) < 0.03
+    again = FakeCard(a_s=1e-3, b_s=0.9e-3, sigma=0.02, seed=4)
+    full = measure_paired(*again.arms(), rule, clock=again.clock)
+    assert full.rounds > 3 * BEHIND_MIN_ROUNDS, "without a best to beat, the same card is timed to its target"
+    near = FakeCard(a_s=1e-3, b_s=0.999e-3, sigma=0.02, seed=5)          # ratio 0.999: CI straddles 1.0
+    run_a, run_b = near.arms()
+    q = measure_paired(run_a, run_b, rule, clock=near.clock, stop_below=1.0)
+    assert q.stop != "behind the best" and q.rounds > BEHIND_MIN_ROUNDS

@@ -120,7 +120,7 @@ def test_needs_two_finalists():
 
 
 def test_sanitizer_verdicts_and_family_known_findings():
-    from hktune.search.finalists import sanitizer_verdict
+    from hktune.search.sanitize import sanitizer_verdict
 
     known = ("Barrier error detected. Divergent thread(s) in block.",)
     tk = ("========= COMPUTE-SANITIZER\n========= Barrier error detected. Divergent thread(s) in block.\n"

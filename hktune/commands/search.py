@@ -58,6 +58,8 @@ no config serves or too large for the device's memory, bad --storage); 3 somethi
               help="configs in the closing tournament (each race-hunted, then re-measured in interleaved paired rounds)")
 @click.option("--tournament-rounds", type=int, default=30, show_default=True, callback=positive,
               help="at most this many tournament rounds (the top two tie when they stay inseparable)")
+@click.option("--early-stop/--no-early-stop", default=True, show_default=True,
+              help="stop timing a trial once its paired ratio is shown below the best so far (its CI wholly under it)")
 @click.option("--sanitize/--no-sanitize", default=True, show_default=True,
               help="NVIDIA: run the winner once under compute-sanitizer racecheck and synccheck (when present)")
 @click.option("--retime", is_flag=True, help="a finished study: run the finalists' tournament again (else its entry is reported at once)")
@@ -68,7 +70,8 @@ no config serves or too large for the device's memory, bad --storage); 3 somethi
 def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None, arch: str, family: str | None, trials: int, timeout: float | None, seed: int,
            sampler: str, dtype: str, storage: str | None, table: Path | None, jobs: int | None, gpu: int | None, gpus: str | None,
            trial_timeout: float, roots: dict[str, str | None], space_file: Path | None, finalists: int,
-           tournament_rounds: int, sanitize: bool, retime: bool, emulate: bool, quiet: bool, as_json: bool) -> None:
+           tournament_rounds: int, early_stop: bool, sanitize: bool, retime: bool, emulate: bool, quiet: bool,
+           as_json: bool) -> None:
     """Tune GEMM shapes: compile, verify, time and search; the best verified config goes into the table."""
     if storage is not None:
         check_storage(storage, must_exist=False)  # first: refused in under 2 s, before any family is read
@@ -89,7 +92,8 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
         for shape in shapes:
             opts = SearchOptions(m=shape[0], n=shape[1], k=shape[2], trials=trials, timeout_s=timeout, seed=seed,
                                  sampler=sampler, storage=storage, table=table, retime=retime,
-                                 finalists=finalists, tournament_rounds=tournament_rounds, sanitize=sanitize)
+                                 finalists=finalists, tournament_rounds=tournament_rounds, sanitize=sanitize,
+                                 early_stop=early_stop)
             try:
                 s = Search(tgt, builder, workers, opts)
             except SearchError as e:
@@ -243,6 +247,7 @@ def _summary_dict(summary, table: Path, shape: tuple[int, int, int]) -> dict:  #
             "warm_started": summary.warm_started, "evaluated": summary.evaluated, "verified": summary.succeeded,
             "failed": summary.failed, "pruned": summary.pruned, "skipped_invalid": summary.skipped_invalid,
             "wall_s": summary.wall_s, "compile_s": summary.compile_s, "run_s": summary.run_s, "best": best,
+            "stopped_behind": summary.behind, "phases_s": {k: round(v, 2) for k, v in summary.phases.items()},
             "table": str(table), "table_updated": bool(summary.recorded), "failures": reasons}
 
 
@@ -261,9 +266,12 @@ def _print_summary(summary, table: Path) -> None:  # noqa: ANN001
 
     rows = [["study", summary.study], ["warm-started from nearby shapes", summary.warm_started],
             ["evaluated", summary.evaluated], ["verified", summary.succeeded], ["failed", summary.failed],
+            ["stopped early (behind the best)", summary.behind],
             ["pruned (resources)", summary.pruned], ["proposals outside the valid space", summary.skipped_invalid],
             ["wall time", f"{summary.wall_s:.1f} s"], ["compile time (sum)", f"{summary.compile_s:.1f} s"],
             ["run time", f"{summary.run_s:.1f} s"]]
+    if summary.phases:
+        rows.append(["phases", ", ".join(f"{k} {v:.1f} s" for k, v in summary.phases.items())])
     f = figures.of(summary.best) if summary.best else None
     if summary.best:
         b = summary.best

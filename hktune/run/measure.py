@@ -201,13 +201,15 @@ class Evaluator:
         return [sets.dtype.vendor_launch(sets.inputs(i), C) for i, C in enumerate(sets.Cv)]
 
     def paired(self, bind: Callable[[int], list[Callable[[], None]]], sets: ShapeSets,
-               budget_ms: float | None = None) -> tuple[Paired, dict, list[str], str]:
+               budget_ms: float | None = None, stop_below: float | None = None) -> tuple[Paired, dict, list[str], str]:
         """Candidate vs vendor in ABBA rounds on the same rotated sets (hktune.run.paired).
 
         ``bind(stream)`` gives the candidate's launches, one per set. Both arms walk the sets in the
         same order; the vendor starts half a rotation behind, so neither reads inputs the other has
         just pulled into the cache. On a GPU the arms are replayed graphs (hktune.run.sustained);
-        on the CPU, batches sized from a pilot launch of each arm (precision.choose_batch)."""
+        on the CPU, batches sized from a pilot launch of each arm (precision.choose_batch).
+        ``stop_below``: a search's best ratio so far; timing stops as soon as this candidate is
+        shown to be slower than it (hktune.run.paired: early stop)."""
         gpu = self.device.type == "cuda"
         cand = bind(_stream(self.device))
         vend = self.vendor_launches(sets)
@@ -232,21 +234,25 @@ class Evaluator:
             pair.warm()
             before = read_environment(self.device.index, self._pci, gpu=gpu)
             try:
-                res = measure_paired(None, None, rule, pair.la, pair.lb, round_fn=pair.next_round)
+                res = measure_paired(None, None, rule, pair.la, pair.lb, round_fn=pair.next_round, stop_below=stop_below)
             finally:
                 pair.finish()
             method, detail = pair.method, pair.describe()
         else:
             before = read_environment(self.device.index, self._pci, gpu=gpu)
             batch_s = self.s.batch_ms / 1e3
-            res = measure_paired(run_a, run_b, rule, choose_batch(pilot_a, batch_s), choose_batch(pilot_b, batch_s))
+            res = measure_paired(run_a, run_b, rule, choose_batch(pilot_a, batch_s), choose_batch(pilot_b, batch_s),
+                                 stop_below=stop_below)
             method, detail = HOST, {"method": HOST}
         after = read_environment(self.device.index, self._pci, gpu=gpu)
         warns = list(dict.fromkeys(environment_warnings(before) + environment_warnings(after)))
         if detail.get("capture_error"):
             warns.append(f"timed pre-queued: graph capture failed ({detail['capture_error']})")
-        if not res.converged:
-            warns.append(f"precision {res.precision:.2%} did not reach {self.s.target_precision:.2%} ({res.stop})")
+        if not res.converged and res.stop != "behind the best":
+            if res.precision <= self.s.target_precision:   # precise enough, but short of the minimum timed work
+                warns.append(f"stopped by the {res.stop} before the minimum timed work (precision {res.precision:.2%})")
+            else:
+                warns.append(f"precision {res.precision:.2%} did not reach {self.s.target_precision:.2%} ({res.stop})")
         return res, {"before": before, "after": after, "timing": detail}, warns, method
 
     def vendor(self, m: int, n: int, k: int, dtype: DType = BF16) -> tuple[float, float]:
@@ -283,7 +289,8 @@ class Evaluator:
 
     def evaluate(self, lib_path: str, expected: str | None, m: int, n: int, k: int,
                  time_it: bool = True, inputs: int | None = None, back_to_back: int | None = None,
-                 budget_ms: float | None = None, fresh: bool = False, dtype: DType = BF16) -> Result:
+                 budget_ms: float | None = None, fresh: bool = False, dtype: DType = BF16,
+                 stop_below: float | None = None) -> Result:
         """Verify, then (``time_it``) time paired with the vendor. ``fresh``: on newly drawn input
         sets (a confirmation measurement); ``budget_ms``: one short tournament measurement; inputs,
         references, tolerances and the vendor call come from ``dtype`` (hktune.dtypes)."""
@@ -301,7 +308,7 @@ class Evaluator:
 
             def bind(stream: int) -> list[Callable[[], None]]:
                 return [lib.bind(A, Bt, C, stream, X) for A, Bt, C, X in zip(sets.A, sets.Bt, sets.C, sets.X)]
-            pr, env, warns, method = self.paired(bind, sets, budget_ms)
+            pr, env, warns, method = self.paired(bind, sets, budget_ms, stop_below)
             if self.s.check_after_timing and budget_ms is None:
                 for i, (C, ref) in enumerate(zip(sets.C, sets.ref)):
                     e, why = check(C, ref, dtype)

@@ -20,6 +20,12 @@ Contract
     ``rule.min_launches`` launches and both arms ``rule.min_time_s`` of timed work (converged), or when the
     timed work of both arms together reaches ``rule.max_time_s`` (after the minimums) or the wall
     clock ``rule.wall_cap()`` (not converged).
+  * Early stop (a search's trials): with ``stop_below`` (the best ratio the search has measured so far),
+    stop as soon as ``BEHIND_MIN_ROUNDS`` rounds (and ``rule.min_time_s`` per arm) give a CI whose upper end lies below it (``stop ==
+    "behind the best"``, not converged): that candidate cannot be the search's best. Its median is still
+    an estimate of its ratio, only a less precise one, and a finalist is measured again in full
+    (hktune.search.finalists). Trials on the H200 (2026-12-05) took 8 to 17 rounds; a search's
+    candidates are mostly well behind its best, and those stop after 6.
 """
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ from typing import Callable
 from hktune.run.precision import Estimate, StopRule, median_ci, should_stop, spread
 
 BatchFn = Callable[[int], float]
+BEHIND_MIN_ROUNDS = 6   # the fewest rounds with a finite 95 % CI of the median
 
 
 @dataclass
@@ -80,7 +87,8 @@ def round_ratio(a1: float, b1: float, b2: float, a2: float) -> float:
 
 def measure_paired(run_a: BatchFn | None, run_b: BatchFn | None, rule: StopRule | None = None, batch_a: int = 1,
                    batch_b: int = 1, clock: Callable[[], float] = time.perf_counter,
-                   round_fn: Callable[[], tuple[float, float, float, float]] | None = None) -> Paired:
+                   round_fn: Callable[[], tuple[float, float, float, float]] | None = None,
+                   stop_below: float | None = None) -> Paired:
     """Run ABBA rounds until the paired ratio is precise enough or a cap is hit (module docstring).
 
     ``round_fn``, when given, runs one whole round itself and returns (a1, b1, b2, a2) in seconds
@@ -111,6 +119,9 @@ def measure_paired(run_a: BatchFn | None, run_b: BatchFn | None, rule: StopRule 
         if not stop and rounds >= rule.min_samples and launches >= rule.min_launches \
                 and time_a + time_b >= rule.max_time_s:
             stop, conv, why = True, False, "time cap"
+        if not stop and stop_below is not None and rounds >= BEHIND_MIN_ROUNDS \
+                and min(time_a, time_b) >= rule.min_time_s and est.hi < stop_below:
+            stop, conv, why = True, False, "behind the best"
         if stop:
             return Paired(est, median_ci(a_s, rule.confidence), median_ci(b_s, rule.confidence), ratios, a_s, b_s,
                           batch_a, batch_b, rounds, time_a + time_b, conv, why)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -52,6 +53,7 @@ class SearchOptions:
     confirm_back_to_back: int = 4
     finalists: int = 5            # best configs in the closing tournament (finalists.py)
     tournament_rounds: int = 30   # at most this many interleaved rounds
+    early_stop: bool = True       # a trial's timing stops once it is shown slower than the best so far
     sanitize: bool = True        # NVIDIA: the winner under compute-sanitizer (racecheck, synccheck) when present
     retime: bool = False          # a finished study: run the tournament again instead of reporting its entry
     warm_start: int = 8           # configs enqueued from the nearest already-tuned shapes (0: off)
@@ -68,12 +70,14 @@ class SearchSummary:
     pruned: int = 0
     skipped_invalid: int = 0  # kept for the summary's shape: strategies propose valid configs only
     warm_started: int = 0
+    behind: int = 0           # trials whose timing stopped once they were shown slower than the best
     best: dict[str, Any] | None = None
     recorded: bool = False
     wall_s: float = 0.0
     compile_s: float = 0.0
     run_s: float = 0.0
     failures: list[tuple[Config, str]] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # wall seconds: trials, tournament, confirm, sanitizer
 
 
 BEST_FIELDS = ("tflops", "median_us", "spread", "error", "vendor_tflops", "vendor_us", "ratio")
@@ -124,6 +128,8 @@ class Search:
             if t.user_attrs.get("code_hash") and "same_code_as" not in t.user_attrs:
                 self._code_of.setdefault(t.user_attrs["code_hash"], config_key(cfg))
         self.already = len(self.seen)  # configs evaluated by earlier runs of this study
+        self._timed_best = self.best_value   # what a trial must beat (early stop), raised by _evaluate
+        self._best_lock = threading.Lock()
 
     @staticmethod
     def check_shape(target: Target, shape: tuple[int, int, int]) -> list[Config]:
@@ -181,9 +187,17 @@ class Search:
     def _evaluate(self, worker: Worker, cfg: Config, outcome: BuildOutcome) -> dict[str, Any]:
         """Run one compiled candidate on one worker (in a pool thread: no study access here)."""
         t0 = time.perf_counter()
-        res = worker.evaluate(outcome.artifact, config_string(self.space, cfg), *self.shape)
+        # early stop: the best ratio timed so far, kept here (not by _conclude, which records a
+        # finished run only after the freed worker has started its next one)
+        with self._best_lock:
+            best = self._timed_best
+        behind = {"stop_below": best} if self.opts.early_stop and math.isfinite(best) else {}
+        res = worker.evaluate(outcome.artifact, config_string(self.space, cfg), *self.shape, **behind)
         if res.get("ok") and self.objective(res) > self.best_value:
             res = self.hunt(worker, cfg, outcome, res)
+        if res.get("ok"):
+            with self._best_lock:
+                self._timed_best = max(self._timed_best, self.objective(res))
         res["_seconds"] = time.perf_counter() - t0
         return res
 
@@ -258,6 +272,8 @@ class Search:
         value = self.objective(res)
         attrs = {k: res.get(k) for k in ("median_us", "spread", "error", "vendor_tflops", "vendor_us", "launches", "sets",
                                           "ratio", "ratio_lo", "ratio_hi", "precision")}
+        attrs["stop"] = (res.get("environment") or {}).get("stop")
+        s.behind += attrs["stop"] == "behind the best"
         self.recorder.finish(trial, value, attrs=attrs)
         self.observe(cfg, value)
         s.succeeded += 1
@@ -351,6 +367,7 @@ class Search:
                         on_trial(self.summary, out)
                 if (out_of_time() or self._stop) and not ex.running:
                     break
+            self.summary.phases["trials"] = time.perf_counter() - start
             if self.summary.evaluated or self.opts.retime:
                 decide(self)
                 if not self._decided and self._pending is not None \

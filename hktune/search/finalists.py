@@ -9,19 +9,18 @@ This is the one definition of a study's best: the winner is stored on the study 
 ``best``) and in the table, and `show`, `report`, the header and warm start all read it from there.
 A finalist that fails race hunting or a re-check is marked unsafe in the study: never a best,
 never a warm start. On NVIDIA, the winner also runs once under compute-sanitizer (racecheck and
-synccheck) at a small legal shape when the tool is present; the verdict goes into provenance."""
+synccheck) at a small legal shape when the tool is present (hktune.search.sanitize: a verdict is
+kept with the build and reused); the verdict goes into provenance."""
 from __future__ import annotations
 
 import math
-import shutil
-import subprocess
-import sys
+import time
 from typing import Any
 
 from optuna.trial import TrialState
 
-from hktune import proc
 from hktune.search.confirm import Confirmed, confirm
+from hktune.search.sanitize import sanitize
 from hktune.search.problem import config_key, config_string
 from hktune.search.tournament import run_tournament
 
@@ -55,6 +54,7 @@ def decide(search: Any) -> None:
     if opts.finalists < 2:
         return  # no tournament asked for (replays, scaling runs): the search's own best stands
     kind = "host" if search.family.target == "host" else "gpu"
+    t0 = time.perf_counter()
     ready = _ready(search)
     if len(ready) < 2:
         return
@@ -72,10 +72,14 @@ def decide(search: Any) -> None:
 
     rounds = min(opts.tournament_rounds, MAX_ROUNDS[kind])
     result = run_tournament(ready, measure, min_rounds=min(6, rounds), max_rounds=rounds)
+    phases = search.summary.phases
+    phases["tournament"] = time.perf_counter() - t0
     cfg, _ = result.winner.finalist
     if last.get(config_key(cfg)) is None or config_key(cfg) in search.recorder.unsafe_keys():
         return
+    t0 = time.perf_counter()
     chosen = _confirmed(search, result)
+    phases["confirm"] = time.perf_counter() - t0
     if chosen is not None:
         _record_winner(search, *chosen, result, len(ready), kind)
 
@@ -137,7 +141,11 @@ def _record_winner(search: Any, cfg: dict[str, int], outcome: Any, conf: Confirm
             "separated_by": "tie (within the noise floor)" if conf.tie and not result.tie else (result.separated_by or "tie"),
             "ranking": ranking}
     extra = {"tournament": tour, "confirm": conf.summary(), "noise": round(conf.noise, 5)}
-    san = sanitize(search, cfg, outcome) if kind == "gpu" and search.opts.sanitize else None
+    t0 = time.perf_counter()
+    san = sanitize(outcome.artifact, search.space, cfg, search.target.dtype.name, search.family.sanitizer_known) \
+        if kind == "gpu" and search.opts.sanitize else None
+    if san is not None:
+        search.summary.phases["sanitizer"] = time.perf_counter() - t0
     if san:
         extra["sanitizer"] = san
         if any(not v.startswith(("ok", "not run")) for v in san.values()):
@@ -158,47 +166,3 @@ def _unsafe(search: Any, cfg: dict[str, int], reason: str) -> None:
     search.recorder.mark_unsafe(cfg, search.dists, reason, -1)
     search.observe(cfg, None)
     search.summary.failures.append((cfg, reason))
-
-
-def sanitize(search: Any, cfg: dict[str, int], outcome: Any) -> dict[str, str] | None:
-    """racecheck and synccheck of the winner at the smallest legal shape (None: no tool here)."""
-    tool = shutil.which("compute-sanitizer")
-    if tool is None:
-        return None
-    shape = small_shape(search.space, cfg)
-    if shape is None:
-        return {"racecheck": "not run", "synccheck": "not run"}
-    out = {}
-    for check in ("racecheck", "synccheck"):
-        cmd = [tool, "--tool", check, "--error-exitcode", "9", sys.executable, "-m", "hktune.run.sanitize_launch",
-               str(outcome.artifact), *map(str, shape), search.target.dtype.name]
-        try:
-            r = proc.run(cmd, 300)
-            out[check] = sanitizer_verdict(r.returncode, r.stdout + r.stderr, search.family.sanitizer_known)
-        except subprocess.TimeoutExpired:
-            out[check] = "not run (timed out after 300 s)"
-    return out
-
-
-def sanitizer_verdict(returncode: int, output: str, known: tuple[str, ...] | list[str] = ()) -> str:
-    """'ok', 'ok (known to the family: ...)' or 'exit N: findings'. Findings are the tool's own
-    report lines (prefixed '========='); when every finding is one the family declares known, the
-    application's failure that follows (the tool stops the kernel) does not count either."""
-    if returncode == 0:
-        return "ok"
-    tool = [ln.strip("= ").strip() for ln in output.splitlines() if ln.startswith("=========")]
-    found = [ln for ln in tool if ("error" in ln.lower() or "hazard" in ln.lower()) and "SUMMARY" not in ln
-             and "returned an error" not in ln]
-    if found and all(any(k in ln for k in known) for ln in found):
-        return "ok (known to the family: " + "; ".join(sorted(set(found)))[:300] + ")"
-    lines = found or [ln.strip() for ln in output.splitlines() if ln.strip()]
-    return f"exit {returncode}: " + " | ".join(lines[-6:])[:1500]
-
-
-def small_shape(space: Any, cfg: dict[str, int]) -> tuple[int, int, int] | None:
-    for s in (256, 512, 1024, 2048):
-        for m, n in ((s, s), (2 * s, s), (s, 2 * s)):
-            for k in (256, 512, 1024):
-                if not space.shape_violations(cfg, m, n, k):
-                    return m, n, k
-    return None

@@ -1,0 +1,81 @@
+"""A search's trials stop timing once shown behind the best so far (hktune.run.paired, early stop):
+the driver passes its best ratio to every trial after the first, none with --no-early-stop, and the
+summary counts the trials that stopped. The worker is a fake (no GPU); the statistics are tested on a
+simulated card in tests/test_paired.py."""
+from __future__ import annotations
+
+import types
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+
+from hktune.build.builder import BuildOutcome
+from hktune.dtypes import DTYPES
+from hktune.search.driver import Search, SearchOptions
+from hktune.space.space import load_space
+from hktune.target import Target
+
+SPACE = """
+family: toy
+params:
+  TILE: [16, 32, 48, 64]
+"""
+
+
+class Builder:
+    jobs = 1
+    compiler_version = "fake"
+    include_dirs: tuple = ()
+
+    def submit(self, cfg: dict) -> Future:
+        f: Future = Future()
+        f.set_result(BuildOutcome(config=cfg, key=str(cfg), ok=True, seconds=0.0, cached=True, artifact=Path("x"),
+                                  log_path=None))
+        return f
+
+
+RATIO = {16: 1.0, 32: 0.7, 48: 1.1, 64: 0.8}   # not monotonic in TILE: whatever the order, one trial is behind
+
+
+class Worker:
+    """Ratio RATIO[TILE]; a trial given stop_below above its ratio reports the early stop, as the real one does."""
+    info = {"name": "fake", "units": 0, "arch": "fake"}
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[int, float | None]] = []
+
+    def prepare(self, m: int, n: int, k: int) -> dict:
+        return {"ok": True}
+
+    def evaluate(self, lib, expected: str, m: int, n: int, k: int, time: bool = True, **kw) -> dict:  # noqa: ANN001
+        tile = int(expected.split("TILE=")[1].split(",")[0])
+        ratio = RATIO[tile]
+        if time:
+            self.asked.append((tile, kw.get("stop_below")))
+        behind = kw.get("stop_below") is not None and ratio < kw["stop_below"]
+        return {"ok": True, "tflops": float(tile), "vendor_tflops": 64.0, "ratio": ratio, "median_us": 1.0,
+                "spread": 0.0, "error": 1e-3, "environment": {"stop": "behind the best" if behind else "converged"}}
+
+
+@pytest.mark.parametrize("early", [True, False])
+def test_trials_after_the_first_race_the_best_so_far(tmp_path: Path, early: bool):
+    (tmp_path / "s.yaml").write_text(SPACE)
+    space = load_space(tmp_path / "s.yaml", "x")
+    fam = types.SimpleNamespace(name="toy", template_hash=lambda arch: "t")
+    target = Target(family=fam, arch="x", spec=None, space=space, dtype=DTYPES["bf16"], layout="ABt", flags=(),
+                    include_dirs=(), template_hash="t", checks=(), run="host")
+    w = Worker()
+    opts = SearchOptions(64, 64, 64, trials=4, sampler="exhaustive", seed=0, storage=str(tmp_path / "s.journal"),
+                         table=None, finalists=0, warm_start=0, early_stop=early)
+    summary = Search(target, Builder(), w, opts).run()
+    assert len(w.asked) == 4 and w.asked[0][1] is None           # nothing to race on the first trial
+    if not early:
+        assert all(b is None for _, b in w.asked) and summary.behind == 0
+        return
+    best = -1.0
+    for tile, below in w.asked[1:]:
+        best = max(best, *(RATIO[t] for t, _ in w.asked[: w.asked.index((tile, below))]))
+        assert below == pytest.approx(best)                     # the best measured before this trial
+    assert summary.behind == sum(1 for t, b in w.asked if b is not None and RATIO[t] < b) >= 1
+    assert "trials" in summary.phases
