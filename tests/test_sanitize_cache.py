@@ -19,7 +19,7 @@ def _tool(tmp: Path, version: str = "1.0", exit_code: int = 0, sleep: float = 0.
     script = tmp / f"compute-sanitizer-{version}"
     script.write_text(f"""#!/bin/sh
 if [ "$1" = "--version" ]; then echo "fake sanitizer {version}"; exit 0; fi
-echo "$@" >> {log}
+echo "cap=$HKTUNE_GRID_CAP $@" >> {log}
 sleep {sleep}
 echo "========= ERROR SUMMARY: 0 errors"
 exit {exit_code}
@@ -40,12 +40,13 @@ def test_a_verdict_is_kept_with_the_build_and_reused(tmp_path):
     tool, log = _tool(tmp_path)
     first = san.sanitize(lib, _AnyShape(), {}, "bf16", tool=str(tool))
     assert first == {"racecheck": "ok", "synccheck": "ok"}
-    assert len(_calls(log)) == 2 and all("512 256 256 bf16" in c for c in _calls(log))
+    assert len(_calls(log)) == 2 and all("1024 512 1408 bf16" in c for c in _calls(log))
+    assert all(c.startswith(f"cap={san.GRID_CAP} ") for c in _calls(log)), "the grid cap reaches the tool's process"
     assert (entry / san.STORE).is_file()
 
     again = san.sanitize(lib, _AnyShape(), {}, "bf16", tool=str(tool))
     assert len(_calls(log)) == 2, "a kept verdict must not run the tool again"
-    assert all(v.startswith("ok (cached: ") and "512x256x256" in v for v in again.values()), again
+    assert all(v.startswith("ok (cached: ") and "1024x512x1408" in v for v in again.values()), again
 
     san.sanitize(lib, _AnyShape(), {}, "fp8_e4m3", tool=str(tool))   # another dtype: checked again
     assert len(_calls(log)) == 4
@@ -90,3 +91,20 @@ def test_no_tool_and_no_small_shape(tmp_path):
             return ["never"]
     assert san.sanitize(lib, Never(), {}, "bf16", tool=str(tool)) == {c: "not run (no small legal shape)" for c in san.CHECKS}
     assert not _calls(log)
+
+
+def test_the_shape_doubles_the_smallest_legal_tiles_and_takes_a_deep_k():
+    """Four times the smallest legal shape's tiles (each capped block walks several) and K = 1408
+    where legal (a partial promotion group or split-K slice); a shape rule that the doubling
+    breaks keeps the smallest."""
+    from hktune.space.space import load_space
+    space = load_space(Path(__file__).resolve().parent.parent / "configs" / "thunderkittens-sm_90.yaml", "sm_90")
+    cfg = {**{p.name: p.values[0] for p in space.params},
+           "M_BLOCK": 2, "N_BLOCK": 2, "WG_M": 128, "SCHED": 1, "EPILOGUE": 2, "STAGES": 4, "SUPER_M": 8,
+           "PERSISTENT": 1, "PRODUCER_REGS": 40, "CONSUMER_REGS": 232}
+    assert san.small_shape(space, cfg) == (512, 512, 1408)      # 256x128 tiles: 2 x 4 of them
+
+    class OnlyOne:
+        def shape_violations(self, cfg, m, n, k):  # noqa: ANN001, ANN201
+            return [] if (m, n, k) == (256, 256, 512) else ["no"]
+    assert san.small_shape(OnlyOne(), {}) == (256, 256, 512)

@@ -2,8 +2,8 @@
 #  (1) compute-sanitizer on the fp8 search's winner (sched.cuh SCHED 1, PROMOTE 4, MMA_LAG 0, 128x128,
 #      5 stages, ORDER 1, EPILOGUE 2: 0.92x/0.94x _scaled_mm, never sanitized: the search ran
 #      --no-sanitize) and on PROMOTE 4 with MMA_LAG 1 (its racecheck hit the 100 s limit at
-#      2048x4096x1408): racecheck + synccheck + memcheck at 2048x2048x1408 (11 k steps: a group of 8 in
-#      two groups of 4, then a partial group of 3), 240 s each; output verified by the fp8 bounds;
+#      2048x4096x1408): racecheck + synccheck + memcheck at 512x512x1408 on 2 blocks (GRID_CAP: 8 tiles
+#      each; 11 k steps: two groups of 4, then a partial group of 3); output verified by the fp8 bounds;
 #  (2) bench/independent.py on the merged bf16 table (bench/results/h200-2026-12-05b/tk-sm_90-bf16.yaml)
 #      at the product's regime (--replay-ms 30: each replay >= 30 ms, as hktune.run.sustained) and at
 #      32 launches per replay (the regime the 2026-12-05 re-measures used; longer replays at 8192^3:
@@ -18,11 +18,13 @@ T=bench/results/h200-2026-12-05b/tk-sm_90-bf16.yaml
 t0=$(date +%s)
 W="M_BLOCK=2,N_BLOCK=2,STAGES=5,SUPER_M=16,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=232,EPILOGUE=2,SCHED=1,WG_M=64,CLUSTER_M=1,CLUSTER_N=1,ORDER=1,MMA_LAG=0,SPLIT_K=1,PROMOTE=4"
 L="M_BLOCK=2,N_BLOCK=2,STAGES=4,SUPER_M=8,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=232,EPILOGUE=2,SCHED=1,WG_M=64,CLUSTER_M=1,CLUSTER_N=1,ORDER=0,MMA_LAG=1,SPLIT_K=1,PROMOTE=4"
-SAN="racecheck:win:$W:2048x2048x1408
-synccheck:win:$W:2048x2048x1408
-memcheck:win:$W:2048x2048x1408
-racecheck:lag4:$L:2048x2048x1408"
-SAN_TIMEOUT=240 san_phase --space bench/tk-sched-fp8.yaml --dtype fp8_e4m3
+# 512x512: 16 tiles of 128x128 on a grid capped at 2 blocks (GRID_CAP), 8 tiles each: every path between
+# tiles is exercised in seconds (at 2048x2048x1408, 132 blocks, racecheck outran 100 s on 2026-12-05)
+SAN="racecheck:win:$W:512x512x1408
+synccheck:win:$W:512x512x1408
+memcheck:win:$W:512x512x1408
+racecheck:lag4:$L:512x512x1408"
+GRID_CAP=2 SAN_TIMEOUT=150 san_phase --space bench/tk-sched-fp8.yaml --dtype fp8_e4m3
 python3 bench/tk_default_table.py $T $R/tk-default.yaml
 timeout 130 python3 bench/independent.py --table $T --tk-root .tk --out $R/indep30 --replay-ms 30 --jobs 16 2>&1 | tail -8
 timeout 100 python3 bench/independent.py --table $T --tk-root .tk --out $R/indep32 --launches 32 --jobs 16 --reuse /tmp/hktune-independent 2>&1 | tail -8

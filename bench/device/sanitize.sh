@@ -5,6 +5,9 @@
 # NaN-poisoned output by DTYPE's bounds; default bf16), logs in $R/<tool>-<name>.*; then one summary
 # line per run. $t0: the script's start.
 # SAN_TIMEOUT: seconds per compile and per sanitizer run (default 100; racecheck of a promoted fp8 kernel at K 1408 took longer)
+# GRID_CAP: passed to the kernel as HKTUNE_GRID_CAP (at most that many persistent blocks, clusters for
+# clustered kernels; gemm.cu's grid_cap): at a small shape every block still runs several tiles, as the
+# product's own sanitizer run does (hktune/search/sanitize.py), so the check takes seconds, not minutes
 san_phase() {
   local dtype="" prev="" a line tool name config shape
   for a in "$@"; do [ "$prev" = --dtype ] && dtype=$a; prev=$a; done
@@ -15,7 +18,7 @@ san_phase() {
       lib=$(python3 -c "import json,sys; print(json.load(open('$R/$tool-$name.compile.json'))[0]['artifact'])" 2>/dev/null)
       if [ -z "$lib" ]; then echo "COMPILE FAILED" > $R/$tool-$name.log; exit; fi
       extra=""; [ $tool = racecheck ] && extra="--racecheck-report all"
-      timeout ${SAN_TIMEOUT:-100} compute-sanitizer --tool $tool $extra python3 -m hktune.run.sanitize_launch $lib ${shape//x/ } $dtype > $R/$tool-$name.log 2>&1
+      HKTUNE_GRID_CAP=${GRID_CAP:-} timeout ${SAN_TIMEOUT:-100} compute-sanitizer --tool $tool $extra python3 -m hktune.run.sanitize_launch $lib ${shape//x/ } $dtype > $R/$tool-$name.log 2>&1
       echo "rc=$?" >> $R/$tool-$name.log ) &
   done
   wait

@@ -1,10 +1,11 @@
 """The winner under compute-sanitizer (racecheck, synccheck), its verdicts kept with its build.
 
-The check launches the library once at the smallest shape the config accepts
-(``hktune.run.sanitize_launch``: NaN-poisoned output, checked afterwards), so the verdict belongs
-to the library's bytes, the dtype, that shape, the tool's version and the launcher, not to the shape
-being searched: one kernel wins several shapes, and each check costs tens of seconds of device time
-(a Python process with torch under the tool). A verdict is therefore stored beside the build
+The check launches the library once at a small shape the config accepts (``small_shape``), its
+persistent grid capped at ``GRID_CAP`` blocks (``hktune.run.sanitize_launch``: NaN-poisoned output,
+checked afterwards). So the verdict belongs to the library's bytes, the dtype, that shape, the cap,
+the tool's version and the launcher, not to the shape being searched: one kernel wins several
+shapes, and each check costs tens of seconds of device time (a Python process with torch under the
+tool). A verdict is therefore stored beside the build
 (``sanitizer.json`` in its cache entry) under a key that hashes all of those, and a later search
 of any shape reuses it, saying so ("ok (cached: ...)"). A verdict that did not finish ("not run")
 is never stored."""
@@ -28,6 +29,11 @@ from hktune import proc
 CHECKS = ("racecheck", "synccheck")
 TIMEOUT_S = 300
 STORE = "sanitizer.json"
+# A persistent kernel launches at most this many blocks (clusters) under the tool (HKTUNE_GRID_CAP,
+# read by the thunderkittens family's launch): at the small shape each block then runs several tiles,
+# so the paths between one tile and the next (a ring's phases, the epilogue buffers a next tile
+# rewrites, split-K's order) are checked, and the check takes seconds.
+GRID_CAP = 2
 LAUNCHER = "hktune.run.sanitize_launch"   # found, not imported: it loads torch, the search process does not
 
 
@@ -47,11 +53,14 @@ def sanitizer_verdict(returncode: int, output: str, known: Sequence[str] = ()) -
 
 
 def small_shape(space: Any, cfg: dict[str, int]) -> tuple[int, int, int] | None:
+    """The shape the check runs at: the smallest legal M x N, doubled in both (four times its tiles,
+    so that with ``GRID_CAP`` every block walks several), and the deepest of a few legal K (1408 =
+    11 k steps of 128 or 22 of 64: a promotion group or a split-K slice left partial)."""
     for s in (256, 512, 1024, 2048):
         for m, n in ((s, s), (2 * s, s), (s, 2 * s)):
-            for k in (256, 512, 1024):
+            for k in (1408, 1024, 512, 256):
                 if not space.shape_violations(cfg, m, n, k):
-                    return m, n, k
+                    return (2 * m, 2 * n, k) if not space.shape_violations(cfg, 2 * m, 2 * n, k) else (m, n, k)
     return None
 
 
@@ -77,7 +86,7 @@ def verdict_key(artifact: Path, dtype: str, shape: tuple[int, int, int], check: 
     """What a stored verdict is valid for: the library's bytes, the launcher's source, the tool, the
     dtype, the shape and the check."""
     parts = [_file_hash(artifact), _file_hash(Path(importlib.util.find_spec(LAUNCHER).origin)), version, dtype,
-             "x".join(map(str, shape)), check]
+             "x".join(map(str, shape)), check, f"grid_cap={GRID_CAP}"]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
 
@@ -106,7 +115,7 @@ class VerdictStore:
             os.replace(tmp, self.path)
 
 
-Runner = Callable[[list[str], float], subprocess.CompletedProcess]
+Runner = Callable[..., subprocess.CompletedProcess]   # proc.run's contract: (cmd, timeout, env=...)
 
 
 def sanitize(artifact: Path, space: Any, cfg: dict[str, int], dtype: str, known: Sequence[str] = (),
@@ -131,7 +140,7 @@ def sanitize(artifact: Path, space: Any, cfg: dict[str, int], dtype: str, known:
         cmd = [tool, "--tool", check, "--error-exitcode", "9", sys.executable, "-m", LAUNCHER,
                str(artifact), *map(str, shape), dtype]
         try:
-            r = run(cmd, TIMEOUT_S)
+            r = run(cmd, TIMEOUT_S, env={**os.environ, "HKTUNE_GRID_CAP": str(GRID_CAP)})
         except subprocess.TimeoutExpired:
             out[check] = f"not run (timed out after {TIMEOUT_S} s)"
             continue

@@ -109,7 +109,7 @@ inline int gemm(const void* A, const void* Bt, void* C, const void* sa, const vo
       cudaGetLastError();                      // clear; fall back to one cluster per kCS SMs
       n = sms / kCS;
     }
-    slots[dev] = n > 0 ? n : 1;
+    slots[dev] = hk_tk::grid_cap(n > 0 ? n : 1);
     ready[dev] = true;
   }
   std::optional<globals_t> gl = hk_tk::get_globals(A, Bt, C, sa, sb, M, N, K);
