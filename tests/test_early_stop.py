@@ -4,35 +4,18 @@ summary counts the trials that stopped. The worker is a fake (no GPU); the stati
 simulated card in tests/test_paired.py."""
 from __future__ import annotations
 
-import types
-from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 
-from hktune.build.builder import BuildOutcome
-from hktune.dtypes import DTYPES
 from hktune.search.driver import Search, SearchOptions
-from hktune.space.space import load_space
-from hktune.target import Target
+from tests.fake_search import CachedBuilder, toy_target
 
 SPACE = """
 family: toy
 params:
   TILE: [16, 32, 48, 64]
 """
-
-
-class Builder:
-    jobs = 1
-    compiler_version = "fake"
-    include_dirs: tuple = ()
-
-    def submit(self, cfg: dict) -> Future:
-        f: Future = Future()
-        f.set_result(BuildOutcome(config=cfg, key=str(cfg), ok=True, seconds=0.0, cached=True, artifact=Path("x"),
-                                  log_path=None))
-        return f
 
 
 RATIO = {16: 1.0, 32: 0.7, 48: 1.1, 64: 0.8}   # not monotonic in TILE: whatever the order, one trial is behind
@@ -60,15 +43,11 @@ class Worker:
 
 @pytest.mark.parametrize("early", [True, False])
 def test_trials_after_the_first_race_the_best_so_far(tmp_path: Path, early: bool):
-    (tmp_path / "s.yaml").write_text(SPACE)
-    space = load_space(tmp_path / "s.yaml", "x")
-    fam = types.SimpleNamespace(name="toy", template_hash=lambda arch: "t")
-    target = Target(family=fam, arch="x", spec=None, space=space, dtype=DTYPES["bf16"], layout="ABt", flags=(),
-                    include_dirs=(), template_hash="t", checks=(), run="host")
+    target = toy_target(tmp_path, SPACE)
     w = Worker()
     opts = SearchOptions(64, 64, 64, trials=4, sampler="exhaustive", seed=0, storage=str(tmp_path / "s.journal"),
                          table=None, finalists=0, warm_start=0, early_stop=early)
-    summary = Search(target, Builder(), w, opts).run()
+    summary = Search(target, CachedBuilder(), w, opts).run()
     assert len(w.asked) == 4 and w.asked[0][1] is None           # nothing to race on the first trial
     if not early:
         assert all(b is None for _, b in w.asked) and summary.behind == 0

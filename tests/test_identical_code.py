@@ -5,24 +5,21 @@ from __future__ import annotations
 
 import json
 import sys
-import types
-from concurrent.futures import Future
 from pathlib import Path
 
 import optuna
 import pytest
 
-from hktune.build.builder import BuildOutcome, Builder
+from hktune.build.builder import Builder
 from hktune.build.identity import code_identity
 from hktune.search.driver import Search, SearchOptions
 from hktune.search.problem import config_key
-from hktune.space.space import load_space
-from hktune.dtypes import DTYPES
-from hktune.target import Target, make_target
+from hktune.target import make_target
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from amd_env import needs_hk  # noqa: E402
+from tests.fake_search import CachedBuilder, toy_target  # noqa: E402
 
 
 @needs_hk
@@ -61,18 +58,6 @@ prune:
 """
 
 
-class TwinBuilder:
-    jobs = 1
-    compiler_version = "fake"
-    include_dirs: tuple = ()
-
-    def submit(self, cfg: dict) -> Future:
-        f: Future = Future()
-        f.set_result(BuildOutcome(config=cfg, key="k", ok=True, seconds=0.0, cached=True, artifact=Path("x"),
-                                  log_path=None, code_hash=f"code-{cfg['TILE']}"))
-        return f
-
-
 class CountingWorker:
     info = {"name": "fake", "units": 0, "arch": "fake"}
 
@@ -92,16 +77,12 @@ class CountingWorker:
 
 @pytest.mark.parametrize("strategy", ["exhaustive", "model"])
 def test_a_search_times_each_device_code_once(tmp_path: Path, strategy: str):
-    (tmp_path / "s.yaml").write_text(SPACE)
-    space = load_space(tmp_path / "s.yaml", "x")
-    fam = types.SimpleNamespace(name="toy", template_hash=lambda arch: "t")
-    target = Target(family=fam, arch="x", spec=None, space=space, dtype=DTYPES["bf16"], layout="ABt", flags=(),
-                    include_dirs=(), template_hash="t", checks=(), run="host")
+    target = toy_target(tmp_path, SPACE)
     worker = CountingWorker()
     storage = str(tmp_path / "s.journal")
     opts = SearchOptions(64, 64, 64, trials=9, sampler=strategy, seed=0, storage=storage, table=None,
                          finalists=0, warm_start=0)
-    s = Search(target, TwinBuilder(), worker, opts)
+    s = Search(target, CachedBuilder(lambda cfg: f"code-{cfg['TILE']}"), worker, opts)
     summary = s.run()
     tiles = [int(t.split("TILE=")[1].split(",")[0]) for t in worker.timed]
     assert sorted(tiles) == [16, 32, 64]                      # three kernels, each timed once
@@ -114,6 +95,6 @@ def test_a_search_times_each_device_code_once(tmp_path: Path, strategy: str):
     # the strategy learnt each twin's result as its own: nothing is left to ask
     assert s.strategy.exhausted() and all(v is not None for v in s.strategy.values.values())
     # a repeated search is answered from the study: nothing new is timed
-    again = Search(target, TwinBuilder(), CountingWorker(), opts)
+    again = Search(target, CachedBuilder(lambda cfg: f"code-{cfg['TILE']}"), CountingWorker(), opts)
     assert again.finished()
     assert json.dumps(sorted(again.seen.values())) == json.dumps(sorted(s.seen.values()))
