@@ -173,7 +173,12 @@ def test_sched_promote_fits_the_accumulator_and_its_partials():
     # MMA_LAG 0 at WG_M 128 (256x128 tiles): the halves in turn through one m64 partial, 2 x 64 + 64 + 40
     wide = dict(lag, WG_M=128, MMA_LAG=0, PROMOTE=2)
     assert not space.violations(wide) and not space.shape_violations(wide, 8192, 8192, 8192)
-    assert space.violations(dict(wide, PROMOTE=4)) == ["PROMOTE == 0 or WG_M == 64 or MMA_LAG == 1 or STAGES > PROMOTE"]
+    held = "PROMOTE == 0 or MMA_LAG == 1 or (WG_M == 64 and MMA_LAG == 0) or STAGES > PROMOTE"
+    assert space.violations(dict(wide, PROMOTE=4)) == [held]
+    # MMA_LAG 2 (a group's k steps chained) holds a group's stages too, at any WG_M, and needs PROMOTE
+    assert space.violations(dict(lag, MMA_LAG=2, PROMOTE=4)) == [held]              # STAGES 4
+    assert not space.violations(dict(lag, MMA_LAG=2, PROMOTE=4, STAGES=5))
+    assert "MMA_LAG < 2 or (SCHED == 1 and PROMOTE > 0)" in space.violations(dict(lag, MMA_LAG=2, PROMOTE=0))
     assert rule in space.violations(dict(wide, N_BLOCK=3))         # 2 x 96 + 96 + 40 > 232
     assert rule in space.violations(dict(lag, SCHED=2))
     assert not space.violations(dict(lag, PROMOTE=0, N_BLOCK=4))
@@ -186,10 +191,12 @@ def test_sched_promote_fits_the_accumulator_and_its_partials():
     assert {c["PROMOTE"] for c in valid} == {1, 2, 4} and {c["SCHED"] for c in valid} == {0, 1}
     assert any(c["SCHED"] == 1 and c["MMA_LAG"] == 1 for c in valid)
     assert any(c["SCHED"] == 1 and c["WG_M"] == 128 for c in valid)
+    assert any(c["MMA_LAG"] == 2 and c["WG_M"] == 128 for c in valid)
     for c in valid:
         acc = space.defines(c)["ACC_REGS"]
         part = 2 * acc if c["SCHED"] == 1 and c["MMA_LAG"] == 1 else 32 * c["N_BLOCK"]
-        assert acc + part + 40 <= c["CONSUMER_REGS"] and (c["WG_M"] == 64 or c["MMA_LAG"] or c["STAGES"] > c["PROMOTE"])
+        assert acc + part + 40 <= c["CONSUMER_REGS"]
+        assert c["MMA_LAG"] == 1 or (c["WG_M"] == 64 and c["MMA_LAG"] == 0) or c["STAGES"] > c["PROMOTE"]
 
 
 def _wgmma_events(ptx: str) -> list[str]:
@@ -312,3 +319,20 @@ def test_sm90_sched_promote_wg_m_128_takes_the_halves_in_turn(tmp_path: Path):
                                                    for n in (1, 2)])
     for config, ev in built:
         assert ev == ("WWWWCz" * config["PROMOTE"] + "a") * 2, ev
+
+
+@pytest.mark.skipif(not TK or shutil.which("nvcc") is None, reason="needs HKTUNE_TEST_TK and nvcc")
+def test_sm90_sched_promote_chained_group_waits_once_per_half(tmp_path: Path):
+    """MMA_LAG 2 (bench/tk-sched-fp8.yaml's seeds: 128x128 promoted every 4 k steps, 256x128 every 2):
+    no spills, no serialized wgmma; PTX: per half of WG_M, the group's PROMOTE k steps issued back to
+    back into the partial (four k32 wgmmas and a commit each, no wait between them), one wait_group 0,
+    then that half's 64 adds. MMA_LAG 2 without PROMOTE, or with STAGES <= PROMOTE, is not a config."""
+    from hktune.space.space import load_space
+
+    space = load_space(ROOT / "bench" / "tk-sched-fp8.yaml", "sm_90")
+    chained = [{k: s[k] for k in space.names} for s in space.seeds if s["MMA_LAG"] == 2]
+    assert sorted((c["WG_M"], c["PROMOTE"]) for c in chained) == [(64, 4), (128, 2)]
+    assert space.violations(dict(chained[0], PROMOTE=0)) and space.violations(dict(chained[0], STAGES=4))
+    built = _sched_skeletons(tmp_path, lambda sp: chained)
+    for config, ev in built:
+        assert ev == ("WWWWC" * config["PROMOTE"] + "za") * (config["WG_M"] // 64), (config, ev)

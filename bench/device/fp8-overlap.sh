@@ -12,6 +12,9 @@
 #      racecheck + synccheck on the two-partial form promoted every 4 k steps at K 1408 (11 k steps:
 #      one chunk of 8 = two groups, a tail of 3 = a partial group added by the drain) and racecheck
 #      on gemm.cu (SCHED 0) promoted every 2 k steps at K 1408 (the last, one-step group in finish());
+#      racecheck + synccheck on the 256x128 promoted kernel (WG_M 128, the halves in turn) and on the
+#      chained groups (MMA_LAG 2: a group's k steps back to back, one wait per group, at 128x128 every
+#      4 and 256x128 every 2 k steps), K 1408 leaving a partial last group;
 #  (2) the product: `hktune search --dtype fp8_e4m3 --space bench/tk-sched-fp8.yaml` on the two goal
 #      shapes (only PROMOTE >= 1 is legal there from K 4096 on), gemm.cu's PROMOTE=1 (0.69-0.72x
 #      torch._scaled_mm on 2026-12-05) timed beside it as the baseline.
@@ -35,7 +38,11 @@ racecheck:k1lagp4:$(cfg 2 2 4 2 1 64 1 1 0 1 1 232 4):512x512x1408
 synccheck:k1lagp4:$(cfg 2 2 4 2 1 64 1 1 0 1 1 232 4):512x512x1408
 racecheck:k0p2:$(cfg 2 2 4 1 0 64 1 1 0 0 1 232 2):512x512x1408
 racecheck:k1w128p2:$(cfg 2 2 4 2 1 128 1 1 0 0 1 232 2):512x512x1408
-synccheck:k1w128p2:$(cfg 2 2 4 2 1 128 1 1 0 0 1 232 2):512x512x1408"
+synccheck:k1w128p2:$(cfg 2 2 4 2 1 128 1 1 0 0 1 232 2):512x512x1408
+racecheck:k1chain4:$(cfg 2 2 5 2 1 64 1 1 1 2 1 232 4):512x512x1408
+synccheck:k1chain4:$(cfg 2 2 5 2 1 64 1 1 1 2 1 232 4):512x512x1408
+racecheck:k1w128chain2:$(cfg 2 2 4 2 1 128 1 1 1 2 1 232 2):512x512x1408
+synccheck:k1w128chain2:$(cfg 2 2 4 2 1 128 1 1 1 2 1 232 2):512x512x1408"
 BASELINE=$(cfg 2 2 4 1 0 64 1 1 0 0 1 232 1)
 t0=$(date +%s)
 # diagnosis at K 2048 (where PROMOTE 0 is accurate): gemm.cu's 128x128 tile at PROMOTE 0, 1, 2, 4 and its

@@ -26,7 +26,9 @@
 //              2: the same, but the stores drain while the next tile's main loop runs (a buffer
 //              is only waited for when it is about to be rewritten).
 //   MMA_LAG    0: wait for each k step's wgmma before freeing its stage; 1: keep it in flight
-//              while the next k step's wgmma is issued, free the previous stage instead.
+//              while the next k step's wgmma is issued, free the previous stage instead;
+//              2 (PROMOTE > 0 only): a promotion group's k steps chained into its partial with one
+//              wait per group (per half of WG_M), its stages freed after that wait.
 //   SPLIT_K    1: one work unit per tile. 2, 4: the tile's K range is cut into SPLIT_K slices and
 //              every (tile, slice) is a work unit of the persistent loop; the slices of one tile
 //              are summed into C deterministically (below).
@@ -103,7 +105,8 @@ static_assert(kCS == 1 || kCS == 2, "clusters of 1 or 2 blocks (CLUSTER_M * CLUS
 static_assert(ORDER >= 0 && ORDER <= 2, "ORDER: 0..2");
 static_assert(EPILOGUE >= 0 && EPILOGUE <= 2, "EPILOGUE: 0..2");
 static_assert(PERSISTENT == 1, "SCHED >= 1 is always persistent");
-static_assert(MMA_LAG == 0 || MMA_LAG == 1, "MMA_LAG: 0 or 1");
+static_assert(MMA_LAG >= 0 && MMA_LAG <= 2, "MMA_LAG: 0, 1 or 2");
+static_assert(MMA_LAG < 2 || PROMOTE > 0, "MMA_LAG 2 chains a promotion group: PROMOTE > 0");
 static_assert(MMA_LAG == 0 || STAGES >= 3, "MMA_LAG=1 holds two stages per consumer");
 static_assert(kSplit == 1 || kSplit == 2 || kSplit == 4, "SPLIT_K: 1, 2 or 4");
 static_assert(kSmemS <= kittens::MAX_SHARED_MEMORY, "ring + epilogue buffers exceed 227 KB");
@@ -112,9 +115,10 @@ static_assert(PROMOTE == 0 || PROMOTE == 1 || PROMOTE == 2 || PROMOTE == 4,
               "PROMOTE: 0 (off) or a promotion interval of 1, 2 or 4 k steps");
 static_assert(PROMOTE == 0 || (kFp8 && !kPing), "PROMOTE > 0: fp8 (-DHKT_FP8) and SCHED=1 only");
 // PROMOTE > 0: accumulator + one m64 partial (MMA_LAG=0; WG_M 128 holds a group's stages) or two of its size
-static_assert(PROMOTE == 0 || (kHalves + (MMA_LAG ? 2 * kHalves : 1)) * 32 * N_BLOCK + 40 <= CONSUMER_REGS,
+static_assert(PROMOTE == 0 || (kHalves + (MMA_LAG == 1 ? 2 * kHalves : 1)) * 32 * N_BLOCK + 40 <= CONSUMER_REGS,
               "PROMOTE > 0: the accumulator and its partials do not fit CONSUMER_REGS");
-static_assert(PROMOTE == 0 || MMA_LAG || kHalves == 1 || STAGES > PROMOTE, "PROMOTE with WG_M 128: STAGES > PROMOTE");
+static_assert(PROMOTE == 0 || MMA_LAG == 1 || (kHalves == 1 && MMA_LAG == 0) || STAGES > PROMOTE,
+              "PROMOTE with WG_M 128 or MMA_LAG 2 holds a group's stages: STAGES > PROMOTE");
 #ifdef SMEM_BYTES
 static_assert(SMEM_BYTES == kSmemS, "-DSMEM_BYTES disagrees with the kernel");
 #endif

@@ -11,7 +11,8 @@
 // alternate per group, group g's first step runs while group g-1's partial is added
 // (wait_group<kHalves> leaves only that step in flight); each step's stage is released after the
 // next step's wait (the add reads registers only). MMA_LAG=0: one m64 partial, the halves of WG_M in
-// turn over the group's k steps, every step waiting for its wgmmas, the add at each half's end. `it` advances by KS as unpromoted.
+// turn over the group's k steps, every step waiting for its wgmmas, the add at each half's end;
+// MMA_LAG=2 the same with a half's steps chained and one wait per half. `it` advances by KS as unpromoted.
 #ifndef PROMOTE_CHUNK
 #define PROMOTE_CHUNK 4
 #endif
@@ -68,7 +69,7 @@ __device__ inline void issue_half(acc_t& p, stage_t& st, int wg, int h) {
 
 __device__ inline void main_loop_promoted(acc_t (&acc)[kHalves], stage_t* ring, semaphore* full,
                                           semaphore* empty, int& it, int KS, int wg) {
-#if MMA_LAG
+#if MMA_LAG == 1
   acc_t part[2][kHalves];
   // step j of its chunk (static once unrolled; chunks start at group parity 0), k step k of the
   // unit: into part[group & 1]; a group's first step then finds group g-1 complete: add it
@@ -111,7 +112,10 @@ __device__ inline void main_loop_promoted(acc_t (&acc)[kHalves], stage_t* ring, 
   // One m64 partial whatever WG_M: the halves in turn (half-major), so WG_M 128 (256-row tiles) needs
   // the accumulator + one half's partial of registers, not two accumulators. A group's stages stay
   // full until its last half has read them (STAGES > PROMOTE when kHalves > 1; sched.cuh asserts it).
-  // Every step waits for its wgmmas (wait_group 0); the other consumer's wgmmas cover the adds.
+  // MMA_LAG 0: every step waits for its wgmmas (wait_group 0); the other consumer's wgmmas cover the
+  // adds. MMA_LAG 2: a half's steps are chained into the partial (wgmmas on one accumulator need no
+  // wait between them) and waited for once, before its add; the last half's wait frees the group's
+  // stages (STAGES > PROMOTE: the producer fills the next group's meanwhile).
   acc_t part;
   for (int k = 0; k < KS; k += kN) {         // one group: kN steps (fewer at the unit's end)
 #pragma unroll
@@ -123,10 +127,20 @@ __device__ inline void main_loop_promoted(acc_t (&acc)[kHalves], stage_t* ring, 
           if (h == 0) wait(full[s], (i / STAGES) & 1);
           if (r == 0) issue_half<0>(part, ring[s], wg, h);
           else issue_half<1>(part, ring[s], wg, h);
+#if MMA_LAG == 0
           warpgroup::mma_async_wait();
           if (h == kHalves - 1 && laneid() == 0) release(empty[s]);
+#endif
         }
       }
+#if MMA_LAG == 2
+      warpgroup::mma_async_wait();
+      if (h == kHalves - 1 && laneid() == 0) {
+#pragma unroll
+        for (int r = 0; r < kN; r++)
+          if (r == 0 || k + r < KS) release(empty[(it + r) % STAGES]);
+      }
+#endif
       add_half(acc[h], part);
     }
     it += KS - k < kN ? KS - k : kN;
