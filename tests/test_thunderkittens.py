@@ -234,7 +234,9 @@ def test_fp8_takes_the_schedule_knobs_from_its_opt_in_space():
     assert default.legacy == bf16.legacy and all(c["SCHED"] == 0 for c in default.enumerate((4096, 4096, 4096)))
     fp8_values = {p.name: p.values for p in opt.params}
     assert fp8_values.pop("PROMOTE") == [0, 1, 2, 4]            # sched.cuh promotes fp8 (SCHED 0, 1), intervals 1-4
-    assert list(fp8_values.items()) == [(p.name, p.values) for p in bf16.params if p.name != "PROMOTE"]
+    assert fp8_values.pop("MMA_LAG") == [0, 1, 2]               # 2: a promotion group chained (fp8 only)
+    assert list(fp8_values.items()) == [(p.name, p.values) for p in bf16.params if p.name not in ("PROMOTE", "MMA_LAG")]
+    assert {p.name: p.values for p in bf16.params}["MMA_LAG"] == [0, 1]
     valid = opt.enumerate((4096, 14336, 2048))                  # K <= 2048: unpromoted fp8 allowed
     assert {c["SCHED"] for c in valid} == {0, 1, 2} and {c["SPLIT_K"] for c in valid} == {1, 2, 4}
     c4 = dict(opt.seeds[0], EPILOGUE=2, SCHED=1, CLUSTER_M=2, SPLIT_K=4)     # STAGES=4

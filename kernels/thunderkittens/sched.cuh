@@ -31,35 +31,12 @@
 //              wait per group (per half of WG_M), its stages freed after that wait.
 //   SPLIT_K    1: one work unit per tile. 2, 4: the tile's K range is cut into SPLIT_K slices and
 //              every (tile, slice) is a work unit of the persistent loop; the slices of one tile
-//              are summed into C deterministically (below).
+//              are summed into C deterministically (sched_splitk.cuh).
 //   PROMOTE    fp8, SCHED=1 only: n > 0 puts the wgmmas of n k steps into a fresh partial accumulator and
 //              adds it into the fp32 accumulator on the CUDA cores (main_loop_promoted); with MMA_LAG=1 two
 //              partials alternate per group, so group g-1's add runs while group g's first step does.
 //   STAGES, SUPER_M, PRODUCER_REGS, CONSUMER_REGS as for SCHED=0. Always persistent.
 //
-// Split-K design (SPLIT_K > 1): a serial, in-order fixup in an fp32 workspace, no second kernel.
-//   * Work units u = 0 .. tiles*SPLIT_K-1, u = tile * SPLIT_K + slice: the slices of one tile are
-//     consecutive, so they run in the same round of the persistent loop on different SMs, at once.
-//     Each unit runs the unchanged main loop over its K/SPLIT_K k steps into fp32 registers.
-//   * The unit of fixup is a consumer warpgroup's slab (WG_M rows x 64*N_BLOCK cols of C): it
-//     has a slot of WG_M*64*N_BLOCK floats in the workspace (all slots: M*N floats) and a flag.
-//     Slice 0 stores its accumulator to the slot; slice s > 0 waits until the flag says s (slices
-//     0..s-1 are in the slot), adds the slot to its accumulator, and - unless it is the last slice -
-//     stores the sum back and sets the flag to s+1. The last slice writes C through the normal
-//     epilogue and resets the flag to 0 for the next launch. The sum is ((p0 + p1) + p2) + p3 in
-//     every run: deterministic, independent of which SM finishes first.
-//   * The slot is stored in register order (float4 per thread, [register pair][thread]): fully
-//     coalesced, no layout arithmetic, and the same thread of the next slice reads the same values.
-//     The slots of one round (~132 slabs of <= 128 KB) stay in L2, so the fixup traffic is L2 traffic.
-//   * Progress: a unit only waits for the unit just before it (same tile, previous slice). Every block
-//     walks its units in increasing order and the grid is never larger than the blocks that are
-//     resident at once, so the lowest unfinished unit never waits: no deadlock (the stream-K argument).
-//     A consumer waits only after it has freed all its ring stages, so the producer is never blocked.
-//   * The workspace (floats + flags) belongs to the host launch function: allocated on first use per
-//     (device, stream), flags zeroed once, grown when needed, freed at unload (workspace() below).
-//   * Memory order (as CUTLASS's generic barrier): writers store, named-barrier sync, one thread
-//     red.release.gpu on the flag; the waiter's one thread spins on ld.acquire.gpu, then a
-//     named-barrier sync; slot loads and stores bypass L1 (.cg).
 #pragma once
 
 #if SPLIT_K > 1
@@ -195,46 +172,7 @@ __device__ inline void cluster_sync() {     // every thread of both blocks
 }
 
 #if SPLIT_K > 1
-// Split-K fixup of one consumer warpgroup's slab (design above). Returns true when this slice is
-// not the last one (its partial sum went to the workspace; no C to write).
-__device__ inline bool fixup(acc_t (&acc)[kHalves], float* __restrict__ ws, int* flags, int slab, int slice, int bar) {
-  float4* slot = reinterpret_cast<float4*>(ws + (size_t)slab * kSlabFloats) + warpgroup::laneid();
-  int* flag = flags + slab;
-  constexpr int kPairs = kHalves * (kBN / 16) * 2;                 // float4s per thread
-  constexpr int kPerHalf = kPairs / kHalves;
-  constexpr int kChunk = 8;                                         // float4 loads per fence
-  if (slice > 0) {
-    if (warpgroup::laneid() == 0) {
-      int seen;
-      do {
-        asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\n" : "=r"(seen) : "l"(flag) : "memory");
-      } while (seen != slice);
-    }
-    warpgroup::sync(bar);
-#pragma unroll
-    for (int i = 0; i < kPairs; i++) {
-      float2* d = &acc[i / kPerHalf].tiles[0][(i % kPerHalf) / 2].data[2 * (i & 1)];
-      const float4 v = __ldcg(slot + i * 128);
-      d[0].x += v.x; d[0].y += v.y; d[1].x += v.z; d[1].y += v.w;
-      // at most 8 loads (32 registers) in flight: ptxas would otherwise issue all of them at once
-      // next to the live accumulator and spill; it does not move loads across a fence
-      if (i % kChunk == kChunk - 1 && i + 1 < kPairs) asm volatile("fence.acq_rel.cta;\n" ::: "memory");
-    }
-  }
-  if (slice == kSplit - 1) {
-    if (warpgroup::laneid() == 0) *reinterpret_cast<volatile int*>(flag) = 0;   // next launch: stream-ordered
-    return false;
-  }
-#pragma unroll
-  for (int i = 0; i < kPairs; i++) {
-    const float2* d = &acc[i / kPerHalf].tiles[0][(i % kPerHalf) / 2].data[2 * (i & 1)];
-    __stcg(slot + i * 128, make_float4(d[0].x, d[0].y, d[1].x, d[1].y));
-  }
-  warpgroup::sync(bar);
-  if (warpgroup::laneid() == 0)
-    asm volatile("red.release.gpu.global.add.s32 [%0], 1;\n" :: "l"(flag) : "memory");
-  return true;
-}
+#include "sched_splitk.cuh"    // fixup: the split-K slices of a tile summed in order
 #endif
 
 #if PROMOTE
