@@ -13,6 +13,10 @@ torch + ctypes + pyyaml only; no hktune import, none of hktune's timing code. Fo
   4. after --warm-s of back-to-back replays of both, --rounds (10) rounds of A B B A replays, each
      replay between two events, no host synchronisation inside a round; the paired ratio is the
      median over rounds of (b1 + b2) / (a1 + a2) (vendor time / kernel time).
+fp8_e4m3 entries (a table keyed by that dtype, or --dtype fp8_e4m3) are built with the family's fp8
+flags (-DHKT_FP8); their inputs are e4m3 with per-tensor float32 scales (amax / 448, not powers of two),
+the kernel takes the two scale pointers after C, the reference is the fp32 product of the dequantised
+inputs, and the vendor is torch._scaled_mm with the same scales (cuBLASLt), bf16 out.
 Writes one JSON row per pair and prints a table last. Inputs:
     --table T.yaml        every entry of an hktune table (its config and shape; its ratio kept for comparison)
     --landscape L.json    every verified config of an exported landscape (bench/export_landscape.py)
@@ -44,10 +48,17 @@ def nvcc() -> str:
     return os.environ.get("HKTUNE_NVCC") or shutil.which("nvcc") or "/usr/local/cuda/bin/nvcc"
 
 
-def build(cfg: dict[str, int], tk_root: Path, out_dir: Path) -> Path:
+FP8 = "fp8_e4m3"
+E4M3_MAX = 448.0
+
+
+def build(cfg: dict[str, int], tk_root: Path, out_dir: Path, dtype: str = "bf16") -> Path:
     fam = yaml.safe_load((FAMILY_DIR / "family.yaml").read_text())
-    flags = list(fam.get("flags", [])) + list(fam["archs"]["sm_90"].get("flags", []))
-    tag = hashlib.sha1(json.dumps(sorted(cfg.items())).encode()).hexdigest()[:12]
+    arch = fam["archs"]["sm_90"]
+    flags = list(fam.get("flags", [])) + list(arch.get("flags", []))
+    if dtype != "bf16":
+        flags += list(arch["dtypes"][dtype].get("flags", []))
+    tag = hashlib.sha1(json.dumps([dtype, sorted(cfg.items())]).encode()).hexdigest()[:12]
     out = out_dir / f"tk_{tag}.so"
     if out.exists():
         return out
@@ -60,42 +71,65 @@ def build(cfg: dict[str, int], tk_root: Path, out_dir: Path) -> Path:
 
 
 class Kernel:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, dtype: str = "bf16") -> None:
         self.lib = ctypes.CDLL(str(path), mode=ctypes.RTLD_LOCAL)
         self.fn = self.lib.hktune_gemm
-        self.fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int] * 3 + [ctypes.c_void_p]
+        self.scaled = dtype == FP8        # two scale pointers after C
+        self.fn.argtypes = [ctypes.c_void_p] * (5 if self.scaled else 3) + [ctypes.c_int] * 3 + [ctypes.c_void_p]
         self.fn.restype = ctypes.c_int
         self.lib.hktune_config.restype = ctypes.c_char_p
 
     def config(self) -> dict[str, int]:
         return {k: int(v) for k, v in (p.split("=") for p in self.lib.hktune_config().decode().split(",") if p)}
 
-    def launch(self, A: torch.Tensor, Bt: torch.Tensor, C: torch.Tensor) -> None:
-        rc = self.fn(A.data_ptr(), Bt.data_ptr(), C.data_ptr(), A.shape[0], Bt.shape[0], A.shape[1],
-                     torch.cuda.current_stream().cuda_stream)
+    def launch(self, A: torch.Tensor, Bt: torch.Tensor, C: torch.Tensor, scales: tuple = ()) -> None:
+        ptrs = [A.data_ptr(), Bt.data_ptr(), C.data_ptr()] + ([s.data_ptr() for s in scales] if self.scaled else [])
+        rc = self.fn(*ptrs, A.shape[0], Bt.shape[0], A.shape[1], torch.cuda.current_stream().cuda_stream)
         if rc != 0:
             raise RuntimeError(f"hktune_gemm returned {rc}")
 
 
-def inputs(m: int, n: int, k: int, seed: int) -> tuple[list, list, list, list]:
+def operand(rows: int, k: int, g: torch.Generator, dtype: str) -> tuple[torch.Tensor, tuple]:
+    """Random normal values (never zeros); fp8: quantised with a per-tensor scale amax / 448."""
+    x = torch.randn(rows, k, device="cuda", generator=g)
+    if dtype != FP8:
+        return x.to(torch.bfloat16), ()
+    scale = (x.abs().amax() / E4M3_MAX).reshape(1)
+    return (x / scale).to(torch.float8_e4m3fn), (scale,)
+
+
+def inputs(m: int, n: int, k: int, seed: int, dtype: str = "bf16") -> tuple[list, list, list, list, list]:
+    """Rotated sets over 2.5x the L2: A, Bt, the kernel's outputs C, the vendor's V, and per set the
+    scales (scale_a, scale_b) of an fp8 pair (empty for bf16)."""
     l2 = torch.cuda.get_device_properties(0).L2_cache_size
-    per = 2 * (m * k + n * k + 2 * m * n)
+    size = 1 if dtype == FP8 else 2
+    per = size * (m * k + n * k) + 2 * 2 * m * n
     count = max(3, -(-int(2.5 * l2) // per))
     g = torch.Generator(device="cuda").manual_seed(seed)
-    A = [torch.randn(m, k, device="cuda", generator=g).to(torch.bfloat16) for _ in range(count)]
-    B = [torch.randn(n, k, device="cuda", generator=g).to(torch.bfloat16) for _ in range(count)]
+    A, B, S = [], [], []
+    for _ in range(count):
+        (a, sa), (b, sb) = operand(m, k, g, dtype), operand(n, k, g, dtype)
+        A.append(a); B.append(b); S.append(sa + sb)
     C = [torch.full((m, n), float("nan"), device="cuda", dtype=torch.bfloat16) for _ in range(count)]
     V = [torch.empty(m, n, device="cuda", dtype=torch.bfloat16) for _ in range(count)]
-    return A, B, C, V
+    return A, B, C, V, S
 
 
-def check(kern: Kernel, A: list, B: list, C: list) -> float:
+def vendor(a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, s: tuple):
+    """The vendor call into v: torch.mm for bf16, torch._scaled_mm with the same scales for fp8."""
+    if not s:
+        return lambda: torch.mm(a, b.t(), out=v)
+    sa, sb = (x.reshape(()) for x in s)
+    return lambda: torch._scaled_mm(a, b.t(), scale_a=sa, scale_b=sb, out_dtype=torch.bfloat16, out=v)
+
+
+def check(kern: Kernel, A: list, B: list, C: list, S: list) -> float:
     worst = 0.0
-    for a, b, c in zip(A, B, C):
+    for a, b, c, s in zip(A, B, C, S):
         c.fill_(float("nan"))
-        kern.launch(a, b, c)
+        kern.launch(a, b, c, s)
         torch.cuda.synchronize()
-        ref = a.float() @ b.float().t()
+        ref = (a.float() * s[0]) @ (b.float() * s[1]).t() if s else a.float() @ b.float().t()
         if not torch.isfinite(c).all():
             raise RuntimeError("unwritten or non-finite outputs")
         err = ((c.float() - ref).norm() / ref.norm()).item()
@@ -119,11 +153,11 @@ def capture(fns: list, launches: int, start: int) -> torch.cuda.CUDAGraph:
     return g
 
 
-def measure(kern: Kernel, m: int, n: int, k: int, args: argparse.Namespace, seed: int) -> dict:
-    A, B, C, V = inputs(m, n, k, seed)
-    err = check(kern, A, B, C)
-    cand = [lambda a=a, b=b, c=c: kern.launch(a, b, c) for a, b, c in zip(A, B, C)]
-    vend = [lambda a=a, b=b, c=c: torch.mm(a, b.t(), out=c) for a, b, c in zip(A, B, V)]
+def measure(kern: Kernel, m: int, n: int, k: int, args: argparse.Namespace, seed: int, dtype: str = "bf16") -> dict:
+    A, B, C, V, S = inputs(m, n, k, seed, dtype)
+    err = check(kern, A, B, C, S)
+    cand = [lambda a=a, b=b, c=c, s=s: kern.launch(a, b, c, s) for a, b, c, s in zip(A, B, C, S)]
+    vend = [vendor(a, b, v, s) for a, b, v, s in zip(A, B, V, S)]
     launches = args.launches
     if args.replay_ms:
         t0 = time.perf_counter()
@@ -158,9 +192,21 @@ def measure(kern: Kernel, m: int, n: int, k: int, args: argparse.Namespace, seed
             "launches": launches}
 
 
+def lib_key(p: dict) -> str:
+    """One library per (dtype, config): the config string does not say the dtype."""
+    return json.dumps([p.get("dtype", "bf16"), {k: int(v) for k, v in p["config"].items()}], sort_keys=True)
+
+
+def lib_dtype(so: Path) -> str:
+    """fp8 when the nvcc command beside it (an hktune cache entry's build.log) had -DHKT_FP8."""
+    log = so.parent / "build.log"
+    head = log.read_text(errors="replace").split("\n", 1)[0] if log.exists() else ""
+    return FP8 if "-DHKT_FP8" in head.split() else "bf16"
+
+
 def found(folder: Path, wanted: set[str]) -> dict[str, Path]:
-    """Libraries under ``folder`` whose own hktune_config() is one of the wanted configs (each
-    loaded in a child process, so that a broken one cannot take this one down)."""
+    """Libraries under ``folder`` whose own hktune_config() (and dtype, lib_dtype) is one of the wanted
+    (each loaded in a child process, so that a broken one cannot take this one down)."""
     out: dict[str, Path] = {}
     for so in sorted(folder.rglob("*.so")):
         p = subprocess.run([sys.executable, "-c", "import ctypes,sys; l=ctypes.CDLL(sys.argv[1]); "
@@ -169,7 +215,7 @@ def found(folder: Path, wanted: set[str]) -> dict[str, Path]:
         if p.returncode != 0 or "=" not in p.stdout:
             continue
         cfg = {k: int(v) for k, v in (x.split("=") for x in p.stdout.strip().split(",") if x)}
-        key = json.dumps(cfg, sort_keys=True)
+        key = lib_key({"config": cfg, "dtype": lib_dtype(so)})
         if key in wanted:
             out[key] = so
     return out
@@ -180,14 +226,15 @@ def pairs_from(args: argparse.Namespace) -> list[dict]:
     if args.table:
         for e in yaml.safe_load(Path(args.table).read_text())["entries"]:
             key = e["key"]
-            out.append({"config": e["config"], "m": key["m"], "n": key["n"], "k": key["k"], "hktune_ratio": e.get("ratio"),
+            out.append({"config": e["config"], "dtype": key.get("dtype", "bf16"),
+                        "m": key["m"], "n": key["n"], "k": key["k"], "hktune_ratio": e.get("ratio"),
                         "hktune_lo": (e.get("extra") or {}).get("ratio_lo"), "hktune_hi": (e.get("extra") or {}).get("ratio_hi")})
     if args.landscape:
         d = json.loads(Path(args.landscape).read_text())
         m, n, k = d["shape"]
         for r in d["rows"]:
             if r.get("ratio"):
-                out.append({"config": r["config"], "m": m, "n": n, "k": k, "hktune_ratio": r["ratio"],
+                out.append({"config": r["config"], "dtype": args.dtype, "m": m, "n": n, "k": k, "hktune_ratio": r["ratio"],
                             "hktune_lo": r.get("ratio_lo"), "hktune_hi": r.get("ratio_hi")})
     return out
 
@@ -196,6 +243,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--table")
     ap.add_argument("--landscape")
+    ap.add_argument("--dtype", default="bf16", choices=["bf16", FP8], help="of a --landscape's configs (a table's entries say theirs)")
     ap.add_argument("--tk-root", default=os.environ.get("THUNDERKITTENS_ROOT"))
     ap.add_argument("--build-dir", default="/tmp/hktune-independent")
     ap.add_argument("--reuse", help="a folder of already built libraries (e.g. hktune's build cache): any .so whose "
@@ -211,12 +259,12 @@ def main() -> int:
     args = ap.parse_args()
     pairs = pairs_from(args)
     bd = Path(args.build_dir); bd.mkdir(parents=True, exist_ok=True)
-    cfgs = {json.dumps(p["config"], sort_keys=True): p["config"] for p in pairs}
+    cfgs = {lib_key(p): p for p in pairs}
     t0 = time.perf_counter()
     libs = found(Path(args.reuse), set(cfgs)) if args.reuse else {}
-    todo = {k: c for k, c in cfgs.items() if k not in libs}
+    todo = {k: p for k, p in cfgs.items() if k not in libs}
     with ThreadPoolExecutor(args.jobs) as ex:
-        libs.update(zip(todo, ex.map(lambda c: build(c, Path(args.tk_root), bd), todo.values())))
+        libs.update(zip(todo, ex.map(lambda p: build(p["config"], Path(args.tk_root), bd, p["dtype"]), todo.values())))
     print(f"{len(cfgs)} configs: {len(cfgs) - len(todo)} found built, {len(todo)} compiled in {time.perf_counter() - t0:.0f} s",
           flush=True)
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -229,12 +277,12 @@ def main() -> int:
     del a
     rows = []
     for i, p in enumerate(pairs):
-        kern = Kernel(libs[json.dumps(p["config"], sort_keys=True)])
+        kern = Kernel(libs[lib_key(p)], p["dtype"])
         got = kern.config()
         want = {k: int(v) for k, v in p["config"].items()}
         if {k: got.get(k) for k in want} != want:
             raise RuntimeError(f"library reports {got}, expected {want}")
-        r = measure(kern, p["m"], p["n"], p["k"], args, args.seed + i)
+        r = measure(kern, p["m"], p["n"], p["k"], args, args.seed + i, p["dtype"])
         row = {**p, **{k: v for k, v in r.items() if k != "rounds"}, "round_ratios": [round(x, 5) for x in r["rounds"]]}
         if p.get("hktune_ratio"):
             row["diff"] = p["hktune_ratio"] / r["ratio"] - 1
@@ -247,7 +295,7 @@ def main() -> int:
     print(f"{meta['gpu']}  {meta['date']}  graph replay of {args.launches} launches, median of {args.rounds} ABBA rounds")
     for r in rows:
         d = f"{r['diff']:+.2%}" if "diff" in r else ""
-        print(f"{r['m']}x{r['n']}x{r['k']:<6} indep {r['ratio']:.4f}  hktune {r.get('hktune_ratio') or float('nan'):.4f} {d:>8}  "
+        print(f"{r['dtype']:<8} {r['m']}x{r['n']}x{r['k']:<6} indep {r['ratio']:.4f}  hktune {r.get('hktune_ratio') or float('nan'):.4f} {d:>8}  "
               f"{r['kernel_tflops']:.0f}/{r['vendor_tflops']:.0f} TFLOP/s  {','.join(f'{k}={v}' for k, v in r['config'].items())}")
     return 0
 

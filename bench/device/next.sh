@@ -9,6 +9,8 @@
 #      32 launches per replay (the regime the 2026-12-05 re-measures used; longer replays at 8192^3:
 #      the power cap moves the ratio with replay length, bench/results/measure-h200-2026-12-04);
 #      then TK's default <2,4,8> at the same shapes at 30 ms (the tuner's gain, independently);
+#      and bench/independent.py on the fp8 search's table of 2026-12-05 (its own e4m3 inputs and scales,
+#      torch._scaled_mm with the same scales, 30 ms replays): the fp8 figures' second method;
 #  (3) bench/check_model.py, the Llama MLP block with that table: hktune.torch's never-slower rule
 #      now ignores a nearest entry (untimed_shape) and check-model reports a paired ratio with its CI.
 . bench/device/setup.sh
@@ -29,6 +31,9 @@ python3 bench/tk_default_table.py $T $R/tk-default.yaml
 timeout 130 python3 bench/independent.py --table $T --tk-root .tk --out $R/indep30 --replay-ms 30 --jobs 16 2>&1 | tail -8
 timeout 100 python3 bench/independent.py --table $T --tk-root .tk --out $R/indep32 --launches 32 --jobs 16 --reuse /tmp/hktune-independent 2>&1 | tail -8
 timeout 100 python3 bench/independent.py --table $R/tk-default.yaml --tk-root .tk --out $R/default30 --replay-ms 30 --jobs 16 2>&1 | tail -8
+# the fp8 search's two entries of 2026-12-05 (0.918x / 0.943x _scaled_mm), never re-measured by a second method
+timeout 80 python3 bench/independent.py --table bench/results/h200-2026-12-05b/fp8/fp8overlap/search/sm_90.yaml \
+  --tk-root .tk --out $R/indep-fp8 --replay-ms 30 --jobs 16 2>&1 | tail -4
 echo "indep: $(( $(date +%s) - t0 ))s"
 timeout 80 python3 bench/check_model.py --out $R/model --table $T --iters 12 2>&1 | grep -E "speed ratio|forward|verdict|fallback|tuned"
 nvidia-smi --query-gpu=clocks.sm,power.draw,temperature.gpu,clocks_throttle_reasons.active --format=csv,noheader
