@@ -67,6 +67,7 @@ def build(cfg: dict[str, int], tk_root: Path, out_dir: Path, dtype: str = "bf16"
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if p.returncode != 0:
         raise RuntimeError(f"nvcc failed for {cfg}: {p.stderr[-800:]}")
+    Path(str(out) + ".cmd").write_text(" ".join(cmd) + "\n")     # what it was built as (lib_dtype)
     return out
 
 
@@ -198,10 +199,12 @@ def lib_key(p: dict) -> str:
 
 
 def lib_dtype(so: Path) -> str:
-    """fp8 when the nvcc command beside it (an hktune cache entry's build.log) had -DHKT_FP8."""
-    log = so.parent / "build.log"
-    head = log.read_text(errors="replace").split("\n", 1)[0] if log.exists() else ""
-    return FP8 if "-DHKT_FP8" in head.split() else "bf16"
+    """fp8 when the nvcc command beside it had -DHKT_FP8: build()'s <lib>.cmd, or the first line of an
+    hktune cache entry's build.log (one library per entry)."""
+    for log in (Path(str(so) + ".cmd"), so.parent / "build.log"):
+        if log.exists():
+            return FP8 if "-DHKT_FP8" in log.read_text(errors="replace").split("\n", 1)[0].split() else "bf16"
+    return "bf16"
 
 
 def found(folder: Path, wanted: set[str]) -> dict[str, Path]:

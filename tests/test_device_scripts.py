@@ -16,7 +16,7 @@ from hktune.space.space import load_space
 ROOT = Path(__file__).resolve().parents[1]
 DEVICE = ROOT / "bench" / "device"
 SANITIZED = {"hopper.sh": "bench/tk-sched.yaml", "splitk.sh": "bench/tk-sched.yaml", "fp8-sched.sh": "bench/tk-sched-fp8.yaml",
-             "fp8-overlap.sh": "bench/tk-sched-fp8.yaml"}
+             "fp8-overlap.sh": "bench/tk-sched-fp8.yaml", "next.sh": "bench/tk-sched-fp8.yaml"}
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in DEVICE.glob("*.sh")))

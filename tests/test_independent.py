@@ -43,6 +43,8 @@ def test_a_table_says_each_entry_s_dtype_and_a_library_is_one_per_dtype(tmp_path
         if cmd:
             (tmp_path / name / "build.log").write_text(cmd + "\nptxas info ...\n")
     assert [ind.lib_dtype(tmp_path / x / "lib.so") for x in "abc"] == ["fp8_e4m3", "bf16", "bf16"]
+    (tmp_path / "a" / "other.so.cmd").write_text("nvcc -O3 -DM_BLOCK=2\n")      # its own sidecar first
+    assert ind.lib_dtype(tmp_path / "a" / "other.so") == "bf16"
 
 
 @pytest.mark.skipif(not TK or shutil.which("nvcc") is None, reason="needs HKTUNE_TEST_TK and nvcc")
@@ -60,6 +62,7 @@ def test_an_fp8_entry_builds_with_the_fp8_flags_and_loads_with_the_scaled_abi(tm
     assert lib != plain and lib.is_file() and plain.is_file()
     assert "-DHKT_FP8" in commands[0] and "-DHKT_FP8" not in commands[1]
     assert ind.build(SEED, Path(TK), tmp_path, "fp8_e4m3") == lib and len(commands) == 2   # built once
+    assert ind.lib_dtype(lib) == "fp8_e4m3" and ind.lib_dtype(plain) == "bf16"     # so --reuse of this folder is safe
     k = ind.Kernel(lib, "fp8_e4m3")
     assert k.config() == SEED and k.scaled and len(k.fn.argtypes) == 9     # A, Bt, C, scale_a, scale_b, M, N, K, stream
     b = ind.Kernel(plain, "bf16")

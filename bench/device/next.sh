@@ -17,7 +17,6 @@
 . bench/device/sanitize.sh
 R=$OUT/next; mkdir -p $R
 T=bench/results/h200-2026-12-05b/tk-sm_90-bf16.yaml
-t0=$(date +%s)
 W="M_BLOCK=2,N_BLOCK=2,STAGES=5,SUPER_M=16,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=232,EPILOGUE=2,SCHED=1,WG_M=64,CLUSTER_M=1,CLUSTER_N=1,ORDER=1,MMA_LAG=0,SPLIT_K=1,PROMOTE=4"
 L="M_BLOCK=2,N_BLOCK=2,STAGES=4,SUPER_M=8,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=232,EPILOGUE=2,SCHED=1,WG_M=64,CLUSTER_M=1,CLUSTER_N=1,ORDER=0,MMA_LAG=1,SPLIT_K=1,PROMOTE=4"
 # 512x512: 16 tiles of 128x128 on a grid capped at 2 blocks (GRID_CAP), 8 tiles each: every path between
@@ -26,6 +25,7 @@ SAN="racecheck:win:$W:512x512x1408
 synccheck:win:$W:512x512x1408
 memcheck:win:$W:512x512x1408
 racecheck:lag4:$L:512x512x1408"
+t0=$(date +%s)
 GRID_CAP=2 SAN_TIMEOUT=150 san_phase --space bench/tk-sched-fp8.yaml --dtype fp8_e4m3
 python3 bench/tk_default_table.py $T $R/tk-default.yaml
 timeout 130 python3 bench/independent.py --table $T --tk-root .tk --out $R/indep30 --replay-ms 30 --jobs 16 2>&1 | tail -8
