@@ -14,7 +14,9 @@ import torch
 from torch import nn
 
 from hktune.torch import gemm, ops
+from hktune.torch.functional import BIAS_DETAIL, bias_to_vendor
 from hktune.torch.gemm import FP8
+from hktune.torch.stats import note
 
 _MIN_SCALE = 1e-12  # an all-zero tensor quantises to zeros, not NaN
 
@@ -44,6 +46,11 @@ def scaled_linear(x: torch.Tensor, weight: torch.Tensor, weight_scale: torch.Ten
         x8, sx = quantize(x, input_scale)
     K = x.shape[-1]
     a8, sw = x8.reshape(-1, K), weight_scale.reshape(())
+    if bias_to_vendor(x, bias):   # torch._scaled_mm adds it in its epilogue (functional.bias_to_vendor)
+        if not torch.compiler.is_compiling():
+            note("fallback", "bias", (a8.shape[0], weight.shape[0], K), BIAS_DETAIL)
+        y = torch._scaled_mm(a8, weight.t(), scale_a=sx, scale_b=sw, bias=bias.to(FP8.out_torch), out_dtype=FP8.out_torch)
+        return y.reshape(*x.shape[:-1], weight.shape[0])
     y = (torch.ops.hktune.scaled_gemm_abt(a8, weight, sx, sw) if ops.through_op(a8, weight)
          else gemm.scaled_gemm_abt(a8, weight, sx, sw))
     y = y.reshape(*x.shape[:-1], weight.shape[0])

@@ -46,6 +46,19 @@ def matmul(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     return C.reshape(*A.shape[:-1], B.shape[1])
 
 
+BIAS_DETAIL = ("the vendor adds the bias in its GEMM's epilogue; hktune's kernels have none, and a separate "
+               "pass over C costs more on a GPU than tuning gains")
+
+
+def bias_to_vendor(x: torch.Tensor, bias: torch.Tensor | None) -> bool:
+    """Whether a linear with this bias goes to the vendor as a whole (F.linear: addmm, the bias in
+    the GEMM's epilogue): on every device but the CPU. A tuned kernel plus a separate bias add
+    reads and writes C once more: 4 bytes per output element against 2K flops, 2-7% of the GEMM at
+    K 14336-4096 on an H200 (4.8 TB/s, ~650 TFLOP/s), more than the tuned kernels gain there
+    (docs/torch.md). On the CPU (the host family) that pass is noise beside the GEMM."""
+    return bias is not None and x.device.type != "cpu"
+
+
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """``x @ weight.T + bias`` (F.linear) for x [..., K], weight [N, K], bias [N]."""
     if weight.dim() != 2 or x.dim() < 1:
@@ -53,6 +66,10 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
             note("fallback", "unsupported_rank", (0, 0, 0), f"linear of {tuple(x.shape)} and {tuple(weight.shape)}")
         return torch.nn.functional.linear(x, weight, bias)
     K = x.shape[-1]
+    if bias_to_vendor(x, bias):
+        if not torch.compiler.is_compiling():
+            note("fallback", "bias", (x.numel() // max(K, 1), weight.shape[0], K), BIAS_DETAIL)
+        return torch.nn.functional.linear(x, weight, bias)
     y = _gemm(x.reshape(-1, K), weight).reshape(*x.shape[:-1], weight.shape[0])
     # The bias is added to the bf16 product (one more rounding than a fused addmm; documented).
     return y if bias is None else y + bias
