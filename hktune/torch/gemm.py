@@ -32,11 +32,35 @@ FP8 = dtypes.get("fp8_e4m3")
 _PLAIN = {d.in_torch: d for d in dtypes.DTYPES.values() if not d.extra_operands and d.torch_name == d.out_torch_name}
 
 
+_known: dict[tuple, tuple[tuple, str, str]] = {}   # plain GEMMs decided for the vendor: key -> (validity, reason, detail)
+_MAX_KNOWN = 4096
+
+
+def _key(A: torch.Tensor, Bt: torch.Tensor) -> tuple:
+    return (A.device, Bt.device, A.dtype, Bt.dtype, A.shape[0], Bt.shape[0], A.shape[1])
+
+
+def known_fallback(x: torch.Tensor, weight: torch.Tensor) -> tuple[str, str] | None:
+    """(reason, detail) when a plain GEMM of x [..., K] and weight [N, K] (this devices, dtypes and
+    shape) already went to the vendor under the current plans (plan.validity), else None: the
+    eager linear then calls the vendor at once, without the plan's layers (their host time is what
+    a host-bound model, e.g. small-batch decoding, would otherwise pay per call)."""
+    K = x.shape[-1]
+    if K == 0:
+        return None
+    hit = _known.get((x.device, weight.device, x.dtype, weight.dtype, x.numel() // K, weight.shape[0], K))
+    return (hit[1], hit[2]) if hit is not None and hit[0] == planning.validity() else None
+
+
 def _fallback(A: torch.Tensor, Bt: torch.Tensor, reason: str, detail: str = "", extra: tuple = ()) -> torch.Tensor:
     """The vendor call, counted: torch.mm for bf16 (and any dtype hktune has no kernel for), the
-    scaled dtype's own vendor (torch._scaled_mm with the same scales) when scales are given."""
+    scaled dtype's own vendor (torch._scaled_mm with the same scales) when scales are given. A plain
+    GEMM's decision is remembered (known_fallback)."""
     note("fallback", reason, (A.shape[0], Bt.shape[0], A.shape[1]), detail)
     if not extra:
+        if len(_known) >= _MAX_KNOWN:   # e.g. a new sequence length every call
+            _known.clear()
+        _known[_key(A, Bt)] = (planning.validity(), reason, detail)
         return torch.mm(A, Bt.t())
     C = torch.empty(A.shape[0], Bt.shape[0], device=A.device, dtype=FP8.out_torch)
     FP8.vendor(dtypes.Inputs(A, Bt, extra), C)

@@ -75,6 +75,7 @@ _lock = threading.Lock()
 _settings = Settings()
 _plans: dict[tuple, Plan] = {}
 _MAX_PLANS = 4096
+_epoch = 0   # bumped by configure() and mark_failed(): plans made before may no longer hold
 _failed: dict[tuple, str] = {}  # (arch, entry key) -> why its kernel cannot be used (build failed, ...)
 
 
@@ -97,10 +98,18 @@ def configure(*, pad_limit: float | None = None, min_ratio: float | None = None,
         s = replace(s, min_ratio=float(min_ratio))
     if family is not _UNSET:
         s = replace(s, family=family)  # type: ignore[arg-type]
+    global _epoch
     with _lock:
         _settings = s
         _plans.clear()
+        _epoch += 1
     return s
+
+
+def validity() -> tuple[int, int]:
+    """Changes whenever any plan may have changed: the tables' generation and the settings' or a
+    failed kernel's epoch (a key for decisions cached outside this module, hktune.torch.gemm)."""
+    return tables.generation(), _epoch
 
 
 def settings() -> Settings:
@@ -110,9 +119,11 @@ def settings() -> Settings:
 def mark_failed(plan: Plan, why: str) -> None:
     """A plan's kernel cannot be used (it failed to build or launch): never plan it again."""
     assert plan.entry is not None
+    global _epoch
     with _lock:
         _failed[(plan.entry.key.arch, plan.entry.key)] = why
         _plans.clear()
+        _epoch += 1
 
 
 def plan_for(m: int, n: int, k: int, arch: str, dtype: str = dtypes.DEFAULT) -> Plan:
