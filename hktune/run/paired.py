@@ -20,12 +20,13 @@ Contract
     ``rule.min_launches`` launches and both arms ``rule.min_time_s`` of timed work (converged), or when the
     timed work of both arms together reaches ``rule.max_time_s`` (after the minimums) or the wall
     clock ``rule.wall_cap()`` (not converged).
-  * Early stop (a search's trials): with ``stop_below`` (the best ratio the search has measured so far),
-    stop as soon as ``BEHIND_MIN_ROUNDS`` rounds (and ``rule.min_time_s`` per arm) give a CI whose upper end lies below it (``stop ==
-    "behind the best"``, not converged): that candidate cannot be the search's best. Its median is still
-    an estimate of its ratio, only a less precise one, and a finalist is measured again in full
-    (hktune.search.finalists). Trials on the H200 (2026-12-05) took 8 to 17 rounds; a search's
-    candidates are mostly well behind its best, and those stop after 6.
+  * Early stop (a search's trials): with ``stop_below`` (the best ratio the search has measured so
+    far), stop as soon as ``BEHIND_MIN_ROUNDS`` rounds (and ``rule.min_time_s`` per arm) give a CI
+    whose upper end lies below it (``stop == "behind the best"``, not converged): that candidate
+    cannot be the search's best. Its median is still an estimate of its ratio, only a less precise
+    one, and a finalist is measured again in full (hktune.search.finalists). Trials on the H200
+    (2026-12-05) took 8 to 17 rounds; a search's candidates are mostly well behind its best, and
+    those stop after 6.
 """
 from __future__ import annotations
 
