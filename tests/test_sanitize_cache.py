@@ -14,13 +14,14 @@ class _AnyShape:
         return [] if m >= 512 else ["too small"]
 
 
-def _tool(tmp: Path, version: str = "1.0", exit_code: int = 0, sleep: float = 0.0) -> tuple[Path, Path]:
+def _tool(tmp: Path, version: str = "1.0", exit_code: int = 0, sleep: float = 0.0, report: str = "") -> tuple[Path, Path]:
     log = tmp / "calls.log"
     script = tmp / f"compute-sanitizer-{version}"
     script.write_text(f"""#!/bin/sh
 if [ "$1" = "--version" ]; then echo "fake sanitizer {version}"; exit 0; fi
 echo "cap=$HKTUNE_GRID_CAP $@" >> {log}
 sleep {sleep}
+{f'echo "========= {report}"' if report else ""}
 echo "========= ERROR SUMMARY: 0 errors"
 exit {exit_code}
 """)
@@ -58,16 +59,23 @@ def test_a_verdict_is_kept_with_the_build_and_reused(tmp_path):
     assert log2 == log and len(_calls(log)) == 8
 
 
-def test_findings_are_kept_and_a_timeout_is_not(tmp_path, monkeypatch):
+def test_findings_are_kept_a_crash_and_a_timeout_are_not(tmp_path, monkeypatch):
     entry = tmp_path / "e"
     entry.mkdir()
     lib = entry / "lib.so"
     lib.write_bytes(b"racy")
-    tool, log = _tool(tmp_path, exit_code=9)
+    crash_dir = tmp_path / "crash"
+    crash_dir.mkdir()
+    crash, crash_log = _tool(crash_dir, version="0.9", exit_code=1)          # fails with no finding
+    assert all(v.startswith("exit 1") for v in san.sanitize(lib, _AnyShape(), {}, "bf16", tool=str(crash)).values())
+    san.sanitize(lib, _AnyShape(), {}, "bf16", tool=str(crash))
+    assert len(_calls(crash_log)) == 4, "a failure without the tool's finding is checked again"
+    tool, log = _tool(tmp_path, exit_code=9, report="Error: Race reported between Write access at 0x1 and Read access")
     bad = san.sanitize(lib, _AnyShape(), {}, "bf16", tool=str(tool))
-    assert all(v.startswith("exit 9") for v in bad.values())
+    assert all(v.startswith("exit 9") and "Race reported" in v for v in bad.values())
     again = san.sanitize(lib, _AnyShape(), {}, "bf16", tool=str(tool))
     assert all(v.startswith("exit 9") and "cached" in v for v in again.values()), "a kept finding stays a finding"
+    assert len(_calls(log)) == 2
 
     slow_dir = tmp_path / "slow"
     slow_dir.mkdir()

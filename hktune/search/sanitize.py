@@ -7,8 +7,8 @@ the tool's version and the launcher, not to the shape being searched: one kernel
 shapes, and each check costs tens of seconds of device time (a Python process with torch under the
 tool). A verdict is therefore stored beside the build
 (``sanitizer.json`` in its cache entry) under a key that hashes all of those, and a later search
-of any shape reuses it, saying so ("ok (cached: ...)"). A verdict that did not finish ("not run")
-is never stored."""
+of any shape reuses it, saying so ("ok (cached: ...)"). A check that did not finish ("not run"),
+or failed without a finding of the tool's, is never stored."""
 from __future__ import annotations
 
 import hashlib
@@ -37,15 +37,20 @@ GRID_CAP = 2
 LAUNCHER = "hktune.run.sanitize_launch"   # found, not imported: it loads torch, the search process does not
 
 
+def findings(output: str) -> list[str]:
+    """The tool's own report lines (prefixed '=========') that name an error or a hazard."""
+    tool = [ln.strip("= ").strip() for ln in output.splitlines() if ln.startswith("=========")]
+    return [ln for ln in tool if ("error" in ln.lower() or "hazard" in ln.lower()) and "SUMMARY" not in ln
+            and "returned an error" not in ln]
+
+
 def sanitizer_verdict(returncode: int, output: str, known: Sequence[str] = ()) -> str:
     """'ok', 'ok (known to the family: ...)' or 'exit N: findings'. Findings are the tool's own
     report lines (prefixed '========='); when every finding is one the family declares known, the
     application's failure that follows (the tool stops the kernel) does not count either."""
     if returncode == 0:
         return "ok"
-    tool = [ln.strip("= ").strip() for ln in output.splitlines() if ln.startswith("=========")]
-    found = [ln for ln in tool if ("error" in ln.lower() or "hazard" in ln.lower()) and "SUMMARY" not in ln
-             and "returned an error" not in ln]
+    found = findings(output)
     if found and all(any(k in ln for k in known) for ln in found):
         return "ok (known to the family: " + "; ".join(sorted(set(found)))[:300] + ")"
     lines = found or [ln.strip() for ln in output.splitlines() if ln.strip()]
@@ -120,8 +125,9 @@ Runner = Callable[..., subprocess.CompletedProcess]   # proc.run's contract: (cm
 
 def sanitize(artifact: Path, space: Any, cfg: dict[str, int], dtype: str, known: Sequence[str] = (),
              tool: str | None = None, run: Runner = proc.run) -> dict[str, str] | None:
-    """racecheck and synccheck of one library at the config's smallest legal shape: {check: verdict}
-    (None: no tool on this machine). A stored verdict is reused (module docstring)."""
+    """racecheck and synccheck of one library at ``small_shape``: {check: verdict} (None: no tool on
+    this machine). A stored verdict is reused (module docstring); only a clean run or the tool's own
+    findings are stored, never a failure without them (the process crashed, the device was busy)."""
     tool = tool or shutil.which("compute-sanitizer")
     if tool is None:
         return None
@@ -145,5 +151,6 @@ def sanitize(artifact: Path, space: Any, cfg: dict[str, int], dtype: str, known:
             out[check] = f"not run (timed out after {TIMEOUT_S} s)"
             continue
         out[check] = sanitizer_verdict(r.returncode, r.stdout + r.stderr, known)
-        store.put(key, out[check])
+        if r.returncode == 0 or findings(r.stdout + r.stderr):
+            store.put(key, out[check])   # the tool's verdict on these bytes; not a crash or a busy device
     return out
