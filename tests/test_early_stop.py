@@ -58,3 +58,31 @@ def test_trials_after_the_first_race_the_best_so_far(tmp_path: Path, early: bool
         assert below == pytest.approx(best)                     # the best measured before this trial
     assert summary.behind == sum(1 for t, b in w.asked if b is not None and RATIO[t] < b) >= 1
     assert "trials" in summary.phases
+
+
+def test_the_worker_stops_a_trial_behind_the_best_real_process(tmp_path: Path):
+    """Through a real worker process and a real host kernel (faulty family, no fault): a best no
+    kernel can reach stops the timing as soon as the rule allows, with its reason; none given, it
+    does not. (No timing relation is asserted: any finite ratio lies below 1e9.)"""
+    from hktune.build.builder import Builder
+    from hktune.family.family import resolve
+    from hktune.run.measure import Settings
+    from hktune.run.paired import BEHIND_MIN_ROUNDS
+    from hktune.run.runner import Worker
+    from hktune.search.driver import config_string
+    from hktune.target import make_target
+
+    fam = resolve("host", "faulty")
+    space = fam.space("host")
+    cfg = {"FAULT": 0, "BLOCK": 16}
+    with Builder(make_target(fam, "host", space), jobs=1, cache=tmp_path / "cache") as b:
+        out = b.build(cfg)
+    assert out.usable, out.reason
+    with Worker("cpu", Settings(repeats=10, warmup_ms=1), timeout_s=120) as w:
+        behind = w.evaluate(out.artifact, config_string(space, cfg), 64, 64, 64, stop_below=1e9)
+        plain = w.evaluate(out.artifact, config_string(space, cfg), 64, 64, 64)
+    assert behind["ok"] and plain["ok"], (behind, plain)
+    # at least BEHIND_MIN_ROUNDS rounds, and each arm's minimum timed work (how many: the host's speed)
+    assert behind["environment"]["stop"] == "behind the best" and behind["rounds"] >= BEHIND_MIN_ROUNDS
+    assert not any("did not reach" in x for x in behind["warnings"])
+    assert plain["environment"]["stop"] != "behind the best"
