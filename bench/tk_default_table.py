@@ -1,28 +1,39 @@
-"""A copy of a thunderkittens table with every entry's config replaced by ThunderKittens' default
-<2,4,8> (TK's lcf kernel, the later knobs at their legacy values): the baseline the independent
-harness (bench/independent.py) times beside a tuned table.
+"""ThunderKittens' default <2,4,8> (TK's lcf kernel, the later knobs at their legacy values), as the
+family's space file already states it (its first seed, configs/thunderkittens-sm_90.yaml): a copy of a
+thunderkittens table with every entry's config replaced by it (the baseline the independent harness,
+bench/independent.py, times beside a tuned table), or, with --config, its config string (the
+`--baseline` of bench/tune.py).
 
     python3 bench/tk_default_table.py TABLE OUT
+    python3 bench/tk_default_table.py --config
 """
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import yaml
 
-TK_DEFAULT = {"M_BLOCK": 2, "N_BLOCK": 4, "STAGES": 4, "SUPER_M": 8, "PERSISTENT": 1, "PRODUCER_REGS": 40,
-              "CONSUMER_REGS": 232, "EPILOGUE": 1, "SCHED": 0, "WG_M": 64, "CLUSTER_M": 1, "CLUSTER_N": 1,
-              "ORDER": 0, "MMA_LAG": 0, "SPLIT_K": 1, "PROMOTE": 0}
+SPACE = Path(__file__).resolve().parents[1] / "configs" / "thunderkittens-sm_90.yaml"
+
+
+def tk_default() -> dict[str, int]:
+    seed = yaml.safe_load(SPACE.read_text())["seeds"][0]
+    assert (seed["M_BLOCK"], seed["N_BLOCK"], seed["SUPER_M"], seed["SCHED"]) == (2, 4, 8, 0), "the first seed is TK's <2,4,8>"
+    return {k: int(v) for k, v in seed.items()}
 
 
 def main(src: str, dst: str) -> None:
     with open(src) as f:
         d = yaml.safe_load(f)
     for e in d["entries"]:
-        e["config"] = dict(TK_DEFAULT)
+        e["config"] = tk_default()
     with open(dst, "w") as f:
         yaml.safe_dump(d, f, sort_keys=False)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    if sys.argv[1:] == ["--config"]:
+        print(",".join(f"{k}={v}" for k, v in tk_default().items()))
+    else:
+        main(*sys.argv[1:3])

@@ -28,21 +28,14 @@ cfg() {  # M_BLOCK N_BLOCK STAGES EPILOGUE SCHED WG_M CLUSTER_M CLUSTER_N ORDER 
 }
 # tool:name:config:shape: small shapes on a grid capped at 2 blocks (GRID_CAP), so every block runs
 # several tiles (the ring wraps, a next tile rewrites the epilogue buffers) and each check takes seconds
-SAN="racecheck:k1lagp:$(cfg 2 2 4 2 1 64 1 1 0 1 1 232 1):512x1024x896
-synccheck:k1lagp:$(cfg 2 2 4 2 1 64 1 1 0 1 1 232 1):512x1024x896
-racecheck:k1cn2lagp:$(cfg 2 2 6 2 1 64 1 2 0 1 1 232 1):512x1024x896
-racecheck:k1cm2sk2p:$(cfg 2 2 4 2 1 64 2 1 0 0 2 232 1):512x512x1280
-synccheck:k1cm2sk2p:$(cfg 2 2 4 2 1 64 2 1 0 0 2 232 1):512x512x1280
-memcheck:k1cm2sk2p:$(cfg 2 2 4 2 1 64 2 1 0 0 2 232 1):512x512x1280
-racecheck:k1lagp4:$(cfg 2 2 4 2 1 64 1 1 0 1 1 232 4):512x512x1408
-synccheck:k1lagp4:$(cfg 2 2 4 2 1 64 1 1 0 1 1 232 4):512x512x1408
-racecheck:k0p2:$(cfg 2 2 4 1 0 64 1 1 0 0 1 232 2):512x512x1408
-racecheck:k1w128p2:$(cfg 2 2 4 2 1 128 1 1 0 0 1 232 2):512x512x1408
-synccheck:k1w128p2:$(cfg 2 2 4 2 1 128 1 1 0 0 1 232 2):512x512x1408
-racecheck:k1chain4:$(cfg 2 2 5 2 1 64 1 1 1 2 1 232 4):512x512x1408
-synccheck:k1chain4:$(cfg 2 2 5 2 1 64 1 1 1 2 1 232 4):512x512x1408
-racecheck:k1w128chain2:$(cfg 2 2 4 2 1 128 1 1 1 2 1 232 2):512x512x1408
-synccheck:k1w128chain2:$(cfg 2 2 4 2 1 128 1 1 1 2 1 232 2):512x512x1408"
+SAN="$(san_lines racecheck,synccheck k1lagp "$(cfg 2 2 4 2 1 64 1 1 0 1 1 232 1)" 512x1024x896)
+$(san_lines racecheck k1cn2lagp "$(cfg 2 2 6 2 1 64 1 2 0 1 1 232 1)" 512x1024x896)
+$(san_lines racecheck,synccheck,memcheck k1cm2sk2p "$(cfg 2 2 4 2 1 64 2 1 0 0 2 232 1)" 512x512x1280)
+$(san_lines racecheck,synccheck k1lagp4 "$(cfg 2 2 4 2 1 64 1 1 0 1 1 232 4)" 512x512x1408)
+$(san_lines racecheck k0p2 "$(cfg 2 2 4 1 0 64 1 1 0 0 1 232 2)" 512x512x1408)
+$(san_lines racecheck,synccheck k1w128p2 "$(cfg 2 2 4 2 1 128 1 1 0 0 1 232 2)" 512x512x1408)
+$(san_lines racecheck,synccheck k1chain4 "$(cfg 2 2 5 2 1 64 1 1 1 2 1 232 4)" 512x512x1408)
+$(san_lines racecheck,synccheck k1w128chain2 "$(cfg 2 2 4 2 1 128 1 1 1 2 1 232 2)" 512x512x1408)"
 BASELINE=$(cfg 2 2 4 1 0 64 1 1 0 0 1 232 1)
 t0=$(date +%s)
 # diagnosis at K 2048 (where PROMOTE 0 is accurate): gemm.cu's 128x128 tile at PROMOTE 0, 1, 2, 4 and its

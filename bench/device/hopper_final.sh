@@ -13,7 +13,7 @@
 . bench/device/setup.sh
 SPACE=${SPACE:-configs/thunderkittens-sm_90.yaml}
 R=$OUT/final; mkdir -p $R
-TK_DEFAULT=M_BLOCK=2,N_BLOCK=4,STAGES=4,SUPER_M=8,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=232,EPILOGUE=1
+TK_DEFAULT=$(python3 bench/tk_default_table.py --config)
 SHAPES=2048x2048x2048,4096x4096x4096,8192x8192x8192,4096x14336x4096,4096x4096x14336,16384x8192x1024,1024x8192x8192
 timeout 420 python3 bench/tune.py --family thunderkittens --space $SPACE --shapes $SHAPES --out $R/tk --trials 24 \
   --timeout 20 --tournament-rounds 8 --baseline $TK_DEFAULT 2>&1 | tail -14

@@ -11,7 +11,7 @@
 . bench/device/setup.sh
 SPACE=${SPACE:-configs/thunderkittens-sm_90.yaml}
 R=$OUT/table; mkdir -p $R
-TK_DEFAULT=M_BLOCK=2,N_BLOCK=4,STAGES=4,SUPER_M=8,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=232,EPILOGUE=1
+TK_DEFAULT=$(python3 bench/tk_default_table.py --config)
 # a search takes 60-90 s per shape on the H200 (compile, 24 trials, tournament, re-measure): the seven
 # shapes need two calls, e.g. SHAPES=8192x8192x8192,4096x14336x4096,16384x8192x1024,1024x8192x8192 then the rest
 SHAPES=${SHAPES:-2048x2048x2048,4096x4096x4096,8192x8192x8192,4096x14336x4096,4096x4096x14336,16384x8192x1024,1024x8192x8192}

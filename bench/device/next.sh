@@ -21,10 +21,8 @@ W="M_BLOCK=2,N_BLOCK=2,STAGES=5,SUPER_M=16,PERSISTENT=1,PRODUCER_REGS=40,CONSUME
 L="M_BLOCK=2,N_BLOCK=2,STAGES=4,SUPER_M=8,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=232,EPILOGUE=2,SCHED=1,WG_M=64,CLUSTER_M=1,CLUSTER_N=1,ORDER=0,MMA_LAG=1,SPLIT_K=1,PROMOTE=4"
 # 512x512: 16 tiles of 128x128 on a grid capped at 2 blocks (GRID_CAP), 8 tiles each: every path between
 # tiles is exercised in seconds (at 2048x2048x1408, 132 blocks, racecheck outran 100 s on 2026-12-05)
-SAN="racecheck:win:$W:512x512x1408
-synccheck:win:$W:512x512x1408
-memcheck:win:$W:512x512x1408
-racecheck:lag4:$L:512x512x1408"
+SAN="$(san_lines racecheck,synccheck,memcheck win $W 512x512x1408)
+$(san_lines racecheck lag4 $L 512x512x1408)"
 t0=$(date +%s)
 GRID_CAP=2 SAN_TIMEOUT=150 san_phase --space bench/tk-sched-fp8.yaml --dtype fp8_e4m3
 python3 bench/tk_default_table.py $T $R/tk-default.yaml

@@ -8,6 +8,11 @@
 # GRID_CAP: passed to the kernel as HKTUNE_GRID_CAP (at most that many persistent blocks, clusters for
 # clustered kernels; gemm.cu's grid_cap): at a small shape every block still runs several tiles, as the
 # product's own sanitizer run does (hktune/search/sanitize.py), so the check takes seconds, not minutes
+# san_lines TOOLS NAME CONFIG SHAPE: the $SAN lines of one config, one per tool (TOOLS comma-separated)
+san_lines() {
+  local t
+  for t in ${1//,/ }; do echo "$t:$2:$3:$4"; done
+}
 san_phase() {
   local dtype="" prev="" a line tool name config shape
   for a in "$@"; do [ "$prev" = --dtype ] && dtype=$a; prev=$a; done

@@ -69,6 +69,22 @@ def launches_per_replay(per_launch_s: float, sets: int, replay_ms: float) -> int
     return min(max(sets, MAX_LAUNCHES - MAX_LAUNCHES % max(1, sets)), rotations * sets)
 
 
+def enqueue_abba(issue_a: Callable[[], None], issue_b: Callable[[], None], spin_s: float) -> tuple[list, float]:
+    """Queue one A B B A round on the current stream, behind a device-side spin of ``spin_s``
+    seconds (0: none) so the host can queue it all before the device reaches it: the five events
+    around the four bursts (read them after ``events[4].synchronize()``) and the host seconds the
+    queueing took (what the next spin must cover)."""
+    if spin_s > 0:
+        torch.cuda._sleep(int(spin_s * SPIN_HZ))
+    t0 = time.perf_counter()
+    ev = [torch.cuda.Event(enable_timing=True) for _ in range(5)]
+    ev[0].record()
+    for i, issue in enumerate((issue_a, issue_b, issue_b, issue_a)):
+        issue()
+        ev[i + 1].record()
+    return ev, time.perf_counter() - t0
+
+
 def _walk(fns: list[Launch], start: int, count: int) -> list[Launch]:
     return [fns[(start + j) % len(fns)] for j in range(count)]
 
@@ -148,15 +164,9 @@ class SustainedPair:
             torch.cuda._sleep(int(self._spin_s * SPIN_HZ))
 
     def _enqueue(self) -> list:
-        self._spin()
-        t0 = time.perf_counter()
-        ev = [torch.cuda.Event(enable_timing=True) for _ in range(5)]
-        ev[0].record()
-        for i, arm in enumerate((self.a, self.b, self.b, self.a)):
-            arm.issue()
-            ev[i + 1].record()
+        ev, host_s = enqueue_abba(self.a.issue, self.b.issue, self._spin_s if self.method == PREQUEUED else 0.0)
         if self.method == PREQUEUED:  # the next spin covers 1.5x the host time this round took
-            self._spin_s = max(self._spin_s, 1.5 * (time.perf_counter() - t0))
+            self._spin_s = max(self._spin_s, 1.5 * host_s)
         return ev
 
     def next_round(self) -> tuple[float, float, float, float]:

@@ -18,7 +18,7 @@ from torch import nn
 
 import hktune.torch as ht
 from hktune.run.precision import median_ci
-from hktune.run.sustained import SPIN_HZ
+from hktune.run.sustained import enqueue_abba
 
 GPU_DEFAULTS = {"hidden": 4096, "intermediate": 14336, "tokens": 4096}
 CPU_DEFAULTS = {"hidden": 256, "intermediate": 896, "tokens": 128}
@@ -98,14 +98,8 @@ def _rounds(device: torch.device, a: Callable[[], Any], b: Callable[[], Any], n:
         return "perf_counter", out
     spin_s = 2e-3
     for _ in range(n):
-        torch.cuda._sleep(int(spin_s * SPIN_HZ))
-        t0 = time.perf_counter()
-        ev = [torch.cuda.Event(enable_timing=True) for _ in range(5)]
-        ev[0].record()
-        for i, f in enumerate((a, b, b, a)):
-            f()
-            ev[i + 1].record()
-        spin_s = max(spin_s, 1.5 * (time.perf_counter() - t0))   # the next spin covers this round's host time
+        ev, host_s = enqueue_abba(a, b, spin_s)
+        spin_s = max(spin_s, 1.5 * host_s)   # the next spin covers this round's host time
         ev[4].synchronize()
         out.append(tuple(ev[i].elapsed_time(ev[i + 1]) for i in range(4)))
     return "cuda events, each round queued behind a device spin", out
