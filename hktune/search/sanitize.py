@@ -20,7 +20,7 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from filelock import FileLock
 
@@ -120,11 +120,8 @@ class VerdictStore:
             os.replace(tmp, self.path)
 
 
-Runner = Callable[..., subprocess.CompletedProcess]   # proc.run's contract: (cmd, timeout, env=...)
-
-
 def sanitize(artifact: Path, space: Any, cfg: dict[str, int], dtype: str, known: Sequence[str] = (),
-             tool: str | None = None, run: Runner = proc.run) -> dict[str, str] | None:
+             tool: str | None = None) -> dict[str, str] | None:
     """racecheck and synccheck of one library at ``small_shape``: {check: verdict} (None: no tool on
     this machine). A stored verdict is reused (module docstring); only a clean run or the tool's own
     findings are stored, never a failure without them (the process crashed, the device was busy)."""
@@ -146,7 +143,7 @@ def sanitize(artifact: Path, space: Any, cfg: dict[str, int], dtype: str, known:
         cmd = [tool, "--tool", check, "--error-exitcode", "9", sys.executable, "-m", LAUNCHER,
                str(artifact), *map(str, shape), dtype]
         try:
-            r = run(cmd, TIMEOUT_S, env={**os.environ, "HKTUNE_GRID_CAP": str(GRID_CAP)})
+            r = proc.run(cmd, TIMEOUT_S, env={**os.environ, "HKTUNE_GRID_CAP": str(GRID_CAP)})
         except subprocess.TimeoutExpired:
             out[check] = f"not run (timed out after {TIMEOUT_S} s)"
             continue
