@@ -24,13 +24,14 @@ L="M_BLOCK=2,N_BLOCK=2,STAGES=4,SUPER_M=8,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER
 SAN="$(san_lines racecheck,synccheck,memcheck win $W 512x512x1408)
 $(san_lines racecheck lag4 $L 512x512x1408)"
 t0=$(date +%s)
-GRID_CAP=2 SAN_TIMEOUT=150 san_phase --space bench/tk-sched-fp8.yaml --dtype fp8_e4m3
+# FP8=0: the bf16 steps only (fp8-overlap.sh sanitizes these two configs too)
+[ "${FP8:-1}" = 1 ] && GRID_CAP=2 SAN_TIMEOUT=150 san_phase --space bench/tk-sched-fp8.yaml --dtype fp8_e4m3
 python3 bench/tk_default_table.py $T $R/tk-default.yaml
 timeout 130 python3 bench/independent.py --table $T --tk-root .tk --out $R/indep30 --replay-ms 30 --jobs 16 2>&1 | tail -8
-timeout 100 python3 bench/independent.py --table $T --tk-root .tk --out $R/indep32 --launches 32 --jobs 16 --reuse /tmp/hktune-independent 2>&1 | tail -8
+[ "${FP8:-1}" = 1 ] && timeout 100 python3 bench/independent.py --table $T --tk-root .tk --out $R/indep32 --launches 32 --jobs 16 --reuse /tmp/hktune-independent 2>&1 | tail -8
 timeout 100 python3 bench/independent.py --table $R/tk-default.yaml --tk-root .tk --out $R/default30 --replay-ms 30 --jobs 16 2>&1 | tail -8
 # the fp8 search's two entries of 2026-12-05 (0.918x / 0.943x _scaled_mm), never re-measured by a second method
-timeout 80 python3 bench/independent.py --table bench/results/h200-2026-12-05b/fp8/fp8overlap/search/sm_90.yaml \
+[ "${FP8:-1}" = 1 ] && timeout 80 python3 bench/independent.py --table bench/results/h200-2026-12-05b/fp8/fp8overlap/search/sm_90.yaml \
   --tk-root .tk --out $R/indep-fp8 --replay-ms 30 --jobs 16 2>&1 | tail -4
 echo "indep: $(( $(date +%s) - t0 ))s"
 timeout 80 python3 bench/check_model.py --out $R/model --table $T --iters 12 2>&1 | grep -E "speed ratio|forward|verdict|fallback|tuned"

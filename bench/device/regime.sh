@@ -18,7 +18,7 @@ d["entries"] = [e for e in d["entries"] if (e["key"]["m"], e["key"]["n"], e["key
 yaml.safe_dump(d, open(sys.argv[2], "w"))
 PY
 python3 bench/tk_default_table.py $R/t.yaml $R/default.yaml
-for ms in 10 30 100 300; do
+for ms in ${MS:-10 30 100 300}; do   # MS: the replay lengths (ms)
   for t in t default; do
     timeout 110 python3 bench/independent.py --table $R/$t.yaml --tk-root .tk --out $R/$t-$ms --replay-ms $ms \
       --rounds 8 --jobs 16 2>&1 | tail -2
