@@ -36,8 +36,9 @@ _known: dict[tuple, tuple[tuple, str, str]] = {}   # plain GEMMs decided for the
 _MAX_KNOWN = 4096
 
 
-def _key(A: torch.Tensor, Bt: torch.Tensor) -> tuple:
-    return (A.device, Bt.device, A.dtype, Bt.dtype, A.shape[0], Bt.shape[0], A.shape[1])
+def _key(A: torch.Tensor, Bt: torch.Tensor, M: int | None = None) -> tuple:
+    """_known's key of A [M,K] (or any [..., K] with M rows given) and Bt [N,K]."""
+    return (A.device, Bt.device, A.dtype, Bt.dtype, A.shape[0] if M is None else M, Bt.shape[0], A.shape[-1])
 
 
 def known_fallback(x: torch.Tensor, weight: torch.Tensor) -> tuple[str, str] | None:
@@ -48,7 +49,7 @@ def known_fallback(x: torch.Tensor, weight: torch.Tensor) -> tuple[str, str] | N
     K = x.shape[-1]
     if K == 0:
         return None
-    hit = _known.get((x.device, weight.device, x.dtype, weight.dtype, x.numel() // K, weight.shape[0], K))
+    hit = _known.get(_key(x, weight, x.numel() // K))
     return (hit[1], hit[2]) if hit is not None and hit[0] == planning.validity() else None
 
 
