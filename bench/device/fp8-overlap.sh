@@ -23,21 +23,8 @@
 . bench/device/setup.sh
 . bench/device/sanitize.sh
 R=$OUT/fp8overlap; mkdir -p $R
-cfg() {  # M_BLOCK N_BLOCK STAGES EPILOGUE SCHED WG_M CLUSTER_M CLUSTER_N ORDER MMA_LAG SPLIT_K CONSUMER_REGS PROMOTE
-  echo "M_BLOCK=$1,N_BLOCK=$2,STAGES=$3,SUPER_M=8,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=${12},EPILOGUE=$4,SCHED=$5,WG_M=$6,CLUSTER_M=$7,CLUSTER_N=$8,ORDER=$9,MMA_LAG=${10},SPLIT_K=${11},PROMOTE=${13}"
-}
-# tool:name:config:shape: small shapes on a grid capped at 2 blocks (GRID_CAP), so every block runs
-# several tiles (the ring wraps, a next tile rewrites the epilogue buffers) and each check takes seconds
-SAN="$(san_lines racecheck,synccheck k1lagp "$(cfg 2 2 4 2 1 64 1 1 0 1 1 232 1)" 512x1024x896)
-$(san_lines racecheck k1cn2lagp "$(cfg 2 2 6 2 1 64 1 2 0 1 1 232 1)" 512x1024x896)
-$(san_lines racecheck,synccheck,memcheck k1cm2sk2p "$(cfg 2 2 4 2 1 64 2 1 0 0 2 232 1)" 512x512x1280)
-$(san_lines racecheck,synccheck k1lagp4 "$(cfg 2 2 4 2 1 64 1 1 0 1 1 232 4)" 512x512x1408)
-$(san_lines racecheck k0p2 "$(cfg 2 2 4 1 0 64 1 1 0 0 1 232 2)" 512x512x1408)
-$(san_lines racecheck,synccheck k1w128p2 "$(cfg 2 2 4 2 1 128 1 1 0 0 1 232 2)" 512x512x1408)
-$(san_lines racecheck,synccheck k1chain4 "$(cfg 2 2 5 2 1 64 1 1 1 2 1 232 4)" 512x512x1408)
-$(san_lines racecheck,synccheck k1w128chain2 "$(cfg 2 2 4 2 1 128 1 1 1 2 1 232 2)" 512x512x1408)
-$(san_lines racecheck,synccheck,memcheck win "M_BLOCK=2,N_BLOCK=2,STAGES=5,SUPER_M=16,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=232,EPILOGUE=2,SCHED=1,WG_M=64,CLUSTER_M=1,CLUSTER_N=1,ORDER=1,MMA_LAG=0,SPLIT_K=1,PROMOTE=4" 512x512x1408)"
-# (win: the 2026-12-05 fp8 search's winner, 0.92x/0.94x _scaled_mm, searched with --no-sanitize)
+. bench/device/fp8_san.sh   # cfg, FP8_SAN
+SAN=$FP8_SAN
 BASELINE=$(cfg 2 2 4 1 0 64 1 1 0 0 1 232 1)
 t0=$(date +%s)
 # diagnosis at K 2048 (where PROMOTE 0 is accurate): gemm.cu's 128x128 tile at PROMOTE 0, 1, 2, 4 and its
@@ -46,7 +33,8 @@ DCFG="$(cfg 2 2 4 1 0 64 1 1 0 0 1 232 0) $(cfg 2 2 4 1 0 64 1 1 0 0 1 232 1) $(
 [ "${DIAG:-0}" = 1 ] || DCFG=""   # measured on 2026-12-05 (bench/results/h200-2026-12-05b); DIAG=1 to repeat
 for c in $DCFG; do timeout 100 python3 -m hktune compile --arch sm_90 --family thunderkittens --tk-root .tk --dtype fp8_e4m3 --config $c > /dev/null 2>&1 & done
 # racecheck of a promoted kernel at K 1408 outran 100 s on 2026-12-05 (2048x4096, 132 blocks): small shapes, 2 blocks
-GRID_CAP=2 SAN_TIMEOUT=150 san_phase --space bench/tk-sched-fp8.yaml --dtype fp8_e4m3
+# SAN_DONE=1: the sanitizers ran in an earlier call of the same session (next.sh runs the same list)
+[ "${SAN_DONE:-0}" = 1 ] || GRID_CAP=2 SAN_TIMEOUT=150 san_phase --space bench/tk-sched-fp8.yaml --dtype fp8_e4m3
 for c in $DCFG; do
   timeout 45 python3 -m hktune bench --arch sm_90 --family thunderkittens --tk-root .tk --dtype fp8_e4m3 --config $c \
     --m 8192 --n 8192 --k 2048 --json > $R/diag-$(echo $c | grep -o 'N_BLOCK=[0-9]').$(echo $c | grep -o 'PROMOTE=[0-9]').json 2>> $R/diag.err

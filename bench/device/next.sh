@@ -17,18 +17,16 @@
 . bench/device/sanitize.sh
 R=$OUT/next; mkdir -p $R
 T=bench/results/h200-2026-12-05b/tk-sm_90-bf16.yaml
-W="M_BLOCK=2,N_BLOCK=2,STAGES=5,SUPER_M=16,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=232,EPILOGUE=2,SCHED=1,WG_M=64,CLUSTER_M=1,CLUSTER_N=1,ORDER=1,MMA_LAG=0,SPLIT_K=1,PROMOTE=4"
-L="M_BLOCK=2,N_BLOCK=2,STAGES=4,SUPER_M=8,PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=232,EPILOGUE=2,SCHED=1,WG_M=64,CLUSTER_M=1,CLUSTER_N=1,ORDER=0,MMA_LAG=1,SPLIT_K=1,PROMOTE=4"
-# 512x512: 16 tiles of 128x128 on a grid capped at 2 blocks (GRID_CAP), 8 tiles each: every path between
-# tiles is exercised in seconds (at 2048x2048x1408, 132 blocks, racecheck outran 100 s on 2026-12-05)
-SAN="$(san_lines racecheck,synccheck,memcheck win $W 512x512x1408)
-$(san_lines racecheck lag4 $L 512x512x1408)"
+# the fp8 sanitizer list of fp8-overlap.sh (bench/device/fp8_san.sh), with the 2026-12-05 winner ('win') and
+# PROMOTE 4 MMA_LAG 1 ('k1lagp4'): run here so that fp8-overlap.sh can follow with SAN_DONE=1
+. bench/device/fp8_san.sh
+SAN=$FP8_SAN
 t0=$(date +%s)
-# FP8=0: the bf16 steps only (fp8-overlap.sh sanitizes these two configs too)
+# FP8=0: the bf16 steps only; IND32=1: the table at 32-launch replays too (as on 2026-12-05)
 [ "${FP8:-1}" = 1 ] && GRID_CAP=2 SAN_TIMEOUT=150 san_phase --space bench/tk-sched-fp8.yaml --dtype fp8_e4m3
 python3 bench/tk_default_table.py $T $R/tk-default.yaml
 timeout 130 python3 bench/independent.py --table $T --tk-root .tk --out $R/indep30 --replay-ms 30 --jobs 16 2>&1 | tail -8
-[ "${FP8:-1}" = 1 ] && timeout 100 python3 bench/independent.py --table $T --tk-root .tk --out $R/indep32 --launches 32 --jobs 16 --reuse /tmp/hktune-independent 2>&1 | tail -8
+[ "${IND32:-0}" = 1 ] && timeout 100 python3 bench/independent.py --table $T --tk-root .tk --out $R/indep32 --launches 32 --jobs 16 --reuse /tmp/hktune-independent 2>&1 | tail -8
 timeout 100 python3 bench/independent.py --table $R/tk-default.yaml --tk-root .tk --out $R/default30 --replay-ms 30 --jobs 16 2>&1 | tail -8
 # the fp8 search's two entries of 2026-12-05 (0.918x / 0.943x _scaled_mm), never re-measured by a second method
 [ "${FP8:-1}" = 1 ] && timeout 80 python3 bench/independent.py --table bench/results/h200-2026-12-05b/fp8/fp8overlap/search/sm_90.yaml \
