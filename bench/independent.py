@@ -292,10 +292,10 @@ def main() -> int:
         rows.append(row)
         torch.cuda.empty_cache()
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "gpu": torch.cuda.get_device_name(0), "torch": torch.__version__, "launches": args.launches,
-            "rounds": args.rounds}
+            "gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
+            "launches": None if args.replay_ms else args.launches, "replay_ms": args.replay_ms, "rounds": args.rounds}
     Path(args.out).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    print(f"{meta['gpu']}  {meta['date']}  graph replay of {args.launches} launches, median of {args.rounds} ABBA rounds")
+    print(f"{meta['gpu']}  {meta['date']}  graph replays of {f'>= {args.replay_ms:g} ms (launches per row)' if args.replay_ms else f'{args.launches} launches'}, median of {args.rounds} ABBA rounds")
     for r in rows:
         d = f"{r['diff']:+.2%}" if "diff" in r else ""
         print(f"{r['dtype']:<8} {r['m']}x{r['n']}x{r['k']:<6} indep {r['ratio']:.4f}  hktune {r.get('hktune_ratio') or float('nan'):.4f} {d:>8}  "

@@ -222,16 +222,23 @@ def test_an_old_table_reads_with_the_legacy_values(tmp_path: Path):
 
 
 def test_fp8_takes_the_schedule_knobs_from_its_opt_in_space():
-    """fp8_e4m3 is gemm.cu -DHKT_FP8 (sched.cuh included): its default space keeps the schedule knobs
-    at their lcf values (legacy map for stored tables), bench/tk-sched-fp8.yaml offers the bf16 opt-in
-    space's values, with 128-deep k steps in the shape constraints and the prior."""
+    """fp8_e4m3 is gemm.cu -DHKT_FP8 (sched.cuh included): its default space takes the schedule knobs'
+    values a GPU verified for fp8 (SCHED 0 and 1, no ping-pong, split-K or clusters along M; the same
+    legacy map for stored tables), bench/tk-sched-fp8.yaml offers the bf16 opt-in space's values, with
+    128-deep k steps in the shape constraints and the prior."""
     from hktune.space.prior import estimate
 
     fp8 = load_family(ROOT / "kernels" / "thunderkittens").for_dtype("fp8_e4m3")
     assert fp8.arch("sm_90").source.name == "gemm.cu" and "-DHKT_FP8" in fp8.flags_for("sm_90")
     default, opt = fp8.space("sm_90"), load_space(ROOT / "bench" / "tk-sched-fp8.yaml", "sm_90")
     bf16 = load_space(ROOT / "bench" / "tk-sched.yaml", "sm_90")
-    assert default.legacy == bf16.legacy and all(c["SCHED"] == 0 for c in default.enumerate((4096, 4096, 4096)))
+    assert default.legacy == bf16.legacy
+    offered = default.enumerate((4096, 4096, 4096))
+    assert {c["SCHED"] for c in offered} == {0, 1} and {c["SPLIT_K"] for c in offered} == {1}
+    assert {c["CLUSTER_M"] for c in offered} == {1} and {c["ORDER"] for c in offered} == {0, 1}
+    assert all(c["PROMOTE"] > 0 for c in offered)                 # K 4096: unpromoted fp8 fails the bound
+    opt_values = {p.name: p.values for p in opt.params}
+    assert all(set(p.values) <= set(opt_values[p.name]) for p in default.params)   # a subset of the opt-in
     fp8_values = {p.name: p.values for p in opt.params}
     assert fp8_values.pop("PROMOTE") == [0, 1, 2, 4]            # sched.cuh promotes fp8 (SCHED 0, 1), intervals 1-4
     assert fp8_values.pop("MMA_LAG") == [0, 1, 2]               # 2: a promotion group chained (fp8 only)

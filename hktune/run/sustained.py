@@ -14,9 +14,10 @@ Methods (the one used is recorded with every result as ``method``):
     default, so graph-launch and event overheads are < 0.05 %). ``L`` is a multiple of the
     number of sets, so every replay reads every set equally often; the vendor's walk starts half a
     rotation behind the candidate's.
-  * ``prequeued`` (a GPU arm that cannot be captured): the same launches issued directly, each
-    round queued behind a device-side spin (``torch.cuda._sleep``) long enough for the host to
-    queue the whole round, so the device still never waits for the host inside a timed window.
+  * ``prequeued`` (a GPU arm that cannot be captured): the same launches issued directly, the
+    first round queued behind a device-side spin (``torch.cuda._sleep``) long enough for the host
+    to queue it, each next one while the one before runs, so the device never waits for the host
+    inside a timed window, nor idles between rounds.
   * ``host`` (the CPU backend, not this module): ``hktune.run.measure`` times batches with a host
     clock; there is no device queue to keep full.
 
@@ -163,17 +164,22 @@ class SustainedPair:
         if self.method == PREQUEUED:
             torch.cuda._sleep(int(self._spin_s * SPIN_HZ))
 
-    def _enqueue(self) -> list:
-        ev, host_s = enqueue_abba(self.a.issue, self.b.issue, self._spin_s if self.method == PREQUEUED else 0.0)
-        if self.method == PREQUEUED:  # the next spin covers 1.5x the host time this round took
+    def _enqueue(self, first: bool) -> list:
+        """Queue one round. Prequeued, the first round after a host wait is queued behind a spin
+        covering the host's queueing time; later ones are queued while the one before runs, and a
+        spin before them would idle the device between rounds (the replay after it would start at
+        clocks still ramping up: the A arm's first, a bias)."""
+        spin = self._spin_s if self.method == PREQUEUED and first else 0.0
+        ev, host_s = enqueue_abba(self.a.issue, self.b.issue, spin)
+        if self.method == PREQUEUED:  # the next first spin covers 1.5x the host time this round took
             self._spin_s = max(self._spin_s, 1.5 * host_s)
         return ev
 
     def next_round(self) -> tuple[float, float, float, float]:
         """(a1, b1, b2, a2): seconds per launch of the four replays of one A B B A round."""
         if self._pending is None:
-            self._pending = self._enqueue()
-        cur, self._pending = self._pending, self._enqueue()  # the next round is queued before this one is read
+            self._pending = self._enqueue(first=True)
+        cur, self._pending = self._pending, self._enqueue(first=False)  # queued before this one is read
         cur[4].synchronize()
         ms = [cur[i].elapsed_time(cur[i + 1]) for i in range(4)]
         return ms[0] / 1e3 / self.la, ms[1] / 1e3 / self.lb, ms[2] / 1e3 / self.lb, ms[3] / 1e3 / self.la

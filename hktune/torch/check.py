@@ -81,28 +81,40 @@ def _rel(a: torch.Tensor, ref: torch.Tensor) -> float:
     return float(torch.linalg.vector_norm(a.float() - ref)) / max(float(torch.linalg.vector_norm(ref)), 1e-30)
 
 
-def _rounds(device: torch.device, a: Callable[[], Any], b: Callable[[], Any], n: int) -> tuple[str, list[tuple]]:
-    """``n`` A B B A rounds of the bursts ``a`` and ``b``: (timer name, [(a1, b1, b2, a2) in ms]).
-    On a GPU each round is queued behind a device-side spin longer than the host takes to queue it,
-    with no host synchronisation inside (hktune.run.sustained's pre-queued method): the device runs
-    the four bursts back to back as a model's layers follow each other, and neither arm's host time
-    (the first launch's dispatch) lands inside a timed window. On the CPU: perf_counter per burst."""
+def _rounds(device: torch.device, a: Callable[[], Any], b: Callable[[], Any], n: int,
+            warmup: int = 0) -> tuple[str, list[tuple]]:
+    """``n`` A B B A rounds of the bursts ``a`` and ``b`` after ``warmup`` untimed ones: (timer name,
+    [(a1, b1, b2, a2) in ms]). On a GPU the first round is queued behind a device-side spin longer
+    than the host takes to queue it, and every next round is queued before the previous one is read
+    (hktune.run.sustained's method): the device runs all rounds back to back, never idle, as a
+    model's layers follow each other, and no host time lands inside a timed window. A round read
+    before the next is queued would leave the device idle between rounds, and the burst that follows
+    the idle time (A's first) would start at clocks still ramping up: on an H100 (2026-12-05) two
+    identical arms then read 1.016x and 1.028x, CIs above 1. On the CPU: perf_counter per burst."""
     out: list[tuple] = []
     if device.type != "cuda":
         def t(f: Callable[[], Any]) -> float:
             t0 = time.perf_counter()
             f()
             return (time.perf_counter() - t0) * 1e3
+        for _ in range(warmup):
+            a(), b()
         for _ in range(n):
             out.append((t(a), t(b), t(b), t(a)))
         return "perf_counter", out
-    spin_s = 2e-3
-    for _ in range(n):
-        ev, host_s = enqueue_abba(a, b, spin_s)
-        spin_s = max(spin_s, 1.5 * host_s)   # the next spin covers this round's host time
-        ev[4].synchronize()
-        out.append(tuple(ev[i].elapsed_time(ev[i + 1]) for i in range(4)))
-    return "cuda events, each round queued behind a device spin", out
+    ev, host_s = enqueue_abba(a, b, 2e-3)
+    if host_s > 2e-3:   # the host took longer than the spin: queue round 0 again behind a long enough one
+        torch.cuda.synchronize(device)
+        ev, _ = enqueue_abba(a, b, 1.5 * host_s)
+    pending = [ev]
+    for i in range(1, warmup + n + 1):
+        if i < warmup + n:
+            pending.append(enqueue_abba(a, b, 0.0)[0])
+        done = pending.pop(0)
+        done[4].synchronize()
+        if i > warmup:
+            out.append(tuple(done[j].elapsed_time(done[j + 1]) for j in range(4)))
+    return "cuda events, rounds queued back to back behind one device spin", out
 
 
 def _fp32_reference(model: MLP, x: torch.Tensor) -> torch.Tensor:
@@ -150,10 +162,9 @@ def _run(hidden: int, intermediate: int, tokens: int, dev: torch.device, iters: 
         # (the host's per-call cost hides behind the device's work unless it exceeds it); per forward.
         def burst(model: nn.Module) -> Callable[[], None]:
             return lambda: [model(x) for _ in range(BACK_TO_BACK)]
-        _rounds(dev, burst(base), burst(tuned), warmup)
         # A = torch, B = hktune, A B B A, so drift (clocks, heat) hits both alike; each round's
         # paired ratio is torch's time over hktune's
-        timer, rounds = _rounds(dev, burst(base), burst(tuned), iters)
+        timer, rounds = _rounds(dev, burst(base), burst(tuned), iters, warmup)
 
     arch = ht.arch_of(dev)
     plans = {}

@@ -1,0 +1,55 @@
+"""The device never idles between timed rounds (H100, 2026-12-05: check-model's rounds were read one
+at a time behind a spin each, and two identical arms read 1.016x and 1.028x, CIs above 1: the burst
+after the idle gap starts at clocks still ramping up). Fake events stand for a GPU: what is checked
+is the order in which rounds are queued, spun and read."""
+from __future__ import annotations
+
+import torch
+
+from hktune.run import sustained
+from hktune.torch import check
+
+
+class _Event:
+    def __init__(self, log: list, rnd: int, i: int) -> None:
+        self.log, self.rnd, self.i = log, rnd, i
+
+    def synchronize(self) -> None:
+        self.log.append(("read", self.rnd))
+
+    def elapsed_time(self, other: "_Event") -> float:
+        return 1.0 + other.i   # ms: A 2, B 3, B 4, A 5
+
+
+def _fake_enqueue(log: list):
+    def enqueue(a, b, spin_s):
+        rnd = sum(1 for e in log if e[0] == "queue")
+        log.append(("queue", rnd, spin_s))
+        return [_Event(log, rnd, i) for i in range(5)], 1e-4
+    return enqueue
+
+
+def test_check_model_rounds_are_queued_ahead_behind_one_spin(monkeypatch):
+    log: list = []
+    monkeypatch.setattr(check, "enqueue_abba", _fake_enqueue(log))
+    timer, rounds = check._rounds(torch.device("cuda", 0), lambda: None, lambda: None, n=4, warmup=2)
+    assert "back to back" in timer
+    assert len(rounds) == 4 and rounds[0] == (2.0, 3.0, 4.0, 5.0)
+    queued = [e for e in log if e[0] == "queue"]
+    assert len(queued) == 6                                   # 2 warm-up + 4 timed, nothing more
+    assert queued[0][2] > 0 and all(e[2] == 0 for e in queued[1:])   # one spin, before the first
+    for rnd in range(5):   # round r+1 is on the device before round r is read
+        assert log.index(("queue", rnd + 1, 0.0)) < log.index(("read", rnd))
+
+
+def test_prequeued_pair_spins_only_before_its_first_round(monkeypatch):
+    log: list = []
+    monkeypatch.setattr(sustained, "enqueue_abba", _fake_enqueue(log))
+    pair = object.__new__(sustained.SustainedPair)
+    pair.method, pair._spin_s, pair._pending, pair.la, pair.lb = sustained.PREQUEUED, 3e-3, None, 1, 1
+    pair.a = pair.b = sustained._Arm([], None)
+    for _ in range(3):
+        pair.next_round()
+    spins = [e[2] for e in log if e[0] == "queue"]
+    assert spins == [3e-3, 0.0, 0.0, 0.0]
+    assert log.index(("queue", 1, 0.0)) < log.index(("read", 0))
