@@ -12,7 +12,10 @@ torch + ctypes + pyyaml only; no hktune import, none of hktune's timing code. Fo
      the kernel, and torch.mm(A, Bt.t(), out=C) (the vendor starts half a rotation behind);
   4. after --warm-s of back-to-back replays of both, --rounds (10) rounds of A B B A replays, each
      replay between two events, no host synchronisation inside a round; the paired ratio is the
-     median over rounds of (b1 + b2) / (a1 + a2) (vendor time / kernel time).
+     median over rounds of (b1 + b2) / (a1 + a2) (vendor time / kernel time). Each round is read
+     before the next is queued (the device idles for that read, before A's replay); --gapless queues
+     the next round first, as hktune's own timer does (check-model's A/A run of 2026-12-05 read 1.02x
+     with idle time between rounds: bench/results/h100-2026-12-05).
 fp8_e4m3 entries (a table keyed by that dtype, or --dtype fp8_e4m3) are built with the family's fp8
 flags (-DHKT_FP8); their inputs are e4m3 with per-tensor float32 scales (amax / 448, not powers of two),
 the kernel takes the two scale pointers after C, the reference is the fp32 product of the dequantised
@@ -172,13 +175,25 @@ def measure(kern: Kernel, m: int, n: int, k: int, args: argparse.Namespace, seed
     while time.perf_counter() < t_end:
         ga.replay(); gb.replay()
         torch.cuda.synchronize()
-    ratios, ta, tb = [], [], []
-    for _ in range(args.rounds):
+    def enqueue() -> list:
         ev = [torch.cuda.Event(enable_timing=True) for _ in range(5)]
         ev[0].record()
         for i, g in enumerate((ga, gb, gb, ga)):
             g.replay()
             ev[i + 1].record()
+        return ev
+
+    # default: each round read before the next is queued (the device idles for the host's read, tens
+    # of us, before A's replay); --gapless queues the next round first, so the device never idles
+    ratios, ta, tb = [], [], []
+    ahead = [enqueue()] if args.gapless else []
+    for r in range(args.rounds):
+        if not args.gapless:
+            ev = enqueue()
+        else:
+            if r + 1 < args.rounds:
+                ahead.append(enqueue())
+            ev = ahead.pop(0)
         ev[4].synchronize()
         a1, b1, b2, a2 = (ev[i].elapsed_time(ev[i + 1]) for i in range(4))
         ratios.append((b1 + b2) / (a1 + a2))
@@ -256,6 +271,8 @@ def main() -> int:
     ap.add_argument("--replay-ms", type=float, default=None,
                     help="size each replay by time instead: launches = ceil(replay_ms / one launch's time)")
     ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--gapless", action="store_true",
+                    help="queue each round before the previous one is read (the device never idles between rounds)")
     ap.add_argument("--warm-s", type=float, default=0.5)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 4)
     ap.add_argument("--seed", type=int, default=12345)
@@ -293,7 +310,8 @@ def main() -> int:
         torch.cuda.empty_cache()
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
-            "launches": None if args.replay_ms else args.launches, "replay_ms": args.replay_ms, "rounds": args.rounds}
+            "launches": None if args.replay_ms else args.launches, "replay_ms": args.replay_ms, "rounds": args.rounds,
+            "gapless": args.gapless}
     Path(args.out).write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     print(f"{meta['gpu']}  {meta['date']}  graph replays of {f'>= {args.replay_ms:g} ms (launches per row)' if args.replay_ms else f'{args.launches} launches'}, median of {args.rounds} ABBA rounds")
     for r in rows:

@@ -26,6 +26,8 @@ t0=$(date +%s)
 [ "${FP8:-1}" = 1 ] && GRID_CAP=2 SAN_TIMEOUT=150 san_phase --space bench/tk-sched-fp8.yaml --dtype fp8_e4m3
 python3 bench/tk_default_table.py $T $R/tk-default.yaml
 timeout 130 python3 bench/independent.py --table $T --tk-root .tk --out $R/indep30 --replay-ms 30 --jobs 16 2>&1 | tail -8
+# the same with the device never idle between rounds (--gapless): does the idle gap move the ratio?
+[ "${GAPLESS:-1}" = 1 ] && timeout 100 python3 bench/independent.py --table $T --tk-root .tk --out $R/indep30g --replay-ms 30 --gapless --jobs 16 --reuse /tmp/hktune-independent 2>&1 | tail -8
 [ "${IND32:-0}" = 1 ] && timeout 100 python3 bench/independent.py --table $T --tk-root .tk --out $R/indep32 --launches 32 --jobs 16 --reuse /tmp/hktune-independent 2>&1 | tail -8
 timeout 100 python3 bench/independent.py --table $R/tk-default.yaml --tk-root .tk --out $R/default30 --replay-ms 30 --jobs 16 2>&1 | tail -8
 # the fp8 search's two entries of 2026-12-05 (0.918x / 0.943x _scaled_mm), never re-measured by a second method
