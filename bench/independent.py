@@ -183,17 +183,15 @@ def measure(kern: Kernel, m: int, n: int, k: int, args: argparse.Namespace, seed
             ev[i + 1].record()
         return ev
 
-    # default: each round read before the next is queued (the device idles for the host's read, tens
-    # of us, before A's replay); --gapless queues the next round first, so the device never idles
-    ratios, ta, tb = [], [], []
-    ahead = [enqueue()] if args.gapless else []
-    for r in range(args.rounds):
-        if not args.gapless:
-            ev = enqueue()
-        else:
-            if r + 1 < args.rounds:
-                ahead.append(enqueue())
-            ev = ahead.pop(0)
+    # rounds on the device before the oldest is read: 1 by default (the device idles for the host's
+    # read, tens of us, before A's replay); 2 with --gapless (the next round is queued first)
+    depth = 2 if args.gapless else 1
+    ratios, ta, tb, pending, queued = [], [], [], [], 0
+    for _ in range(args.rounds):
+        while len(pending) < depth and queued < args.rounds:
+            pending.append(enqueue())
+            queued += 1
+        ev = pending.pop(0)
         ev[4].synchronize()
         a1, b1, b2, a2 = (ev[i].elapsed_time(ev[i + 1]) for i in range(4))
         ratios.append((b1 + b2) / (a1 + a2))
