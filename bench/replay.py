@@ -27,20 +27,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import random
-import sys
 import tempfile
 import time
 import types
-import warnings
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
-import numpy as np
+from replay_kernel_tuner import KT_CRASHES, KT_DEFAULT, replay_kt
+from replay_landscape import Landscape, key, load_landscape, nearest, plain_space
+from replay_measures import CHECKPOINTS, COLUMNS, markdown, measures, summarise  # noqa: F401 - COLUMNS: tests/test_replay.py
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "results" / "search-efficiency-h200-2026-11-21"
@@ -48,79 +45,9 @@ TK = ROOT / "bench" / "results" / "landscapes-h200-2026-12-01"
 LANDSCAPES = [DATA / "sample.json", DATA / "sample-8192.json",
               ROOT / "bench" / "results" / "trust-h200-2026-12-01" / "tk-landscape-4096.json"] + [
               TK / f"tk-landscape-{s}.json" for s in ("8192x8192x8192", "2048x2048x2048", "4096x14336x4096", "1024x8192x8192")]
-CHECKPOINTS = (10, 20, 45, 90)
-KT_CRASHES: list[str] = []   # Kernel Tuner runs that raised (counted as never reaching a target)
-KT_DEFAULT = ("bayes_opt", "diff_evo", "genetic_algorithm", "random_sample")
 
 
-def key(cfg: dict[str, Any]) -> str:
-    return json.dumps(sorted((k, int(v)) for k, v in cfg.items()))
-
-
-# -- landscapes ---------------------------------------------------------------------------------------
-@dataclass
-class Landscape:
-    name: str
-    shape: tuple[int, int, int]
-    rows: list[dict[str, Any]]
-    family: str = "cuda"
-    arch: str = "sm_90"
-    values: dict[str, float | None] = field(default_factory=dict)   # key -> tflops (None: failed)
-    vendor: dict[str, float] = field(default_factory=dict)
-
-    metric: str = "tflops"    # the objective: "ratio" (the paired vendor/kernel ratio) when recorded, else tflops
-
-    def __post_init__(self) -> None:
-        for r in self.rows:
-            k = key(r["config"])
-            self.values[k] = None if r.get(self.metric) is None else float(r[self.metric])
-            self.vendor[k] = float(r.get("vendor_tflops") or 0.0)
-
-    @property
-    def configs(self) -> list[dict[str, int]]:
-        return [{k: int(v) for k, v in r["config"].items()} for r in self.rows]
-
-    @property
-    def best(self) -> float:
-        return max(v for v in self.values.values() if v is not None)
-
-    def top(self, share: float = 0.01) -> set[str]:
-        ok = sorted(((v, k) for k, v in self.values.items() if v is not None), reverse=True)
-        n = max(1, math.ceil(share * len(self.values)))
-        return {k for _, k in ok[:n]}
-
-    def best_configs(self, n: int) -> list[dict[str, int]]:
-        ok = sorted((r for r in self.rows if r.get(self.metric) is not None), key=lambda r: -r[self.metric])
-        return [{k: int(v) for k, v in r["config"].items()} for r in ok[:n]]
-
-
-def load_landscape(path: Path | str, shape: Sequence[int] | None = None, family: str | None = None,
-                   arch: str | None = None) -> Landscape:
-    path = Path(path)
-    doc = json.loads(path.read_text())
-    if isinstance(doc, list):
-        doc = {"rows": doc}
-    rows = [r for r in doc["rows"] if r.get("config")]
-    shp = tuple(int(x) for x in (shape or doc.get("shape") or (4096, 4096, 4096)))
-    seen: dict[str, dict] = {}
-    for r in rows:  # a config recorded twice keeps its first figure
-        seen.setdefault(key(r["config"]), r)
-    ok = [r for r in seen.values() if r.get("tflops") is not None]
-    metric = "ratio" if ok and all(r.get("ratio") is not None for r in ok) else "tflops"
-    return Landscape(doc.get("name") or path.stem, shp, list(seen.values()), family or doc.get("family", "cuda"),
-                     arch or doc.get("arch", "sm_90"), metric=metric)
-
-
-def plain_space(land: Landscape):  # noqa: ANN201
-    """A space of exactly the recorded knob values, no derived values or constraints."""
-    from hktune.space.space import Param, Space
-
-    names = list(land.rows[0]["config"])
-    params = [Param(n, sorted({int(r["config"][n]) for r in land.rows}), n) for n in names]
-    return Space(path=Path(land.name), family=land.family, arch=land.arch, params=params, derived={}, constraints=[],
-                 shape_constraints=[], limits={}, seeds=[], prune={})
-
-
+# -- the landscape's family, space and target ---------------------------------------------------------
 def replay_target(fam, arch: str, space):  # noqa: ANN001, ANN201
     """The Target a replay searches: the family's when it is one on disk, else a bare one around the
     landscape's plain space (no trees, no build: the ReplayBuilder answers)."""
@@ -149,14 +76,6 @@ def family_and_space(land: Landscape):  # noqa: ANN201
         pass
     fam = types.SimpleNamespace(name=land.family, template_hash=lambda arch: "replay")
     return fam, plain_space(land)
-
-
-def nearest(land: Landscape, others: list[Landscape]) -> list[Landscape]:
-    """The other landscape of the same family whose shape is nearest (log2 distance), as the
-    driver's warm start picks the nearest tuned shape; [] when there is none."""
-    same = [o for o in others if o.family == land.family and o.shape != land.shape]
-    dist = lambda o: sum(abs(math.log2(a / b)) for a, b in zip(land.shape, o.shape))  # noqa: E731
-    return sorted(same, key=dist)[:1]
 
 
 # -- the fake build and run side ------------------------------------------------------------------------
@@ -248,138 +167,6 @@ def replay_hktune(land: Landscape, strategy: str, seed: int, prefer: list[dict[s
 
         s.run(on_trial)
     return worker.trace
-
-
-# -- Kernel Tuner's strategies in its simulation mode ----------------------------------------------------------
-def kt_cache(land: Landscape, order: dict[str, list[int]], path: Path) -> None:
-    names = list(order)
-    flops = 2.0 * land.shape[0] * land.shape[1] * land.shape[2]
-    cache = {}
-    for r in land.rows:
-        cfg = {n: int(r["config"][n]) for n in names}
-        ent: dict[str, Any] = dict(cfg)
-        if r.get(land.metric) is None:
-            ent.update(time="RuntimeFailedConfig", compile_time=0.0, verification_time=0.0, benchmark_time=0.0)
-        else:   # Kernel Tuner minimises time: for a ratio landscape, vendor time / ratio (vendor units)
-            t_ms = 1.0 / float(r["ratio"]) if land.metric == "ratio" else flops / (float(r["tflops"]) * 1e12) * 1e3
-            ent.update(time=t_ms, times=[t_ms], compile_time=0.0, verification_time=0.0, benchmark_time=0.0)
-        cache[",".join(str(cfg[n]) for n in names)] = ent
-    doc = {"device_name": "Simulation", "kernel_name": "hk_gemm", "problem_size": list(land.shape),
-           "tune_params_keys": names, "tune_params": order, "objective": "time", "cache": cache}
-    path.write_text(json.dumps(doc))
-
-
-def kt_order(land: Landscape, permuted: bool, seed: int) -> dict[str, list[int]]:
-    names = list(land.rows[0]["config"])
-    order = {n: sorted({int(r["config"][n]) for r in land.rows}) for n in names}
-    if permuted:
-        rng = random.Random(1000 + seed)
-        for n in names:
-            rng.shuffle(order[n])
-    return order
-
-
-def replay_kt(land: Landscape, strategy: str, seed: int, permuted: bool, budget: int) -> list[tuple[str, float | None]]:
-    from kernel_tuner import tune_kernel
-
-    order = kt_order(land, permuted, seed)
-    names = list(order)
-    allowed = set(land.values)
-
-    def recorded(p: dict[str, Any]) -> bool:  # a def, not a lambda: Kernel Tuner rewrites lambdas from their source
-        return key({n: p[n] for n in names}) in allowed
-    with tempfile.TemporaryDirectory() as tmp:
-        cache = Path(tmp) / "cache.json"
-        kt_cache(land, order, cache)
-        random.seed(seed)
-        np.random.seed(seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            devnull = open(os.devnull, "w")
-            old = sys.stdout
-            sys.stdout = devnull
-            try:
-                results, _ = tune_kernel("hk_gemm", "__global__ void hk_gemm() {}", list(land.shape), [], dict(order),
-                                         restrictions=[recorded],
-                                         strategy=strategy, strategy_options={"max_fevals": budget}, block_size_names=names[:1],
-                                         cache=str(cache), simulation_mode=True, verbose=False, quiet=True)
-            except (IndexError, ValueError, KeyError) as e:   # a Kernel Tuner strategy that breaks on this space
-                results = []
-                KT_CRASHES.append(f"{strategy} seed {seed}: {type(e).__name__}: {e}")
-            finally:
-                sys.stdout = old
-                devnull.close()
-    trace: list[tuple[str, float | None]] = []
-    seen: set[str] = set()
-    for r in results:
-        k_ = key({n: r[n] for n in names})
-        if k_ in seen:
-            continue
-        seen.add(k_)
-        trace.append((k_, land.values[k_]))
-    return trace[:budget]
-
-
-# -- measures -----------------------------------------------------------------------------------------------
-def measures(land: Landscape, trace: list[tuple[str, float | None]]) -> dict[str, float]:
-    """Evaluations to each target (inf when never reached) and best/optimum at the checkpoints."""
-    best, top = land.best, land.top()
-    out: dict[str, float] = {"top1": math.inf, "p95": math.inf, "p98": math.inf}
-    run = 0.0
-    at: list[float] = []
-    for i, (k_, v) in enumerate(trace, 1):
-        if k_ in top and out["top1"] == math.inf:
-            out["top1"] = i
-        if v is not None:
-            run = max(run, v)
-        if run >= 0.95 * best and out["p95"] == math.inf:
-            out["p95"] = i
-        if run >= 0.98 * best and out["p98"] == math.inf:
-            out["p98"] = i
-        at.append(run / best)
-    for c in CHECKPOINTS:
-        out[f"at{c}"] = at[min(c, len(at)) - 1] if at else 0.0
-    out["evals"] = len(trace)
-    return out
-
-
-def summarise(ms: list[dict[str, float]]) -> dict[str, Any]:
-    def q(xs: list[float]) -> tuple[float, float, float]:
-        a = np.array(xs, dtype=float)
-        return tuple(float(np.percentile(a, p, method="linear")) if np.isfinite(a).all() else
-                     float(np.percentile(np.where(np.isfinite(a), a, 1e9), p)) for p in (50, 25, 75))
-
-    s: dict[str, Any] = {"seeds": len(ms)}
-    for m in ("top1", "p95", "p98"):
-        s[m] = q([x[m] for x in ms])
-        s[m + "_missed"] = sum(1 for x in ms if not math.isfinite(x[m]))
-    for c in CHECKPOINTS:
-        s[f"at{c}"] = float(np.mean([x[f"at{c}"] for x in ms]))
-    return s
-
-
-COLUMNS = ["strategy", "evals to a top-1% config (median, IQR)", "evals to 95% of best (median)",
-           "evals to 98% of best (median)"] + [f"best/opt at {c}" for c in CHECKPOINTS]
-
-
-def _fmt(v: float) -> str:
-    return ">budget" if v >= 1e8 else (f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}")
-
-
-def table_rows(results: dict[str, dict[str, Any]]) -> list[list[str]]:
-    rows = []
-    for name, s in results.items():
-        med, lo, hi = s["top1"]
-        miss = f", {s['top1_missed']} missed" if s["top1_missed"] else ""
-        rows.append([name, f"{_fmt(med)} ({_fmt(lo)}-{_fmt(hi)}){miss}", _fmt(s["p95"][0]), _fmt(s["p98"][0])]
-                    + [f"{s[f'at{c}']:.3f}" for c in CHECKPOINTS])
-    return rows
-
-
-def markdown(results: dict[str, dict[str, Any]]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(r) + " |" for r in table_rows(results)]
-    return "\n".join(lines)
 
 
 # -- the whole benchmark -------------------------------------------------------------------------------------

@@ -26,10 +26,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import multiprocessing as mp
 import os
-import platform
-import statistics
 import sys
 import tempfile
 import threading
@@ -38,6 +35,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from scaling_lock import lock_contention
+from scaling_report import lock_table, machine, scaling_table
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -246,99 +246,7 @@ def run_search(workers: int, trials: int, trial_s: float = 0.3, compile_s: float
             own_tmp.cleanup()
 
 
-# -- table-lock contention ----------------------------------------------------------------------------------
-def _writer(args: tuple[str, int, int, Any]) -> list[float]:
-    path, who, count, barrier, timeout = args
-    sys.path.insert(0, str(ROOT))
-    from hktune.record import table as tbl
-
-    times: list[float] = []
-    failed: list[float] = []
-    barrier.wait()
-    for i in range(count):
-        key = tbl.Key("cuda", "sm_90", "bf16", "ABt", 256 * (who + 1), 256 * (i + 1), 4096)
-        e = tbl.Entry(key=key, config={"BLOCK_M": 128}, tflops=500.0 + i, time_us=100.0, spread=0.01,
-                      vendor={"name": "torch.matmul", "tflops": 700.0, "time_us": 90.0}, ratio=0.7 + i * 1e-3,
-                      error=1e-3, trials=10, date="2026-12-01T00:00:00+00:00",
-                      device={"name": "FakeGPU", "units": 132, "arch": "sm_90"}, toolchain={}, template_hash="x",
-                      extra={})
-        t0 = time.perf_counter()
-        try:
-            tbl.record(path, e, max_error=0.02, timeout=timeout)
-        except tbl.TableError:
-            failed.append(time.perf_counter() - t0)  # timed out waiting for the lock
-            continue
-        times.append(time.perf_counter() - t0)
-    return times, failed
-
-
-def lock_contention(writers: int, per_writer: int, tmp: str, timeout: float = 120.0) -> dict[str, Any]:
-    path = str(Path(tmp) / f"contention-{writers}.json")
-    ctx = mp.get_context("spawn")
-    with ctx.Manager() as mgr:
-        barrier = mgr.Barrier(writers)
-        with ctx.Pool(writers) as pool:
-            t0 = time.perf_counter()
-            res = pool.map(_writer, [(path, w, per_writer, barrier, timeout) for w in range(writers)])
-            wall = time.perf_counter() - t0
-    from hktune.record import table as tbl
-
-    flat = sorted(t for r, _ in res for t in r) or [float("nan")]
-    timeouts = sum(len(f) for _, f in res)
-    stored = len(tbl.load(path))
-    return {"writers": writers, "records": len(flat), "lock_timeouts": timeouts, "stored": stored, "wall_s": wall,
-            "mean_ms": 1e3 * statistics.fmean(flat), "median_ms": 1e3 * statistics.median(flat),
-            "p95_ms": 1e3 * flat[int(0.95 * (len(flat) - 1))], "max_ms": 1e3 * flat[-1],
-            "records_per_s": len(flat) / wall}
-
-
-# -- report ----------------------------------------------------------------------------------------------------
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import optuna
-
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "optuna": optuna.__version__,
-            "platform": platform.platform(), "loadavg": list(os.getloadavg())}
-
-
-def scaling_table(rows: list[dict[str, Any]]) -> str:
-    base = {}
-    for r in rows:
-        if r["workers"] == 1:
-            base[(r["storage"], r["compile_s"], r["strategy"])] = r
-    head = ["strategy", "storage", "compile s", "workers", "trials", "wall s", "ideal wall s", "speed-up vs 1", "busy share",
-            "overhead / trial ms", "study ask+tell ms/trial", "strategy ms/trial", "table record s"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        b = base.get((r["storage"], r["compile_s"], r["strategy"]))
-        # speed-up in throughput (trials/s), since the budget grows with the workers
-        sp = (r["evaluated"] / r["wall_s"]) / (b["evaluated"] / b["wall_s"]) if b else float("nan")
-        lines.append("| " + " | ".join([
-            r["strategy"], r["storage"], f"{r['compile_s']:g}", str(r["workers"]), str(r["evaluated"]), f"{r['wall_s']:.1f}",
-            f"{r['ideal_wall_s']:.1f}", f"{sp:.2f}x", f"{r['busy_share']:.3f}", f"{r['overhead_per_trial_ms']:.0f}",
-            f"{r['study_ask_tell_ms_per_trial']:.1f}", f"{r['strategy_ms_per_trial']:.1f}",
-            f"{r['timers_s'].get('table_record', 0.0):.2f}"]) + " |")
-    return "\n".join(lines)
-
-
-def lock_table(rows: list[dict[str, Any]]) -> str:
-    head = ["writers", "records", "lock timeouts", "table entries at end", "wall s", "mean ms/record", "median ms", "p95 ms", "max ms", "records/s"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
-        lines.append("| " + " | ".join([str(r["writers"]), str(r["records"]), str(r.get("lock_timeouts", 0)),
-                                        str(r.get("stored", "")), f"{r['wall_s']:.2f}", f"{r['mean_ms']:.1f}",
-                                        f"{r['median_ms']:.1f}", f"{r['p95_ms']:.1f}", f"{r['max_ms']:.1f}",
-                                        f"{r['records_per_s']:.0f}"]) + " |")
-    return "\n".join(lines)
-
-
+# -- the benchmark -----------------------------------------------------------------------------------------
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workers", default="1,2,4,8,64")
