@@ -31,6 +31,8 @@
 // HKTUNE_PLANT_WAR (tests/test_emulator_plants.py) drops the barrier that ends each compute
 // cluster, so a wave can write the next tile into an LDS buffer that the other waves still read
 // (LDS write-after-read).
+// The K loop (register staging, HKT_TILE, prologue, main loop) is the fragment pipeline_cdna3.inc,
+// included in the kernel body (the build key hashes it with this file).
 #include "kittens.cuh"
 #include <cstdint>
 
@@ -236,122 +238,7 @@ void hktune_hk_gemm(const hkt::globals g) {
     const int num_tiles = K / K_STEP;
     const int pp = warp_id / (NUM_WARPS / 2);       // ping-pong group (HK: warp_row with 2x4)
 
-    // register staging buffers: [set][load]
-    float4 a_stage[PREFETCH][LAR];
-    float4 b_stage[PREFETCH][LBR];
-
-#if defined(HKT_HK_SWIZZLED_LOADS)
-    // test only (tests/test_emulator_plants.py): HK's own register-staged load, whose buffer
-    // resource carries the row stride masked to 14 bits with the swizzle bits set
-#define HKT_GLOAD_A(SET_, U_) \
-    load_global_to_register_buffer<2, false, NUM_THREADS>(a_stage[SET_], LAR, g.a, {0, 0, row, (U_)}, As[0])
-#define HKT_GLOAD_B(SET_, U_) \
-    load_global_to_register_buffer<2, false, NUM_THREADS>(b_stage[SET_], LBR, g.b, {0, 0, col, (U_)}, Bs[0])
-#else
-#define HKT_GLOAD_A(SET_, U_) gload_tile<BLOCK_M, LAR>(a_stage[SET_], g.a, row, (U_))
-#define HKT_GLOAD_B(SET_, U_) gload_tile<BLOCK_N, LBR>(b_stage[SET_], g.b, col, (U_))
-#endif
-#define HKT_STORE(SET_, BUF_)                                                   \
-    {                                                                           \
-        HKT_MARK(";hkt.write AB s=" #BUF_);                                     \
-        store_register_buffer_to_shared<NUM_THREADS>(As[BUF_], a_stage[SET_]);  \
-        store_register_buffer_to_shared<NUM_THREADS>(Bs[BUF_], b_stage[SET_]);  \
-    }
-    // LDS -> registers for dot slice J_ of LDS buffer BUF_ into slice-parity register set
-#define HKT_READ_SLICE(BUF_, J_)                                                                  \
-    {                                                                                             \
-        HKT_MARK(";hkt.read AB s=" #BUF_);                                                        \
-        load(a_reg[(J_) & 1][0], subtile_inplace<RM, DOT_SLICE>(As[BUF_], {warp_row, (J_)}));     \
-        load(a_reg[(J_) & 1][1], subtile_inplace<RM, DOT_SLICE>(As[BUF_], {warp_row + WARPS_M, (J_)})); \
-        load(b_reg[(J_) & 1], subtile_inplace<WN, DOT_SLICE>(Bs[BUF_], {warp_col, (J_)}));       \
-    }
-#define HKT_MMA_SLICE(J_)                                                        \
-    {                                                                            \
-        prio_hi();                                                               \
-        mma_ABt(C_accum[0], a_reg[(J_) & 1][0], b_reg[(J_) & 1], C_accum[0]);    \
-        mma_ABt(C_accum[1], a_reg[(J_) & 1][1], b_reg[(J_) & 1], C_accum[1]);    \
-        prio_lo();                                                               \
-    }
-
-    // One K tile: reads from LDS buffer RB_; if DO_LOAD, tile LT_ is loaded into register set
-    // LS_ (A at cluster 0, B at cluster JB); if DO_STORE, register set SS_ is written to LDS
-    // buffer SB_ at cluster JS. Dot slices are read one cluster ahead of their MFMAs.
-#define HKT_TILE(RB_, DO_LOAD, LT_, LS_, DO_STORE, SS_, SB_)                                   \
-    {                                                                                         \
-        _Pragma("unroll") for (int j = 0; j < NSL; j++) {                                     \
-            /* memory cluster j */                                                            \
-            if (j == 0) {                                                                     \
-                HKT_READ_SLICE(RB_, 0)                                                        \
-                HKT_READ_SLICE(RB_, 1)                                                        \
-            } else if (j + 1 < NSL) {                                                         \
-                HKT_READ_SLICE(RB_, j + 1)                                                    \
-            }                                                                                 \
-            if (DO_STORE && j == JS) {                                                        \
-                wait_lgkm<0>();                                                               \
-                wait_vm<VMCNT>();                                                             \
-                HKT_STORE(SS_, SB_)                                                           \
-                /* ping-pong: the other group reads it two barriers on (lag 1) */             \
-                if constexpr (SCHEDULE == 0) wait_lgkm<0>();                                  \
-            }                                                                                 \
-            /* ping-pong, one buffer: the last slice's reads complete before the barrier */   \
-            /* that precedes the other group's overwrite by one (lag 1) */                    \
-            if (SCHEDULE == 0 && PREFETCH == 1 && DO_STORE && j + 1 == JS) wait_lgkm<0>();    \
-            if (DO_LOAD && j == 0) HKT_GLOAD_A(LS_, LT_);                                     \
-            if (DO_LOAD && j == JB) HKT_GLOAD_B(LS_, LT_);                                    \
-            __builtin_amdgcn_s_barrier();                                                     \
-            __builtin_amdgcn_sched_barrier(0);                                                \
-            /* compute cluster j: the next slice's reads may still be in flight */            \
-            if (j + 1 < NSL && !(DO_STORE && j == JS)) wait_lgkm<LGKMCNT>();                  \
-            else wait_lgkm<0>();                                                              \
-            HKT_MMA_SLICE(j)                                                                  \
-            HKT_PLANT_BARRIER();                                                              \
-            __builtin_amdgcn_sched_barrier(0);                                                \
-        }                                                                                     \
-    }
-
-    HKT_MARK(";hkt.barrier_lag " HKT_BARRIER_LAG);
-    // prologue: tile 0 (and tile 1 for PREFETCH 2) through registers into LDS
-    HKT_GLOAD_A(0, 0);
-    HKT_GLOAD_B(0, 0);
-    HKT_STORE(0, 0)
-    if constexpr (PREFETCH == 2) {
-        HKT_GLOAD_A(1, 1);
-        HKT_GLOAD_B(1, 1);
-    }
-    wait_lgkm<0>();
-    __builtin_amdgcn_s_barrier();
-    if constexpr (SCHEDULE == 0) {
-        HKT_MARK(";hkt.stagger");
-        if (pp == 1) __builtin_amdgcn_s_barrier();  // stagger the two wave groups
-    }
-
-    if constexpr (PREFETCH == 1) {
-        // tiles 0..T-2 load tile t+1 and write it into the single buffer after their last read
-        for (int t = 0; t < num_tiles - 1; ++t) HKT_TILE(0, true, t + 1, 0, true, 0, 0)
-        HKT_TILE(0, false, 0, 0, false, 0, 0)
-    } else {
-        // (num_tiles is even: shape constraint) tile t loads t+2 into set t%2 and writes set
-        // (t+1)%2 into buffer (t+1)%2
-        int t = 0;
-        for (; t < num_tiles - 2; t += 2) {
-            HKT_TILE(0, true, t + 2, 0, true, 1, 1)
-            HKT_TILE(1, true, t + 3, 1, true, 0, 0)
-        }
-        HKT_TILE(0, false, 0, 0, true, 1, 1)
-        HKT_TILE(1, false, 0, 0, false, 0, 0)
-    }
-
-    if constexpr (SCHEDULE == 0) {
-        HKT_MARK(";hkt.unstagger");
-        if (pp == 0) __builtin_amdgcn_s_barrier();  // undo the stagger
-    }
-
-#undef HKT_TILE
-#undef HKT_MMA_SLICE
-#undef HKT_READ_SLICE
-#undef HKT_STORE
-#undef HKT_GLOAD_B
-#undef HKT_GLOAD_A
+#include "pipeline_cdna3.inc"
 
     store(g.c, C_accum[0], {0, 0, row * (BLOCK_M / RM) + warp_row, col * WARPS_N + warp_col});
     store(g.c, C_accum[1], {0, 0, row * (BLOCK_M / RM) + WARPS_M + warp_row, col * WARPS_N + warp_col});
