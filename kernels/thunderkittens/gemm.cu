@@ -38,7 +38,7 @@
 // PERSISTENT PRODUCER_REGS CONSUMER_REGS EPILOGUE (fp8: configs/thunderkittens-sm_90-fp8_e4m3.yaml,
 // the same knobs). Derived values (THREADS, STAGE_BYTES,
 // SMEM_BYTES, ACC_REGS) may also arrive as -D; they are recomputed and static_asserted.
-// Schedule knobs SCHED WG_M CLUSTER_M CLUSTER_N ORDER MMA_LAG SPLIT_K: SCHED >= 1 replaces the lcf kernel
+// Schedule knobs SCHED WG_M CLUSTER_M CLUSTER_N ORDER MMA_LAG SPLIT_K STREAM_K: SCHED >= 1 replaces the lcf kernel
 // with hktune's own persistent kernel (sched.cuh); at SCHED=0 the others must keep their defaults.
 // PROMOTE (fp8, SCHED 0 or 1): see its #define below, sched.cuh and docs/dtypes.md.
 
@@ -89,6 +89,10 @@
 #ifndef SPLIT_K
 #define SPLIT_K 1
 #endif
+// 1: the tail round's tiles cut into equal k-step ranges per cluster (stream-K; sched.cuh, SCHED 1)
+#ifndef STREAM_K
+#define STREAM_K 0
+#endif
 // fp8 promotion interval (SCHED 0 or 1): n > 0 = the k32 wgmmas of n consecutive k steps go into a
 // fresh partial accumulator (wgmma's fp8 accumulation keeps only ~14 bits inside the instruction
 // chain) that is added into the fp32 accumulator on the CUDA cores once per n steps; 0 = the whole
@@ -102,8 +106,8 @@
 #if PROMOTE != 0 && (!defined(HKT_FP8) || SCHED == 2)
 #error "PROMOTE > 0 needs the fp8 kernel (-DHKT_FP8) and SCHED 0 or 1 (not ping-pong)"
 #endif
-#if SCHED == 0 && (WG_M != 64 || CLUSTER_M != 1 || CLUSTER_N != 1 || ORDER != 0 || MMA_LAG != 0 || SPLIT_K != 1)
-#error "WG_M, CLUSTER_M, CLUSTER_N, ORDER, MMA_LAG and SPLIT_K need SCHED >= 1 (sched.cuh)"
+#if SCHED == 0 && (WG_M != 64 || CLUSTER_M != 1 || CLUSTER_N != 1 || ORDER != 0 || MMA_LAG != 0 || SPLIT_K != 1 || STREAM_K != 0)
+#error "WG_M, CLUSTER_M, CLUSTER_N, ORDER, MMA_LAG, SPLIT_K and STREAM_K need SCHED >= 1 (sched.cuh)"
 #endif
 
 #ifndef KITTENS_HOPPER
@@ -395,5 +399,6 @@ extern "C" const char* hktune_config(void) {
          ",PRODUCER_REGS=" HK_STR(PRODUCER_REGS) ",CONSUMER_REGS=" HK_STR(CONSUMER_REGS)
          ",EPILOGUE=" HK_STR(EPILOGUE) ",SCHED=" HK_STR(SCHED) ",WG_M=" HK_STR(WG_M)
          ",CLUSTER_M=" HK_STR(CLUSTER_M) ",CLUSTER_N=" HK_STR(CLUSTER_N) ",ORDER=" HK_STR(ORDER)
-         ",MMA_LAG=" HK_STR(MMA_LAG) ",SPLIT_K=" HK_STR(SPLIT_K) ",PROMOTE=" HK_STR(PROMOTE);
+         ",MMA_LAG=" HK_STR(MMA_LAG) ",SPLIT_K=" HK_STR(SPLIT_K) ",PROMOTE=" HK_STR(PROMOTE)
+         ",STREAM_K=" HK_STR(STREAM_K);
 }

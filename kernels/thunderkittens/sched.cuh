@@ -32,6 +32,9 @@
 //   SPLIT_K    1: one work unit per tile. 2, 4: the tile's K range is cut into SPLIT_K slices and
 //              every (tile, slice) is a work unit of the persistent loop; the slices of one tile
 //              are summed into C deterministically (sched_splitk.cuh).
+//   STREAM_K   1 (SCHED 1, SPLIT_K 1): the tiles of the last full round and the partial one are cut into
+//              equal contiguous k-step ranges, one per cluster, so no SM idles in the tail; the pieces of
+//              a tile are summed into C deterministically (sched_streamk.cuh).
 //   PROMOTE    fp8, SCHED=1 only: n > 0 puts the wgmmas of n k steps into a fresh partial accumulator and
 //              adds it into the fp32 accumulator on the CUDA cores (main_loop_promoted); with MMA_LAG=1 two
 //              partials alternate per group, so group g-1's add runs while group g's first step does.
@@ -39,7 +42,7 @@
 //
 #pragma once
 
-#if SPLIT_K > 1
+#if SPLIT_K > 1 || STREAM_K
 #include <utility>
 #include <vector>
 #endif
@@ -68,6 +71,7 @@ constexpr int kSmemS = STAGES * kStageBytesS + kEpiBytes + 1024;    // + base al
 // consumer warps that free one stage of every block of the cluster
 constexpr int kReleases = (kPing ? 4 : 4 * kConsumers) * kCS;
 constexpr int kSplit = SPLIT_K;
+constexpr bool kStreamK = STREAM_K == 1;
 #if defined(HKT_FP8)
 constexpr bool kFp8 = true;
 #else
@@ -86,6 +90,8 @@ static_assert(MMA_LAG >= 0 && MMA_LAG <= 2, "MMA_LAG: 0, 1 or 2");
 static_assert(MMA_LAG < 2 || PROMOTE > 0, "MMA_LAG 2 chains a promotion group: PROMOTE > 0");
 static_assert(MMA_LAG == 0 || STAGES >= 3, "MMA_LAG=1 holds two stages per consumer");
 static_assert(kSplit == 1 || kSplit == 2 || kSplit == 4, "SPLIT_K: 1, 2 or 4");
+static_assert(STREAM_K == 0 || STREAM_K == 1, "STREAM_K: 0 or 1");
+static_assert(!kStreamK || (SCHED == 1 && kSplit == 1), "STREAM_K=1: SCHED 1 and SPLIT_K 1");
 static_assert(kSmemS <= kittens::MAX_SHARED_MEMORY, "ring + epilogue buffers exceed 227 KB");
 static_assert(kHalves * 32 * N_BLOCK + 32 <= CONSUMER_REGS, "accumulator does not fit CONSUMER_REGS");
 static_assert(PROMOTE == 0 || PROMOTE == 1 || PROMOTE == 2 || PROMOTE == 4,
@@ -174,6 +180,9 @@ __device__ inline void cluster_sync() {     // every thread of both blocks
 #if SPLIT_K > 1
 #include "sched_splitk.cuh"    // fixup: the split-K slices of a tile summed in order
 #endif
+#if STREAM_K
+#include "sched_streamk.cuh"   // units_t (data-parallel tiles, then a stream-K tail) and its fixup
+#endif
 
 #if PROMOTE
 #include "sched_promote.cuh"   // main_loop_promoted: the k loop of PROMOTE > 0
@@ -182,6 +191,11 @@ __device__ inline void cluster_sync() {     // every thread of both blocks
 #if SPLIT_K > 1
 __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ globals_t g, float* __restrict__ ws,
                                                        int* flags, int units, int ksteps) {
+#elif STREAM_K
+// dp: whole tiles before the stream-K tail; span: tail k steps per cluster; sk_steps: k steps of the tail
+// (kernel parameters: no register held across the loop)
+__global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ globals_t g, float* __restrict__ ws,
+                                                       int* flags, int dp, int span, int sk_steps) {
 #else
 __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ globals_t g) {
 #endif
@@ -199,7 +213,8 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
   const int rank = kCS > 1 ? cluster_ctarank() : 0;
   const int cid = blockIdx.x / kCS, nclusters = gridDim.x / kCS;
   const int R = g.C.rows() / (kBM * kCM), Cc = g.C.cols() / (kBN * kCN);
-  // work units: (cluster tile, K slice); KS k steps each, from k step k0 = slice * KS
+  // work units (units_t): (cluster tile, K slice) of KS k steps each, from k step k0 = slice * KS; with
+  // stream-K the first dp tiles whole, then pieces of the tail tiles
 #if SPLIT_K > 1
   const int tasks = units, KS = ksteps;      // kernel parameters: no register held across the loop
 #else
@@ -222,10 +237,16 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
     warpgroup::decrease_registers<PRODUCER_REGS>();
     if (warpgroup::warpid() == 0 && laneid() == 0) {
       int it = 0;
+#if STREAM_K
+      int tile, k0, kn;
+      for (units_t w(cid, dp, span); w.next(cid, dp, span, sk_steps, nclusters, KS, tile, k0, kn);) {
+        const int2 bt = block_tile(tile, R, Cc, rank);
+#else
       for (int u = cid; u < tasks; u += nclusters) {
         const int2 bt = block_tile(u / kSplit, R, Cc, rank);
-        const int k0 = (u % kSplit) * KS;
-        for (int k = k0; k < k0 + KS; k++, it++) {
+        const int k0 = (u % kSplit) * KS, kn = KS;
+#endif
+        for (int k = k0; k < k0 + kn; k++, it++) {
           const int s = it % STAGES;
           wait(empty[s], ((it / STAGES) & 1) ^ 1);
           tma::expect_bytes(full[s], kStageBytesS);             // own loads + the peer's multicast
@@ -254,20 +275,30 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
     warpgroup::increase_registers<CONSUMER_REGS>();
     acc_t acc[kHalves];
     int it = 0, ebuf = 0;
+#if STREAM_K
+    int n = 0, tile, k0, kn;
+    for (units_t w(cid, dp, span); w.next(cid, dp, span, sk_steps, nclusters, KS, tile, k0, kn); n++) {
+#else
     for (int u = cid, n = 0; u < tasks; u += nclusters, n++) {
+      const int kn = KS;
+#endif
       if constexpr (kPing) {                                    // alternate tiles: skip the other's
-        if ((n & 1) != wg) { it += KS; continue; }
+        if ((n & 1) != wg) { it += kn; continue; }
       }
       if constexpr (kPing) {
         if (n > 0) wait(order[wg ^ 1], ((n - 1) >> 1) & 1);     // the other's previous tile
       }
+#if STREAM_K
+      const int2 bt = block_tile(tile, R, Cc, rank);
+#else
       const int2 bt = block_tile(u / kSplit, R, Cc, rank);
+#endif
 #pragma unroll
       for (int h = 0; h < kHalves; h++) kittens::warp::zero(acc[h]);
 #if PROMOTE
-      main_loop_promoted(acc, ring, full, empty, it, KS, wg);
+      main_loop_promoted(acc, ring, full, empty, it, kn, wg);
 #else
-      for (int k = 0; k < KS; k++, it++) {
+      for (int k = 0; k < kn; k++, it++) {
         const int s = it % STAGES;
         wait(full[s], (it / STAGES) & 1);
 #pragma unroll
@@ -285,7 +316,7 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
       }
 #if MMA_LAG
       warpgroup::mma_async_wait();
-      if (KS > 0 && laneid() == 0) release(empty[(it + STAGES - 1) % STAGES]);
+      if (kn > 0 && laneid() == 0) release(empty[(it + STAGES - 1) % STAGES]);
 #endif
 #endif
       if constexpr (kPing) {
@@ -296,6 +327,15 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
 #if SPLIT_K > 1
       // only the last K slice writes C; the others hand their partial sum on (fixup)
       if (fixup(acc, ws, flags, (row64 / kHalves) * (g.C.cols() / kBN) + bt.y, u % kSplit, 1 + wg)) continue;
+#endif
+#if STREAM_K
+      if (kn < KS) {                          // a piece of a tail tile: hand it on, or own the tile and sum
+        if (k0 > 0) {
+          sk_store(acc, ws, flags, wg);
+          continue;
+        }
+        sk_gather(acc, ws, flags, wg, rank, tile - dp, kn, KS, span);
+      }
 #endif
 #if defined(HKT_FP8)
       {  // C = scale_a * scale_b * (the tile's whole fp32 sum); the scales are read per tile, from L2

@@ -1,8 +1,8 @@
 // Included by sched.cuh inside namespace hk_sched's anonymous namespace: the host side of the
 // schedule kernel (split-K workspace pool, launch).
 // ---------------------------------------------------------------- host
-#if SPLIT_K > 1
-// The split-K workspace: per (device, stream), M*N floats of slots + one flag per slab.
+#if SPLIT_K > 1 || STREAM_K
+// The split-K (and stream-K) workspace: per (device, stream), M*N floats of slots + one flag per slab.
 //   * Allocated outside stream capture only (cudaMalloc is not allowed there); its flags are zeroed
 //     once, stream-ordered, and every launch leaves them at 0 again.
 //   * A stream being captured (a graph, e.g. torch.cuda.graph on a fresh stream) uses its own
@@ -115,9 +115,23 @@ inline int gemm(const void* A, const void* Bt, void* C, const void* sa, const vo
   std::optional<globals_t> gl = hk_tk::get_globals(A, Bt, C, sa, sb, M, N, K);
   if (!gl) return 1;
   // never more clusters than are resident at once: split-K's fixup relies on it (no deadlock)
+#if STREAM_K
+  // stream-K: every resident cluster, the tail's k steps shared among them (sched_streamk.cuh)
+  const long long clusters = slots[dev];
+  const sk_plan_t plan = sk_plan(tasks, clusters, K / kKTile);
+  if (plan.dp + clusters * plan.span > 0x7fffffffLL) return 1;   // units_t keeps dp + a tail k step in an int
+#else
   const long long clusters = tasks < slots[dev] ? tasks : slots[dev];
+#endif
   cfg.gridDim = dim3((unsigned)(clusters * kCS), 1, 1);
-#if SPLIT_K > 1
+#if STREAM_K
+  float* ws = nullptr;
+  int* flags = nullptr;
+  e = workspace(dev, cfg.stream, (size_t)clusters * kCS * kConsumers * kSlabFloats, (size_t)clusters * kCS * kConsumers,
+                &ws, &flags);
+  if (e != cudaSuccess) return (int)e;
+  e = cudaLaunchKernelEx(&cfg, kernel, *gl, ws, flags, (int)plan.dp, (int)plan.span, (int)plan.sk_steps);
+#elif SPLIT_K > 1
   float* ws = nullptr;
   int* flags = nullptr;
   e = workspace(dev, cfg.stream, (size_t)M * N, (size_t)(M / kWgM) * (N / kBN), &ws, &flags);
