@@ -3,9 +3,9 @@
 # cluster and schedule). bench/ncu_pair.py checks each output against the vendor first. <= 4 min.
 . bench/device/setup.sh
 R=$OUT/ncu; mkdir -p $R
-base="PERSISTENT=1,PRODUCER_REGS=40,CONSUMER_REGS=232,EPILOGUE=2,SCHED=1,CLUSTER_M=1,CLUSTER_N=1,SPLIT_K=1,STREAM_K=0"
-B256="M_BLOCK=2,N_BLOCK=2,STAGES=4,SUPER_M=8,$base,WG_M=128,ORDER=0,MMA_LAG=0,PROMOTE=0"
-F256="M_BLOCK=2,N_BLOCK=2,STAGES=4,SUPER_M=16,$base,WG_M=128,ORDER=1,MMA_LAG=2,PROMOTE=2"
+. bench/device/tk_configs.sh
+B256="$TK_B256,CLUSTER_N=1,MMA_LAG=0,STREAM_K=0"
+F256="$TK_F256,CLUSTER_N=1,MMA_LAG=2,PROMOTE=2,STREAM_K=0"
 lib() { python3 -m hktune compile --arch sm_90 --family thunderkittens --tk-root .tk --dtype $1 --config "$2" --json \
   | python3 -c "import json,sys; print(json.load(sys.stdin)[0]['artifact'])"; }
 LB=$(lib bf16 "$B256") && LF=$(lib fp8_e4m3 "$F256") || exit 1
