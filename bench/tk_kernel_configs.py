@@ -4,12 +4,13 @@ from __future__ import annotations
 
 PARAMS = ["M_BLOCK", "N_BLOCK", "STAGES", "SUPER_M", "PERSISTENT", "PRODUCER_REGS",
           "CONSUMER_REGS", "EPILOGUE", "SCHED", "WG_M", "CLUSTER_M", "CLUSTER_N", "ORDER", "MMA_LAG", "SPLIT_K",
-          "PROMOTE", "STREAM_K"]
+          "PROMOTE", "STREAM_K", "N_EXTRA"]
 
 
 def cfg(mb, nb, st, sm, pers=1, pr=40, cr=232, epi=1, sched=0, wgm=64, cm=1, cn=1, order=0, lag=0, sk=1, promote=0,
-        stream_k=0):
-    return dict(zip(PARAMS, (mb, nb, st, sm, pers, pr, cr, epi, sched, wgm, cm, cn, order, lag, sk, promote, stream_k)))
+        stream_k=0, n_extra=0):
+    return dict(zip(PARAMS, (mb, nb, st, sm, pers, pr, cr, epi, sched, wgm, cm, cn, order, lag, sk, promote, stream_k,
+                             n_extra)))
 
 
 def tile(params):

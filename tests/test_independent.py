@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TK = os.environ.get("HKTUNE_TEST_TK")
 SEED = {"M_BLOCK": 2, "N_BLOCK": 2, "STAGES": 4, "SUPER_M": 8, "PERSISTENT": 1, "PRODUCER_REGS": 40,
         "CONSUMER_REGS": 232, "EPILOGUE": 1, "SCHED": 0, "WG_M": 64, "CLUSTER_M": 1, "CLUSTER_N": 1, "ORDER": 0,
-        "MMA_LAG": 0, "SPLIT_K": 1, "PROMOTE": 1, "STREAM_K": 0}
+        "MMA_LAG": 0, "SPLIT_K": 1, "PROMOTE": 1, "STREAM_K": 0, "N_EXTRA": 0}
 
 
 def _load():

@@ -66,7 +66,7 @@ def test_stream_k_kernels_compile_without_spills_and_report_the_knob(dtype: str,
     fam = load_family(ROOT / "kernels" / "thunderkittens").for_dtype(dtype)
     space = load_space(ROOT / SPACES[dtype][1], "sm_90")
     common = dict(PERSISTENT=1, PRODUCER_REGS=40, CONSUMER_REGS=232, EPILOGUE=2, SCHED=1, CLUSTER_M=1, SPLIT_K=1,
-                  STREAM_K=1, M_BLOCK=2)
+                  STREAM_K=1, M_BLOCK=2, N_EXTRA=0)
     if dtype == "bf16":
         configs = [dict(common, N_BLOCK=2, STAGES=4, SUPER_M=8, WG_M=128, CLUSTER_N=1, ORDER=0, MMA_LAG=0, PROMOTE=0),
                    dict(common, N_BLOCK=4, STAGES=4, SUPER_M=1, WG_M=64, CLUSTER_N=2, ORDER=0, MMA_LAG=1, PROMOTE=0)]

@@ -40,81 +40,19 @@
 // SMEM_BYTES, ACC_REGS) may also arrive as -D; they are recomputed and static_asserted.
 // Schedule knobs SCHED WG_M CLUSTER_M CLUSTER_N ORDER MMA_LAG SPLIT_K STREAM_K: SCHED >= 1 replaces the lcf kernel
 // with hktune's own persistent kernel (sched.cuh); at SCHED=0 the others must keep their defaults.
-// PROMOTE (fp8, SCHED 0 or 1): see its #define below, sched.cuh and docs/dtypes.md.
+// PROMOTE (fp8, SCHED 0 or 1): see knobs.cuh, sched.cuh and docs/dtypes.md.
 
 // ---------------------------------------------------------------- knobs (defaults = TK <2,4,8>)
-#ifndef M_BLOCK
-#define M_BLOCK 2
-#endif
-#ifndef N_BLOCK
-#define N_BLOCK 4
-#endif
-#ifndef STAGES
-#define STAGES 4
-#endif
-#ifndef SUPER_M
-#define SUPER_M 8
-#endif
-#ifndef PERSISTENT
-#define PERSISTENT 1
-#endif
-#ifndef PRODUCER_REGS
-#define PRODUCER_REGS 40
-#endif
-#ifndef CONSUMER_REGS
-#define CONSUMER_REGS 232
-#endif
-#ifndef EPILOGUE
-#define EPILOGUE 1
-#endif
-// schedule knobs (sched.cuh); at these defaults the kernel is TK's lcf one, unchanged
-#ifndef SCHED
-#define SCHED 0
-#endif
-#ifndef WG_M
-#define WG_M 64
-#endif
-#ifndef CLUSTER_M
-#define CLUSTER_M 1
-#endif
-#ifndef CLUSTER_N
-#define CLUSTER_N 1
-#endif
-#ifndef ORDER
-#define ORDER 0
-#endif
-#ifndef MMA_LAG
-#define MMA_LAG 0
-#endif
-#ifndef SPLIT_K
-#define SPLIT_K 1
-#endif
-// 1: the tail round's tiles cut into equal k-step ranges per cluster (stream-K; sched.cuh, SCHED 1)
-#ifndef STREAM_K
-#define STREAM_K 0
-#endif
-// fp8 promotion interval (SCHED 0 or 1): n > 0 = the k32 wgmmas of n consecutive k steps go into a
-// fresh partial accumulator (wgmma's fp8 accumulation keeps only ~14 bits inside the instruction
-// chain) that is added into the fp32 accumulator on the CUDA cores once per n steps; 0 = the whole
-// K chain in wgmma's accumulator
-#ifndef PROMOTE
-#define PROMOTE 0
-#endif
-#if PROMOTE != 0 && PROMOTE != 1 && PROMOTE != 2 && PROMOTE != 4
-#error "PROMOTE: 0 (off) or a promotion interval of 1, 2 or 4 k steps"
-#endif
-#if PROMOTE != 0 && (!defined(HKT_FP8) || SCHED == 2)
-#error "PROMOTE > 0 needs the fp8 kernel (-DHKT_FP8) and SCHED 0 or 1 (not ping-pong)"
-#endif
-#if SCHED == 0 && (WG_M != 64 || CLUSTER_M != 1 || CLUSTER_N != 1 || ORDER != 0 || MMA_LAG != 0 || SPLIT_K != 1 || STREAM_K != 0)
-#error "WG_M, CLUSTER_M, CLUSTER_N, ORDER, MMA_LAG, SPLIT_K and STREAM_K need SCHED >= 1 (sched.cuh)"
-#endif
+#include "knobs.cuh"   // every knob's default, and the combinations the template refuses
 
 #ifndef KITTENS_HOPPER
 #define KITTENS_HOPPER
 #endif
 #include "kittens.cuh"
 #include "prototype.cuh"
+#if N_EXTRA
+#include "wgmma_n144.cuh"   // wgmma m64n144k32 e4m3 for ThunderKittens' mma_ABt
+#endif
 
 #include <cuda.h>
 #include <cuda_runtime.h>
@@ -188,7 +126,11 @@ static_assert(ACC_REGS == kAccRegs, "-DACC_REGS disagrees with the kernel");
 struct layout {
   using in_tile = st<in_dtype, kTile, kKTile>;              // 64 rows x 128 bytes (bf16: base_tile)
   using base_tile = st_bf<kTile, kTile>;                     // C tiles
+#if N_EXTRA
+  using in_layout = gl<in_dtype, 1, 1, -1, -1, in_tile, st<in_dtype, 16, kKTile>>;   // + 16-row Bt boxes
+#else
   using in_layout = gl<in_dtype, 1, 1, -1, -1, in_tile>;
+#endif
   using global_layout = gl<bf16, 1, 1, -1, -1, base_tile>;
   struct globals {
     in_layout A, B;                                          // B = Bt [N, K]
@@ -400,5 +342,5 @@ extern "C" const char* hktune_config(void) {
          ",EPILOGUE=" HK_STR(EPILOGUE) ",SCHED=" HK_STR(SCHED) ",WG_M=" HK_STR(WG_M)
          ",CLUSTER_M=" HK_STR(CLUSTER_M) ",CLUSTER_N=" HK_STR(CLUSTER_N) ",ORDER=" HK_STR(ORDER)
          ",MMA_LAG=" HK_STR(MMA_LAG) ",SPLIT_K=" HK_STR(SPLIT_K) ",PROMOTE=" HK_STR(PROMOTE)
-         ",STREAM_K=" HK_STR(STREAM_K);
+         ",STREAM_K=" HK_STR(STREAM_K) ",N_EXTRA=" HK_STR(N_EXTRA);
 }

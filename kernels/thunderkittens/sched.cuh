@@ -35,6 +35,9 @@
 //   STREAM_K   1 (SCHED 1, SPLIT_K 1): the tiles of the last full round and the partial one are cut into
 //              equal contiguous k-step ranges, one per cluster, so no SM idles in the tail; the pieces of
 //              a tile are summed into C deterministically (sched_streamk.cuh).
+//   N_EXTRA    16 (fp8, N_BLOCK 2, no cluster, EPILOGUE 0): tiles of 64*N_BLOCK + 16 = 144 columns (wgmma n144,
+//              wgmma_n144.cuh), Bt loaded in 16-row boxes; the last tile column may be partial (loads past N
+//              read zeros, the epilogue skips those columns), so N need only be a multiple of 16.
 //   PROMOTE    fp8, SCHED=1 only: n > 0 puts the wgmmas of n k steps into a fresh partial accumulator and
 //              adds it into the fp32 accumulator on the CUDA cores (main_loop_promoted); with MMA_LAG=1 two
 //              partials alternate per group, so group g-1's add runs while group g's first step does.
@@ -61,11 +64,11 @@ constexpr bool kPing = SCHED == 2;
 constexpr int kWgM = WG_M;
 constexpr int kHalves = kWgM / 64;                                  // m64 wgmmas per consumer
 constexpr int kBM = kPing ? kWgM : M_BLOCK * kWgM;                  // rows of one tile
-constexpr int kBN = 64 * N_BLOCK;
+constexpr int kBN = 64 * N_BLOCK + N_EXTRA;
 constexpr int kASub = kBM / 64;                                     // 64x64 A tiles per stage
 constexpr int kConsumers = M_BLOCK;
 constexpr int kThreadsS = 128 * (kConsumers + 1);
-constexpr int kStageBytesS = (kASub + N_BLOCK) * 8192;
+constexpr int kStageBytesS = (kASub + N_BLOCK) * 8192 + N_EXTRA * 128;   // 128-byte rows
 constexpr int kEpiBytes = EPILOGUE == 0 ? 0 : kConsumers * 2 * 8192;
 constexpr int kSmemS = STAGES * kStageBytesS + kEpiBytes + 1024;    // + base alignment
 // consumer warps that free one stage of every block of the cluster
@@ -93,12 +96,15 @@ static_assert(kSplit == 1 || kSplit == 2 || kSplit == 4, "SPLIT_K: 1, 2 or 4");
 static_assert(STREAM_K == 0 || STREAM_K == 1, "STREAM_K: 0 or 1");
 static_assert(!kStreamK || (SCHED == 1 && kSplit == 1), "STREAM_K=1: SCHED 1 and SPLIT_K 1");
 static_assert(kSmemS <= kittens::MAX_SHARED_MEMORY, "ring + epilogue buffers exceed 227 KB");
-static_assert(kHalves * 32 * N_BLOCK + 32 <= CONSUMER_REGS, "accumulator does not fit CONSUMER_REGS");
+static_assert(N_EXTRA == 0 || (N_EXTRA == 16 && kFp8 && SCHED == 1 && N_BLOCK == 2 && kCS == 1 && EPILOGUE == 0 &&
+                               kSplit == 1 && STREAM_K == 0),
+              "N_EXTRA 16: fp8, SCHED 1, N_BLOCK 2 (n144), no cluster, EPILOGUE 0, SPLIT_K 1, STREAM_K 0");
+static_assert(kHalves * kBN / 2 + 32 <= CONSUMER_REGS, "accumulator does not fit CONSUMER_REGS");
 static_assert(PROMOTE == 0 || PROMOTE == 1 || PROMOTE == 2 || PROMOTE == 4,
               "PROMOTE: 0 (off) or a promotion interval of 1, 2 or 4 k steps");
 static_assert(PROMOTE == 0 || (kFp8 && !kPing), "PROMOTE > 0: fp8 (-DHKT_FP8) and SCHED=1 only");
 // PROMOTE > 0: accumulator + one m64 partial (MMA_LAG=0; WG_M 128 holds a group's stages) or two of its size
-static_assert(PROMOTE == 0 || (kHalves + (MMA_LAG == 1 ? 2 * kHalves : 1)) * 32 * N_BLOCK + 40 <= CONSUMER_REGS,
+static_assert(PROMOTE == 0 || (kHalves + (MMA_LAG == 1 ? 2 * kHalves : 1)) * kBN / 2 + 40 <= CONSUMER_REGS,
               "PROMOTE > 0: the accumulator and its partials do not fit CONSUMER_REGS");
 static_assert(PROMOTE == 0 || MMA_LAG == 1 || (kHalves == 1 && MMA_LAG == 0) || STAGES > PROMOTE,
               "PROMOTE with WG_M 128 or MMA_LAG 2 holds a group's stages: STAGES > PROMOTE");
@@ -115,47 +121,30 @@ static_assert(STAGE_BYTES == kStageBytesS, "-DSTAGE_BYTES disagrees with the ker
 static_assert(TILE_M == kBM, "-DTILE_M disagrees with the kernel");
 #endif
 #ifdef ACC_REGS
-static_assert(ACC_REGS == kHalves * 32 * N_BLOCK, "-DACC_REGS disagrees with the kernel");
+static_assert(ACC_REGS == kHalves * kBN / 2, "-DACC_REGS disagrees with the kernel");
 #endif
 
 using hk_tk::in_dtype;
 using hk_tk::kKTile;
 using tile_t = st<in_dtype, 64, kKTile>;                // 64 rows x 128 bytes of A or Bt
-using bt_t = st<in_dtype, 64 * N_BLOCK, kKTile>;        // N_BLOCK contiguous Bt tiles, one wgmma B
+using bt_t = st<in_dtype, kBN, kKTile>;                 // the stage's contiguous Bt tiles, one wgmma B
 using c_tile_t = st_bf<64, 64>;                        // an epilogue buffer of C (bf16)
-using acc_t = rt_fl<16, 64 * N_BLOCK>;                 // one warp's 16 rows of a 64-row slice
+using acc_t = rt_fl<16, kBN>;                          // one warp's 16 rows of a 64-row slice
 using part_t = rt_fl<16, 64>;                          // 64 of its columns (epilogue unit)
 
+#if N_EXTRA
+using b16_t = st<in_dtype, 16, kKTile>;                // Bt in 16-row boxes (144 * y is no multiple of 64)
+struct stage_t { tile_t a[kASub]; b16_t b[kBN / 16]; };
+#else
 struct stage_t { tile_t a[kASub]; tile_t b[N_BLOCK]; };
+#endif
 struct epi_t { c_tile_t c[kConsumers][2]; };
-static_assert(sizeof(tile_t) == 8192 && sizeof(stage_t) == kStageBytesS, "8 KB input tiles pack densely");
+static_assert(sizeof(tile_t) == 8192 && sizeof(stage_t) == kStageBytesS && kStageBytesS % 1024 == 0,
+              "input tiles pack densely, stages stay 1024-aligned (128-byte swizzle)");
 static_assert(EPILOGUE == 0 || sizeof(epi_t) == kEpiBytes, "epilogue buffers");
 using globals_t = hk_tk::globals_t;
 
-// Cluster tile t -> (cluster row, cluster col) of an R x Cc grid of cluster tiles.
-__device__ inline int2 tile_order(int t, int R, int Cc) {
-  if constexpr (ORDER == 0 || ORDER == 2) {
-    constexpr int g = SUPER_M / kCM > 0 ? SUPER_M / kCM : 1;      // cluster rows per group
-    const int full = (R / g) * g, rep = g * Cc;
-    int2 c;
-    if (t < full * Cc) {
-      c = {g * (t / rep) + t % g, (t % rep) / g};
-    } else {
-      const int r = t - full * Cc, fr = R - full;
-      c = {full + r % fr, r / fr};
-    }
-    // ORDER=2: serpentine - odd groups walk the columns backwards, so the Bt columns the last
-    // tiles of one group read are the first the next group reads (still in L2)
-    if (ORDER == 2 && ((c.x / g) & 1)) c.y = Cc - 1 - c.y;
-    return c;
-  } else {
-    constexpr int g = SUPER_M / kCN > 0 ? SUPER_M / kCN : 1;      // cluster cols per group
-    const int full = (Cc / g) * g, rep = g * R;
-    if (t < full * R) return {(t % rep) / g, g * (t / rep) + t % g};
-    const int r = t - full * R, fc = Cc - full;
-    return {r / fc, full + r % fc};
-  }
-}
+#include "sched_order.cuh"    // tile_order: ORDER 0-2 over cluster tiles
 
 // The block's tile (row, col in tile units) for cluster tile t.
 __device__ inline int2 block_tile(int t, int R, int Cc, int rank) {
@@ -176,6 +165,10 @@ __device__ inline void cluster_sync() {     // every thread of both blocks
   asm volatile("barrier.cluster.arrive.release;\n" ::: "memory");
   asm volatile("barrier.cluster.wait.acquire;\n" ::: "memory");
 }
+
+#if N_EXTRA
+#include "sched_n144.cuh"     // store_guarded: the epilogue of a partial last tile column
+#endif
 
 #if SPLIT_K > 1
 #include "sched_splitk.cuh"    // fixup: the split-K slices of a tile summed in order
@@ -212,7 +205,11 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
 
   const int rank = kCS > 1 ? cluster_ctarank() : 0;
   const int cid = blockIdx.x / kCS, nclusters = gridDim.x / kCS;
+#if N_EXTRA
+  const int R = g.C.rows() / kBM, Cc = (g.C.cols() + kBN - 1) / kBN;   // the last tile column may be partial
+#else
   const int R = g.C.rows() / (kBM * kCM), Cc = g.C.cols() / (kBN * kCN);
+#endif
   // work units (units_t): (cluster tile, K slice) of KS k steps each, from k step k0 = slice * KS; with
   // stream-K the first dp tiles whole, then pieces of the tail tiles
 #if SPLIT_K > 1
@@ -259,6 +256,10 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
               tma::load_async(ring[s].a[i], g.A, {bt.x * kASub + i, k}, full[s]);
             }
           }
+#if N_EXTRA
+#pragma unroll
+          for (int i = 0; i < kBN / 16; i++) tma::load_async(ring[s].b[i], g.B, {bt.y * (kBN / 16) + i, k}, full[s]);
+#else
 #pragma unroll
           for (int i = 0; i < N_BLOCK; i++) {
             if constexpr (kCM > 1) {
@@ -268,6 +269,7 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
               tma::load_async(ring[s].b[i], g.B, {bt.y * N_BLOCK + i, k}, full[s]);
             }
           }
+#endif
         }
       }
     }
@@ -346,7 +348,9 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
 #endif
 #pragma unroll
       for (int h = 0; h < kHalves; h++) {
-#if EPILOGUE == 0
+#if EPILOGUE == 0 && N_EXTRA
+        store_guarded(g, acc[h], (row64 + h) * 64, bt.y * kBN);
+#elif EPILOGUE == 0
         warpgroup::store(g.C, acc[h], {row64 + h, bt.y});         // units: 64 x 64*N_BLOCK
 #else
 #pragma unroll

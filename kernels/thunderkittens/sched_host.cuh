@@ -75,9 +75,10 @@ inline cudaError_t workspace(int dev, cudaStream_t stream, size_t floats, size_t
 inline int gemm(const void* A, const void* Bt, void* C, const void* sa, const void* sb, int M, int N, int K,
                 void* stream) {
   if (M <= 0 || N <= 0 || K <= 0) return 1;
-  if (M % (kBM * kCM) != 0 || N % (kBN * kCN) != 0 || K % (kKTile * kSplit) != 0) return 1;
+  // N_EXTRA: any multiple of 16 (a partial last tile column); else whole tiles
+  if (M % (kBM * kCM) != 0 || N % (N_EXTRA ? 16 : kBN * kCN) != 0 || K % (kKTile * kSplit) != 0) return 1;
   if (((uintptr_t)A | (uintptr_t)Bt | (uintptr_t)C) & 15) return 1;
-  const long long tasks = (long long)(M / (kBM * kCM)) * (N / (kBN * kCN)) * kSplit;   // work units
+  const long long tasks = (long long)(M / (kBM * kCM)) * ((N + kBN * kCN - 1) / (kBN * kCN)) * kSplit;   // work units
   if (tasks > 0x7fffffffLL) return 1;
 
   int dev = 0;

@@ -1,0 +1,57 @@
+"""The fp8 128x144 tile of the thunderkittens family (N_EXTRA 16: wgmma m64n144k32 e4m3 in
+kernels/thunderkittens/wgmma_n144.cuh, 16-row Bt boxes, a partial last tile column): opt-in only, legal only in
+its one form, and its kernels fit the 168-register cap without spills."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hktune.build.builder import Builder
+from hktune.family.family import load_family
+from hktune.space.space import load_space
+from hktune.target import make_target
+
+ROOT = Path(__file__).resolve().parent.parent
+TK = os.environ.get("HKTUNE_TEST_TK")
+needs_tk = pytest.mark.skipif(not TK or shutil.which("nvcc") is None,
+                              reason="needs HKTUNE_TEST_TK (a ThunderKittens checkout) and nvcc")
+N144 = dict(M_BLOCK=2, N_BLOCK=2, STAGES=6, SUPER_M=16, PERSISTENT=1, PRODUCER_REGS=40, CONSUMER_REGS=232, EPILOGUE=0,
+            SCHED=1, WG_M=64, CLUSTER_M=1, CLUSTER_N=1, ORDER=1, MMA_LAG=0, SPLIT_K=1, PROMOTE=4, STREAM_K=0, N_EXTRA=16)
+
+
+def test_n144_is_opt_in_and_takes_n_past_whole_tiles():
+    opt = load_space(ROOT / "bench" / "tk-n144-fp8.yaml", "sm_90")
+    for path in ("configs/thunderkittens-sm_90.yaml", "configs/thunderkittens-sm_90-fp8_e4m3.yaml", "bench/tk-sched.yaml",
+                 "bench/tk-sched-fp8.yaml"):
+        space = load_space(ROOT / path, "sm_90")
+        assert space.legacy["N_EXTRA"] == 0 and [p.values for p in space.params if p.name == "N_EXTRA"] == [[0]]
+    assert {c["N_EXTRA"] for c in opt.enumerate((8192, 8192, 8192))} == {0, 16}
+    assert not opt.violations(N144)
+    # N 8192 and 14336 are no multiple of 144: the last tile column is partial, which N_EXTRA allows
+    assert not opt.shape_violations(N144, 8192, 8192, 8192) and not opt.shape_violations(N144, 4096, 14336, 4096)
+    assert opt.shape_violations(N144, 8192, 8200, 8192)                       # N must stay a multiple of 16
+    assert opt.shape_violations(dict(N144, N_EXTRA=0), 8192, 8200, 8192)
+    for bad in (dict(N144, WG_M=128), dict(N144, EPILOGUE=2), dict(N144, CLUSTER_N=2), dict(N144, MMA_LAG=1),
+                dict(N144, N_BLOCK=4), dict(N144, STREAM_K=1)):
+        assert opt.violations(bad), bad              # outside the kernel's one form (or the space's values)
+
+
+@needs_tk
+def test_n144_kernels_compile_without_spills_with_the_n144_wgmma(tmp_path: Path):
+    fam = load_family(ROOT / "kernels" / "thunderkittens").for_dtype("fp8_e4m3")
+    space = load_space(ROOT / "bench" / "tk-n144-fp8.yaml", "sm_90")
+    configs = [N144, dict(N144, MMA_LAG=2)]
+    target = make_target(fam, "sm_90", space, dtype="fp8_e4m3", include_dirs=fam.include_dirs("sm_90", {"thunderkittens": TK}))
+    with Builder(target, jobs=2, cache=tmp_path / "cache") as b:
+        outcomes = list(b.build_many(configs))
+    assert len(outcomes) == 2
+    for o in outcomes:
+        assert o.ok, o.log_tail()
+        assert o.reason is None and o.resources.get("spills", 0) == 0, o.reason
+        assert int(o.resources.get("registers") or 0) == 168
+        ptx = list(o.artifact.parent.glob("*.ptx"))
+        if ptx:
+            assert "m64n144k32.f32.e4m3.e4m3" in ptx[0].read_text()
