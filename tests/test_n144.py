@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hktune.build.builder import Builder
 from hktune.family.family import load_family
 from hktune.space.space import load_space
-from hktune.target import make_target
+from tests.tk_build import build_at_the_launch_cap
 
 ROOT = Path(__file__).resolve().parent.parent
 TK = os.environ.get("HKTUNE_TEST_TK")
@@ -44,14 +43,7 @@ def test_n144_kernels_compile_without_spills_with_the_n144_wgmma(tmp_path: Path)
     fam = load_family(ROOT / "kernels" / "thunderkittens").for_dtype("fp8_e4m3")
     space = load_space(ROOT / "bench" / "tk-n144-fp8.yaml", "sm_90")
     configs = [N144, dict(N144, MMA_LAG=2)]
-    target = make_target(fam, "sm_90", space, dtype="fp8_e4m3", include_dirs=fam.include_dirs("sm_90", {"thunderkittens": TK}))
-    with Builder(target, jobs=2, cache=tmp_path / "cache") as b:
-        outcomes = list(b.build_many(configs))
-    assert len(outcomes) == 2
-    for o in outcomes:
-        assert o.ok, o.log_tail()
-        assert o.reason is None and o.resources.get("spills", 0) == 0, o.reason
-        assert int(o.resources.get("registers") or 0) == 168
+    for o in build_at_the_launch_cap(fam, space, configs, tmp_path, "fp8_e4m3"):
         ptx = list(o.artifact.parent.glob("*.ptx"))
         if ptx:
             assert "m64n144k32.f32.e4m3.e4m3" in ptx[0].read_text()

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from hktune.build.builder import Builder
 from hktune.family.family import load_family
 from hktune.space.prior import estimate
 from hktune.space.space import load_space
-from hktune.target import make_target
+from tests.tk_build import build_at_the_launch_cap
 
 ROOT = Path(__file__).resolve().parent.parent
 TK = os.environ.get("HKTUNE_TEST_TK")
@@ -73,14 +72,5 @@ def test_stream_k_kernels_compile_without_spills_and_report_the_knob(dtype: str,
     else:
         configs = [dict(common, N_BLOCK=2, STAGES=5, SUPER_M=16, WG_M=64, CLUSTER_N=1, ORDER=1, MMA_LAG=0, PROMOTE=4),
                    dict(common, N_BLOCK=2, STAGES=4, SUPER_M=16, WG_M=128, CLUSTER_N=1, ORDER=1, MMA_LAG=2, PROMOTE=2)]
-    for c in configs:
-        assert not space.violations(c), space.violations(c)
-    target = make_target(fam, "sm_90", space, dtype=dtype, include_dirs=fam.include_dirs("sm_90", {"thunderkittens": TK}))
-    with Builder(target, jobs=2, cache=tmp_path / "cache") as b:
-        outcomes = list(b.build_many(configs))
-    assert len(outcomes) == 2
-    for o in outcomes:
-        assert o.ok, o.log_tail()
-        assert o.reason is None and o.resources.get("spills", 0) == 0, o.reason
-        assert int(o.resources.get("registers") or 0) == 168
+    for o in build_at_the_launch_cap(fam, space, configs, tmp_path, dtype):
         assert "STREAM_K=1" in (o.artifact.parent / "build.log").read_text()

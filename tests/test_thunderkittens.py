@@ -14,6 +14,7 @@ from hktune.build.builder import Builder
 from hktune.family.family import load_family
 from hktune.space.space import load_space
 from hktune.target import make_target
+from tests.tk_build import build_at_the_launch_cap
 
 ROOT = Path(__file__).resolve().parent.parent
 TK = os.environ.get("HKTUNE_TEST_TK")
@@ -86,22 +87,6 @@ def test_schedule_knobs_only_reach_the_hand_written_kernel():
     assert space.shape_violations(pair, 8192 + 128, 8192, 8192)
 
 
-def _build_at_the_launch_cap(fam, space, configs: list[dict], tmp_path: Path) -> list:  # noqa: ANN001
-    """Build valid configs of an opt-in schedule space; each must compile with no spill at the
-    168-register cap a 384-thread block has. Returns the outcomes in the configs' order."""
-    for c in configs:
-        assert not space.violations(c), space.violations(c)
-    with Builder(make_target(fam, "sm_90", space, include_dirs=fam.include_dirs("sm_90", {"thunderkittens": TK})),
-                 jobs=2, cache=tmp_path / "cache") as b:
-        outcomes = {tuple(sorted(o.config.items())): o for o in b.build_many(configs)}
-    ordered = [outcomes[tuple(sorted(c.items()))] for c in configs]
-    for o in ordered:
-        assert o.ok, o.log_tail()
-        assert o.reason is None and o.resources.get("spills", 0) == 0, o.reason      # no spills
-        assert int(o.resources.get("registers") or 0) == 168         # 384 threads: the launch cap
-    return ordered
-
-
 @needs_tk
 def test_schedule_knobs_compile_without_spills(tmp_path: Path):
     """A cluster pair with TMA multicast and the store drain (cooperative), and ping-pong consumers
@@ -111,7 +96,7 @@ def test_schedule_knobs_compile_without_spills(tmp_path: Path):
     base = dict(space.seeds[0])
     configs = [dict(base, EPILOGUE=2, SCHED=1, CLUSTER_M=2, ORDER=2),
                dict(base, N_BLOCK=2, STAGES=6, EPILOGUE=2, SCHED=2, WG_M=128, CLUSTER_N=2, ORDER=1, MMA_LAG=1)]
-    _build_at_the_launch_cap(fam, space, configs, tmp_path)
+    build_at_the_launch_cap(fam, space, configs, tmp_path)
 
 
 def test_split_k_is_opt_in_legal_per_shape_and_learnt_by_the_prior():
@@ -148,7 +133,7 @@ def test_split_k_compiles_without_spills(tmp_path: Path):
     base = dict(space.seeds[0])
     configs = [dict(base, EPILOGUE=2, SCHED=1, CLUSTER_M=2, MMA_LAG=1, SPLIT_K=2),
                dict(base, N_BLOCK=2, STAGES=6, EPILOGUE=2, SCHED=2, WG_M=128, MMA_LAG=1, SPLIT_K=4)]
-    for o in _build_at_the_launch_cap(fam, space, configs, tmp_path):
+    for o in build_at_the_launch_cap(fam, space, configs, tmp_path):
         assert f"SPLIT_K={o.config['SPLIT_K']}" in (o.artifact.parent / "build.log").read_text()
 
 
@@ -170,7 +155,7 @@ def test_libraries_of_one_worker_share_no_state(tmp_path: Path):
     space = load_space(ROOT / "bench" / "tk-sched.yaml", "sm_90")
     base = dict(space.seeds[0])
     configs = [base, dict(base, EPILOGUE=2, SCHED=1, CLUSTER_N=2, MMA_LAG=1, SPLIT_K=2)]
-    for o in _build_at_the_launch_cap(fam, space, configs, tmp_path):
+    for o in build_at_the_launch_cap(fam, space, configs, tmp_path):
         assert _unique_symbols(o.artifact) == [], o.config
 
 
@@ -268,7 +253,7 @@ def test_fp8_schedule_knobs_compile_without_spills_to_e4m3_wgmma(tmp_path: Path)
                dict(base, N_BLOCK=2, STAGES=6, EPILOGUE=2, SCHED=2, WG_M=128, CLUSTER_N=2, ORDER=1, MMA_LAG=1),
                dict(base, EPILOGUE=2, SCHED=1, CLUSTER_M=2, MMA_LAG=1, SPLIT_K=2),
                dict(base, N_BLOCK=2, STAGES=6, EPILOGUE=2, SCHED=2, WG_M=128, MMA_LAG=1, SPLIT_K=4)]
-    outcomes = _build_at_the_launch_cap(fam, space, configs, tmp_path)
+    outcomes = build_at_the_launch_cap(fam, space, configs, tmp_path)
     argv = (outcomes[-1].artifact.parent / "build.log").read_text().splitlines()[0].split()   # the nvcc command
     assert "-DHKT_FP8" in argv and "-DSCHED=2" in argv and "-DSPLIT_K=4" in argv
     out = argv.index("-o")
