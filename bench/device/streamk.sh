@@ -9,6 +9,10 @@
 #      against the vendor on rotated random inputs, outputs verified) of the H200 table's winners with
 #      STREAM_K 0 and 1 at the shapes they won, and of the fp8 winner at issue 22's two goal shapes.
 # Everything under $OUT/streamk; a summary table last.
+# A record: it ran on 2026-12-05 14:57 (bench/results/h100-2026-12-05b/streamk) while the family spaces still offered
+# STREAM_K 1. Since then STREAM_K 1 is opt-in only (bench/tk-sched.yaml, bench/tk-sched-fp8.yaml) and `hktune bench
+# --config` judges a config by the family space, so steps (1)'s fp8 half and (2) refuse STREAM_K 1 as written here;
+# re-measure stream-K with bench/independent.py on a table instead (it builds any config).
 . bench/device/setup.sh
 . bench/device/sanitize.sh
 R=$OUT/streamk; mkdir -p $R

@@ -170,6 +170,9 @@ __device__ inline void cluster_sync() {     // every thread of both blocks
 #include "sched_n144.cuh"     // store_guarded: the epilogue of a partial last tile column
 #endif
 
+#if SPLIT_K > 1 || STREAM_K
+#include "sched_slots.cuh"     // workspace slots: store, add, flags (both fixups)
+#endif
 #if SPLIT_K > 1
 #include "sched_splitk.cuh"    // fixup: the split-K slices of a tile summed in order
 #endif

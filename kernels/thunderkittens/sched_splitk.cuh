@@ -30,40 +30,16 @@
 // Split-K fixup of one consumer warpgroup's slab (design at the top of this file). Returns true when this slice is
 // not the last one (its partial sum went to the workspace; no C to write).
 __device__ inline bool fixup(acc_t (&acc)[kHalves], float* __restrict__ ws, int* flags, int slab, int slice, int bar) {
-  float4* slot = reinterpret_cast<float4*>(ws + (size_t)slab * kSlabFloats) + warpgroup::laneid();
+  float4* slot = slot_of(ws, slab);
   int* flag = flags + slab;
-  constexpr int kPairs = kHalves * (kBN / 16) * 2;                 // float4s per thread
-  constexpr int kPerHalf = kPairs / kHalves;
-  constexpr int kChunk = 8;                                         // float4 loads per fence
   if (slice > 0) {
-    if (warpgroup::laneid() == 0) {
-      int seen;
-      do {
-        asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\n" : "=r"(seen) : "l"(flag) : "memory");
-      } while (seen != slice);
-    }
-    warpgroup::sync(bar);
-#pragma unroll
-    for (int i = 0; i < kPairs; i++) {
-      float2* d = &acc[i / kPerHalf].tiles[0][(i % kPerHalf) / 2].data[2 * (i & 1)];
-      const float4 v = __ldcg(slot + i * 128);
-      d[0].x += v.x; d[0].y += v.y; d[1].x += v.z; d[1].y += v.w;
-      // at most 8 loads (32 registers) in flight: ptxas would otherwise issue all of them at once
-      // next to the live accumulator and spill; it does not move loads across a fence
-      if (i % kChunk == kChunk - 1 && i + 1 < kPairs) asm volatile("fence.acq_rel.cta;\n" ::: "memory");
-    }
+    slot_wait(flag, slice, bar);
+    slot_add(acc, slot);
   }
   if (slice == kSplit - 1) {
     if (warpgroup::laneid() == 0) *reinterpret_cast<volatile int*>(flag) = 0;   // next launch: stream-ordered
     return false;
   }
-#pragma unroll
-  for (int i = 0; i < kPairs; i++) {
-    const float2* d = &acc[i / kPerHalf].tiles[0][(i % kPerHalf) / 2].data[2 * (i & 1)];
-    __stcg(slot + i * 128, make_float4(d[0].x, d[0].y, d[1].x, d[1].y));
-  }
-  warpgroup::sync(bar);
-  if (warpgroup::laneid() == 0)
-    asm volatile("red.release.gpu.global.add.s32 [%0], 1;\n" :: "l"(flag) : "memory");
+  slot_store_signal(acc, slot, flag, bar);
   return true;
 }

@@ -27,50 +27,19 @@
 #if STREAM_K
 #include "sched_units.cuh"   // units_t, sk_plan, sk_sources: the schedule (host-testable)
 
-// float4 i of a consumer thread's accumulator (the slot's register order, as split-K's fixup)
-__device__ inline float2* sk_pair(acc_t (&acc)[kHalves], int i) {
-  constexpr int kPerHalf = (kBN / 16) * 2;
-  return &acc[i / kPerHalf].tiles[0][(i % kPerHalf) / 2].data[2 * (i & 1)];
-}
-constexpr int kSkPairs = kHalves * (kBN / 16) * 2;   // float4s per thread
-
 // A piece that does not start its tile: its partial sum to this block's slot, then the flag.
 __device__ inline void sk_store(acc_t (&acc)[kHalves], float* __restrict__ ws, int* flags, int wg) {
   const int slab = blockIdx.x * kConsumers + wg;
-  float4* slot = reinterpret_cast<float4*>(ws + (size_t)slab * kSlabFloats) + warpgroup::laneid();
-#pragma unroll
-  for (int i = 0; i < kSkPairs; i++) {
-    const float2* d = sk_pair(acc, i);
-    __stcg(slot + i * 128, make_float4(d[0].x, d[0].y, d[1].x, d[1].y));
-  }
-  warpgroup::sync(1 + wg);
-  if (warpgroup::laneid() == 0)
-    asm volatile("red.release.gpu.global.add.s32 [%0], 1;\n" :: "l"(flags + slab) : "memory");
+  slot_store_signal(acc, slot_of(ws, slab), flags + slab, 1 + wg);
 }
 
 // The owner of tail tile t (its piece: k steps 0..kn-1 of KS) adds the other pieces' slots in k order.
 __device__ inline void sk_gather(acc_t (&acc)[kHalves], float* __restrict__ ws, int* flags, int wg, int rank,
                                  int t, int kn, int KS, int span) {
-  constexpr int kChunk = 8;                                         // float4 loads per fence
   sk_sources(t, kn, KS, span, [&](int c) {                          // the clusters of the other pieces, k order
     const int slab = (c * kCS + rank) * kConsumers + wg;
-    const float4* slot = reinterpret_cast<const float4*>(ws + (size_t)slab * kSlabFloats) + warpgroup::laneid();
-    if (warpgroup::laneid() == 0) {
-      int seen;
-      do {
-        asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\n" : "=r"(seen) : "l"(flags + slab) : "memory");
-      } while (seen != 1);
-      *reinterpret_cast<volatile int*>(flags + slab) = 0;           // next launch: stream-ordered
-    }
-    warpgroup::sync(1 + wg);
-#pragma unroll
-    for (int i = 0; i < kSkPairs; i++) {
-      float2* d = sk_pair(acc, i);
-      const float4 v = __ldcg(slot + i * 128);
-      d[0].x += v.x; d[0].y += v.y; d[1].x += v.z; d[1].y += v.w;
-      // at most 8 loads in flight (ptxas would otherwise issue them all next to the live accumulator)
-      if (i % kChunk == kChunk - 1 && i + 1 < kSkPairs) asm volatile("fence.acq_rel.cta;\n" ::: "memory");
-    }
+    slot_wait(flags + slab, 1, 1 + wg, true);                      // and reset for the next launch
+    slot_add(acc, slot_of(ws, slab));
   });
 }
 #endif
