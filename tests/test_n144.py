@@ -1,6 +1,7 @@
 """The fp8 128x144 tile of the thunderkittens family (N_EXTRA 16: wgmma m64n144k32 e4m3 in
-kernels/thunderkittens/wgmma_n144.cuh, 16-row Bt boxes, a partial last tile column): opt-in only, legal only in
-its one form, and its kernels fit the 168-register cap without spills."""
+kernels/thunderkittens/wgmma_n144.cuh, 48-row Bt boxes, a partial last tile column, C in 64x48 TMA boxes or
+guarded register stores, alone or in a pair along M): opt-in only, legal only in those forms, and its kernels fit the
+168-register cap without spills."""
 from __future__ import annotations
 
 import os
@@ -19,6 +20,7 @@ needs_tk = pytest.mark.skipif(not TK or shutil.which("nvcc") is None,
                               reason="needs HKTUNE_TEST_TK (a ThunderKittens checkout) and nvcc")
 N144 = dict(M_BLOCK=2, N_BLOCK=2, STAGES=6, SUPER_M=16, PERSISTENT=1, PRODUCER_REGS=40, CONSUMER_REGS=232, EPILOGUE=0,
             SCHED=1, WG_M=64, CLUSTER_M=1, CLUSTER_N=1, ORDER=1, MMA_LAG=0, SPLIT_K=1, PROMOTE=4, STREAM_K=0, N_EXTRA=16)
+N144_E2 = dict(N144, EPILOGUE=2, STAGES=5)
 
 
 def test_n144_is_opt_in_and_takes_n_past_whole_tiles():
@@ -33,7 +35,11 @@ def test_n144_is_opt_in_and_takes_n_past_whole_tiles():
     assert not opt.shape_violations(N144, 8192, 8192, 8192) and not opt.shape_violations(N144, 4096, 14336, 4096)
     assert opt.shape_violations(N144, 8192, 8200, 8192)                       # N must stay a multiple of 16
     assert opt.shape_violations(dict(N144, N_EXTRA=0), 8192, 8200, 8192)
-    for bad in (dict(N144, WG_M=128), dict(N144, EPILOGUE=2), dict(N144, CLUSTER_N=2), dict(N144, MMA_LAG=1),
+    # C in 64x48 TMA boxes (12 KB per consumer: 5 stages of 34 KB fit, 6 do not) and a pair sharing Bt are legal
+    assert not opt.violations(N144_E2) and not opt.violations(dict(N144_E2, CLUSTER_M=2))
+    assert opt.violations(dict(N144_E2, STAGES=6))
+    assert opt.shape_violations(dict(N144_E2, CLUSTER_M=2), 384, 8192, 8192)    # M: whole 256-row cluster tiles
+    for bad in (dict(N144, WG_M=128), dict(N144, CLUSTER_N=2), dict(N144, MMA_LAG=1),
                 dict(N144, N_BLOCK=4), dict(N144, STREAM_K=1)):
         assert opt.violations(bad), bad              # outside the kernel's one form (or the space's values)
 
@@ -42,7 +48,7 @@ def test_n144_is_opt_in_and_takes_n_past_whole_tiles():
 def test_n144_kernels_compile_without_spills_with_the_n144_wgmma(tmp_path: Path):
     fam = load_family(ROOT / "kernels" / "thunderkittens").for_dtype("fp8_e4m3")
     space = load_space(ROOT / "bench" / "tk-n144-fp8.yaml", "sm_90")
-    configs = [N144, dict(N144, MMA_LAG=2)]
+    configs = [N144, dict(N144, MMA_LAG=2), dict(N144_E2, CLUSTER_M=2, MMA_LAG=2)]
     for o in build_at_the_launch_cap(fam, space, configs, tmp_path, "fp8_e4m3"):
         ptx = list(o.artifact.parent.glob("*.ptx"))
         if ptx:

@@ -5,12 +5,12 @@
 # bench/independent.py (own build, own e4m3 inputs and scales, torch._scaled_mm, 30 ms replays).
 # One call, <= 9 min at the defaults (one search ~80-90 s per shape on the H100 of 2026-12-05).
 # SHAPES, TRIALS, SEARCH_S (seconds of trials per shape), ROUNDS (tournament), TUNE_TIMEOUT and IND_TIMEOUT
-# (the two steps' limits, s) override.
+# (the two steps' limits, s) override; SPACE: an opt-in space instead of the family's (e.g. bench/tk-n144-fp8.yaml).
 . bench/device/setup.sh
 R=$OUT/fp8table; mkdir -p $R
 SHAPES=${SHAPES:-8192x8192x8192,4096x14336x4096,4096x4096x4096,4096x4096x14336}
 t0=$(date +%s)
-timeout ${TUNE_TIMEOUT:-420} python3 bench/tune.py --family thunderkittens --dtype fp8_e4m3 --out $R/search \
+timeout ${TUNE_TIMEOUT:-420} python3 bench/tune.py --family thunderkittens --dtype fp8_e4m3 ${SPACE:+--space $SPACE} --out $R/search \
   --shapes $SHAPES --trials ${TRIALS:-10} --timeout ${SEARCH_S:-15} --tournament-rounds ${ROUNDS:-3} 2>&1 | tail -14
 echo "search: $(( $(date +%s) - t0 ))s"
 timeout ${IND_TIMEOUT:-100} python3 bench/independent.py --table $R/search/sm_90.yaml --tk-root .tk --out $R/indep --replay-ms 30 --jobs 16 2>&1 | tail -6

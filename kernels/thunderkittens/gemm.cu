@@ -127,11 +127,12 @@ struct layout {
   using in_tile = st<in_dtype, kTile, kKTile>;              // 64 rows x 128 bytes (bf16: base_tile)
   using base_tile = st_bf<kTile, kTile>;                     // C tiles
 #if N_EXTRA
-  using in_layout = gl<in_dtype, 1, 1, -1, -1, in_tile, st<in_dtype, 16, kKTile>>;   // + 16-row Bt boxes
+  using in_layout = gl<in_dtype, 1, 1, -1, -1, in_tile, st<in_dtype, 48, kKTile>>;   // + 48-row Bt boxes
+  using global_layout = gl<bf16, 1, 1, -1, -1, base_tile, st_bf<kTile, 48>>;          // + 64x48 C boxes
 #else
   using in_layout = gl<in_dtype, 1, 1, -1, -1, in_tile>;
-#endif
   using global_layout = gl<bf16, 1, 1, -1, -1, base_tile>;
+#endif
   struct globals {
     in_layout A, B;                                          // B = Bt [N, K]
     global_layout C;

@@ -35,9 +35,10 @@
 //   STREAM_K   1 (SCHED 1, SPLIT_K 1): the tiles of the last full round and the partial one are cut into
 //              equal contiguous k-step ranges, one per cluster, so no SM idles in the tail; the pieces of
 //              a tile are summed into C deterministically (sched_streamk.cuh).
-//   N_EXTRA    16 (fp8, N_BLOCK 2, no cluster, EPILOGUE 0): tiles of 64*N_BLOCK + 16 = 144 columns (wgmma n144,
-//              wgmma_n144.cuh), Bt loaded in 16-row boxes; the last tile column may be partial (loads past N
-//              read zeros, the epilogue skips those columns), so N need only be a multiple of 16.
+//   N_EXTRA    16 (fp8, N_BLOCK 2, CLUSTER_N 1): tiles of 64*N_BLOCK + 16 = 144 columns (wgmma n144,
+//              wgmma_n144.cuh), Bt loaded in 48-row boxes (CLUSTER_M 2: split between the pair), C stored in
+//              64x48 boxes (EPILOGUE 1, 2); the last tile column may be partial (loads past N read zeros,
+//              TMA stores clip at N, EPILOGUE 0 skips those columns), so N need only be a multiple of 16.
 //   PROMOTE    fp8, SCHED=1 only: n > 0 puts the wgmmas of n k steps into a fresh partial accumulator and
 //              adds it into the fp32 accumulator on the CUDA cores (main_loop_promoted); with MMA_LAG=1 two
 //              partials alternate per group, so group g-1's add runs while group g's first step does.
@@ -69,7 +70,10 @@ constexpr int kASub = kBM / 64;                                     // 64x64 A t
 constexpr int kConsumers = M_BLOCK;
 constexpr int kThreadsS = 128 * (kConsumers + 1);
 constexpr int kStageBytesS = (kASub + N_BLOCK) * 8192 + N_EXTRA * 128;   // 128-byte rows
-constexpr int kEpiBytes = EPILOGUE == 0 ? 0 : kConsumers * 2 * 8192;
+constexpr int kBBox = N_EXTRA ? 48 : 64;                            // Bt rows per TMA box
+constexpr int kBBoxes = kBN / kBBox;                                // Bt boxes per stage
+constexpr int kCBox = N_EXTRA ? 48 : 64;                            // C columns per epilogue buffer
+constexpr int kEpiBytes = EPILOGUE == 0 ? 0 : kConsumers * 2 * 64 * kCBox * 2;
 constexpr int kSmemS = STAGES * kStageBytesS + kEpiBytes + 1024;    // + base alignment
 // consumer warps that free one stage of every block of the cluster
 constexpr int kReleases = (kPing ? 4 : 4 * kConsumers) * kCS;
@@ -96,15 +100,16 @@ static_assert(kSplit == 1 || kSplit == 2 || kSplit == 4, "SPLIT_K: 1, 2 or 4");
 static_assert(STREAM_K == 0 || STREAM_K == 1, "STREAM_K: 0 or 1");
 static_assert(!kStreamK || (SCHED == 1 && kSplit == 1), "STREAM_K=1: SCHED 1 and SPLIT_K 1");
 static_assert(kSmemS <= kittens::MAX_SHARED_MEMORY, "ring + epilogue buffers exceed 227 KB");
-static_assert(N_EXTRA == 0 || (N_EXTRA == 16 && kFp8 && SCHED == 1 && N_BLOCK == 2 && kCS == 1 && EPILOGUE == 0 &&
-                               kSplit == 1 && STREAM_K == 0),
-              "N_EXTRA 16: fp8, SCHED 1, N_BLOCK 2 (n144), no cluster, EPILOGUE 0, SPLIT_K 1, STREAM_K 0");
+static_assert(N_EXTRA == 0 || (N_EXTRA == 16 && kFp8 && SCHED == 1 && N_BLOCK == 2 && kCN == 1 && kSplit == 1 &&
+                               STREAM_K == 0),
+              "N_EXTRA 16: fp8, SCHED 1, N_BLOCK 2 (n144), CLUSTER_N 1, SPLIT_K 1, STREAM_K 0");
 static_assert(kHalves * kBN / 2 + 32 <= CONSUMER_REGS, "accumulator does not fit CONSUMER_REGS");
 static_assert(PROMOTE == 0 || PROMOTE == 1 || PROMOTE == 2 || PROMOTE == 4,
               "PROMOTE: 0 (off) or a promotion interval of 1, 2 or 4 k steps");
 static_assert(PROMOTE == 0 || (kFp8 && !kPing), "PROMOTE > 0: fp8 (-DHKT_FP8) and SCHED=1 only");
-// PROMOTE > 0: accumulator + one m64 partial (MMA_LAG=0; WG_M 128 holds a group's stages) or two of its size
-static_assert(PROMOTE == 0 || (kHalves + (MMA_LAG == 1 ? 2 * kHalves : 1)) * kBN / 2 + 40 <= CONSUMER_REGS,
+// PROMOTE > 0: accumulator + one m64 partial (MMA_LAG=0; WG_M 128 holds a group's stages) or two of its size;
+// + 40 for the rest (+ 24 at n144, whose 3 x 72 fit 240 without spills, unclustered: ptxas, nvcc 13.0)
+static_assert(PROMOTE == 0 || (kHalves + (MMA_LAG == 1 ? 2 * kHalves : 1)) * kBN / 2 + (N_EXTRA ? 24 : 40) <= CONSUMER_REGS,
               "PROMOTE > 0: the accumulator and its partials do not fit CONSUMER_REGS");
 static_assert(PROMOTE == 0 || MMA_LAG == 1 || (kHalves == 1 && MMA_LAG == 0) || STAGES > PROMOTE,
               "PROMOTE with WG_M 128 or MMA_LAG 2 holds a group's stages: STAGES > PROMOTE");
@@ -128,13 +133,13 @@ using hk_tk::in_dtype;
 using hk_tk::kKTile;
 using tile_t = st<in_dtype, 64, kKTile>;                // 64 rows x 128 bytes of A or Bt
 using bt_t = st<in_dtype, kBN, kKTile>;                 // the stage's contiguous Bt tiles, one wgmma B
-using c_tile_t = st_bf<64, 64>;                        // an epilogue buffer of C (bf16)
+using c_tile_t = st_bf<64, kCBox>;                     // an epilogue buffer of C (bf16)
 using acc_t = rt_fl<16, kBN>;                          // one warp's 16 rows of a 64-row slice
-using part_t = rt_fl<16, 64>;                          // 64 of its columns (epilogue unit)
+using part_t = rt_fl<16, kCBox>;                       // kCBox of its columns (epilogue unit)
 
 #if N_EXTRA
-using b16_t = st<in_dtype, 16, kKTile>;                // Bt in 16-row boxes (144 * y is no multiple of 64)
-struct stage_t { tile_t a[kASub]; b16_t b[kBN / 16]; };
+using b48_t = st<in_dtype, 48, kKTile>;                // Bt in 48-row boxes (144 * y is no multiple of 64)
+struct stage_t { tile_t a[kASub]; b48_t b[kBBoxes]; };
 #else
 struct stage_t { tile_t a[kASub]; tile_t b[N_BLOCK]; };
 #endif
@@ -209,7 +214,7 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
   const int rank = kCS > 1 ? cluster_ctarank() : 0;
   const int cid = blockIdx.x / kCS, nclusters = gridDim.x / kCS;
 #if N_EXTRA
-  const int R = g.C.rows() / kBM, Cc = (g.C.cols() + kBN - 1) / kBN;   // the last tile column may be partial
+  const int R = g.C.rows() / (kBM * kCM), Cc = (g.C.cols() + kBN - 1) / kBN;   // the last tile column may be partial
 #else
   const int R = g.C.rows() / (kBM * kCM), Cc = g.C.cols() / (kBN * kCN);
 #endif
@@ -259,20 +264,15 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
               tma::load_async(ring[s].a[i], g.A, {bt.x * kASub + i, k}, full[s]);
             }
           }
-#if N_EXTRA
 #pragma unroll
-          for (int i = 0; i < kBN / 16; i++) tma::load_async(ring[s].b[i], g.B, {bt.y * (kBN / 16) + i, k}, full[s]);
-#else
-#pragma unroll
-          for (int i = 0; i < N_BLOCK; i++) {
+          for (int i = 0; i < kBBoxes; i++) {
             if constexpr (kCM > 1) {
               if (i % kCS == rank)
-                tma::cluster::load_async(ring[s].b[i], g.B, {bt.y * N_BLOCK + i, k}, full[s], (uint16_t)3);
+                tma::cluster::load_async(ring[s].b[i], g.B, {bt.y * kBBoxes + i, k}, full[s], (uint16_t)3);
             } else {
-              tma::load_async(ring[s].b[i], g.B, {bt.y * N_BLOCK + i, k}, full[s]);
+              tma::load_async(ring[s].b[i], g.B, {bt.y * kBBoxes + i, k}, full[s]);
             }
           }
-#endif
         }
       }
     }
@@ -357,17 +357,17 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
         warpgroup::store(g.C, acc[h], {row64 + h, bt.y});         // units: 64 x 64*N_BLOCK
 #else
 #pragma unroll
-        for (int j = 0; j < N_BLOCK; j++) {
+        for (int j = 0; j < kBN / kCBox; j++) {
           c_tile_t& buf = epi->c[wg][ebuf];
           if (warpgroup::laneid() == 0) tma::store_async_read_wait<1>();   // buf's last store read out
           warpgroup::sync(1 + wg);
           part_t part;
 #pragma unroll
-          for (int q = 0; q < 4; q++) part.tiles[0][q] = acc[h].tiles[0][4 * j + q];
+          for (int q = 0; q < kCBox / 16; q++) part.tiles[0][q] = acc[h].tiles[0][(kCBox / 16) * j + q];
           warpgroup::store(buf, part);
           asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
           warpgroup::sync(1 + wg);
-          if (warpgroup::laneid() == 0) tma::store_async(g.C, buf, {row64 + h, bt.y * N_BLOCK + j});
+          if (warpgroup::laneid() == 0) tma::store_async(g.C, buf, {row64 + h, bt.y * (kBN / kCBox) + j});
           ebuf ^= 1;
         }
 #endif
