@@ -44,6 +44,15 @@ def test_vectorised_enumeration_matches_brute_force(space):
     assert all(c["BLOCK_M"] in (16, 32) for c in shaped)
 
 
+@pytest.mark.parametrize("chunk", [1, 5, 36, 37, 10**9])
+def test_enumeration_in_slices_keeps_rows_and_order(space, chunk):
+    # the product is evaluated in slices (leading params fixed) to bound memory: any slice size, same rows, same order
+    cols = space.columns(None, chunk=chunk)
+    assert [dict(zip(space.names, map(int, r))) for r in zip(*(cols[n] for n in space.names))] == space.enumerate()
+    shaped = space.columns((96, 128, 64), chunk=chunk)
+    assert len(shaped["BLOCK_M"]) == len(space.enumerate((96, 128, 64)))
+
+
 def test_defines_use_define_names_and_include_derived(space):
     cfg = space.enumerate()[0]
     d = space.defines(cfg)
