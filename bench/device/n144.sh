@@ -1,19 +1,19 @@
 # Issue 22: the fp8 128x144 and 256x144 tiles (N_EXTRA 16: wgmma n144, 48-row Bt boxes, a partial last tile column; C in 64x48 TMA
 # boxes with EPILOGUE 2; a cluster pair along M sharing Bt, as cuBLASLt's 1x2). One call, < 5 min on a warm machine:
-#  (1) compute-sanitizer racecheck, synccheck and memcheck of two 256x144 kernels (store drain; chained promotion groups of
-#      2 k steps, and one wait per k step) at 512x400x768 (a partial last tile column) on 2 persistent clusters, so every
-#      block runs several tiles; every launch verifies its NaN-poisoned output by the fp8 bounds. The earlier runs
-#      (2026-12-05 17:46, 17:49) sanitized 128x144 with MMA_LAG 0 alone, MMA_LAG 2 in a pair, MMA_LAG 1 at PROMOTE 4 and 1;
+#  (1) compute-sanitizer racecheck, synccheck and memcheck of 128x144 with 6 stages (C in 64x16 TMA boxes; MMA_LAG 1 and 0,
+#      PROMOTE 4) at 512x400x768 (a partial last tile column) on 2 persistent clusters, so every block runs several tiles;
+#      every launch verifies its NaN-poisoned output by the fp8 bounds. The runs of 2026-12-05 17:46-18:27
+#      (bench/results/h100-2026-12-05c) sanitized 128x144 MMA_LAG 0, 1 (PROMOTE 4, 1), 2 in a pair, and 256x144;
 #  (2) bench/independent.py (its own nvcc build, NaN-filled outputs checked against an fp32 reference of the
 #      dequantized inputs, CUDA-graph replays >= 30 ms per arm, A B B A against torch._scaled_mm) of
-#      bench/device/n144.yaml at 8192^3 and 4096x14336x4096: the 128x144 forms beside the two best earlier kernels.
+#      bench/device/n144.yaml at 8192^3 and 4096x14336x4096 (SKIP_SAN=1 when every form in it was sanitized before).
 . bench/device/setup.sh
 . bench/device/sanitize.sh
 R=$OUT/n144; mkdir -p $R
 t0=$(date +%s)
-N="M_BLOCK=2,N_BLOCK=2,STAGES=4,SUPER_M=16,PERSISTENT=1,PRODUCER_REGS=24,CONSUMER_REGS=240,EPILOGUE=2,SCHED=1,WG_M=128,CLUSTER_M=1,CLUSTER_N=1,ORDER=1,SPLIT_K=1,PROMOTE=2,STREAM_K=0,N_EXTRA=16"
-SAN="$(san_lines racecheck,synccheck,memcheck n256x144lag2 $N,MMA_LAG=2 512x400x768)
-$(san_lines racecheck,synccheck,memcheck n256x144lag0 $N,MMA_LAG=0 512x400x768)"
+N="M_BLOCK=2,N_BLOCK=2,STAGES=6,SUPER_M=8,PERSISTENT=1,EPILOGUE=2,SCHED=1,WG_M=64,CLUSTER_M=1,CLUSTER_N=1,ORDER=0,SPLIT_K=1,PROMOTE=4,STREAM_K=0,N_EXTRA=16"
+SAN="$(san_lines racecheck,synccheck,memcheck n144s6lag1 $N,PRODUCER_REGS=24,CONSUMER_REGS=240,MMA_LAG=1 512x400x768)
+$(san_lines racecheck,synccheck,memcheck n144s6lag0 $N,PRODUCER_REGS=40,CONSUMER_REGS=232,MMA_LAG=0 512x400x768)"
 [ -n "$SKIP_SAN" ] || GRID_CAP=2 SAN_TIMEOUT=150 san_phase --space bench/tk-n144-fp8.yaml --dtype fp8_e4m3
 # a build folder of its own: the harness reuses any library whose hktune_config() matches, built from older code or not
 timeout ${IND_TIMEOUT:-240} python3 bench/independent.py --table bench/device/n144.yaml --tk-root .tk --out $R/indep --replay-ms 30 --jobs 16 --build-dir $R/build 2>&1 | tail -14

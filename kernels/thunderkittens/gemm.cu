@@ -90,6 +90,12 @@ constexpr int kStageBytes = (kMBlock + kNBlock) * kTile * kKTile * (int)sizeof(i
 constexpr int kLaunchSmem = kittens::MAX_SHARED_MEMORY - 1024;       // 231424
 constexpr int kSmemBytes = kStages * kStageBytes + 2048;
 constexpr int kAccRegs = 32 * kNBlock;                      // fp32 accumulator regs / thread
+#if N_EXTRA
+// the 144-column tile's C boxes (sched.cuh, EPILOGUE 1/2): 64x48 where two per consumer fit beside the ring, else 64x16
+// (128x144 with 6 stages of 34 KB: 2 KB boxes)
+constexpr int kCBoxN = STAGES * ((M_BLOCK * WG_M / 64 + N_BLOCK) * 8192 + N_EXTRA * 128) + M_BLOCK * 2 * 64 * 48 * 2 + 1024
+                       <= kLaunchSmem ? 48 : 16;
+#endif
 static_assert(kAccRegs < CONSUMER_REGS, "the fp32 accumulator alone needs 32*N_BLOCK registers per consumer thread");
 static_assert(PROMOTE == 0 || 2 * kAccRegs < CONSUMER_REGS, "PROMOTE > 0 needs two accumulators' registers");
 
@@ -128,7 +134,7 @@ struct layout {
   using base_tile = st_bf<kTile, kTile>;                     // C tiles
 #if N_EXTRA
   using in_layout = gl<in_dtype, 1, 1, -1, -1, in_tile, st<in_dtype, 48, kKTile>>;   // + 48-row Bt boxes
-  using global_layout = gl<bf16, 1, 1, -1, -1, base_tile, st_bf<kTile, 48>>;          // + 64x48 C boxes
+  using global_layout = gl<bf16, 1, 1, -1, -1, base_tile, st_bf<kTile, kCBoxN>>;      // + 64x48 (64x16) C boxes
 #else
   using in_layout = gl<in_dtype, 1, 1, -1, -1, in_tile>;
   using global_layout = gl<bf16, 1, 1, -1, -1, base_tile>;

@@ -37,7 +37,8 @@
 //              a tile are summed into C deterministically (sched_streamk.cuh).
 //   N_EXTRA    16 (fp8, N_BLOCK 2, CLUSTER_N 1): tiles of 64*N_BLOCK + 16 = 144 columns (wgmma n144,
 //              wgmma_n144.cuh), Bt loaded in 48-row boxes (CLUSTER_M 2: split between the pair), C stored in
-//              64x48 boxes (EPILOGUE 1, 2); the last tile column may be partial (loads past N read zeros,
+//              64x48 boxes (EPILOGUE 1, 2; 64x16 where those do not fit beside the ring: 6 stages of 128x144);
+//              the last tile column may be partial (loads past N read zeros,
 //              TMA stores clip at N, EPILOGUE 0 skips those columns), so N need only be a multiple of 16.
 //   PROMOTE    fp8, SCHED=1 only: n > 0 puts the wgmmas of n k steps into a fresh partial accumulator and
 //              adds it into the fp32 accumulator on the CUDA cores (main_loop_promoted); with MMA_LAG=1 two
@@ -72,7 +73,11 @@ constexpr int kThreadsS = 128 * (kConsumers + 1);
 constexpr int kStageBytesS = (kASub + N_BLOCK) * 8192 + N_EXTRA * 128;   // 128-byte rows
 constexpr int kBBox = N_EXTRA ? 48 : 64;                            // Bt rows per TMA box
 constexpr int kBBoxes = kBN / kBBox;                                // Bt boxes per stage
-constexpr int kCBox = N_EXTRA ? 48 : 64;                            // C columns per epilogue buffer
+#if N_EXTRA
+constexpr int kCBox = hk_tk::kCBoxN;                                // C columns per epilogue buffer: 48, or 16
+#else
+constexpr int kCBox = 64;
+#endif
 constexpr int kEpiBytes = EPILOGUE == 0 ? 0 : kConsumers * 2 * 64 * kCBox * 2;
 constexpr int kSmemS = STAGES * kStageBytesS + kEpiBytes + 1024;    // + base alignment
 // consumer warps that free one stage of every block of the cluster
