@@ -130,3 +130,21 @@ def test_the_prior_is_optional_and_off_without_a_shape():
     assert ModelStrategy(space, valid, seed=0).prior is None
     assert ModelStrategy(space, valid, seed=0, shape=(4096,) * 3, use_prior=False).prior is None
     assert not math.isnan(np.sum(ModelStrategy(space, valid, seed=0, shape=(4096,) * 3).prior))
+
+
+# bench/'s opt-in spaces copy their family space's derived values and prior (the space format has no include): a
+# config both offer must reach the compiler with the same values and be rated the same, or a fix in one drifts from
+# the other (bench/tk-sched.yaml kept TMA latency 1500 after the family's prior moved to 2500, until 2026-12-05).
+OPT_IN = [("bench/tk-sched.yaml", "configs/thunderkittens-sm_90.yaml"),
+          ("bench/tk-sched-fp8.yaml", "configs/thunderkittens-sm_90-fp8_e4m3.yaml"),
+          ("bench/tk-n144-fp8.yaml", "configs/thunderkittens-sm_90-fp8_e4m3.yaml")]
+
+
+@pytest.mark.parametrize("opt_in,family", OPT_IN)
+def test_opt_in_spaces_agree_with_their_family_space(opt_in: str, family: str):
+    opt, fam = load_space(ROOT / opt_in, "sm_90"), load_space(ROOT / family, "sm_90")
+    for shape in ((4096, 4096, 4096), (4096, 14336, 4096)):
+        both = [c for c in fam.enumerate(shape) if not opt.violations(c) and not opt.shape_violations(c, *shape)]
+        assert len(both) > 100
+        assert all(opt.defines(c) == fam.defines(c) for c in both[::7])
+        np.testing.assert_allclose(estimate(opt, both, shape), estimate(fam, both, shape), rtol=1e-12)
