@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from hktune.family.family import load_family
+from tests.tk_build import nvcc_argv, ptx_argv, ptx_of
 
 ROOT = Path(__file__).resolve().parent.parent
 TK = os.environ.get("HKTUNE_TEST_TK")
@@ -77,38 +78,18 @@ def test_sm90_fp8_promote_seeds_compile_without_spills_and_add_each_k_step(tmp_p
     for o in outcomes:
         assert o.ok and o.reason is None and o.resources.get("spills", 0) == 0, (o.reason, o.log_tail())
         assert int(o.resources.get("registers") or 0) == 168        # 384 threads: the launch cap
-    argv = _nvcc_argv(outcomes[0])
+    argv = nvcc_argv(outcomes[0])
     assert "-DHKT_FP8" in argv and "-DPROMOTE=1" in argv and "-DACC_REGS=64" in argv
 
     def ptx(extra: list[str]) -> tuple[int, int]:     # (e4m3 wgmmas, fp32 adds) in the PTX
-        return _counts(_ptx_of(argv, tmp_path, extra))
+        return _counts(ptx_of(argv, tmp_path, extra))
 
     assert ptx([]) == (4, 64)                           # one k step: four k32 wgmmas, ACC_REGS adds
     wgmmas, adds = ptx(["-UPROMOTE", "-DPROMOTE=0"])
     assert wgmmas > 0 and adds == 0
     for bad in (["-UHKT_FP8"], ["-USCHED", "-DSCHED=2"]):                # bf16, ping-pong
-        r = subprocess.run(_ptx_argv(argv, tmp_path) + bad, capture_output=True, text=True, timeout=300)
+        r = subprocess.run(ptx_argv(argv, tmp_path) + bad, capture_output=True, text=True, timeout=300)
         assert r.returncode != 0 and "PROMOTE > 0 needs the fp8 kernel (-DHKT_FP8) and SCHED 0 or 1" in r.stderr
-
-
-def _nvcc_argv(o) -> list[str]:   # noqa: ANN001 - a BuildOutcome
-    """The nvcc command a build ran (the first line of its build.log)."""
-    return (o.artifact.parent / "build.log").read_text().splitlines()[0].split()
-
-
-def _ptx_argv(argv: list[str], tmp_path: Path) -> list[str]:
-    """That command writing the PTX to tmp_path/k.ptx instead of the library."""
-    argv = list(argv)
-    out = argv.index("-o")
-    argv[out:out + 2] = ["-ptx", "-o", str(tmp_path / "k.ptx")]
-    return [a for a in argv if a not in ("-shared", "-Xptxas=-v")]
-
-
-def _ptx_of(argv: list[str], tmp_path: Path, extra: list[str]) -> str:
-    """The PTX of a build's nvcc command with ``extra`` flags (e.g. -UPROMOTE -DPROMOTE=0)."""
-    r = subprocess.run(_ptx_argv(argv, tmp_path) + extra, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr
-    return (tmp_path / "k.ptx").read_text()
 
 
 def _counts(text: str) -> tuple[int, int]:
@@ -129,7 +110,7 @@ def _build_and_ptx(target, configs: list[dict], tmp_path: Path):   # noqa: ANN00
         assert "C7514" not in log and "serialized" not in log, o.config
 
     def ptx(o, extra: list[str]) -> str:   # noqa: ANN001
-        return _ptx_of(_nvcc_argv(o), tmp_path, extra)
+        return ptx_of(nvcc_argv(o), tmp_path, extra)
     return outcomes, ptx
 
 
@@ -154,7 +135,7 @@ def test_sm90_gemm_promote_interval_keeps_the_partial_across_k_steps(tmp_path: P
     strip = lambda t: re.sub(r"%\w+\d+|//.*", "", t)             # noqa: E731 - register names, comments
     assert strip(texts[2]) != strip(texts[4])
     for bad in ("3", "8"):
-        argv = _nvcc_argv(outcomes[0])
+        argv = nvcc_argv(outcomes[0])
         argv[argv.index("-o") + 1] = str(tmp_path / "bad.so")
         r = subprocess.run(argv + ["-UPROMOTE", f"-DPROMOTE={bad}"], capture_output=True, text=True, timeout=300)
         assert r.returncode != 0 and "PROMOTE: 0 (off) or a promotion interval of 1, 2 or 4 k steps" in r.stderr
@@ -245,11 +226,11 @@ def test_sm90_sched_promote_overlaps_each_add_with_the_next_k_step(tmp_path: Pat
     log = (o.artifact.parent / "build.log").read_text() if o.artifact else ""
     assert o.ok and o.reason is None and o.resources.get("spills", 0) == 0, (o.reason, o.log_tail())
     assert "C7514" not in log and "serialized" not in log
-    argv = _nvcc_argv(o)
+    argv = nvcc_argv(o)
     assert "-DPROMOTE=1" in argv and "-DMMA_LAG=1" in argv and "-DSCHED=1" in argv and "-DACC_REGS=64" in argv
 
     def events(extra: list[str]) -> list[str]:
-        return _wgmma_events(_ptx_of(argv, tmp_path, extra))
+        return _wgmma_events(ptx_of(argv, tmp_path, extra))
 
     ev = "".join(e if e != "w0" else "z" for e in events([]))    # one letter per event
     steps = re.findall(r"W+C", ev)

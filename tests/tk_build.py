@@ -1,7 +1,9 @@
-"""Shared by the thunderkittens tests: build configs of a schedule space at the 168-register launch cap."""
+"""Shared by the thunderkittens tests: build configs of a schedule space at the 168-register launch cap, and read the
+PTX of a build (the build keeps only the library and its build.log, so the PTX is compiled again from that command)."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 from hktune.build.builder import Builder
@@ -24,3 +26,23 @@ def build_at_the_launch_cap(fam, space, configs: list[dict], tmp_path: Path, dty
         assert o.reason is None and o.resources.get("spills", 0) == 0, o.reason      # no spills
         assert int(o.resources.get("registers") or 0) == 168         # 384 threads: the launch cap
     return ordered
+
+
+def nvcc_argv(o) -> list[str]:   # noqa: ANN001 - a BuildOutcome
+    """The nvcc command a build ran (the first line of its build.log)."""
+    return (o.artifact.parent / "build.log").read_text().splitlines()[0].split()
+
+
+def ptx_argv(argv: list[str], tmp_path: Path) -> list[str]:
+    """That command writing the PTX to tmp_path/k.ptx instead of the library."""
+    argv = list(argv)
+    out = argv.index("-o")
+    argv[out:out + 2] = ["-ptx", "-o", str(tmp_path / "k.ptx")]
+    return [a for a in argv if a not in ("-shared", "-Xptxas=-v")]
+
+
+def ptx_of(argv: list[str], tmp_path: Path, extra: list[str]) -> str:
+    """The PTX of a build's nvcc command with ``extra`` flags (e.g. -UPROMOTE -DPROMOTE=0)."""
+    r = subprocess.run(ptx_argv(argv, tmp_path) + extra, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return (tmp_path / "k.ptx").read_text()
