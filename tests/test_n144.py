@@ -1,7 +1,8 @@
-"""The fp8 128x144 tile of the thunderkittens family (N_EXTRA 16: wgmma m64n144k32 e4m3 in
-kernels/thunderkittens/wgmma_n144.cuh, 48-row Bt boxes, a partial last tile column, C in 64x48 TMA boxes or
-guarded register stores, alone or in a pair along M): opt-in only, legal only in those forms, and its kernels fit the
-168-register cap without spills."""
+"""The fp8 wide tiles of the thunderkittens family: 128x144 (N_EXTRA 16: wgmma m64n144k32 e4m3 in
+kernels/thunderkittens/wgmma_n144.cuh, 48-row Bt boxes, C in 64x48 TMA boxes) and 128x160 (N_EXTRA 32: ThunderKittens'
+own m64n160k32, 80-row Bt boxes, C in 64x80 boxes), each with a partial last tile column, guarded register stores as the
+other epilogue, alone or in a pair along M: legal only in those forms, and their kernels fit the 168-register cap
+without spills."""
 from __future__ import annotations
 
 import os
@@ -35,7 +36,7 @@ def test_n144_is_opt_in_and_takes_n_past_whole_tiles():
     for sd in fam8.seeds[2:6]:
         assert not fam8.violations(sd) and not fam8.shape_violations(sd, 4096, 14336, 4096), sd
     assert fam8.violations(dict(fam8.seeds[2], CLUSTER_N=2)) and fam8.violations(dict(fam8.seeds[2], CONSUMER_REGS=232))
-    assert {c["N_EXTRA"] for c in opt.enumerate((8192, 8192, 8192))} == {0, 16}
+    assert {c["N_EXTRA"] for c in opt.enumerate((8192, 8192, 8192))} == {0, 16, 32}
     assert not opt.violations(N144)
     # N 8192 and 14336 are no multiple of 144: the last tile column is partial, which N_EXTRA allows
     assert not opt.shape_violations(N144, 8192, 8192, 8192) and not opt.shape_violations(N144, 4096, 14336, 4096)
@@ -52,11 +53,32 @@ def test_n144_is_opt_in_and_takes_n_past_whole_tiles():
         assert opt.violations(bad), bad              # outside the kernel's one form (or the space's values)
 
 
+def test_n160_takes_its_own_boxes_and_registers():
+    opt = load_space(ROOT / "bench" / "tk-n144-fp8.yaml", "sm_90")
+    n160 = dict(N144_E2, N_EXTRA=32)
+    # 36 KB stages (16 KB of A, 20 KB of Bt): 5 fit beside two 64x80 C boxes per consumer (20 KB), 6 only with 64x16 ones
+    assert not opt.violations(n160) and opt.defines(n160)["CBOX"] == 80
+    assert opt.defines(n160)["SMEM_BYTES"] == 5 * 36864 + 2 * 20480 + 1024
+    assert opt.defines(dict(n160, STAGES=6))["CBOX"] == 16
+    assert opt.defines(dict(n160, STAGES=6))["SMEM_BYTES"] == 6 * 36864 + 2 * 4096 + 1024 <= 231424 - 1024
+    assert opt.defines(N144_E2)["CBOX"] == 48 and opt.defines(dict(N144_E2, N_EXTRA=0))["CBOX"] == 64
+    # an accumulator and its partial: 2 x 80 + 24 registers fit 232; with MMA_LAG 1's second partial (264) nothing fits
+    assert opt.violations(dict(n160, MMA_LAG=1, PRODUCER_REGS=24, CONSUMER_REGS=240))
+    assert opt.violations(dict(n160, WG_M=128, PRODUCER_REGS=24, CONSUMER_REGS=240))
+    # 4096x14336x4096: 90 columns of 160 (the last 96 wide) x 32 rows = 2880 tiles, 22 rounds of 132 at 99%
+    assert not opt.shape_violations(n160, 4096, 14336, 4096) and not opt.shape_violations(n160, 8192, 8192, 8192)
+
+
 @needs_tk
 def test_n144_kernels_compile_without_spills_with_the_n144_wgmma(tmp_path: Path):
     fam = load_family(ROOT / "kernels" / "thunderkittens").for_dtype("fp8_e4m3")
     space = load_space(ROOT / "bench" / "tk-n144-fp8.yaml", "sm_90")
     # + 6 stages with the store drain: C in 64x16 boxes (two 64x48 per consumer do not fit beside the 204 KB ring)
     configs = [N144, dict(N144, MMA_LAG=2), dict(N144_E2, CLUSTER_M=2, MMA_LAG=2), dict(N144_E2, STAGES=6)]
-    for o in build_at_the_launch_cap(fam, space, configs, tmp_path, "fp8_e4m3"):
-        assert "m64n144k32.f32.e4m3.e4m3" in ptx_of(nvcc_argv(o), tmp_path, [])
+    # 128x160: 5 stages (64x80 C boxes), 6 (64x16), a pair along M at MMA_LAG 2
+    n160 = [dict(N144_E2, N_EXTRA=32), dict(N144_E2, N_EXTRA=32, STAGES=6),
+            dict(N144_E2, N_EXTRA=32, CLUSTER_M=2, MMA_LAG=2, PROMOTE=2)]
+    outcomes = build_at_the_launch_cap(fam, space, configs + n160, tmp_path, "fp8_e4m3")
+    for o in outcomes:
+        wgmma = "m64n144k32" if o.config["N_EXTRA"] == 16 else "m64n160k32"
+        assert f"{wgmma}.f32.e4m3.e4m3" in ptx_of(nvcc_argv(o), tmp_path, [])

@@ -50,8 +50,8 @@
 #endif
 #include "kittens.cuh"
 #include "prototype.cuh"
-#if N_EXTRA
-#include "wgmma_n144.cuh"   // wgmma m64n144k32 e4m3 for ThunderKittens' mma_ABt
+#if N_EXTRA == 16
+#include "wgmma_n144.cuh"   // wgmma m64n144k32 e4m3 for ThunderKittens' mma_ABt (its own 64x160 serves N_EXTRA 32)
 #endif
 
 #include <cuda.h>
@@ -91,10 +91,19 @@ constexpr int kLaunchSmem = kittens::MAX_SHARED_MEMORY - 1024;       // 231424
 constexpr int kSmemBytes = kStages * kStageBytes + 2048;
 constexpr int kAccRegs = 32 * kNBlock;                      // fp32 accumulator regs / thread
 #if N_EXTRA
-// the 144-column tile's C boxes (sched.cuh, EPILOGUE 1/2): 64x48 where two per consumer fit beside the ring, else 64x16
-// (128x144 with 6 stages of 34 KB: 2 KB boxes)
-constexpr int kCBoxN = STAGES * ((M_BLOCK * WG_M / 64 + N_BLOCK) * 8192 + N_EXTRA * 128) + M_BLOCK * 2 * 64 * 48 * 2 + 1024
-                       <= kLaunchSmem ? 48 : 16;
+// The wide tiles' Bt boxes (sched.cuh): 144 rows in three boxes of 48, 160 in two of 80; each box is a multiple of 8 rows
+// of 128 bytes (the 128-byte swizzle's 1 KB period) and of 16 (a TK tile), so the boxes lay down exactly the tile wgmma reads
+constexpr int kBNX = 64 * N_BLOCK + N_EXTRA;
+constexpr int kBBoxN = N_EXTRA == 16 ? 48 : kBNX / 2;
+// Their C boxes (EPILOGUE 1/2): as wide as a Bt box (64x48, 64x80) where two per consumer fit beside the ring, else 64x16
+// (128x144 / 128x160 with 6 stages)
+constexpr int kCBoxWide = kBBoxN;
+constexpr int kCBoxN = STAGES * ((M_BLOCK * WG_M / 64 + N_BLOCK) * 8192 + N_EXTRA * 128) + M_BLOCK * 2 * 64 * kCBoxWide * 2 + 1024
+                       <= kLaunchSmem ? kCBoxWide : 16;
+static_assert(kBNX % kBBoxN == 0 && kBBoxN % 16 == 0 && kBNX % kCBoxN == 0, "wide tile boxes");
+#ifdef CBOX
+static_assert(CBOX == kCBoxN, "-DCBOX disagrees with the kernel");
+#endif
 #endif
 static_assert(kAccRegs < CONSUMER_REGS, "the fp32 accumulator alone needs 32*N_BLOCK registers per consumer thread");
 static_assert(PROMOTE == 0 || 2 * kAccRegs < CONSUMER_REGS, "PROMOTE > 0 needs two accumulators' registers");
@@ -133,8 +142,8 @@ struct layout {
   using in_tile = st<in_dtype, kTile, kKTile>;              // 64 rows x 128 bytes (bf16: base_tile)
   using base_tile = st_bf<kTile, kTile>;                     // C tiles
 #if N_EXTRA
-  using in_layout = gl<in_dtype, 1, 1, -1, -1, in_tile, st<in_dtype, 48, kKTile>>;   // + 48-row Bt boxes
-  using global_layout = gl<bf16, 1, 1, -1, -1, base_tile, st_bf<kTile, kCBoxN>>;      // + 64x48 (64x16) C boxes
+  using in_layout = gl<in_dtype, 1, 1, -1, -1, in_tile, st<in_dtype, kBBoxN, kKTile>>;   // + 48/80-row Bt boxes
+  using global_layout = gl<bf16, 1, 1, -1, -1, base_tile, st_bf<kTile, kCBoxN>>;          // + 64x48/80 (64x16) C boxes
 #else
   using in_layout = gl<in_dtype, 1, 1, -1, -1, in_tile>;
   using global_layout = gl<bf16, 1, 1, -1, -1, base_tile>;

@@ -52,9 +52,12 @@
 #ifndef STREAM_K
 #define STREAM_K 0
 #endif
-// 16: tile columns 64*N_BLOCK + 16 (fp8 128x144, wgmma n144; sched.cuh, SCHED 1)
+// 16, 32: tile columns 64*N_BLOCK + 16 / + 32 (fp8 128x144 with wgmma n144, 128x160 with n160; sched.cuh, SCHED 1)
 #ifndef N_EXTRA
 #define N_EXTRA 0
+#endif
+#if N_EXTRA != 0 && N_EXTRA != 16 && N_EXTRA != 32
+#error "N_EXTRA: 0, 16 (144-column tiles) or 32 (160-column tiles)"
 #endif
 // fp8 promotion interval (SCHED 0 or 1): n > 0 = the k32 wgmmas of n consecutive k steps go into a
 // fresh partial accumulator (wgmma's fp8 accumulation keeps only ~14 bits inside the instruction

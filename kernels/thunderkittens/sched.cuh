@@ -35,9 +35,10 @@
 //   STREAM_K   1 (SCHED 1, SPLIT_K 1): the tiles of the last full round and the partial one are cut into
 //              equal contiguous k-step ranges, one per cluster, so no SM idles in the tail; the pieces of
 //              a tile are summed into C deterministically (sched_streamk.cuh).
-//   N_EXTRA    16 (fp8, N_BLOCK 2, CLUSTER_N 1): tiles of 64*N_BLOCK + 16 = 144 columns (wgmma n144,
-//              wgmma_n144.cuh), Bt loaded in 48-row boxes (CLUSTER_M 2: split between the pair), C stored in
-//              64x48 boxes (EPILOGUE 1, 2; 64x16 where those do not fit beside the ring: 6 stages of 128x144);
+//   N_EXTRA    16, 32 (fp8, N_BLOCK 2, CLUSTER_N 1): tiles of 64*N_BLOCK + 16 = 144 columns (wgmma n144,
+//              wgmma_n144.cuh) or + 32 = 160 (TK's n160), Bt loaded in 48-row (80-row) boxes (CLUSTER_M 2: split
+//              between the pair), C stored in 64x48 (64x80) boxes (EPILOGUE 1, 2; 64x16 where those do not fit
+//              beside the ring: 6 stages of 128x144 or 128x160);
 //              the last tile column may be partial (loads past N read zeros,
 //              TMA stores clip at N, EPILOGUE 0 skips those columns), so N need only be a multiple of 16.
 //   PROMOTE    fp8, SCHED=1 only: n > 0 puts the wgmmas of n k steps into a fresh partial accumulator and
@@ -71,10 +72,14 @@ constexpr int kASub = kBM / 64;                                     // 64x64 A t
 constexpr int kConsumers = M_BLOCK;
 constexpr int kThreadsS = 128 * (kConsumers + 1);
 constexpr int kStageBytesS = (kASub + N_BLOCK) * 8192 + N_EXTRA * 128;   // 128-byte rows
-constexpr int kBBox = N_EXTRA ? 48 : 64;                            // Bt rows per TMA box
+#if N_EXTRA
+constexpr int kBBox = hk_tk::kBBoxN;                                // Bt rows per TMA box: 48 (n144), 80 (n160)
+#else
+constexpr int kBBox = 64;
+#endif
 constexpr int kBBoxes = kBN / kBBox;                                // Bt boxes per stage
 #if N_EXTRA
-constexpr int kCBox = hk_tk::kCBoxN;                                // C columns per epilogue buffer: 48, or 16
+constexpr int kCBox = hk_tk::kCBoxN;                                // C columns per epilogue buffer: 48/80, or 16
 #else
 constexpr int kCBox = 64;
 #endif
@@ -105,9 +110,9 @@ static_assert(kSplit == 1 || kSplit == 2 || kSplit == 4, "SPLIT_K: 1, 2 or 4");
 static_assert(STREAM_K == 0 || STREAM_K == 1, "STREAM_K: 0 or 1");
 static_assert(!kStreamK || (SCHED == 1 && kSplit == 1), "STREAM_K=1: SCHED 1 and SPLIT_K 1");
 static_assert(kSmemS <= kittens::MAX_SHARED_MEMORY, "ring + epilogue buffers exceed 227 KB");
-static_assert(N_EXTRA == 0 || (N_EXTRA == 16 && kFp8 && SCHED == 1 && N_BLOCK == 2 && kCN == 1 && kSplit == 1 &&
+static_assert(N_EXTRA == 0 || ((N_EXTRA == 16 || N_EXTRA == 32) && kFp8 && SCHED == 1 && N_BLOCK == 2 && kCN == 1 && kSplit == 1 &&
                                STREAM_K == 0),
-              "N_EXTRA 16: fp8, SCHED 1, N_BLOCK 2 (n144), CLUSTER_N 1, SPLIT_K 1, STREAM_K 0");
+              "N_EXTRA 16/32: fp8, SCHED 1, N_BLOCK 2 (n144/n160), CLUSTER_N 1, SPLIT_K 1, STREAM_K 0");
 static_assert(kHalves * kBN / 2 + 32 <= CONSUMER_REGS, "accumulator does not fit CONSUMER_REGS");
 static_assert(PROMOTE == 0 || PROMOTE == 1 || PROMOTE == 2 || PROMOTE == 4,
               "PROMOTE: 0 (off) or a promotion interval of 1, 2 or 4 k steps");
@@ -143,8 +148,8 @@ using acc_t = rt_fl<16, kBN>;                          // one warp's 16 rows of 
 using part_t = rt_fl<16, kCBox>;                       // kCBox of its columns (epilogue unit)
 
 #if N_EXTRA
-using b48_t = st<in_dtype, 48, kKTile>;                // Bt in 48-row boxes (144 * y is no multiple of 64)
-struct stage_t { tile_t a[kASub]; b48_t b[kBBoxes]; };
+using bbox_t = st<in_dtype, kBBox, kKTile>;            // Bt in 48/80-row boxes (144 * y, 160 * y: no multiple of 64)
+struct stage_t { tile_t a[kASub]; bbox_t b[kBBoxes]; };
 #else
 struct stage_t { tile_t a[kASub]; tile_t b[N_BLOCK]; };
 #endif
