@@ -132,12 +132,13 @@ def test_the_prior_is_optional_and_off_without_a_shape():
     assert not math.isnan(np.sum(ModelStrategy(space, valid, seed=0, shape=(4096,) * 3).prior))
 
 
-# bench/'s opt-in spaces copy their family space's derived values and prior (the space format has no include): a
-# config both offer must reach the compiler with the same values and be rated the same, or a fix in one drifts from
-# the other (bench/tk-sched.yaml kept TMA latency 1500 after the family's prior moved to 2500, until 2026-12-05).
+# bench/'s opt-in spaces extend their family space (extends:, since 2026-12-05; before, they copied it, and
+# bench/tk-sched.yaml kept TMA latency 1500 after the family's prior moved to 2500): a config both offer must reach the
+# compiler with the same values and be rated the same.
 OPT_IN = [("bench/tk-sched.yaml", "configs/thunderkittens-sm_90.yaml"),
           ("bench/tk-sched-fp8.yaml", "configs/thunderkittens-sm_90-fp8_e4m3.yaml"),
-          ("bench/tk-n144-fp8.yaml", "configs/thunderkittens-sm_90-fp8_e4m3.yaml")]
+          ("bench/tk-n144-fp8.yaml", "configs/thunderkittens-sm_90-fp8_e4m3.yaml"),
+          ("bench/tk-wide-bf16.yaml", "configs/thunderkittens-sm_90.yaml")]
 
 
 @pytest.mark.parametrize("opt_in,family", OPT_IN)

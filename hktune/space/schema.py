@@ -8,6 +8,12 @@ from typing import Any, Union
 
 from pydantic import BaseModel, ConfigDict, StrictInt, ValidationError, field_validator
 
+from hktune.errors import BadInput
+
+
+class SpaceError(BadInput):
+    """A space file is malformed; the message names the file and the problem."""
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)

@@ -13,21 +13,16 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import numpy as np
-import yaml
 
 from pydantic import ValidationError
 
-from hktune.errors import BadInput
 from hktune.space.expr import Expr, ExprError
-from hktune.space.schema import ParamSpec, SpaceDoc, one_line
+from hktune.space.extends import read_doc, resolve
+from hktune.space.schema import ParamSpec, SpaceDoc, SpaceError, one_line
 
 Config = dict[str, int]
 SHAPE_NAMES = ("M", "N", "K")
 CHUNK_ROWS = 1 << 20        # rows of the cartesian product evaluated at once (Space.columns)
-
-
-class SpaceError(BadInput):
-    """A space file is malformed; the message names the file and the problem."""
 
 
 @dataclass
@@ -177,14 +172,9 @@ def _as_int(value: Any, where: str) -> int:
 def load_space(path: Path | str, arch: str) -> Space:
     """Load a space file and check it fully (unknown names, bad expressions, missing limits)."""
     path = Path(path)
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise SpaceError(f"{path}: no such space file") from None
-    except yaml.YAMLError as e:
-        raise SpaceError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(doc, dict):
-        raise SpaceError(f"{path}: a space file must be a mapping with 'params'")
+    doc = read_doc(path)
+    # extends: the base's derived values, prior, limits and constraints with this file's params and changes
+    doc, inherited_seeds = resolve(path, doc)
     try:
         parsed = SpaceDoc.model_validate(doc)
     except ValidationError as e:
@@ -223,6 +213,8 @@ def load_space(path: Path | str, arch: str) -> Space:
         legacy=_legacy(path, params, parsed.legacy),
     )
     space.seeds = [space.complete(seed) for seed in space.seeds]   # a seed, too, may predate a param
+    if inherited_seeds:     # an extending space keeps the base's seeds that are valid in it
+        space.seeds = [sd for sd in space.seeds if not space.violations({k: v for k, v in sd.items() if k in space.names})]
     for seed in space.seeds:
         cfg = {k: v for k, v in seed.items() if k in space.names}
         bad = space.violations(cfg)

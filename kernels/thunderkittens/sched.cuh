@@ -35,8 +35,8 @@
 //   STREAM_K   1 (SCHED 1, SPLIT_K 1): the tiles of the last full round and the partial one are cut into
 //              equal contiguous k-step ranges, one per cluster, so no SM idles in the tail; the pieces of
 //              a tile are summed into C deterministically (sched_streamk.cuh).
-//   N_EXTRA    16, 32 (fp8, N_BLOCK 2, CLUSTER_N 1): tiles of 64*N_BLOCK + 16 = 144 columns (wgmma n144,
-//              wgmma_n144.cuh) or + 32 = 160 (TK's n160), Bt loaded in 48-row (80-row) boxes (CLUSTER_M 2: split
+//   N_EXTRA    16, 32 (N_BLOCK 2, CLUSTER_N 1): tiles of 64*N_BLOCK + 16 = 144 columns (wgmma n144: fp8 from
+//              wgmma_n144.cuh, bf16 from TK) or + 32 = 160 (TK's n160), Bt loaded in 48-row (80-row) boxes (CLUSTER_M 2: split
 //              between the pair), C stored in 64x48 (64x80) boxes (EPILOGUE 1, 2; 64x16 where those do not fit
 //              beside the ring: 6 stages of 128x144 or 128x160);
 //              the last tile column may be partial (loads past N read zeros,
@@ -110,9 +110,9 @@ static_assert(kSplit == 1 || kSplit == 2 || kSplit == 4, "SPLIT_K: 1, 2 or 4");
 static_assert(STREAM_K == 0 || STREAM_K == 1, "STREAM_K: 0 or 1");
 static_assert(!kStreamK || (SCHED == 1 && kSplit == 1), "STREAM_K=1: SCHED 1 and SPLIT_K 1");
 static_assert(kSmemS <= kittens::MAX_SHARED_MEMORY, "ring + epilogue buffers exceed 227 KB");
-static_assert(N_EXTRA == 0 || ((N_EXTRA == 16 || N_EXTRA == 32) && kFp8 && SCHED == 1 && N_BLOCK == 2 && kCN == 1 && kSplit == 1 &&
+static_assert(N_EXTRA == 0 || ((N_EXTRA == 16 || N_EXTRA == 32) && SCHED == 1 && N_BLOCK == 2 && kCN == 1 && kSplit == 1 &&
                                STREAM_K == 0),
-              "N_EXTRA 16/32: fp8, SCHED 1, N_BLOCK 2 (n144/n160), CLUSTER_N 1, SPLIT_K 1, STREAM_K 0");
+              "N_EXTRA 16/32: SCHED 1, N_BLOCK 2 (n144/n160), CLUSTER_N 1, SPLIT_K 1, STREAM_K 0");
 static_assert(kHalves * kBN / 2 + 32 <= CONSUMER_REGS, "accumulator does not fit CONSUMER_REGS");
 static_assert(PROMOTE == 0 || PROMOTE == 1 || PROMOTE == 2 || PROMOTE == 4,
               "PROMOTE: 0 (off) or a promotion interval of 1, 2 or 4 k steps");
