@@ -5,20 +5,15 @@ other epilogue, alone or in a pair along M: legal only in those forms, and their
 without spills."""
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from hktune.family.family import load_family
 from hktune.space.space import load_space
-from tests.tk_build import build_at_the_launch_cap, nvcc_argv, ptx_of
+from tests.tk_build import build_at_the_launch_cap, needs_tk, nvcc_argv, ptx_of
 
 ROOT = Path(__file__).resolve().parent.parent
-TK = os.environ.get("HKTUNE_TEST_TK")
-needs_tk = pytest.mark.skipif(not TK or shutil.which("nvcc") is None,
-                              reason="needs HKTUNE_TEST_TK (a ThunderKittens checkout) and nvcc")
 N144 = dict(M_BLOCK=2, N_BLOCK=2, STAGES=6, SUPER_M=16, PERSISTENT=1, PRODUCER_REGS=40, CONSUMER_REGS=232, EPILOGUE=0,
             SCHED=1, WG_M=64, CLUSTER_M=1, CLUSTER_N=1, ORDER=1, MMA_LAG=0, SPLIT_K=1, PROMOTE=4, STREAM_K=0, N_EXTRA=16)
 N144_E2 = dict(N144, EPILOGUE=2, STAGES=5)

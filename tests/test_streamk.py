@@ -3,7 +3,6 @@ kernel runs, checked on the host; the knob's place in the spaces (opt-in: saniti
 on an H100 on 2026-12-05); its kernels compile without spills and report the knob."""
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,13 +12,10 @@ import pytest
 from hktune.family.family import load_family
 from hktune.space.prior import estimate
 from hktune.space.space import load_space
-from tests.tk_build import build_at_the_launch_cap
+from tests.tk_build import build_at_the_launch_cap, needs_tk
 
 ROOT = Path(__file__).resolve().parent.parent
-TK = os.environ.get("HKTUNE_TEST_TK")
 needs_nvcc = pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc")
-needs_tk = pytest.mark.skipif(not TK or shutil.which("nvcc") is None,
-                              reason="needs HKTUNE_TEST_TK (a ThunderKittens checkout) and nvcc")
 SPACES = {"bf16": ("configs/thunderkittens-sm_90.yaml", "bench/tk-sched.yaml"),
           "fp8_e4m3": ("configs/thunderkittens-sm_90-fp8_e4m3.yaml", "bench/tk-sched-fp8.yaml")}
 

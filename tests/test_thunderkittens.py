@@ -14,12 +14,10 @@ from hktune.build.builder import Builder
 from hktune.family.family import load_family
 from hktune.space.space import load_space
 from hktune.target import make_target
-from tests.tk_build import build_at_the_launch_cap
+from tests.tk_build import build_at_the_launch_cap, needs_tk
 
 ROOT = Path(__file__).resolve().parent.parent
 TK = os.environ.get("HKTUNE_TEST_TK")
-needs_tk = pytest.mark.skipif(not TK or shutil.which("nvcc") is None,
-                              reason="needs HKTUNE_TEST_TK (a ThunderKittens checkout) and nvcc")
 
 
 @needs_tk

@@ -3,20 +3,15 @@ ThunderKittens' own wgmma n144 / n160, 256x160, 128x160, 256x144): legal only in
 N_EXTRA 0, and the kernels fit the 168-register launch cap without spills with the wide wgmma in the PTX."""
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from hktune.family.family import load_family
 from hktune.space.space import load_space
-from tests.tk_build import build_at_the_launch_cap, nvcc_argv, ptx_of
+from tests.tk_build import build_at_the_launch_cap, needs_tk, nvcc_argv, ptx_of
 
 ROOT = Path(__file__).resolve().parent.parent
-TK = os.environ.get("HKTUNE_TEST_TK")
-needs_tk = pytest.mark.skipif(not TK or shutil.which("nvcc") is None,
-                              reason="needs HKTUNE_TEST_TK (a ThunderKittens checkout) and nvcc")
 W256 = dict(M_BLOCK=2, N_BLOCK=2, STAGES=3, SUPER_M=8, PERSISTENT=1, PRODUCER_REGS=40, CONSUMER_REGS=232, EPILOGUE=2,
             SCHED=1, WG_M=128, CLUSTER_M=1, CLUSTER_N=1, ORDER=0, MMA_LAG=1, SPLIT_K=1, PROMOTE=0, STREAM_K=0, N_EXTRA=32)
 

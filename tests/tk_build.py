@@ -3,13 +3,18 @@ PTX of a build (the build keeps only the library and its build.log, so the PTX i
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from hktune.build.builder import Builder
 from hktune.target import make_target
 
 TK = os.environ.get("HKTUNE_TEST_TK")
+needs_tk = pytest.mark.skipif(not TK or shutil.which("nvcc") is None,
+                              reason="needs HKTUNE_TEST_TK (a ThunderKittens checkout) and nvcc")
 
 
 def build_at_the_launch_cap(fam, space, configs: list[dict], tmp_path: Path, dtype: str = "bf16") -> list:  # noqa: ANN001
