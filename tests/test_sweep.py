@@ -332,3 +332,23 @@ def test_missing_malformed_table_and_unwritable_report(tmp_path):
     good = _table(tmp_path / "t.yaml", [])
     r = hk("sweep", "--table", str(good), "--junit", str(blocker / "j.xml"))
     assert r.returncode == 2 and "--junit: cannot create directory" in r.stderr
+
+
+@pytest.mark.skipif(not os.environ.get("HKTUNE_TEST_TK"), reason="needs HKTUNE_TEST_TK (a ThunderKittens checkout)")
+def test_an_fp8_entry_is_swept_with_the_family_s_fp8_kernel_and_space():
+    """Until 2026-12-05 the sweep grouped entries by (family, arch) and resolved the bf16 target for all of them, so
+    an fp8 entry was judged by the bf16 space ("PROMOTE=2 not in [0]") and would have been built without -DHKT_FP8."""
+    from hktune.sweep.sweep import Group, SweepOptions, _config_problem
+
+    root = Path(__file__).resolve().parent.parent
+    table = root / "bench" / "results" / "h100-2026-12-05c" / "fp8-8192" / "search" / "sm_90.yaml"
+    e = tbl.load(table)[0]
+    assert e.key.dtype == "fp8_e4m3" and e.config["PROMOTE"] > 0
+    opts = SweepOptions(roots={"thunderkittens": os.environ["HKTUNE_TEST_TK"]})
+    g = Group("thunderkittens", "sm_90", opts, e.key.dtype)
+    assert g.target.dtype.name == "fp8_e4m3" and "-DHKT_FP8" in g.target.flags
+    assert g.space.path.name == "thunderkittens-sm_90-fp8_e4m3.yaml" and _config_problem(g.space, e) is None
+    bf16 = Group("thunderkittens", "sm_90", opts)
+    assert bf16.target.dtype.name == "bf16" and "PROMOTE=2 not in [0]" in _config_problem(bf16.space, e)
+    for grp in (g, bf16):
+        grp.close()

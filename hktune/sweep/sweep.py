@@ -28,7 +28,7 @@ from typing import Any, Callable
 from hktune.errors import EXIT_INCONCLUSIVE, BadInput  # 4: nothing failed, but an entry could not be judged
 from hktune.build.builder import Builder
 from hktune.build.compilers import CompilerMissing
-from hktune.dtypes import DTYPES
+from hktune.dtypes import DEFAULT as DEFAULT_DTYPE, DTYPES
 from hktune.family.family import FamilyError, known_archs
 from hktune.family.trees import TreeError
 from hktune.record import table as tbl
@@ -200,9 +200,10 @@ def provenance_diff(entry: tbl.Entry, info: dict[str, Any], toolchain: dict[str,
 
 # -- running --------------------------------------------------------------------------------------
 class Group:
-    """What one (family, arch) needs: its target, builder and a worker, or why not."""
+    """What one (family, arch, dtype) needs: its target (the family's kernel, flags and space for that dtype),
+    builder and a worker, or why not."""
 
-    def __init__(self, family: str, arch: str, opts: SweepOptions) -> None:
+    def __init__(self, family: str, arch: str, opts: SweepOptions, dtype: str = DEFAULT_DTYPE) -> None:
         self.family_name, self.arch = family, arch
         self.skip: str | None = None   # the machine lacks something: one line
         self.error: str | None = None  # the table names something this checkout cannot serve
@@ -211,6 +212,10 @@ class Group:
         self.worker: Worker | None = None    # not started yet (run_sweep shares one per device)
         try:
             self.target = resolve_target(arch, family, roots=opts.roots)
+            # an fp8 entry is built with the family's fp8 flags and judged by its fp8 space (a dtype the family
+            # does not serve keeps the default target: _run_entry names the dtype as not served)
+            if dtype != self.target.dtype.name and dtype in self.target.family.dtypes:
+                self.target = resolve_target(arch, family, dtype, roots=opts.roots)
         except TreeError as e:
             self.skip = str(e)
             return
@@ -324,14 +329,14 @@ def run_sweep(table: Path, opts: SweepOptions, log: Callable[[str], None] = lamb
     entries = tbl.load(table)
     chosen = select(entries, opts)
     report = SweepReport(table, opts, [], started, 0.0, total_entries=len(entries))
-    groups: dict[tuple[str, str], list[tbl.Entry]] = defaultdict(list)
+    groups: dict[tuple[str, str, str], list[tbl.Entry]] = defaultdict(list)
     for e in chosen:
-        groups[(e.key.family, e.key.arch)].append(e)
+        groups[(e.key.family, e.key.arch, e.key.dtype)].append(e)
     workers: dict[str, Any] = {}  # device string -> Worker, started on first use
     done = 0
     try:
-        for (family, arch), group_entries in groups.items():
-            g = Group(family, arch, opts)
+        for (family, arch, dtype), group_entries in groups.items():
+            g = Group(family, arch, opts, dtype)
             if g.space is not None:   # a param added since the entry was stored takes its legacy value
                 group_entries = [replace(e, config=g.space.complete(e.config)) for e in group_entries]
             try:
