@@ -40,23 +40,29 @@ def _stored(space, cfg: dict[str, int], where: str, shape: tuple[int, int, int])
 @click.option("--k", type=int, default=None, callback=positive, help="with --config: the reduction size")
 @click.option("--shapes", "shapes_text", default=None, help="with --config: several shapes MxNxK,MxNxK,... (one worker for all)")
 @click.option("--table", type=click.Path(dir_okay=False, path_type=Path), default=None, help="time every entry of a table")
+@click.option("--space", "space_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="with --config: the space file the config belongs to (an opt-in space such as bench/tk-n144-fp8.yaml; "
+                   "default: the family's)")
 @click.option("--gpu", type=int, default=None, help="GPU index (default: the first of the arch)")
 @tree_options
 @click.option("--repeats", type=int, default=REPEATS, show_default=True, callback=positive, help="timed launches per measurement")
 @click.option("--json", "as_json", is_flag=True, help="one JSON record per config on stdout (snake_case keys, configs as objects)")
 def bench(arch: str | None, family: str | None, dtype: str | None, config_text: str | None, m: int | None, n: int | None, k: int | None,
-          shapes_text: str | None, table: Path | None, gpu: int | None, roots: dict[str, str | None], repeats: int, as_json: bool) -> None:
+          shapes_text: str | None, table: Path | None, space_file: Path | None, gpu: int | None, roots: dict[str, str | None],
+          repeats: int, as_json: bool) -> None:
     """Time one config, or a table's entries, paired with the vendor BLAS (alternating rounds on the
     same inputs); the paired ratio (vendor time / kernel time) comes with its 95% CI. The dtype picks
     the kernel, the inputs and the vendor call (bf16: torch.matmul; fp8_e4m3: torch._scaled_mm)."""
     from tabulate import tabulate
 
+    if space_file is not None and table is not None:
+        raise Fail("--space goes with --config: a table's entries are timed in their family's space")
     jobs_ = _jobs(table, arch, family, dtype, config_text, (m, n, k), shapes_text)
     rows, out = [], []
     workers: dict[str, Worker] = {}
     try:
         for arch_, fam_name, dtype_, cfg, shape, entry in jobs_:
-            tgt, builder = setup(arch_, fam_name, roots, None, dtype=dtype_)
+            tgt, builder = setup(arch_, fam_name, roots, None, space_file, dtype=dtype_)
             fam, space = tgt.family, tgt.space
             cfg = parse_config(config_text, space) if cfg is None else _stored(space, cfg, f"{fam_name} {arch_}", shape)
             bad = space.shape_violations(cfg, *shape)
