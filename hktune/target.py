@@ -16,7 +16,7 @@ from typing import Mapping
 
 from hktune import dtypes
 from hktune.dtypes import DType
-from hktune.family.family import ArchSpec, Family, FamilyError, discover, resolve
+from hktune.family.family import ArchSpec, Family, FamilyError, discover, project_root, resolve
 from hktune.space.space import Space, load_space
 
 Roots = Mapping[str, "str | Path | None"]
@@ -57,6 +57,19 @@ class Target:
         lay = "" if self.layout == "ABt" else f"-{self.layout}"
         return f"{self.family.name}-{self.arch}-{self.dtype.name}{lay}-"
 
+    @property
+    def space_ref(self) -> str | None:
+        """How a table entry names the space it was searched in (``space:``): None for the family's own space for this
+        dtype, else the file's path relative to the project root (absolute outside it). The readers of a table
+        (bench --table, sweep, export, hktune.torch) then check and build the entry under that space."""
+        path = Path(self.space.path).resolve()
+        if path == Path(self.spec.space).resolve():
+            return None
+        try:
+            return path.relative_to(project_root().resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
     def study_name(self, m: int, n: int, k: int) -> str:
         """One study per problem. The layout is named only when it is not the default A·Btᵀ, so
         the studies of earlier versions keep their names."""
@@ -88,3 +101,11 @@ def resolve_target(arch: str, family: str | None = None, dtype: str = dtypes.DEF
     fam = resolve(arch, family, dtype, roots, families=fams)
     space = load_space(space_file, arch) if space_file else None
     return make_target(fam, arch, space, dtype, roots=roots)
+
+
+def space_file(ref: str | None) -> Path | None:
+    """The file an entry's ``space:`` names (None: the family's own space); a relative one lies under the project root."""
+    if not ref:
+        return None
+    path = Path(ref)
+    return path if path.is_absolute() else project_root() / path

@@ -16,6 +16,7 @@ from hktune.search.problem import config_string
 from hktune.run.settings import Settings
 from hktune.run.runner import Worker
 from hktune.run.targets import open_workers
+from hktune.target import space_file as stored_space
 
 REPEATS = 50  # hktune.run.measure.Settings.repeats: the same default as `hktune sweep` and the search
 
@@ -56,13 +57,15 @@ def bench(arch: str | None, family: str | None, dtype: str | None, config_text: 
     from tabulate import tabulate
 
     if space_file is not None and table is not None:
-        raise Fail("--space goes with --config: a table's entries are timed in their family's space")
+        raise Fail("--space goes with --config: a table's entries are timed in the space each was searched in")
     jobs_ = _jobs(table, arch, family, dtype, config_text, (m, n, k), shapes_text)
     rows, out = [], []
     workers: dict[str, Worker] = {}
     try:
         for arch_, fam_name, dtype_, cfg, shape, entry in jobs_:
-            tgt, builder = setup(arch_, fam_name, roots, None, space_file, dtype=dtype_)
+            # a table entry is built and checked under the space it was searched in (its `space:`, else the family's)
+            tgt, builder = setup(arch_, fam_name, roots, None, stored_space(entry.extra.get("space")) if entry else space_file,
+                                 dtype=dtype_)
             fam, space = tgt.family, tgt.space
             cfg = parse_config(config_text, space) if cfg is None else _stored(space, cfg, f"{fam_name} {arch_}", shape)
             bad = space.shape_violations(cfg, *shape)

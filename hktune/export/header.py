@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from hktune import dtypes
-from hktune.errors import BadInput
 from hktune.space.expr import ExprError
+from hktune.export.spaces import ABI_DTYPE_LAYOUT, ExportError, entry_spaces, group_spaces
 from hktune.space.space import Space
 from hktune.record import figures
 from hktune.record.table import Entry, Key
 
 # The C ABI's dtype and layout: their lookups get the short names; others get a suffix.
-ABI_DTYPE_LAYOUT = ("bf16", "ABt")
 LOG2_FRAC_BITS = 16
 SHAPE = frozenset({"M", "N", "K"})
 
@@ -37,10 +36,6 @@ signed sizeof static static_assert static_cast struct switch template this threa
 typedef typeid typename union unsigned using virtual void volatile wchar_t while xor xor_eq
 detail std hktune
 """.split())
-
-
-class ExportError(BadInput):
-    """The table cannot be exported; the one-line message says which entry and why."""
 
 
 # -- names -----------------------------------------------------------------------------------
@@ -178,13 +173,13 @@ def _comment(i: int, e: Entry) -> str:
     return f"// [{i}] {e.key.m}x{e.key.n}x{e.key.k}: {note}; {e.tflops:.4g} TFLOP/s; {cfg}"
 
 
-def _entries_array(decl: str, space: Space, entries: list[Entry]) -> str:
+def _entries_array(decl: str, space: Space, entries: list[Entry], own: list[Space]) -> str:
     """``inline constexpr <decl>[] = {...};``: each entry's shape, config (params, then derived
-    values), figures and log2 sizes."""
+    values, by the space it was searched in: ``own``), figures and log2 sizes."""
     names = space.names + list(space.derived)
     out = [f"inline constexpr {decl}[] = {{\n"]
     for i, e in enumerate(entries):
-        env = space.env(e.config)
+        env = own[i].env(e.config)
         vt = e.vendor.get("tflops")
         vt = float(vt) if isinstance(vt, (int, float)) and not isinstance(vt, bool) else float("nan")
         if any(not -2**31 <= int(env[n]) < 2**31 for n in names):
@@ -197,19 +192,19 @@ def _entries_array(decl: str, space: Space, entries: list[Entry]) -> str:
     return "".join(out)
 
 
-def _group(ns: str, fam: str, sfx: str, label: str, space: Space, entries: list[Entry]) -> str:
-    """One (family, arch, dtype, layout): entries, predicates, lookup."""
+def _group(ns: str, fam: str, sfx: str, label: str, space: Space, entries: list[Entry], own: list[Space]) -> str:
+    """One (family, arch, dtype, layout): entries (``own``: the space each is rendered under), predicates, lookup."""
     base = f"{fam}_{ns}{sfx}"
     S = camel(f"{fam}{sfx}")
     arr, cnt = f"{ns}::{fam}{sfx}_entries", f"{ns}::{fam}{sfx}_count"
     out = [f"// ---- {space.family} on {space.arch}, {label}: {len(entries)} entries ----\n"]
     out.append(f"namespace {ns} {{\n")
     if entries:
-        out.append(_entries_array(f"{S}Entry {fam}{sfx}_entries", space, entries))
+        out.append(_entries_array(f"{S}Entry {fam}{sfx}_entries", space, entries, own))
     out.append(f"inline constexpr std::size_t {fam}{sfx}_count = {len(entries)};\n")
     out.append(f"}}  // namespace {ns}\n\n")
     for i, e in enumerate(entries):
-        out.append(_legal_fn(f"{base}_legal_{i}", space, e))
+        out.append(_legal_fn(f"{base}_legal_{i}", own[i], e))
     # Entry i's predicate by index, so the lookup loop can ask it.
     if entries:
         cases = "".join(f"    case {i}: return {base}_legal_{i}(M, N, K);\n" for i in range(len(entries)))
@@ -323,25 +318,6 @@ namespace hktune {{
 """
 
 
-def _spaces(label: str, mine: list[Entry], space_of: Callable[[str], Space]) -> dict[tuple[str, str], Space]:
-    """The space of each (dtype, layout) group of one (family, arch) (``label``; ``space_of(dtype)``
-    loads its space for a dtype): the groups of its entries, and
-    the C ABI's bf16 group (empty) whenever the family serves bf16 there, so callers always find
-    the plain lookup. An entry of a dtype hktune does not know, or its family does not serve, is refused."""
-    out: dict[tuple[str, str], Space] = {}
-    for dtype, layout in sorted({(e.key.dtype, e.key.layout) for e in mine}):
-        if dtype not in dtypes.DTYPES:
-            raise ExportError(f"entries of {label}: unknown dtype {dtype!r} (known: {', '.join(dtypes.DTYPES)})")
-        out[(dtype, layout)] = space_of(dtype)
-    if ABI_DTYPE_LAYOUT not in out:
-        try:
-            out[ABI_DTYPE_LAYOUT] = space_of(ABI_DTYPE_LAYOUT[0])
-        except BadInput:
-            if not mine:   # a family named without entries must serve the C ABI's dtype
-                raise
-    return dict(sorted(out.items()))
-
-
 def export_header(
     entries: list[Entry],
     space_for: Callable[[str, str, str], Space],
@@ -373,18 +349,19 @@ def export_header(
     signatures: set[tuple[str, str]] = set()
     for fam, arch in pairs:
         mine = [e for e in kept if (e.key.family, e.key.arch) == (fam, arch)]
-        spaces = _spaces(f"{fam} on {arch}", mine, lambda dtype, f=fam, a=arch: space_for(f, a, dtype))
+        spaces = group_spaces(f"{fam} on {arch}", mine, lambda dtype, f=fam, a=arch: space_for(f, a, dtype))
         for (dtype, layout), space in spaces.items():
             # a param added since an entry was stored takes its legacy value (Space.complete)
             group = ordered(replace(e, config=space.complete(e.config)) for e in mine
                             if (e.key.dtype, e.key.layout) == (dtype, layout))
-            for e in group:
-                bad = space.violations(e.config)
+            own = entry_spaces(group, space, arch)     # each entry under the space it was searched in
+            for e, sp in zip(group, own):
+                bad = sp.violations(e.config)
                 if bad:
-                    raise ExportError(f"{space.path}: entry {e.key}: config {e.config} is not valid in this space ({bad[0]}); re-tune it or drop it")
+                    raise ExportError(f"{sp.path}: entry {e.key}: config {e.config} is not valid in this space ({bad[0]}); re-tune it or drop it")
             sfx = "" if (dtype, layout) == ABI_DTYPE_LAYOUT else f"_{ident(dtype)}_{ident(layout)}"
             groups.append(_structs(ident(arch), ident(fam), space, sfx))
-            groups.append(_group(ident(arch), ident(fam), sfx, f"{dtype} {layout}", space, group))
+            groups.append(_group(ident(arch), ident(fam), sfx, f"{dtype} {layout}", space, group, own))
             signatures.add((dtype, layout))
     body = [_HELPERS, "\n", *(_launch_signature(d, lay) for d, lay in sorted(signatures)), *groups]
     body.append("}  // namespace hktune\n")

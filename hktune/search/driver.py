@@ -297,7 +297,8 @@ class Search:
         self._decided = self._decided or final
         entry = rec.make_entry(self.key, cfg, res, trials=len(self.seen), info=self.worker.info, builder=self.builder,
                                template_hash=self.target.template_hash,
-                               extra={"run": self.run_id, "finalist_remeasure": final, **(extra or {})})
+                               extra={"run": self.run_id, "finalist_remeasure": final, **(extra or {}),
+                                      **({"space": self.target.space_ref} if self.target.space_ref else {})})
         if final and self.baseline is not None and not tbl.better(entry, self.baseline):
             entry = self.baseline  # an earlier run's entry is still the fastest: put it back
         # The decided winner replaces an older run's entry only when it beats it.

@@ -41,7 +41,7 @@ from hktune.run.runner import Worker, WorkerError
 from hktune.run.targets import open_workers
 from hktune.search.problem import config_string
 from hktune.space.space import SpaceError
-from hktune.target import Target, resolve_target
+from hktune.target import Target, resolve_target, space_file
 
 TOLERANCE = 0.03
 HUNT_INPUTS, HUNT_BACK_TO_BACK = 4, 4  # race hunting for entries of another provenance
@@ -203,7 +203,8 @@ class Group:
     """What one (family, arch, dtype) needs: its target (the family's kernel, flags and space for that dtype),
     builder and a worker, or why not."""
 
-    def __init__(self, family: str, arch: str, opts: SweepOptions, dtype: str = DEFAULT_DTYPE) -> None:
+    def __init__(self, family: str, arch: str, opts: SweepOptions, dtype: str = DEFAULT_DTYPE,
+                 space_ref: str | None = None) -> None:
         self.family_name, self.arch = family, arch
         self.skip: str | None = None   # the machine lacks something: one line
         self.error: str | None = None  # the table names something this checkout cannot serve
@@ -213,9 +214,11 @@ class Group:
         try:
             self.target = resolve_target(arch, family, roots=opts.roots)
             # an fp8 entry is built with the family's fp8 flags and judged by its fp8 space (a dtype the family
-            # does not serve keeps the default target: _run_entry names the dtype as not served)
-            if dtype != self.target.dtype.name and dtype in self.target.family.dtypes:
-                self.target = resolve_target(arch, family, dtype, roots=opts.roots)
+            # does not serve keeps the default target: _run_entry names the dtype as not served); an entry searched
+            # in an opt-in space (its `space:`) by that space
+            if (dtype != self.target.dtype.name and dtype in self.target.family.dtypes) or space_ref:
+                served = dtype if dtype in self.target.family.dtypes else self.target.dtype.name
+                self.target = resolve_target(arch, family, served, roots=opts.roots, space_file=space_file(space_ref))
         except TreeError as e:
             self.skip = str(e)
             return
@@ -329,14 +332,14 @@ def run_sweep(table: Path, opts: SweepOptions, log: Callable[[str], None] = lamb
     entries = tbl.load(table)
     chosen = select(entries, opts)
     report = SweepReport(table, opts, [], started, 0.0, total_entries=len(entries))
-    groups: dict[tuple[str, str, str], list[tbl.Entry]] = defaultdict(list)
+    groups: dict[tuple[str, str, str, str | None], list[tbl.Entry]] = defaultdict(list)
     for e in chosen:
-        groups[(e.key.family, e.key.arch, e.key.dtype)].append(e)
+        groups[(e.key.family, e.key.arch, e.key.dtype, e.extra.get("space"))].append(e)
     workers: dict[str, Any] = {}  # device string -> Worker, started on first use
     done = 0
     try:
-        for (family, arch, dtype), group_entries in groups.items():
-            g = Group(family, arch, opts, dtype)
+        for (family, arch, dtype, space_ref), group_entries in groups.items():
+            g = Group(family, arch, opts, dtype, space_ref)
             if g.space is not None:   # a param added since the entry was stored takes its legacy value
                 group_entries = [replace(e, config=g.space.complete(e.config)) for e in group_entries]
             try:

@@ -20,16 +20,17 @@ class KernelUnavailable(RuntimeError):
 
 
 _lock = threading.Lock()
-_builders: dict[tuple[str, str, str], Builder] = {}
+_builders: dict[tuple[str, str, str, str], Builder] = {}   # (family, arch, dtype, space file) -> its builder
 _libraries: dict[str, Library] = {}       # build key -> loaded library, for the whole process
 _by_config: dict[tuple, Library] = {}     # (family, arch, dtype, config) -> library, to skip hashing per call
 
 
 def _builder(family: Family, arch: str, space: Space, dtype: str) -> Builder:
-    b = _builders.get((family.name, arch, dtype))
+    key = (family.name, arch, dtype, str(space.path))   # an entry searched in an opt-in space builds under it
+    b = _builders.get(key)
     if b is None:
         b = Builder(make_target(family, arch, space, dtype), jobs=1)
-        _builders[(family.name, arch, dtype)] = b
+        _builders[key] = b
     return b
 
 
@@ -38,7 +39,7 @@ def library(family: Family, arch: str, space: Space, config: dict[str, int], dty
     dtype: hktune.family.Family.for_dtype), built on first use, then from the cache. A stored config
     lacking a param added since takes the param's legacy value (Space.complete)."""
     config = space.complete(config)
-    ck = (family.name, arch, dtype, tuple(sorted(config.items())))
+    ck = (family.name, arch, dtype, str(space.path), tuple(sorted(config.items())))
     lib = _by_config.get(ck)
     if lib is not None:
         return lib

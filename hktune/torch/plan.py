@@ -29,7 +29,8 @@ import numpy as np
 from hktune import dtypes
 from hktune.export.header import log2_q, pick
 from hktune.family.family import Family, FamilyError, resolve
-from hktune.space.space import Space
+from hktune.space.space import Space, load_space
+from hktune.target import space_file
 from hktune.record import figures
 from hktune.record.table import Entry
 from hktune.torch import tables
@@ -172,7 +173,8 @@ def _make_plan(arch: str, dtype: str, shape: tuple[int, int, int], s: Settings) 
     got = _family_entries(arch, dtype, s)
     if isinstance(got, str):
         return Plan("fallback", "no_table", shape, detail=got, dtype=dtype)
-    plans = [replace(_family_plan(fam, entries, arch, shape, s), dtype=dtype) for fam, entries in got]
+    plans = [replace(_family_plan(fam, group, arch, shape, s, ref), dtype=dtype)
+             for fam, entries in got for ref, group in _by_space(entries).items()]
     usable = [p for p in plans if p.kind != "fallback"]
     if not usable:
         return plans[0]
@@ -210,20 +212,29 @@ def _never_slower(p: Plan) -> Plan:
                 detail=f"vendor ({why}; entry tuned at {p.entry.key.m}x{p.entry.key.n}x{p.entry.key.k})", dtype=p.dtype)
 
 
-def _family_plan(fam: Family, entries: list[Entry], arch: str, shape: tuple[int, int, int], s: Settings) -> Plan:
+def _by_space(entries: list[Entry]) -> dict[str | None, list[Entry]]:
+    """A family's entries by the space each was searched in (``space:``; None: the family's own), in table order."""
+    out: dict[str | None, list[Entry]] = {}
+    for e in entries:
+        out.setdefault(e.extra.get("space"), []).append(e)
+    return out
+
+
+def _family_plan(fam: Family, entries: list[Entry], arch: str, shape: tuple[int, int, int], s: Settings,
+                 space_ref: str | None = None) -> Plan:
     try:
-        space = fam.space(arch)
-    except (FamilyError, ValueError) as e:
+        space = fam.space(arch) if space_ref is None else load_space(space_file(space_ref), arch)
+    except (FamilyError, ValueError) as e:     # SpaceError is a ValueError too
         return Plan("fallback", "no_family", shape, detail=str(e))
-    # served as searched: a stored config takes its missing knobs' legacy values, and one the family's
-    # space does not allow (an opt-in space's, a hand edit) is not built under this space's rules
+    # served as searched: a stored config takes its missing knobs' legacy values and is built under the space it was
+    # searched in; one that space does not allow (a hand edit, a space changed since) is not built
     judged = [(e, space.violations(e.config)) for e in (replace(e, config=space.complete(e.config)) for e in entries)]
     entries = [e for e, bad in judged if not bad]
     if not entries:
         e, bad = judged[0]
         return Plan("fallback", "config_not_in_space", shape,
                     detail=f"{fam.name} config tuned at {e.key.m}x{e.key.n}x{e.key.k} is not valid in {space.path.name} "
-                           f"({bad[0]}): re-tune it in the family's space")
+                           f"({bad[0]}): re-tune it")
     e = pick(entries, space, *shape)
     if e is not None:
         exact = (e.key.m, e.key.n, e.key.k) == shape
