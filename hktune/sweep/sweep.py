@@ -318,7 +318,8 @@ def _one(e: tbl.Entry, g: Group, outcome: Any, worker: Any, opts: SweepOptions, 
 def _store(table: Path, e: tbl.Entry, res: dict[str, Any], g: Group, info: dict[str, Any], force: bool = False) -> bool:
     """Record a faster verified result through the one recording rule (locked, atomic, faster-only)."""
     new = make_entry(e.key, e.config, res, trials=e.trials, info=info, builder=g.builder,
-                     template_hash=g.target.template_hash, extra={"sweep": True})
+                     template_hash=g.target.template_hash,
+                     extra={"sweep": True, **({"space": g.target.space_ref} if g.target.space_ref else {})})
     replaced, _ = record(table, new, force=force)
     return replaced
 
