@@ -11,7 +11,7 @@ BASE = textwrap.dedent("""
     params:
       BLOCK_M: [16, 32, 64, 128]
       WARPS: [1, 2, 4]
-      PREFETCH: [1, 2, 3]
+      PREFETCH: {values: [1, 2, 3], define: PF}
       NEW: [0, 1]
     legacy: {NEW: 0}
     derived:
@@ -79,6 +79,7 @@ def test_seeds_and_legacy_of_the_extending_file_replace_the_base_s(tmp_path, bas
     """)
     s = load_space(p, "sm_90")
     assert s.legacy == {"NEW": 1} and [sd["BLOCK_M"] for sd in s.seeds] == [32]
+    assert s.defines(s.seeds[0])["PF"] == 2 and "PREFETCH" not in s.defines(s.seeds[0])   # the base's -D name
     p2 = write(tmp_path, "opt2.yaml", "extends: base.yaml\nparams: {PREFETCH: [1, 2]}\n")
     s2 = load_space(p2, "sm_90")
     assert [sd["BLOCK_M"] for sd in s2.seeds] == [64, 16] and s2.legacy == {"NEW": 0}

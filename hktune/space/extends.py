@@ -2,7 +2,8 @@
 params without copying its derived values, prior, limits and constraints, which are the kernel's and must not drift.
 
 The extending document may give only:
-- ``params``: new value lists for some of the base's params (each must be a param of the base; order is the base's);
+- ``params``: new value lists for some of the base's params (each must be a param of the base; order and -D names are
+  the base's);
 - ``constraints`` / ``shape_constraints``: appended to the base's;
 - ``without``: base constraints (their exact text) that do not hold here (a family space's policy, not the kernel's);
 - ``seeds``: replace the base's (without them: the base's seeds that are valid here);
@@ -72,7 +73,13 @@ def _merge(path: Path, base_path: Path, base: dict, child: ExtendsDoc) -> dict:
     for name, values in child.params.items():
         if name not in params:
             raise SpaceError(f"{path}: param {name}: not a param of {base_path.name}")
-        params[name] = values.model_dump(exclude_none=True) if isinstance(values, ParamSpec) else list(values)
+        old = params[name]
+        if isinstance(values, ParamSpec):
+            params[name] = values.model_dump(exclude_none=True)
+        elif isinstance(old, dict) and old.get("define"):     # new values, the base's -D name
+            params[name] = {"values": list(values), "define": old["define"]}
+        else:
+            params[name] = list(values)
     out["params"] = params
     constraints = list(base.get("constraints") or [])
     for text in child.without:
