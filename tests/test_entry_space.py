@@ -4,6 +4,7 @@ sweep and hktune.torch. Before 2026-12-05 an opt-in winner was refused by export
 invalid by the sweep and served as the vendor by hktune.torch (config_not_in_space). Run for real on the host family."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -84,3 +85,23 @@ def test_hktune_torch_plans_an_opt_in_entry_under_its_own_space(tmp_path, monkey
             assert p.kind == "tuned" and p.space.path == opt, p
         else:
             assert p.kind == "fallback" and p.reason == "config_not_in_space" and "BLOCK_M=256" in p.detail, p
+
+
+def test_bench_times_a_config_of_an_opt_in_space(tmp_path):
+    """`hktune bench --config ... --space FILE`: the config is checked against that space (here one that extends the
+    host family's and offers BLOCK_M 16 only), refused in one line outside it, and timed for real inside it."""
+    opt = tmp_path / "opt.yaml"
+    opt.write_text(f"extends: {ROOT / 'configs' / 'host.yaml'}\nparams: {{BLOCK_M: [16]}}\n")
+    cfg = "BLOCK_M={},BLOCK_N=32,BLOCK_K=64,MICRO_M=4,SCHEDULE=0"
+    shape = ("--m", "64", "--n", "64", "--k", "64")
+    r = hk(tmp_path, "bench", "--arch", "host", "--config", cfg.format(32), "--space", str(opt), *shape)
+    assert r.returncode == 2 and r.stderr.startswith("hktune: error: ") and r.stderr.count("\n") == 1, r.stderr
+    assert "BLOCK_M" in r.stderr
+    r = hk(tmp_path, "bench", "--arch", "host", "--config", cfg.format(16), "--space", str(opt), *shape, "--repeats", "5",
+           "--json")
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(r.stdout)[0] if r.stdout.lstrip().startswith("[") else json.loads(r.stdout.splitlines()[0])
+    assert rec["ok"] and rec["config"]["BLOCK_M"] == 16 and rec["tflops"] > 0
+    (tmp_path / "t.yaml").write_text("schema: 1\nentries: []\n")
+    r = hk(tmp_path, "bench", "--table", "t.yaml", "--space", str(opt))
+    assert r.returncode == 2 and "--space goes with --config" in r.stderr, r.stderr
