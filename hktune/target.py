@@ -71,9 +71,12 @@ class Target:
             return str(path)
 
     def study_name(self, m: int, n: int, k: int) -> str:
-        """One study per problem. The layout is named only when it is not the default A·Btᵀ, so
-        the studies of earlier versions keep their names."""
-        return f"{self.study_prefix()}{m}x{n}x{k}"
+        """One study per problem and space. The layout is named only when it is not the default A·Btᵀ, and the space
+        (``@<file stem>``) only when it is not the family's own, so the studies of earlier versions keep their names.
+        A search over an opt-in space then opens a study of its own beside the family space's (whose trials were made
+        over other knob values and would refuse it), and warm-starts from it (hktune.search.warm)."""
+        tag = f"@{Path(self.space_ref).stem}" if self.space_ref else ""
+        return f"{self.study_prefix()}{m}x{n}x{k}{tag}"
 
 
 def make_target(family: Family, arch: str, space: Space | None = None, dtype: str = dtypes.DEFAULT,
