@@ -103,6 +103,9 @@ def resolve_target(arch: str, family: str | None = None, dtype: str = dtypes.DEF
         raise FamilyError(f"unknown arch {arch!r} (known: {', '.join(known)})")
     fam = resolve(arch, family, dtype, roots, families=fams)
     space = load_space(space_file, arch) if space_file else None
+    if space is not None and space.family is not None and space.family != fam.name:
+        raise FamilyError(f"{space_file}: a space of family {space.family}, not of {fam.name} (the family --arch {arch} "
+                          f"resolved to; pass --family {space.family} or another space)")
     return make_target(fam, arch, space, dtype, roots=roots)
 
 

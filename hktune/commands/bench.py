@@ -122,6 +122,8 @@ def _jobs(table: Path | None, arch: str | None, family: str | None, dtype: str |
         if not jobs:
             raise Fail(f"no entries of dtype {dtype} in {table}")
         return jobs
+    if shapes_text and any(mnk):
+        raise Fail("--shapes and --m/--n/--k: give one of them")
     if config_text and arch and (shapes_text or all(mnk)):
         shapes = [mnk] if not shapes_text else [_shape(s) for s in shapes_text.split(",") if s.strip()]
         return [(arch, family, dtype or "bf16", None, shape, None) for shape in shapes]

@@ -5,6 +5,7 @@ tuned / padded / through torch (hktune/torch/check.py does the work)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -24,7 +25,7 @@ from hktune.space.space import SpaceError
               help="results table(s) (default: HKTUNE_TABLE, else results/*.yaml)")
 @click.option("--dtype", type=click.Choice(["bf16"]), default="bf16", show_default=True, help="element type of the block")
 @click.option("--iters", type=int, default=None, callback=positive, help="A B B A rounds of timed bursts (default 20 on GPU, 6 on CPU: the fewest with a 95% CI)")
-@click.option("--warmup", type=int, default=2, show_default=True, help="untimed runs of each variant before timing")
+@click.option("--warmup", type=click.IntRange(min=0), default=2, show_default=True, help="untimed runs of each variant before timing")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the random weights and inputs")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def command(**options: object) -> None:
@@ -56,6 +57,10 @@ def _check_model(hidden: int | None, intermediate: int | None, tokens: int | Non
     sizes = GPU_DEFAULTS if dev.type == "cuda" else CPU_DEFAULTS
     if tables:
         ht.use_table(list(tables))
+    elif os.environ.get("HKTUNE_TABLE"):   # a typo in it must not read as "no entries" (every GEMM to torch)
+        missing = [p for p in os.environ["HKTUNE_TABLE"].split(os.pathsep) if p and not Path(p).is_file()]
+        if missing:
+            raise Fail(f"HKTUNE_TABLE names {missing[0]}: no such table", EXIT_BAD_INPUT)
     r = run_check(hidden or sizes["hidden"], intermediate or sizes["intermediate"], tokens or sizes["tokens"],
                   dev, iters=iters or (20 if dev.type == "cuda" else 6), warmup=warmup, seed=seed)
     click.echo(json.dumps(r.to_dict(), indent=1) if as_json else markdown(r))

@@ -12,7 +12,7 @@ from hktune.build.builder import Builder
 from hktune.family import trees
 from hktune.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, BadInput, HktuneError  # noqa: F401
 from hktune.family.family import known_archs, project_root
-from hktune.search.storage import default_storage, url_problem
+from hktune.search.storage import default_storage, journal_problem, sqlite_problem, url_problem
 from hktune.target import Target, resolve_target
 
 
@@ -22,9 +22,14 @@ class Fail(HktuneError):
     exit_code = EXIT_BAD_INPUT
 
 
+def _flag(param: click.Parameter) -> str:
+    """The option as the user typed it (--timeout, not its keyword timeout_s)."""
+    return max(param.opts, key=len) if getattr(param, "opts", None) else f"--{param.name}"
+
+
 def positive(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
     if value is not None and value <= 0:
-        raise Fail(f"--{param.name} must be a positive integer, got {value}")
+        raise Fail(f"{_flag(param)} must be a positive integer, got {value}")
     return value
 
 
@@ -39,8 +44,10 @@ def check_writable(path: Path) -> None:
         d.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise Fail(f"cannot create results directory {d}: {e.strerror}") from None
-    if not os.access(d, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    if not os.access(d, os.W_OK):
         raise Fail(f"results directory {d} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise Fail(f"table {path} is not writable")
 
 
 def tree_param(name: str) -> str:
@@ -80,6 +87,8 @@ def parse_config(text: str, space) -> dict[str, int]:  # noqa: ANN001
         k, sep, v = part.partition("=")
         if not sep:
             raise Fail(f"--config: expected NAME=VALUE, got {part!r}")
+        if k.strip() in cfg:
+            raise Fail(f"--config: {k.strip()} is given twice")
         try:
             cfg[k.strip()] = int(v)
         except ValueError:
@@ -106,7 +115,7 @@ def interrupted_message() -> str:
 def positive_seconds(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
     """A duration in seconds: refused before any work unless it is a positive, finite number."""
     if value is not None and not (value > 0 and value != float("inf")):
-        raise Fail(f"--{param.name.replace('_', '-')} must be a positive number of seconds, got {value:g}")
+        raise Fail(f"{_flag(param)} must be a positive number of seconds, got {value:g}")
     return value
 
 
@@ -152,10 +161,13 @@ def check_storage(spec: str, *, must_exist: bool) -> str:
         why = url_problem(spec)
         if why:
             raise Fail(f"--storage {spec}: {why}")
-        if must_exist and spec.startswith("sqlite:///"):
+        if spec.startswith("sqlite:///"):
             db = Path(spec.removeprefix("sqlite:///").split("?")[0])
-            if str(db) not in ("", ":memory:") and not db.is_file():
+            if must_exist and str(db) not in ("", ":memory:") and not db.is_file():
                 raise Fail(f"--storage {spec}: no such SQLite file {db}")
+            why = sqlite_problem(db) if db.is_file() else None
+            if why:
+                raise Fail(f"--storage {spec}: {db} is {why}")
         return spec
     if "://" in spec:
         raise Fail(f"--storage {spec!r}: not a URL (scheme://...) or a journal file path")
@@ -169,6 +181,9 @@ def check_storage(spec: str, *, must_exist: bool) -> str:
         raise Fail(f"--storage {spec}: no such journal file (give an existing journal path or a URL like sqlite:///studies.db)")
     if not path.parent.is_dir():
         raise Fail(f"--storage {spec!r}: neither a URL (scheme://...) nor a path in an existing folder ({path.parent} does not exist)")
+    why = journal_problem(path) if path.is_file() else None
+    if why:
+        raise Fail(f"--storage {spec}: {why}; nothing was written to it")
     return spec
 
 

@@ -1,12 +1,14 @@
 """`hktune export`: write the C++ header from tables."""
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import click
 
 from hktune.commands.common import Fail, emit_json, existing_table
+from hktune.commands.outputs import check_output
 from hktune.dtypes import DTYPES
 from hktune.export.header import ABI_DTYPE_LAYOUT, ratio_ok, export_header, ident, ordered
 from hktune.family.family import resolve
@@ -36,10 +38,18 @@ def export(tables: tuple[Path, ...], out: Path, min_ratio: float, only: tuple[st
         raise Fail(f"--out {out}: folder {d} does not exist")
     if not os.access(d, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
         raise Fail(f"--out {out}: not writable")
+    check_output(out, "--out", tables)
+    if not math.isfinite(min_ratio):
+        raise Fail(f"--min-ratio must be a finite number, got {min_ratio}")
     entries = [e for t in tables for e in tbl.load(t) if not only or e.key.dtype in only]
     if not entries:
         of = f" of dtype {', '.join(only)}" if only else ""
         raise Fail(f"nothing to export: no entries{of} in {', '.join(map(str, tables))} (run `hktune search` first)")
+    for key in sorted({e.key for e in entries}):
+        layouts = resolve(key.arch, key.family, key.dtype).layouts
+        if key.layout not in layouts:
+            raise Fail(f"entry {key.family}/{key.arch}/{key.dtype} {key.m}x{key.n}x{key.k}: layout {key.layout} is not "
+                       f"served by family {key.family} (it serves {', '.join(layouts)})")
     text = export_header(entries, lambda fam, arch, dtype: resolve(arch, fam, dtype).space(arch), None,
                          min_ratio=min_ratio, table=", ".join(str(t) for t in tables))
     try:

@@ -75,6 +75,8 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
     """Tune GEMM shapes: compile, verify, time and search; the best verified config goes into the table."""
     if storage is not None:
         check_storage(storage, must_exist=False)  # first: refused in under 2 s, before any family is read
+    if gpu is not None and gpus:
+        raise Fail("--gpu and --gpus: give one of them")
     shapes = _shapes_given(m, n, k, shapes_file)
     tgt, builder = setup(arch, family, roots, jobs, space_file, dtype)
     run_target = targets.get("emulator" if emulate else tgt.run)

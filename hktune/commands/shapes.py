@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from hktune.commands.outputs import check_output
 from hktune.space.shapes import Shape, load_shapes, write_shapes
 
 
@@ -30,6 +31,7 @@ def command(tokens: tuple[int, ...], linears: tuple[str, ...], out: Path) -> Non
     `hktune search --shapes FILE`."""
     if any(t <= 0 for t in tokens):
         raise click.BadParameter("--tokens must be positive")
+    check_output(out, "--out")
     shapes: dict[tuple[int, int, int], Shape] = {}
     for t in tokens:
         for text in linears:

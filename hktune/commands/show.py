@@ -29,7 +29,13 @@ def show(table: Path | None, studies: bool, storage: str | None, study_name: str
     if studies and table is not None:
         raise Fail("--table does not apply with --studies (give --storage for the studies' journal)")
     if studies:
-        records = study_records(studies_storage(storage), study_name)
+        storage = studies_storage(storage)
+        try:
+            records = study_records(storage, study_name)
+        except Fail:
+            raise
+        except Exception as e:  # noqa: BLE001 - a damaged storage (a journal's later line, a database's table) is one line
+            raise Fail(f"--storage {storage}: cannot read its studies ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
         if as_json:
             emit_json(records)
         elif not records:

@@ -10,6 +10,7 @@ import click
 from hktune.commands.bench import REPEATS
 from hktune.commands.common import ArchOption, tree_options, check_arch, positive_seconds, emit_json
 from hktune.commands.common import Fail as _Fail
+from hktune.commands.outputs import check_output
 from hktune.record import figures
 from hktune.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK  # noqa: F401
 from hktune.errors import EXIT_MISSING as EXIT_NOTHING
@@ -109,6 +110,9 @@ def command(table: Path, shapes: str | None, family: str | None, arch: str | Non
     for path, what in ((markdown_path, "--markdown"), (junit_path, "--junit")):
         if path is not None:
             _writable(path, what)
+            check_output(path, what, [table])
+    if markdown_path is not None and junit_path is not None and markdown_path.resolve() == junit_path.resolve():
+        raise _Fail(f"--markdown and --junit name the same file {markdown_path}")
     if update:
         _writable(table, "--update")
     try:

@@ -26,7 +26,7 @@ from hktune.family.trees.hipkittens import TREE as HIPKITTENS
 from hktune.space.pairwise import covering_array, parse_slice
 from hktune.space.space import SpaceError
 from hktune.dtypes import DTYPES
-from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail, parse_config, positive, setup
+from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail, parse_config, positive, positive_seconds, setup
 
 
 _RESULT = {"passed": "ok", "failed": "FAILED", "rejected": "rejected (static check)"}
@@ -100,7 +100,8 @@ def _setup_checked(arch: str, hk_root: str | None, jobs: int, dtype: str = "bf16
 @click.option("--k", type=int, default=None, callback=positive, help="with --m/--n: the reduction size")
 @click.option("--hk-root", default=None, help="HipKittens checkout (else HIPKITTENS_ROOT)")
 @click.option("--jobs", type=int, default=1, show_default=True, callback=positive, help="parallel compiles and emulator processes")
-@click.option("--timeout", "timeout_s", type=float, default=1800.0, show_default=True, help="seconds per emulated run")
+@click.option("--timeout", "timeout_s", type=float, default=1800.0, show_default=True, callback=positive_seconds,
+              help="seconds per emulated run")
 @click.option("--seed", type=int, default=0, show_default=True, help="sampling and input seed")
 @click.option("--json", "as_json", is_flag=True, help="one JSON record per config (snake_case keys, configs as objects)")
 def command(arch: str, dtype: str, config_text: str | None, seeds: bool, sample: int | None, all_: bool, pairwise: bool,

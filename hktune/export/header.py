@@ -197,7 +197,7 @@ def _group(ns: str, fam: str, sfx: str, label: str, space: Space, entries: list[
     base = f"{fam}_{ns}{sfx}"
     S = camel(f"{fam}{sfx}")
     arr, cnt = f"{ns}::{fam}{sfx}_entries", f"{ns}::{fam}{sfx}_count"
-    out = [f"// ---- {space.family} on {space.arch}, {label}: {len(entries)} entries ----\n"]
+    out = [f"// ---- {space.family or space.path.stem} on {space.arch}, {label}: {len(entries)} entries ----\n"]
     out.append(f"namespace {ns} {{\n")
     if entries:
         out.append(_entries_array(f"{S}Entry {fam}{sfx}_entries", space, entries, own))
@@ -250,7 +250,7 @@ def _structs(ns: str, fam: str, space: Space, sfx: str = "") -> str:
     params = "".join(f"  int {_check_field(n, space)};\n" for n in space.names)
     derived = "".join(f"  int {_check_field(n, space)};  // = {' '.join(ex.text.split())}\n" for n, ex in space.derived.items())
     return (f"namespace {ns} {{\n"
-            f"// {space.family} on {space.arch}: the params of {space.path}" + (", then its derived values" if derived else "") + ".\n"
+            f"// {space.family or space.path.stem} on {space.arch}: the params of {space.path}" + (", then its derived values" if derived else "") + ".\n"
             f"struct {S}Config {{\n{params}{derived}}};\n"
             f"struct {S}Entry {{\n"
             f"  int m, n, k;              // the shape it was tuned for\n"

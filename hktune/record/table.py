@@ -19,6 +19,7 @@ from typing import Any, Iterable
 import filelock
 import pandas as pd
 import yaml
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, ValidationError
 
 from hktune.dtypes import DTYPES
 from hktune.record import figures
@@ -96,10 +97,10 @@ class Entry:
         if kmissing:
             raise TableError(f"key lacks {', '.join(kmissing)}")
         try:
-            key = Key(*(str(kd[n]) for n in ("family", "arch", "dtype", "layout")), *(_int(kd[n]) for n in "mnk"))
+            key = Key(*(str(kd[n]) for n in ("family", "arch", "dtype", "layout")), *(_size(kd[n]) for n in "mnk"))
             if not isinstance(d["config"], dict):
                 raise TableError("config is not a mapping")
-            config = {str(n): _int(v) for n, v in d["config"].items()}
+            config = {str(n): _int32(v) for n, v in d["config"].items()}
             date = d["date"]
             # An unquoted ISO date in a hand-edited file loads as a datetime; keep it a string.
             if isinstance(date, (_dt.date, _dt.datetime)):
@@ -119,7 +120,7 @@ class Entry:
                 device=dict(d["device"] or {}),
                 toolchain=dict(d["toolchain"] or {}),
                 template_hash=str(d["template_hash"]),
-                extra={k: v for k, v in d.items() if k not in known},
+                extra=_extras({k: v for k, v in d.items() if k not in known}),
             )
         except (TypeError, ValueError) as e:
             if isinstance(e, TableError):
@@ -141,6 +142,48 @@ def _int(v: Any) -> int:
     return v
 
 
+INT32_MAX = 2**31 - 1      # the exported header's `int`
+
+
+def _size(v: Any) -> int:
+    """M, N or K: a positive int the header's lookup can hold."""
+    if not 0 < _int(v) <= INT32_MAX:
+        raise TableError(f"size {v} is not in 1..{INT32_MAX}")
+    return v
+
+
+def _int32(v: Any) -> int:
+    if not -INT32_MAX - 1 <= _int(v) <= INT32_MAX:
+        raise TableError(f"config value {v} does not fit a 32-bit int")
+    return v
+
+
+class _Extras(BaseModel):
+    """The optional fields hktune writes beside the headline figures, typed (a newer writer's other fields pass)."""
+
+    model_config = ConfigDict(extra="allow")
+    space: StrictStr | None = None
+    method: StrictStr | None = None
+    warnings: list[StrictStr] | None = None
+    ratio_lo: float | None = None
+    ratio_hi: float | None = None
+    precision: float | None = None
+    noise: float | None = None
+    converged: StrictBool | None = None
+    rounds: StrictInt | None = None
+    ratios: list[float] | None = None
+
+
+def _extras(extra: dict[str, Any]) -> dict[str, Any]:
+    try:
+        _Extras.model_validate(extra)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise TableError(f"{where}: {err['msg'].lower()} (got {err.get('input')!r})") from None
+    return extra
+
+
 # -- reading ---------------------------------------------------------------------------------
 def _read(path: Path) -> tuple[list[Entry], dict[str, Any]]:
     """Entries and the other top-level fields (kept on rewrite). A missing or empty file is empty."""
@@ -150,6 +193,8 @@ def _read(path: Path) -> tuple[list[Entry], dict[str, Any]]:
         return [], {}
     except OSError as e:
         raise TableError(f"{path}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError:
+        raise TableError(f"{path}: not a table (not UTF-8 text)") from None
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as e:

@@ -5,6 +5,7 @@ TPE's ask 4x slower at 600 trials). Any Optuna RDB URL (sqlite:///..., postgresq
 works too, e.g. to share one study between machines."""
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -25,6 +26,37 @@ def open_storage(spec: str) -> BaseStorage | str:
     path = Path(spec.removeprefix("journal:")).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     return JournalStorage(JournalFileBackend(str(path)))
+
+
+def journal_problem(path: Path) -> str | None:
+    """Why an existing file is not an Optuna journal (None: it is one, or is empty): a journal's every line is a JSON
+    record with an ``op_code``. Read-only: a search must not append its records to someone's notes."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(65536).strip()
+    except OSError as e:
+        return f"cannot read it ({e.strerror})"
+    if not first:
+        return None
+    try:
+        rec = json.loads(first)
+    except ValueError:
+        rec = None
+    if not isinstance(rec, dict) or "op_code" not in rec:
+        return "not an Optuna journal (its first line is not a journal record)"
+    return None
+
+
+def sqlite_problem(path: Path) -> str | None:
+    """Why an existing file is not an SQLite database (None: it is one, or is empty)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError as e:
+        return f"cannot read it ({e.strerror})"
+    if head and head != b"SQLite format 3\x00":
+        return "not an SQLite database"
+    return None
 
 
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433, "oracle": 1521}

@@ -44,6 +44,10 @@ def read_doc(path: Path) -> dict:
         doc = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise SpaceError(f"{path}: no such space file") from None
+    except UnicodeDecodeError:
+        raise SpaceError(f"{path}: not a space file (not UTF-8 text)") from None
+    except OSError as e:
+        raise SpaceError(f"{path}: cannot read ({e.strerror})") from None
     except yaml.YAMLError as e:
         raise SpaceError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(doc, dict):

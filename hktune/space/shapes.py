@@ -1,7 +1,7 @@
 """Shape files: the GEMMs a search should tune, as YAML or CSV.
 
 YAML: ``shapes: [{m: 4096, n: 14336, k: 4096, count: 32, source: mlp.up}, ...]`` (``count`` and
-``source`` optional; a bare list of ``[m, n, k]`` triples is accepted too). CSV: a header with
+``source`` optional, any other key refused as a typo; a bare list of ``[m, n, k]`` triples is accepted too). CSV: a header with
 columns m, n, k (others ignored). M = tokens (batch x sequence), N = out features, K = in features.
 """
 from __future__ import annotations
@@ -37,11 +37,19 @@ class Shape:
         return f"{self.m}x{self.n}x{self.k}"
 
 
-def _shape(row: object, where: str) -> Shape:
+KEYS = ("m", "n", "k", "count", "source")
+
+
+def _shape(row: object, where: str, strict: bool = True) -> Shape:
+    """One shape; ``strict`` (YAML): a key other than m, n, k, count, source is refused as a typo (a CSV's other
+    columns are ignored: spreadsheets carry notes)."""
     if isinstance(row, (list, tuple)) and len(row) == 3:
         row = dict(zip("mnk", row))
     if not isinstance(row, dict):
         raise ShapesError(f"{where}: expected {{m, n, k}} or [m, n, k], got {row!r}")
+    unknown = [str(key) for key in row if key not in KEYS]
+    if strict and unknown:
+        raise ShapesError(f"{where}: unknown key {unknown[0]!r} (a shape takes {', '.join(KEYS)})")
     try:
         vals = {key: _integer(row[key]) for key in ("m", "n", "k")}
         count = _integer(row.get("count", 1))
@@ -73,6 +81,8 @@ def load_shapes(path: Path | str) -> list[Shape]:
         text = path.read_text()
     except OSError as e:
         raise ShapesError(f"{path}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError:
+        raise ShapesError(f"{path}: not a shapes file (not UTF-8 text)") from None
     if path.suffix.lower() == ".csv":
         reader = csv.DictReader(io.StringIO(text))
         if not reader.fieldnames or not {"m", "n", "k"} <= {f.strip().lower() for f in reader.fieldnames}:
@@ -84,11 +94,13 @@ def load_shapes(path: Path | str) -> list[Shape]:
         except yaml.YAMLError as e:
             raise ShapesError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
         rows = doc.get("shapes") if isinstance(doc, dict) else doc
+        if isinstance(doc, dict) and set(doc) - {"shapes"}:
+            raise ShapesError(f"{path}: unknown key {sorted(map(str, set(doc) - {'shapes'}))[0]!r} (a shapes file has only 'shapes')")
         if not isinstance(rows, list):
             raise ShapesError(f"{path}: expected a 'shapes' list")
     merged: dict[tuple[int, int, int], Shape] = {}
     for i, row in enumerate(rows, 1):
-        s = _shape(row, f"{path}: shape {i}")
+        s = _shape(row, f"{path}: shape {i}", strict=path.suffix.lower() != ".csv")
         if s.mnk in merged:
             old = merged[s.mnk]
             s = Shape(s.m, s.n, s.k, old.count + s.count, old.source or s.source)

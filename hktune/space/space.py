@@ -37,7 +37,7 @@ class Space:
     """A family's search space for one arch."""
 
     path: Path
-    family: str
+    family: str | None      # as the file declares it (None: it does not say)
     arch: str
     params: list[Param]
     derived: dict[str, Expr]
@@ -200,7 +200,7 @@ def load_space(path: Path | str, arch: str) -> Space:
     _check_names(path, params, limits, derived, constraints, shape_constraints, prior)
     space = Space(
         path=path,
-        family=str(doc.get("family", path.stem)),
+        family=str(doc["family"]) if doc.get("family") is not None else None,
         arch=arch,
         params=params,
         derived=derived,

@@ -64,6 +64,9 @@ def table_paths() -> list[Path]:
 def _read_all(paths: list[Path], explicit: bool) -> list[Entry]:
     entries: list[Entry] = []
     for p in paths:
+        if explicit and not Path(p).is_file():   # a typo in HKTUNE_TABLE: said, not read as "no entries"
+            log.warning("hktune.torch: no table at %s (named by HKTUNE_TABLE or use_table): its GEMMs go to torch", p)
+            continue
         try:
             entries += load(p)
         except TableError as e:
