@@ -81,7 +81,7 @@ def test_faulty_family_search_records_only_correct_kernels(results: Path):
     entry = yaml.safe_load(table.read_text())["entries"][0]
     assert entry["config"]["FAULT"] in (0, 8)
     rows = json.loads(hk("show", "--studies", "--storage", str(results / "studies.journal"), "--study",
-                         "faulty-host-bf16-64x64x64", "--json").stdout)
+                         "faulty-host-bf16-64x64x64@faulty-one-block", "--json").stdout)  # a space of its own: its own study
     by_fault: dict[int, set] = {}
     for row in rows:
         fault = int(row["config"]["FAULT"])  # --json: configs are objects
