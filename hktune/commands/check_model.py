@@ -58,7 +58,7 @@ def _check_model(hidden: int | None, intermediate: int | None, tokens: int | Non
     if tables:
         ht.use_table(list(tables))
     elif os.environ.get("HKTUNE_TABLE"):   # a typo in it must not read as "no entries" (every GEMM to torch)
-        missing = [p for p in os.environ["HKTUNE_TABLE"].split(os.pathsep) if p and not Path(p).is_file()]
+        missing = [p for p in ht.table_paths() if not p.is_file()]
         if missing:
             raise Fail(f"HKTUNE_TABLE names {missing[0]}: no such table", EXIT_BAD_INPUT)
     r = run_check(hidden or sizes["hidden"], intermediate or sizes["intermediate"], tokens or sizes["tokens"],

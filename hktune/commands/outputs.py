@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterable
 
 from hktune.commands.common import Fail
+from hktune.search.storage import storage_kind
 
 _HEAD = 8192
 _TABLE = (re.compile(rb"^schema:\s*\d", re.M), re.compile(rb"^entries:", re.M))
@@ -24,11 +25,9 @@ def saved_results(path: Path) -> str | None:
             head = f.read(_HEAD)
     except OSError:
         return None
-    if head.startswith(b"SQLite format 3\x00"):
-        return "an SQLite database"
-    first = head.split(b"\n", 1)[0].strip()
-    if first.startswith(b"{") and b'"op_code"' in first:
-        return "an Optuna study journal"
+    kind = storage_kind(path)
+    if kind:
+        return {"sqlite": "an SQLite database", "journal": "an Optuna study journal"}[kind]
     if all(p.search(head) for p in _TABLE):
         return "a results table"
     return None

@@ -28,35 +28,40 @@ def open_storage(spec: str) -> BaseStorage | str:
     return JournalStorage(JournalFileBackend(str(path)))
 
 
-def journal_problem(path: Path) -> str | None:
-    """Why an existing file is not an Optuna journal (None: it is one, or is empty): a journal's every line is a JSON
-    record with an ``op_code``. Read-only: a search must not append its records to someone's notes."""
+def storage_kind(path: Path) -> str | None:
+    """What an existing file's first bytes say it is: "journal" (an Optuna journal: every line a JSON record with an
+    ``op_code``), "sqlite" (an SQLite database), else None (empty, unreadable or anything else). Read-only."""
     try:
         with open(path, "rb") as f:
             first = f.readline(65536).strip()
-    except OSError as e:
-        return f"cannot read it ({e.strerror})"
-    if not first:
+    except OSError:
         return None
+    if first.startswith(b"SQLite format 3\x00"):
+        return "sqlite"
     try:
         rec = json.loads(first)
     except ValueError:
-        rec = None
-    if not isinstance(rec, dict) or "op_code" not in rec:
-        return "not an Optuna journal (its first line is not a journal record)"
-    return None
+        return None
+    return "journal" if isinstance(rec, dict) and "op_code" in rec else None
+
+
+def _problem(path: Path, kind: str, what: str) -> str | None:
+    """Why an existing file is not ``kind`` (None: it is one, or is empty): a search must not write its records into
+    someone's notes."""
+    try:
+        if path.stat().st_size == 0:
+            return None
+    except OSError as e:
+        return f"cannot read it ({e.strerror})"
+    return None if storage_kind(path) == kind else what
+
+
+def journal_problem(path: Path) -> str | None:
+    return _problem(path, "journal", "not an Optuna journal (its first line is not a journal record)")
 
 
 def sqlite_problem(path: Path) -> str | None:
-    """Why an existing file is not an SQLite database (None: it is one, or is empty)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(16)
-    except OSError as e:
-        return f"cannot read it ({e.strerror})"
-    if head and head != b"SQLite format 3\x00":
-        return "not an SQLite database"
-    return None
+    return _problem(path, "sqlite", "not an SQLite database")
 
 
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433, "oracle": 1521}
