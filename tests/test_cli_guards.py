@@ -56,6 +56,15 @@ def test_refused_in_one_line_and_nothing_changes(saved: Path, args: list[str], n
     assert digest(saved) == before
 
 
+def test_search_checks_the_default_journal_beside_the_table(saved: Path):
+    """No --storage: the studies go to studies.journal beside the table, and that file is checked as a given one is."""
+    (saved / "studies.journal").write_text("my notes\n")
+    before = digest(saved)
+    one_error(run("search", "--arch", "host", "--m", "64", "--n", "64", "--k", "64", "--table", "t.yaml", "--trials", "1"),
+              2, "studies.journal", "not an Optuna journal")
+    assert digest(saved) == before
+
+
 @pytest.mark.parametrize("line, needle", [
     ("  space: [a, b]", "space: input should be a valid string"),
     ("  warnings: 5", "warnings: input should be a valid list"),

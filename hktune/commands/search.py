@@ -23,6 +23,7 @@ from hktune.search import strategies
 from hktune.search.problem import SearchError, config_key, legal_configs
 from hktune.target import Target
 from hktune.search.driver import Search, SearchOptions
+from hktune.search.storage import default_storage
 
 EPILOG = """\b
 Exit codes: 0 success; 1 no config verified for a shape, or a --shapes file had shapes no config
@@ -85,6 +86,8 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
         check_fits(shapes, dtype=tgt.dtype)  # this machine's RAM, before any worker starts
     table = table or default_table(arch)
     check_writable(table)
+    if storage is None and Path(default_storage(table.parent)).is_file():
+        check_storage(default_storage(table.parent), must_exist=True)  # the default is checked as a given one is
     tbl.load(table)  # a malformed table stops us before any work, and stays as it is
     if not run_target.TIMES:
         return _emulate(tgt, builder, shapes, trials, seed, jobs, quiet)
