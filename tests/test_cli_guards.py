@@ -65,6 +65,12 @@ def test_search_checks_the_default_journal_beside_the_table(saved: Path):
     assert digest(saved) == before
 
 
+def test_a_refused_sweep_makes_no_report_folder(saved: Path):
+    """--markdown / --junit in a missing folder: the folder is made when the report is written, not before the work."""
+    one_error(run("sweep", "--table", "t.yaml", "--markdown", "out/r.md", "--junit", "out/r.md"), 2, "name the same file")
+    assert not (saved / "out").exists()
+
+
 @pytest.mark.parametrize("line, needle", [
     ("  space: [a, b]", "space: input should be a valid string"),
     ("  warnings: 5", "warnings: input should be a valid list"),

@@ -20,16 +20,23 @@ from hktune.sweep.report import junit, markdown
 
 
 def _writable(path: Path, what: str) -> None:
-    """Fail before any work if a report (or the table, with --update) cannot be written."""
-    d = path.parent
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise _Fail(f"{what}: cannot create directory {d}: {e.strerror}") from None
-    if not os.access(d, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise _Fail(f"{what}: {path} is not writable")
+    """Fail before any work if a report (or the table, with --update) cannot be written. A missing folder is made only
+    when the report is written (``_write``), so a sweep refused or failed creates nothing; here its nearest existing
+    folder must be writable."""
     if path.is_dir():
         raise _Fail(f"{what}: {path} is a directory")
+    d = path.absolute().parent
+    while not d.exists():
+        d = d.parent
+    if not d.is_dir():
+        raise _Fail(f"{what}: cannot create directory {path.parent}: {d} is not a directory")
+    if not os.access(d, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise _Fail(f"{what}: {path} is not writable")
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 def _nonneg(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
@@ -146,9 +153,9 @@ def command(table: Path, shapes: str | None, family: str | None, arch: str | Non
                 click.echo(f"[{i}] {v.status}: {v.message}")
     try:
         if markdown_path is not None:
-            markdown_path.write_text(markdown(report))
+            _write(markdown_path, markdown(report).encode())
         if junit_path is not None:
-            junit_path.write_bytes(junit(report))
+            _write(junit_path, junit(report))
     except OSError as e:
         raise _Fail(f"cannot write report {e.filename}: {e.strerror}") from None
     code = report.exit_code()
