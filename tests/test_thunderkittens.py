@@ -224,7 +224,7 @@ def test_fp8_takes_the_schedule_knobs_from_its_opt_in_space():
     # a subset of the opt-in, but for the 144-column tiles, whose opt-in space is bench/tk-n144-fp8.yaml
     assert all(set(p.values) <= set(opt_values[p.name]) for p in default.params if p.name != "N_EXTRA")
     n144 = {p.name: p.values for p in load_space(ROOT / "bench" / "tk-n144-fp8.yaml", "sm_90").params}
-    assert {p.name: p.values for p in default.params}["N_EXTRA"] == [0, 16] and n144["N_EXTRA"] == [0, 16, 32]
+    assert {p.name: p.values for p in default.params}["N_EXTRA"] == [0, 16, 32] and n144["N_EXTRA"] == [0, 16, 32]
     fp8_values = {p.name: p.values for p in opt.params}
     assert fp8_values.pop("PROMOTE") == [0, 1, 2, 4]            # sched.cuh promotes fp8 (SCHED 0, 1), intervals 1-4
     assert fp8_values.pop("MMA_LAG") == [0, 1, 2]               # 2: a promotion group chained (fp8 only)
