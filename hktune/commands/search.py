@@ -86,8 +86,9 @@ def search(m: int | None, n: int | None, k: int | None, shapes_file: Path | None
         check_fits(shapes, dtype=tgt.dtype)  # this machine's RAM, before any worker starts
     table = table or default_table(arch)
     check_writable(table)
-    if storage is None and Path(default_storage(table.parent)).is_file():
-        check_storage(default_storage(table.parent), must_exist=True)  # the default is checked as a given one is
+    default = default_storage(table.parent)  # where Search puts the studies without --storage
+    if storage is None and Path(default).is_file():
+        check_storage(default, must_exist=True)  # checked as a given one is
     tbl.load(table)  # a malformed table stops us before any work, and stays as it is
     if not run_target.TIMES:
         return _emulate(tgt, builder, shapes, trials, seed, jobs, quiet)
