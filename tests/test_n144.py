@@ -21,7 +21,10 @@ N144_E2 = dict(N144, EPILOGUE=2, STAGES=5)
 
 def test_n144_is_opt_in_and_takes_n_past_whole_tiles():
     opt = load_space(ROOT / "bench" / "tk-n144-fp8.yaml", "sm_90")
-    for path in ("configs/thunderkittens-sm_90.yaml", "bench/tk-sched.yaml", "bench/tk-sched-fp8.yaml"):
+    # bf16's family space offers N_EXTRA 16 as 256x144 only (tests/test_wide_bf16.py), never fp8's 128x144
+    bf16 = load_space(ROOT / "configs" / "thunderkittens-sm_90.yaml", "sm_90")
+    assert bf16.violations(dict(N144_E2, PROMOTE=0)) and bf16.violations(dict(N144_E2, PROMOTE=0, MMA_LAG=1))
+    for path in ("bench/tk-sched.yaml", "bench/tk-sched-fp8.yaml"):
         space = load_space(ROOT / path, "sm_90")
         assert space.legacy["N_EXTRA"] == 0 and [p.values for p in space.params if p.name == "N_EXTRA"] == [[0]]
     # the fp8 family space offers it (sanitized and measured, bench/results/h100-2026-12-05c), its winners seeded first,
@@ -34,6 +37,7 @@ def test_n144_is_opt_in_and_takes_n_past_whole_tiles():
     assert fam8.violations(dict(fam8.seeds[2], CLUSTER_N=2)) and fam8.violations(dict(fam8.seeds[2], CONSUMER_REGS=232))
     n160 = fam8.seeds[3]
     assert fam8.violations(dict(n160, MMA_LAG=2, PROMOTE=2)) and fam8.violations(dict(n160, STAGES=6))
+    assert fam8.violations(dict(n160, STAGES=3))   # never sanitized
     assert not opt.violations(dict(n160, MMA_LAG=2, PROMOTE=2)) and not opt.violations(dict(n160, STAGES=6))
     assert {c["N_EXTRA"] for c in opt.enumerate((8192, 8192, 8192))} == {0, 16, 32}
     assert not opt.violations(N144)
