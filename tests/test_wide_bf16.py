@@ -1,6 +1,6 @@
 """The bf16 wide tiles of the thunderkittens family (bench/tk-wide-bf16.yaml: N_EXTRA 16 / 32 at bf16 with
 ThunderKittens' own wgmma n144 / n160, 256x160, 128x160, 256x144): legal only in their forms, the family space keeps
-N_EXTRA 0 and 256x144, and the kernels fit the 168-register launch cap without spills with the wide wgmma in the PTX."""
+N_EXTRA 0, 256x144 and 128x160, and the kernels fit the 168-register launch cap without spills with the wide wgmma in the PTX."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,11 +19,14 @@ W256 = dict(M_BLOCK=2, N_BLOCK=2, STAGES=3, SUPER_M=8, PERSISTENT=1, PRODUCER_RE
 def test_wide_bf16_tiles_are_opt_in_and_take_their_own_boxes():
     wide = load_space(ROOT / "bench" / "tk-wide-bf16.yaml", "sm_90")
     fam = load_space(ROOT / "configs" / "thunderkittens-sm_90.yaml", "sm_90")
-    # the family space offers 256x144 in its sanitized form only (4 stages, MMA_LAG 1); the rest stay opt-in
-    assert [p.values for p in fam.params if p.name == "N_EXTRA"] == [[0, 16]] and fam.violations(W256)
-    w144 = dict(W256, N_EXTRA=16, STAGES=4)
-    assert not fam.violations(w144) and fam.defines(w144) == wide.defines(w144)
-    for bad in (dict(w144, STAGES=3), dict(w144, MMA_LAG=0), dict(w144, WG_M=64, STAGES=4)):
+    # the family space offers 256x144 (4 stages) and 128x160 (5 stages) in their sanitized forms only (MMA_LAG 1)
+    assert [p.values for p in fam.params if p.name == "N_EXTRA"] == [[0, 16, 32]] and fam.violations(W256)
+    w144, w160 = dict(W256, N_EXTRA=16, STAGES=4), dict(W256, WG_M=64, STAGES=5)
+    for good in (w144, w160):
+        assert not fam.violations(good) and fam.defines(good) == wide.defines(good), good
+        assert good in fam.seeds[3:5]
+    for bad in (dict(w144, STAGES=3), dict(w144, MMA_LAG=0), dict(w144, WG_M=64, STAGES=4), dict(w160, STAGES=4),
+                dict(w160, N_EXTRA=16), dict(w160, MMA_LAG=0)):
         assert fam.violations(bad) and not wide.violations(bad), bad
     assert {c["N_EXTRA"] for c in wide.enumerate((4096, 14336, 4096))} == {0, 16, 32}
     # 52 KB stages (32 KB of A, 20 KB of Bt): 3 fit beside two 64x80 C boxes per consumer, 4 only with 64x16 ones
