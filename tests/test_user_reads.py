@@ -154,15 +154,17 @@ def test_measurement_warnings_are_printed_and_an_untrustworthy_result_is_labelle
 def test_ctrl_c_writes_no_table_entry_and_shows_interrupted_trials(tmp_path):
     table = tmp_path / "results" / "host.yaml"
     journal = tmp_path / "results" / "studies.journal"
-    p = subprocess.Popen([sys.executable, "-m", "hktune", "search", "--m", "64", "--n", "64", "--k", "128", "--arch",
-                          "host", "--trials", "60", "--table", str(table), "--quiet"],
+    # a search of minutes (384 trials of ~0.6 s), so it cannot end before the interrupt: at 64x64x128 (60 trials of
+    # ~0.3 s) the whole search once finished first under a loaded 2-core run (2026-12-06), exit 0 instead of 130
+    p = subprocess.Popen([sys.executable, "-m", "hktune", "search", "--m", "256", "--n", "256", "--k", "256", "--arch",
+                          "host", "--trials", "384", "--table", str(table), "--quiet"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
     def complete() -> int:
         from hktune.search.storage import open_storage
 
         try:
-            st = optuna.load_study(study_name="host-host-bf16-64x64x128", storage=open_storage(str(journal)))
+            st = optuna.load_study(study_name="host-host-bf16-256x256x256", storage=open_storage(str(journal)))
         except (KeyError, FileNotFoundError, ValueError):
             return 0
         return sum(t.state.name == "COMPLETE" for t in st.get_trials(deepcopy=False))
@@ -170,12 +172,13 @@ def test_ctrl_c_writes_no_table_entry_and_shows_interrupted_trials(tmp_path):
     deadline = time.time() + 300
     while (not journal.exists() or complete() < 2) and time.time() < deadline and p.poll() is None:
         time.sleep(0.3)
+    assert p.poll() is None, "the search ended before the interrupt: it must run longer for this test"
     os.killpg(p.pid, signal.SIGINT)   # Ctrl-C on a terminal reaches the whole process group
     out, err = p.communicate(timeout=120)
     assert p.returncode == 130, (p.returncode, err)
     assert "trials saved; the same command resumes" in err
     assert not table.exists() or not yaml.safe_load(table.read_text()).get("entries")  # no winner, no entry
-    rows = json.loads(run("show", "--studies", "--storage", str(journal), "--study", "host-host-bf16-64x64x128",
+    rows = json.loads(run("show", "--studies", "--storage", str(journal), "--study", "host-host-bf16-256x256x256",
                           "--json").stdout)
     assert {r["state"] for r in rows} <= {"complete", "fail", "interrupted", "running"}, rows
     assert all(r["state"] != "pruned" for r in rows)
