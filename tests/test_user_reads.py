@@ -154,12 +154,24 @@ def test_measurement_warnings_are_printed_and_an_untrustworthy_result_is_labelle
 def test_ctrl_c_writes_no_table_entry_and_shows_interrupted_trials(tmp_path):
     table = tmp_path / "results" / "host.yaml"
     journal = tmp_path / "results" / "studies.journal"
-    # a search of minutes (384 trials of ~0.6 s), so it cannot end before the interrupt: at 64x64x128 (60 trials of
-    # ~0.3 s) the whole search once finished first under a loaded 2-core run (2026-12-06), exit 0 instead of 130
-    p = subprocess.Popen([sys.executable, "-m", "hktune", "search", "--m", "256", "--n", "256", "--k", "256", "--arch",
+    # Ctrl-C as at a terminal: SIGINT handled by Python's default handler. pytest run as a background job of a
+    # non-interactive shell (`... &`) inherits SIGINT ignored, and a process started with SIGINT ignored keeps ignoring
+    # it (POSIX; Python then installs no KeyboardInterrupt handler): the search ran to its end, exit 0 (2026-12-06)
+    start = ("import signal, runpy, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+             "sys.argv[0] = 'hktune'; runpy.run_module('hktune', run_name='__main__')")
+    # a search of minutes (384 trials of ~0.6 s), so it cannot end before the interrupt
+    p = subprocess.Popen([sys.executable, "-c", start, "search", "--m", "256", "--n", "256", "--k", "256", "--arch",
                           "host", "--trials", "384", "--table", str(table), "--quiet"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _interrupt_and_check(p, table, journal)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)   # no search left running after a failure
+            p.wait()
 
+
+def _interrupt_and_check(p: subprocess.Popen, table: Path, journal: Path) -> None:
     def complete() -> int:
         from hktune.search.storage import open_storage
 
