@@ -21,7 +21,7 @@ N144_E2 = dict(N144, EPILOGUE=2, STAGES=5)
 
 def test_n144_is_opt_in_and_takes_n_past_whole_tiles():
     opt = load_space(ROOT / "bench" / "tk-n144-fp8.yaml", "sm_90")
-    # bf16's family space offers N_EXTRA 16 as 256x144 only (tests/test_wide_bf16.py), never fp8's 128x144
+    # bf16's family space offers N_EXTRA 16 / 32 as 256x144 / 128x160 only (tests/test_wide_bf16.py), never fp8's 128x144
     bf16 = load_space(ROOT / "configs" / "thunderkittens-sm_90.yaml", "sm_90")
     assert bf16.violations(dict(N144_E2, PROMOTE=0)) and bf16.violations(dict(N144_E2, PROMOTE=0, MMA_LAG=1))
     for path in ("bench/tk-sched.yaml", "bench/tk-sched-fp8.yaml"):
