@@ -24,7 +24,9 @@
 //   EPILOGUE   0: registers -> global; 1: registers -> shared (two 64x64 buffers per consumer,
 //              alternating) -> TMA store, all stores read out before the next tile's main loop;
 //              2: the same, but the stores drain while the next tile's main loop runs (a buffer
-//              is only waited for when it is about to be rewritten).
+//              is only waited for when it is about to be rewritten); 3 (fp8: PROMOTE > 0, MMA_LAG 1, whole-K
+//              units): as 2, but a tile's epilogue runs after the next tile's first k step is issued, so the
+//              tensor cores work through it (sched_epilogue3.cuh).
 //   MMA_LAG    0: wait for each k step's wgmma before freeing its stage; 1: keep it in flight
 //              while the next k step's wgmma is issued, free the previous stage instead;
 //              2 (PROMOTE > 0 only): a promotion group's k steps chained into its partial with one
@@ -96,48 +98,7 @@ constexpr bool kFp8 = false;
 #endif
 constexpr int kSlabFloats = kWgM * kBN;                             // one consumer's slab of C
 
-static_assert(SCHED == 1 || SCHED == 2, "SCHED: 0 (TK lcf), 1 (cooperative), 2 (ping-pong)");
-static_assert(!kPing || kConsumers == 2, "ping-pong needs M_BLOCK=2 consumer warpgroups");
-static_assert(WG_M == 64 || WG_M == 128, "WG_M: 64 or 128");
-static_assert(kCS == 1 || kCS == 2, "clusters of 1 or 2 blocks (CLUSTER_M * CLUSTER_N)");
-static_assert(ORDER >= 0 && ORDER <= 2, "ORDER: 0..2");
-static_assert(EPILOGUE >= 0 && EPILOGUE <= 2, "EPILOGUE: 0..2");
-static_assert(PERSISTENT == 1, "SCHED >= 1 is always persistent");
-static_assert(MMA_LAG >= 0 && MMA_LAG <= 2, "MMA_LAG: 0, 1 or 2");
-static_assert(MMA_LAG < 2 || PROMOTE > 0, "MMA_LAG 2 chains a promotion group: PROMOTE > 0");
-static_assert(MMA_LAG == 0 || STAGES >= 3, "MMA_LAG=1 holds two stages per consumer");
-static_assert(kSplit == 1 || kSplit == 2 || kSplit == 4, "SPLIT_K: 1, 2 or 4");
-static_assert(STREAM_K == 0 || STREAM_K == 1, "STREAM_K: 0 or 1");
-static_assert(!kStreamK || (SCHED == 1 && kSplit == 1), "STREAM_K=1: SCHED 1 and SPLIT_K 1");
-static_assert(kSmemS <= kittens::MAX_SHARED_MEMORY, "ring + epilogue buffers exceed 227 KB");
-static_assert(N_EXTRA == 0 || ((N_EXTRA == 16 || N_EXTRA == 32) && SCHED == 1 && N_BLOCK == 2 && kCN == 1 && kSplit == 1 &&
-                               STREAM_K == 0),
-              "N_EXTRA 16/32: SCHED 1, N_BLOCK 2 (n144/n160), CLUSTER_N 1, SPLIT_K 1, STREAM_K 0");
-static_assert(kHalves * kBN / 2 + 32 <= CONSUMER_REGS, "accumulator does not fit CONSUMER_REGS");
-static_assert(PROMOTE == 0 || PROMOTE == 1 || PROMOTE == 2 || PROMOTE == 4,
-              "PROMOTE: 0 (off) or a promotion interval of 1, 2 or 4 k steps");
-static_assert(PROMOTE == 0 || (kFp8 && !kPing), "PROMOTE > 0: fp8 (-DHKT_FP8) and SCHED=1 only");
-// PROMOTE > 0: accumulator + one m64 partial (MMA_LAG=0; WG_M 128 holds a group's stages) or two of its size;
-// + 40 for the rest (+ 24 at n144, whose 3 x 72 fit 240 without spills, unclustered: ptxas, nvcc 13.0)
-static_assert(PROMOTE == 0 || (kHalves + (MMA_LAG == 1 ? 2 * kHalves : 1)) * kBN / 2 + (N_EXTRA ? 24 : 40) <= CONSUMER_REGS,
-              "PROMOTE > 0: the accumulator and its partials do not fit CONSUMER_REGS");
-static_assert(PROMOTE == 0 || MMA_LAG == 1 || (kHalves == 1 && MMA_LAG == 0) || STAGES > PROMOTE,
-              "PROMOTE with WG_M 128 or MMA_LAG 2 holds a group's stages: STAGES > PROMOTE");
-#ifdef SMEM_BYTES
-static_assert(SMEM_BYTES == kSmemS, "-DSMEM_BYTES disagrees with the kernel");
-#endif
-#ifdef THREADS
-static_assert(THREADS == kThreadsS, "-DTHREADS disagrees with the kernel");
-#endif
-#ifdef STAGE_BYTES
-static_assert(STAGE_BYTES == kStageBytesS, "-DSTAGE_BYTES disagrees with the kernel");
-#endif
-#ifdef TILE_M
-static_assert(TILE_M == kBM, "-DTILE_M disagrees with the kernel");
-#endif
-#ifdef ACC_REGS
-static_assert(ACC_REGS == kHalves * kBN / 2, "-DACC_REGS disagrees with the kernel");
-#endif
+#include "sched_asserts.cuh"   // the knobs' static_asserts, and -DSMEM_BYTES etc. agree with the kernel
 
 using hk_tk::in_dtype;
 using hk_tk::kKTile;
@@ -195,6 +156,9 @@ __device__ inline void cluster_sync() {     // every thread of both blocks
 #include "sched_streamk.cuh"   // units_t (data-parallel tiles, then a stream-K tail) and its fixup
 #endif
 
+#if EPILOGUE == 3
+#include "sched_epilogue3.cuh"  // flush_c: a tile's epilogue without a branch, run inside the next tile's main loop
+#endif
 #if PROMOTE
 #include "sched_promote.cuh"   // main_loop_promoted: the k loop of PROMOTE > 0
 #endif
@@ -290,6 +254,14 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
     warpgroup::increase_registers<CONSUMER_REGS>();
     acc_t acc[kHalves];
     int it = 0, ebuf = 0;
+#if EPILOGUE == 3
+    // acc holds the last tile's sum until the next tile's main loop has issued its first k step and runs flush
+    int2 held = {0, 0};        // that tile
+    bool full_acc = false;     // false before the first tile: flush stores nothing
+#pragma unroll
+    for (int h = 0; h < kHalves; h++) kittens::warp::zero(acc[h]);
+    auto flush = [&]() { flush_c(g, acc, epi, held, wg, ebuf, full_acc); };
+#endif
 #if STREAM_K
     int n = 0, tile, k0, kn;
     for (units_t w(cid, dp, span); w.next(cid, dp, span, sk_steps, nclusters, KS, tile, k0, kn); n++) {
@@ -308,9 +280,17 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
 #else
       const int2 bt = block_tile(u / kSplit, R, Cc, rank);
 #endif
+#if EPILOGUE == 3
+      main_loop_promoted(acc, ring, full, empty, it, kn, wg, flush);   // flushes the last tile, zeroes acc
+      held = bt;
+      full_acc = true;
+      continue;
+#endif
 #pragma unroll
       for (int h = 0; h < kHalves; h++) kittens::warp::zero(acc[h]);
-#if PROMOTE
+#if PROMOTE && EPILOGUE == 3
+      // (not reached: EPILOGUE 3 flushed above)
+#elif PROMOTE
       main_loop_promoted(acc, ring, full, empty, it, kn, wg);
 #else
       for (int k = 0; k < kn; k++, it++) {
@@ -386,6 +366,9 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
       if (warpgroup::laneid() == 0) tma::store_async_read_wait<0>();
 #endif
     }
+#if EPILOGUE == 3
+    flush();                   // the last tile (nothing in flight any more)
+#endif
 #if EPILOGUE != 0
     if (warpgroup::laneid() == 0) tma::store_async_wait<0>();
 #endif

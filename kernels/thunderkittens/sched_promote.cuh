@@ -67,8 +67,16 @@ __device__ inline void issue_half(acc_t& p, stage_t& st, int wg, int h) {
   else warpgroup::mm_ABt(p, st.a[(kPing ? 0 : wg * kHalves) + h], reinterpret_cast<bt_t&>(st.b));
 }
 
+#if EPILOGUE == 3
+// EPILOGUE 3: flush() stores the last tile's C from acc and zeroes it; it runs while this unit's first k step is in
+// flight (sched_epilogue3.cuh), before the first add into acc
+template <class Flush>
+__device__ inline void main_loop_promoted(acc_t (&acc)[kHalves], stage_t* ring, semaphore* full,
+                                          semaphore* empty, int& it, int KS, int wg, const Flush& flush) {
+#else
 __device__ inline void main_loop_promoted(acc_t (&acc)[kHalves], stage_t* ring, semaphore* full,
                                           semaphore* empty, int& it, int KS, int wg) {
+#endif
 #if MMA_LAG == 1
   acc_t part[2][kHalves];
   // step j of its chunk (static once unrolled; chunks start at group parity 0), k step k of the
@@ -90,6 +98,21 @@ __device__ inline void main_loop_promoted(acc_t (&acc)[kHalves], stage_t* ring, 
   // loop's back-edge while a younger group's wait_group<1> precedes a read of it, so each chunk ends
   // with wait_group<0>: one issue bubble per chunk, every add still overlaps a wgmma.
   int k = 0;
+#if EPILOGUE == 3
+  // The first chunk peeled: its first step issued, then the flush, with no branch of ours and no back-edge between the
+  // wgmma and its wait (ptxas drains wgmmas in flight across the tile loop's back-edge: C7517); a unit shorter than a
+  // chunk flushes first (nothing in flight, no overlap)
+  if (KS >= kPromoteChunk) {
+    step(0, 0);
+    flush();
+#pragma unroll
+    for (int j = 1; j < kPromoteChunk; j++) step(j, j);
+    warpgroup::mma_async_wait();
+    k = kPromoteChunk;
+  } else {
+    flush();
+  }
+#endif
   for (; k + kPromoteChunk <= KS; k += kPromoteChunk) {
 #pragma unroll
     for (int j = 0; j < kPromoteChunk; j++) step(j, k + j);

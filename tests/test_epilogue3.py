@@ -1,0 +1,51 @@
+"""EPILOGUE 3 of the thunderkittens family (fp8, kernels/thunderkittens/sched_epilogue3.cuh): a tile's epilogue runs after
+the next tile's first k step is issued into a promotion partial, so the tensor cores work through it. Legal only for the
+overlapped promotion (PROMOTE > 1, MMA_LAG 1, whole-K units), seeded first, and its kernels keep that wgmma in flight:
+ptxas drains every wgmma in flight at a branch or loop back-edge it cannot see past (info C7517, "warpgroup.wait is
+injected"), which would turn the overlap back into EPILOGUE 2 without a word, so the build log must not say so."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from hktune.family.family import load_family
+from hktune.space.space import load_space
+from tests.tk_build import build_at_the_launch_cap, needs_tk, nvcc_argv, ptx_of
+
+ROOT = Path(__file__).resolve().parent.parent
+FP8 = ROOT / "configs" / "thunderkittens-sm_90-fp8_e4m3.yaml"
+E3 = dict(M_BLOCK=2, N_BLOCK=2, STAGES=5, SUPER_M=8, PERSISTENT=1, PRODUCER_REGS=24, CONSUMER_REGS=240, EPILOGUE=3,
+          SCHED=1, WG_M=64, CLUSTER_M=1, CLUSTER_N=1, ORDER=0, MMA_LAG=1, SPLIT_K=1, PROMOTE=2, STREAM_K=0, N_EXTRA=16)
+# 128x128, 4 stages, promoted every 4 k steps, in a pair along N (A multicast)
+E3_CN2 = dict(E3, STAGES=4, PRODUCER_REGS=40, CONSUMER_REGS=232, PROMOTE=4, N_EXTRA=0, CLUSTER_N=2)
+RULE = "EPILOGUE < 3 or"
+
+
+def test_epilogue3_is_legal_only_for_the_overlapped_promotion():
+    space = load_space(FP8, "sm_90")
+    assert not space.violations(E3) and not space.violations(E3_CN2)
+    assert not space.violations(dict(E3, EPILOGUE=2))
+    for other in (dict(MMA_LAG=0, PRODUCER_REGS=40, CONSUMER_REGS=232), dict(PROMOTE=1), dict(MMA_LAG=2)):
+        broken = [v for v in space.violations(dict(E3, **other)) if RULE in v]
+        assert broken, other
+    # and never for bf16, whose family space has no EPILOGUE 3
+    bf16 = load_space(ROOT / "configs" / "thunderkittens-sm_90.yaml", "sm_90")
+    assert 3 not in next(p.values for p in bf16.params if p.name == "EPILOGUE")
+
+
+def test_epilogue3_is_seeded_first():
+    # first of the seeds a search at 8192^3 runs (ThunderKittens' own two, unpromoted, are illegal from K 4096 on)
+    space = load_space(FP8, "sm_90")
+    legal = [sd for sd in space.seeds if not space.shape_violations(sd, 8192, 8192, 8192)]
+    assert legal[0] == E3 and space.seeds.index(E3) == 2
+
+
+@needs_tk
+def test_epilogue3_keeps_the_wgmma_in_flight_through_the_epilogue(tmp_path: Path):
+    fam = load_family(ROOT / "kernels" / "thunderkittens").for_dtype("fp8_e4m3")
+    space = load_space(FP8, "sm_90")
+    for o in build_at_the_launch_cap(fam, space, [E3, E3_CN2], tmp_path, "fp8_e4m3"):
+        log = (o.artifact.parent / "build.log").read_text()
+        assert "C7517" not in log and "C7512" not in log and "C7514" not in log, log[-2000:]
+        ptx = ptx_of(nvcc_argv(o), tmp_path, [])
+        # the C store is one predicated instruction, not a branch around TK's store
+        assert "@p cp.async.bulk.tensor.5d.global.shared::cta.tile.bulk_group" in ptx
