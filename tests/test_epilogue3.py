@@ -1,8 +1,10 @@
-"""EPILOGUE 3 of the thunderkittens family (fp8, kernels/thunderkittens/sched_epilogue3.cuh): a tile's epilogue runs after
-the next tile's first k step is issued into a promotion partial, so the tensor cores work through it. Legal only for the
-overlapped promotion (PROMOTE > 1, MMA_LAG 1, whole-K units), seeded first, and its kernels keep that wgmma in flight:
-ptxas drains every wgmma in flight at a branch or loop back-edge it cannot see past (info C7517, "warpgroup.wait is
-injected"), which would turn the overlap back into EPILOGUE 2 without a word, so the build log must not say so."""
+"""EPILOGUE 3 of the thunderkittens family (kernels/thunderkittens/sched_epilogue3.cuh): a tile's epilogue runs after the
+next tile's first k step is issued, so the tensor cores work through it (fp8: into a promotion partial; bf16: into the
+accumulator, the last tile held in bf16 meanwhile). Legal only where the kernel serves it (fp8: the overlapped promotion,
+PROMOTE > 1, MMA_LAG 1; bf16: the accumulator and the held tile fit the consumer's registers; whole-K units), seeded, and
+its kernels keep that wgmma in flight: ptxas drains every wgmma in flight at a branch or loop back-edge it cannot see past,
+or before a read of a register a wgmma wrote (info C7517, "warpgroup.wait is injected"), which would turn the overlap
+back into EPILOGUE 2 without a word, so the build log must not say so."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,6 +20,11 @@ E3 = dict(M_BLOCK=2, N_BLOCK=2, STAGES=5, SUPER_M=8, PERSISTENT=1, PRODUCER_REGS
 # 128x128, 4 stages, promoted every 4 k steps, in a pair along N (A multicast)
 E3_CN2 = dict(E3, STAGES=4, PRODUCER_REGS=40, CONSUMER_REGS=232, PROMOTE=4, N_EXTRA=0, CLUSTER_N=2)
 RULE = "EPILOGUE < 3 or"
+BF16 = ROOT / "configs" / "thunderkittens-sm_90.yaml"
+# bf16: 256x128 (two 128-row consumers, MMA_LAG 0) and 128x160 (5 stages, MMA_LAG 1), the forms sanitized and seeded
+B3 = dict(M_BLOCK=2, N_BLOCK=2, STAGES=4, SUPER_M=8, PERSISTENT=1, PRODUCER_REGS=40, CONSUMER_REGS=232, EPILOGUE=3, SCHED=1,
+          WG_M=128, CLUSTER_M=1, CLUSTER_N=1, ORDER=0, MMA_LAG=0, SPLIT_K=1, PROMOTE=0, STREAM_K=0, N_EXTRA=0)
+B3_160 = dict(B3, STAGES=5, WG_M=64, MMA_LAG=1, N_EXTRA=32)
 
 
 def test_epilogue3_is_legal_only_for_the_overlapped_promotion():
@@ -27,9 +34,16 @@ def test_epilogue3_is_legal_only_for_the_overlapped_promotion():
     for other in (dict(MMA_LAG=0, PRODUCER_REGS=40, CONSUMER_REGS=232), dict(PROMOTE=1), dict(MMA_LAG=2)):
         broken = [v for v in space.violations(dict(E3, **other)) if RULE in v]
         assert broken, other
-    # and never for bf16, whose family space has no EPILOGUE 3
-    bf16 = load_space(ROOT / "configs" / "thunderkittens-sm_90.yaml", "sm_90")
-    assert 3 not in next(p.values for p in bf16.params if p.name == "EPILOGUE")
+
+
+def test_bf16_epilogue3_is_legal_where_the_held_tile_fits():
+    bf16 = load_space(BF16, "sm_90")
+    for ok in (B3, B3_160, dict(B3, N_BLOCK=4, WG_M=64, MMA_LAG=1), dict(B3, WG_M=64, CLUSTER_N=2, MMA_LAG=1)):
+        assert not bf16.violations(ok), (ok, bf16.violations(ok))
+    # 256x144: 144 accumulator registers + 72 held + 40 > 232; TK's lcf kernel has no EPILOGUE 3
+    assert [v for v in bf16.violations(dict(B3, MMA_LAG=1, N_EXTRA=16)) if RULE in v]
+    assert bf16.violations(dict(B3, SCHED=0))
+    assert bf16.seeds[5:7] == [B3, B3_160]
 
 
 def test_epilogue3_is_seeded_first():
@@ -43,7 +57,10 @@ def test_epilogue3_is_seeded_first():
 def test_epilogue3_keeps_the_wgmma_in_flight_through_the_epilogue(tmp_path: Path):
     fam = load_family(ROOT / "kernels" / "thunderkittens").for_dtype("fp8_e4m3")
     space = load_space(FP8, "sm_90")
-    for o in build_at_the_launch_cap(fam, space, [E3, E3_CN2], tmp_path, "fp8_e4m3"):
+    bf16 = load_family(ROOT / "kernels" / "thunderkittens")
+    outcomes = build_at_the_launch_cap(fam, space, [E3, E3_CN2], tmp_path, "fp8_e4m3")
+    outcomes += build_at_the_launch_cap(bf16, load_space(BF16, "sm_90"), [B3, B3_160], tmp_path / "bf16")
+    for o in outcomes:
         log = (o.artifact.parent / "build.log").read_text()
         assert "C7517" not in log and "C7512" not in log and "C7514" not in log, log[-2000:]
         ptx = ptx_of(nvcc_argv(o), tmp_path, [])

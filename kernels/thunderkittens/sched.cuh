@@ -24,9 +24,10 @@
 //   EPILOGUE   0: registers -> global; 1: registers -> shared (two 64x64 buffers per consumer,
 //              alternating) -> TMA store, all stores read out before the next tile's main loop;
 //              2: the same, but the stores drain while the next tile's main loop runs (a buffer
-//              is only waited for when it is about to be rewritten); 3 (fp8: PROMOTE > 0, MMA_LAG 1, whole-K
-//              units): as 2, but a tile's epilogue runs after the next tile's first k step is issued, so the
-//              tensor cores work through it (sched_epilogue3.cuh).
+//              is only waited for when it is about to be rewritten); 3 (SCHED 1, whole-K units, MMA_LAG 1; bf16 0 too):
+//              as 2, but a tile's epilogue runs after the next tile's first k step is issued, so the tensor
+//              cores work through it (sched_epilogue3.cuh; fp8: into a promotion partial; bf16: the
+//              accumulator, the last tile held in bf16 meanwhile).
 //   MMA_LAG    0: wait for each k step's wgmma before freeing its stage; 1: keep it in flight
 //              while the next k step's wgmma is issued, free the previous stage instead;
 //              2 (PROMOTE > 0 only): a promotion group's k steps chained into its partial with one
@@ -156,11 +157,11 @@ __device__ inline void cluster_sync() {     // every thread of both blocks
 #include "sched_streamk.cuh"   // units_t (data-parallel tiles, then a stream-K tail) and its fixup
 #endif
 
-#if EPILOGUE == 3
-#include "sched_epilogue3.cuh"  // flush_c: a tile's epilogue without a branch, run inside the next tile's main loop
-#endif
 #if PROMOTE
 #include "sched_promote.cuh"   // main_loop_promoted: the k loop of PROMOTE > 0
+#endif
+#if EPILOGUE == 3
+#include "sched_epilogue3.cuh"  // consumer_e3: the consumers' tile loop, each epilogue under the next tile's first k step
 #endif
 
 #if SPLIT_K > 1
@@ -252,16 +253,11 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
     }
   } else {                                                      // ---- consumer warpgroups
     warpgroup::increase_registers<CONSUMER_REGS>();
+#if EPILOGUE == 3
+    consumer_e3(g, ring, full, empty, epi, cid, tasks, nclusters, R, Cc, rank, KS, wg);
+#else
     acc_t acc[kHalves];
     int it = 0, ebuf = 0;
-#if EPILOGUE == 3
-    // acc holds the last tile's sum until the next tile's main loop has issued its first k step and runs flush
-    int2 held = {0, 0};        // that tile
-    bool full_acc = false;     // false before the first tile: flush stores nothing
-#pragma unroll
-    for (int h = 0; h < kHalves; h++) kittens::warp::zero(acc[h]);
-    auto flush = [&]() { flush_c(g, acc, epi, held, wg, ebuf, full_acc); };
-#endif
 #if STREAM_K
     int n = 0, tile, k0, kn;
     for (units_t w(cid, dp, span); w.next(cid, dp, span, sk_steps, nclusters, KS, tile, k0, kn); n++) {
@@ -280,17 +276,9 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
 #else
       const int2 bt = block_tile(u / kSplit, R, Cc, rank);
 #endif
-#if EPILOGUE == 3
-      main_loop_promoted(acc, ring, full, empty, it, kn, wg, flush);   // flushes the last tile, zeroes acc
-      held = bt;
-      full_acc = true;
-      continue;
-#endif
 #pragma unroll
       for (int h = 0; h < kHalves; h++) kittens::warp::zero(acc[h]);
-#if PROMOTE && EPILOGUE == 3
-      // (not reached: EPILOGUE 3 flushed above)
-#elif PROMOTE
+#if PROMOTE
       main_loop_promoted(acc, ring, full, empty, it, kn, wg);
 #else
       for (int k = 0; k < kn; k++, it++) {
@@ -366,9 +354,7 @@ __global__ __launch_bounds__(kThreadsS, 1) void kernel(const __grid_constant__ g
       if (warpgroup::laneid() == 0) tma::store_async_read_wait<0>();
 #endif
     }
-#if EPILOGUE == 3
-    flush();                   // the last tile (nothing in flight any more)
-#endif
+#endif  // EPILOGUE == 3
 #if EPILOGUE != 0
     if (warpgroup::laneid() == 0) tma::store_async_wait<0>();
 #endif

@@ -9,8 +9,11 @@ static_assert(WG_M == 64 || WG_M == 128, "WG_M: 64 or 128");
 static_assert(kCS == 1 || kCS == 2, "clusters of 1 or 2 blocks (CLUSTER_M * CLUSTER_N)");
 static_assert(ORDER >= 0 && ORDER <= 2, "ORDER: 0..2");
 static_assert(EPILOGUE >= 0 && EPILOGUE <= 3, "EPILOGUE: 0..3");
-static_assert(EPILOGUE < 3 || (PROMOTE > 0 && MMA_LAG == 1 && !kPing && kSplit == 1 && STREAM_K == 0),
-              "EPILOGUE 3 runs an epilogue under the next tile's first k step: PROMOTE > 0, MMA_LAG 1, SCHED 1, whole-K units");
+static_assert(EPILOGUE < 3 || ((MMA_LAG == 1 || (PROMOTE == 0 && MMA_LAG == 0)) && !kPing && kSplit == 1 && STREAM_K == 0),
+              "EPILOGUE 3 runs an epilogue under the next tile's first k step: SCHED 1, whole-K units, MMA_LAG 1 (bf16: or 0)");
+// bf16 (PROMOTE 0) holds the last tile's sum in bf16 (half the accumulator's registers) until its epilogue has run
+static_assert(EPILOGUE < 3 || PROMOTE > 0 || kHalves * kBN / 2 * 3 / 2 + 40 <= CONSUMER_REGS,
+              "EPILOGUE 3 without promotion: the accumulator and the last tile in bf16 do not fit CONSUMER_REGS");
 static_assert(PERSISTENT == 1, "SCHED >= 1 is always persistent");
 static_assert(MMA_LAG >= 0 && MMA_LAG <= 2, "MMA_LAG: 0, 1 or 2");
 static_assert(MMA_LAG < 2 || PROMOTE > 0, "MMA_LAG 2 chains a promotion group: PROMOTE > 0");

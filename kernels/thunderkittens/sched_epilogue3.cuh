@@ -1,12 +1,14 @@
-// hktune family "thunderkittens": sched.cuh's EPILOGUE 3 (fp8, PROMOTE > 0, MMA_LAG 1, whole-K units). A fragment of
-// sched.cuh, included by it inside namespace hk_sched's anonymous namespace (it uses its acc_t, c_tile_t, part_t,
-// epi_t and knobs); not a header of its own.
+// hktune family "thunderkittens": sched.cuh's EPILOGUE 3 (SCHED 1, MMA_LAG 1, whole-K units). A fragment of sched.cuh,
+// included by it inside namespace hk_sched's anonymous namespace (it uses its types, release, block_tile and knobs, and
+// sched_promote.cuh's main_loop_promoted); not a header of its own.
 //
-// A tile's epilogue (C = scale_a * scale_b * acc, through the consumer's two C buffers and TMA stores, as EPILOGUE 2)
-// runs inside the next tile's main loop, after that tile's first k step is issued into a promotion partial
-// (main_loop_promoted), so the tensor cores work through it instead of idling while both consumers store. ptxas drains
-// every wgmma in flight at a branch it cannot see past (C7517: "warpgroup.wait is injected"), so the epilogue has none:
-// every thread runs the read wait (a no-op where no store was issued) and the store is one predicated instruction.
+// A tile's epilogue (C from the fp32 accumulator through the consumer's two C buffers and TMA stores, as EPILOGUE 2) runs
+// inside the next tile's main loop, after that tile's first k step is issued, so the tensor cores work through it instead
+// of idling while both consumers store. fp8 (PROMOTE 2, 4): the first step goes into a promotion partial and the
+// accumulator is zeroed after the flush (main_loop_promoted). bf16 (PROMOTE 0): the first step overwrites the accumulator,
+// whose last tile was packed to bf16 first (consumer_e3). ptxas drains every wgmma in flight at a branch or back-edge it
+// cannot see past (info C7517, "warpgroup.wait is injected"), so the flush has none: every thread runs the read wait (a
+// no-op where no store was issued) and the store is one predicated instruction.
 #pragma once
 
 // The TMA store of one C buffer by the consumer's first thread, predicated, not branched.
@@ -22,29 +24,110 @@ __device__ inline void store_c(const globals_t& g, c_tile_t& buf, int row, int c
                :: "l"(tmap), "r"(src), "n"(0), "r"(c.x), "r"(c.y), "r"(c.z), "r"(c.w), "r"((uint32_t)issuer) : "memory");
 }
 
-// Tile bt's C from acc (this consumer's rows), then acc zeroed for the tile in flight; `on` false (before the first
-// tile): the buffers are written, nothing is stored.
-__device__ inline void flush_c(const globals_t& g, acc_t (&acc)[kHalves], epi_t* epi, int2 bt, int wg, int& ebuf, bool on) {
+// Tile bt's C from c (this consumer's rows: fp8 the fp32 accumulator, scaled here and zeroed after, as the tile in flight
+// adds into it next; bf16 the last tile's sum, already packed to bf16); `on` false (before the first tile): the buffers are
+// written, nothing is stored.
+template <class RT>
+__device__ inline void flush_c(const globals_t& g, RT (&c)[kHalves], epi_t* epi, int2 bt, int wg, int& ebuf, bool on) {
+  using part_rt = kittens::rt<typename RT::T, 16, kCBox>;
+#if defined(HKT_FP8)
   const float scale = g.scale_a[0] * g.scale_b[0];    // read per tile, from L2
+#endif
   const int row64 = bt.x * kASub + wg * kHalves;
   const bool issuer = on && warpgroup::laneid() == 0;
 #pragma unroll
   for (int h = 0; h < kHalves; h++) {
-    kittens::warp::mul(acc[h], acc[h], scale);
+#if defined(HKT_FP8)
+    kittens::warp::mul(c[h], c[h], scale);
+#endif
 #pragma unroll
     for (int j = 0; j < kBN / kCBox; j++) {
       c_tile_t& buf = epi->c[wg][ebuf];
       tma::store_async_read_wait<1>();                  // buf's last store read out
       warpgroup::sync(1 + wg);
-      part_t part;
+      part_rt part;
 #pragma unroll
-      for (int q = 0; q < kCBox / 16; q++) part.tiles[0][q] = acc[h].tiles[0][(kCBox / 16) * j + q];
+      for (int q = 0; q < kCBox / 16; q++) part.tiles[0][q] = c[h].tiles[0][(kCBox / 16) * j + q];
       warpgroup::store(buf, part);
       asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
       warpgroup::sync(1 + wg);
       store_c(g, buf, row64 + h, bt.y * (kBN / kCBox) + j, issuer);
       ebuf ^= 1;
     }
-    kittens::warp::zero(acc[h]);
+#if defined(HKT_FP8)
+    kittens::warp::zero(c[h]);
+#endif
   }
+}
+
+#if PROMOTE == 0
+// bf16: one tile's main loop into cur (its first step overwrites: no zeroing), the previous tile's flush run while that
+// first step is in flight; then MMA_LAG 1 (each step's wgmmas in flight while the next step's are issued) or 0 (each
+// step waited for before its stage is freed), as sched.cuh's loop.
+template <class Flush>
+__device__ inline void main_loop_overlapped(acc_t (&cur)[kHalves], stage_t* ring, semaphore* full, semaphore* empty,
+                                            int& it, int KS, int wg, const Flush& flush) {
+  const int s0 = it % STAGES;
+  wait(full[s0], (it / STAGES) & 1);
+#pragma unroll
+  for (int h = 0; h < kHalves; h++) warpgroup::mm_ABt(cur[h], ring[s0].a[wg * kHalves + h], reinterpret_cast<bt_t&>(ring[s0].b));
+  it++;
+  flush();
+#if MMA_LAG == 0
+  warpgroup::mma_async_wait();
+  if (laneid() == 0) release(empty[s0]);
+  for (int k = 1; k < KS; k++, it++) {
+    const int s = it % STAGES;
+    wait(full[s], (it / STAGES) & 1);
+#pragma unroll
+    for (int h = 0; h < kHalves; h++) warpgroup::mma_ABt(cur[h], ring[s].a[wg * kHalves + h], reinterpret_cast<bt_t&>(ring[s].b));
+    warpgroup::mma_async_wait();
+    if (laneid() == 0) release(empty[s]);
+  }
+#else
+  for (int k = 1; k < KS; k++, it++) {
+    const int s = it % STAGES;
+    wait(full[s], (it / STAGES) & 1);
+#pragma unroll
+    for (int h = 0; h < kHalves; h++) warpgroup::mma_ABt(cur[h], ring[s].a[wg * kHalves + h], reinterpret_cast<bt_t&>(ring[s].b));
+    warpgroup::mma_async_wait<kHalves>();            // the previous step done, this one in flight: free its stage
+    if (laneid() == 0) release(empty[(it + STAGES - 1) % STAGES]);
+  }
+  warpgroup::mma_async_wait();
+  if (laneid() == 0) release(empty[(it + STAGES - 1) % STAGES]);
+#endif
+}
+#endif
+
+// The consumers' tile loop at EPILOGUE 3 (sched.cuh's otherwise). The first tile's flush stores nothing (on false) but
+// still writes the C buffers: one epilogue's worth of work a block with a single tile pays for nothing.
+__device__ inline void consumer_e3(const globals_t& g, stage_t* ring, semaphore* full, semaphore* empty, epi_t* epi,
+                                   int cid, int tasks, int nclusters, int R, int Cc, int rank, int KS, int wg) {
+  int it = 0, ebuf = 0, n = 0;
+  int2 held = {0, 0};            // the tile whose C is still held
+#if PROMOTE
+  acc_t acc[kHalves];
+#pragma unroll
+  for (int h = 0; h < kHalves; h++) kittens::warp::zero(acc[h]);
+  for (int u = cid; u < tasks; u += nclusters, n++) {
+    const bool on = n > 0;
+    main_loop_promoted(acc, ring, full, empty, it, KS, wg, [&]() { flush_c(g, acc, epi, held, wg, ebuf, on); });
+    held = block_tile(u, R, Cc, rank);
+  }
+  flush_c(g, acc, epi, held, wg, ebuf, n > 0);     // the last tile (nothing in flight any more)
+#else
+  // bf16: the last tile's sum packed to bf16 (half the accumulator's registers) while the tile accumulates. Packed by
+  // ordinary instructions after the tile's wgmmas are waited for: ptxas, tracking GMMA-defined registers across the tile
+  // loop, drains the next tile's first wgmma before any read of a register a wgmma wrote (C7517), even one waited for.
+  acc_t acc[kHalves];
+  kittens::rt_bf<16, kBN> last[kHalves];
+  for (int u = cid; u < tasks; u += nclusters, n++) {
+    const bool on = n > 0;
+    main_loop_overlapped(acc, ring, full, empty, it, KS, wg, [&]() { flush_c(g, last, epi, held, wg, ebuf, on); });
+#pragma unroll
+    for (int h = 0; h < kHalves; h++) kittens::warp::copy(last[h], acc[h]);
+    held = block_tile(u, R, Cc, rank);
+  }
+  flush_c(g, last, epi, held, wg, ebuf, n > 0);
+#endif
 }
