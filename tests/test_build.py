@@ -50,6 +50,22 @@ def test_prune_rules(host):
     assert prune_reason(space, {"OCCUPANCY": 2}, {"occupancy": 2, "spills": 0}) is None
 
 
+def test_ptxas_wgmma_serialization_is_read_and_pruned(host):
+    from hktune.build.compilers.nvcc import parse_ptxas
+    log = """ptxas info    : (C7512) Potential Performance Loss: wgmma.mma_async instructions are serialized due to insufficient register resources for the function 'k'
+ptxas info    : (C7517) warpgroup.wait is injected in around line 4683 by compiler to allow use of registers defined by GMMA in function 'k'
+ptxas info    : Used 168 registers, used 16 barriers, 80 bytes smem
+    0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads"""
+    res = parse_ptxas(log)
+    assert (res["wgmma_serialized"], res["wgmma_waits_injected"], res["registers"], res["spills"]) == (1, 1, 168, 0)
+    assert parse_ptxas(log.split("\n", 2)[2])["wgmma_serialized"] == 0
+    _, space = host
+    space.prune = {"max_spills": 0, "wgmma_serialized": False}
+    assert "serialized" in prune_reason(space, {}, res)
+    assert prune_reason(space, {}, dict(res, wgmma_serialized=0)) is None     # an injected wait alone is not pruned
+    assert prune_reason(space, {}, {"spills": 0}) is None                     # a build cached before the field existed
+
+
 def test_a_check_added_after_the_entry_was_built_runs_on_load(host, tmp_path):
     """The cache key does not hash the family's check list: an entry built before a check
     existed gets that check run once when loaded, and its verdict kept in meta.json."""

@@ -63,6 +63,7 @@ def test_epilogue3_keeps_the_wgmma_in_flight_through_the_epilogue(tmp_path: Path
     for o in outcomes:
         log = (o.artifact.parent / "build.log").read_text()
         assert "C7517" not in log and "C7512" not in log and "C7514" not in log, log[-2000:]
+        assert o.resources["wgmma_waits_injected"] == 0 and o.resources["wgmma_serialized"] == 0
         ptx = ptx_of(nvcc_argv(o), tmp_path, [])
         # the C store is one predicated instruction, not a branch around TK's store
         assert "@p cp.async.bulk.tensor.5d.global.shared::cta.tile.bulk_group" in ptx

@@ -97,6 +97,8 @@ def prune_reason(space: Space, config: Mapping[str, int], resources: Mapping) ->
     if rules.get("min_occupancy_met") and "OCCUPANCY" in config and resources.get("occupancy") is not None:
         if int(resources["occupancy"]) < int(config["OCCUPANCY"]):
             return f"occupancy {resources['occupancy']} misses the OCCUPANCY={config['OCCUPANCY']} target"
+    if rules.get("wgmma_serialized") is False and int(resources.get("wgmma_serialized") or 0) > 0:
+        return "ptxas serialized its wgmmas (every one waited for: C7510-C7515)"
     if "max_registers" in rules:
         regs = resources.get("registers") or resources.get("vgprs")
         if regs is not None and int(regs) > int(rules["max_registers"]):

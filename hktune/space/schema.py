@@ -31,6 +31,7 @@ class Prune(_Strict):
     max_registers: StrictInt | None = None
     min_occupancy_met: bool | None = None
     identical_code: bool | None = None  # skip a config whose code object equals one already built
+    wgmma_serialized: bool | None = None  # false: prune a config whose wgmmas ptxas serialized (nvcc: C7510-C7515)
 
 
 class SpaceDoc(_Strict):

@@ -1,5 +1,7 @@
 """nvcc for the cuda family: a shared library with sm_XX code; registers, spills and shared
-memory read from ptxas -v."""
+memory read from ptxas -v, and ptxas's own word on the wgmmas of a Hopper kernel: serialized (C7510-C7515, "Potential
+Performance Loss: wgmma.mma_async instructions are serialized", every wgmma waited for: a config the space may prune)
+or a wait injected (C7517, "warpgroup.wait is injected": a wgmma meant to stay in flight drained early)."""
 from __future__ import annotations
 
 import os
@@ -16,6 +18,8 @@ TIMEOUT_S = 600.0
 _USED = re.compile(r"Used (\d+) registers")
 _SMEM = re.compile(r"(\d+) bytes smem")
 _STACK = re.compile(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads")
+_WGMMA_SERIAL = re.compile(r"wgmma\.mma_async instructions are serialized")
+_WGMMA_WAIT = re.compile(r"\(C7517\) warpgroup\.wait is injected")
 
 
 def parse_ptxas(log: str) -> dict[str, int | float | None]:
@@ -30,6 +34,8 @@ def parse_ptxas(log: str) -> dict[str, int | float | None]:
         "spill_store_bytes": max((s[1] for s in stacks), default=0),
         "spill_load_bytes": max((s[2] for s in stacks), default=0),
         "spills": max((s[1] + s[2] for s in stacks), default=0),
+        "wgmma_serialized": len(_WGMMA_SERIAL.findall(log)),
+        "wgmma_waits_injected": len(_WGMMA_WAIT.findall(log)),
     }
 
 VERSION_TIMEOUT_S = 60.0
