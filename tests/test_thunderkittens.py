@@ -62,7 +62,8 @@ def test_schedule_knobs_only_reach_the_hand_written_kernel():
     # schedule kernel with the store drain, 128-row consumers, N pairs, column order, a k step in
     # flight); ping-pong, M pairs, ORDER 2 and split-K stay opt-in (bench/tk-sched.yaml)
     assert {c["SCHED"] for c in default} == {0, 1}
-    assert all(c["M_BLOCK"] == 2 and c["EPILOGUE"] == 2 for c in default if c["SCHED"] == 1)
+    # (EPILOGUE 3: the store drain with the epilogue under the next tile's first k step)
+    assert all(c["M_BLOCK"] == 2 and c["EPILOGUE"] in (2, 3) for c in default if c["SCHED"] == 1)
     assert {c["WG_M"] for c in default} == {64, 128} and {c["CLUSTER_N"] for c in default} == {1, 2}
     assert all(c["CLUSTER_M"] == 1 and c["SPLIT_K"] == 1 and c["ORDER"] < 2 for c in default)
     valid = space.enumerate((8192, 8192, 8192))
