@@ -76,23 +76,21 @@ __device__ inline void main_loop_overlapped(acc_t (&cur)[kHalves], stage_t* ring
 #if MMA_LAG == 0
   warpgroup::mma_async_wait();
   if (laneid() == 0) release(empty[s0]);
+#endif
   for (int k = 1; k < KS; k++, it++) {
     const int s = it % STAGES;
     wait(full[s], (it / STAGES) & 1);
 #pragma unroll
     for (int h = 0; h < kHalves; h++) warpgroup::mma_ABt(cur[h], ring[s].a[wg * kHalves + h], reinterpret_cast<bt_t&>(ring[s].b));
+#if MMA_LAG == 0
     warpgroup::mma_async_wait();
     if (laneid() == 0) release(empty[s]);
-  }
 #else
-  for (int k = 1; k < KS; k++, it++) {
-    const int s = it % STAGES;
-    wait(full[s], (it / STAGES) & 1);
-#pragma unroll
-    for (int h = 0; h < kHalves; h++) warpgroup::mma_ABt(cur[h], ring[s].a[wg * kHalves + h], reinterpret_cast<bt_t&>(ring[s].b));
     warpgroup::mma_async_wait<kHalves>();            // the previous step done, this one in flight: free its stage
     if (laneid() == 0) release(empty[(it + STAGES - 1) % STAGES]);
+#endif
   }
+#if MMA_LAG
   warpgroup::mma_async_wait();
   if (laneid() == 0) release(empty[(it + STAGES - 1) % STAGES]);
 #endif
