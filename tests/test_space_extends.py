@@ -1,5 +1,5 @@
 """A space file that extends another (hktune/space/extends.py): the base's derived values, prior, limits and
-constraints with the extending file's params, extra constraints, dropped policies, seeds and legacy."""
+constraints with the extending file's params, extra constraints, dropped policies (by name), seeds and legacy."""
 import textwrap
 
 import pytest
@@ -19,7 +19,8 @@ BASE = textwrap.dedent("""
     constraints:
       - SMEM <= smem
       - BLOCK_M % (WARPS * 16) == 0
-      - WARPS < 4                    # a policy of the base
+    policy:
+      few_warps: WARPS < 4           # a choice of the base, not the kernel's rule
     shape_constraints:
       - M % BLOCK_M == 0
     limits:
@@ -54,7 +55,7 @@ def test_an_extending_space_takes_the_base_and_changes_only_what_it_says(tmp_pat
         constraints:
           - PREFETCH >= 2
         without:
-          - WARPS < 4
+          - few_warps
     """)
     s, b = load_space(p, "sm_90"), load_space(base, "sm_90")
     assert s.names == b.names and s.limits == b.limits and list(s.derived) == ["SMEM"] and list(s.prior) == ["SCORE"]
@@ -62,6 +63,9 @@ def test_an_extending_space_takes_the_base_and_changes_only_what_it_says(tmp_pat
     assert got and {c["WARPS"] for c in got} == {2, 4} and {c["NEW"] for c in got} == {1}
     assert all(c["PREFETCH"] >= 2 and (c["PREFETCH"] + 1) * c["BLOCK_M"] * 128 <= 32768 for c in got)
     assert any(c["WARPS"] == 4 for c in got)                        # the base's policy was dropped
+    base_got = b.enumerate()
+    assert base_got and not any(c["WARPS"] == 4 for c in base_got)  # in the base it holds like a constraint
+    assert "WARPS < 4" in b.violations(dict(base_got[0], WARPS=4, BLOCK_M=128))
     assert all(c["BLOCK_M"] % (c["WARPS"] * 16) == 0 for c in got)  # the base's other constraints hold
     assert s.shape_violations(got[0], 48, 64, 64)                   # and its shape constraints
     # the base's seeds are kept where valid here (NEW 1 only: none), its legacy where the value is still offered
@@ -87,7 +91,7 @@ def test_seeds_and_legacy_of_the_extending_file_replace_the_base_s(tmp_path, bas
 
 @pytest.mark.parametrize("body,message", [
     ("extends: base.yaml\nparams: {NOPE: [1]}\n", "param NOPE: not a param of base.yaml"),
-    ("extends: base.yaml\nwithout: ['WARPS < 3']\n", "not a constraint of base.yaml"),
+    ("extends: base.yaml\nwithout: ['WARPS < 4']\n", "not a policy of base.yaml (its policies: few_warps)"),
     ("extends: base.yaml\nderived: {X: 1}\n", "derived: unknown key"),
     ("extends: base.yaml\nprior: {SCORE: 1}\n", "prior: unknown key"),
     ("extends: missing.yaml\n", "no such space file"),

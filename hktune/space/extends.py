@@ -5,11 +5,11 @@ The extending document may give only:
 - ``params``: new value lists for some of the base's params (each must be a param of the base; order and -D names are
   the base's);
 - ``constraints`` / ``shape_constraints``: appended to the base's;
-- ``without``: base constraints (their exact text) that do not hold here (a family space's policy, not the kernel's);
+- ``without``: names of the base's ``policy`` (its named choices, not the kernel's rules) that do not hold here;
 - ``seeds``: replace the base's (without them: the base's seeds that are valid here);
 - ``legacy``: replaces the base's (without it: the base's entries whose value is still one of the param's values);
 - ``family``.
-``derived``, ``prior``, ``limits`` and ``prune`` are always the base's. The base may itself extend another file.
+``derived``, ``prior``, ``limits``, ``prune`` and the rest of ``policy`` are always the base's. The base may itself extend another file.
 The result is a plain space document, validated like any other (hktune.space.schema)."""
 from __future__ import annotations
 
@@ -85,12 +85,14 @@ def _merge(path: Path, base_path: Path, base: dict, child: ExtendsDoc) -> dict:
         else:
             params[name] = list(values)
     out["params"] = params
-    constraints = list(base.get("constraints") or [])
-    for text in child.without:
-        if text not in constraints:
-            raise SpaceError(f"{path}: without {text!r}: not a constraint of {base_path.name}")
-        constraints.remove(text)
-    out["constraints"] = constraints + child.constraints
+    policy = dict(base.get("policy") or {})
+    for name in child.without:
+        if name not in policy:
+            names = ", ".join(policy) or "none"
+            raise SpaceError(f"{path}: without {name!r}: not a policy of {base_path.name} (its policies: {names})")
+        del policy[name]
+    out["policy"] = policy
+    out["constraints"] = list(base.get("constraints") or []) + child.constraints
     out["shape_constraints"] = list(base.get("shape_constraints") or []) + child.shape_constraints
     if child.family is not None:
         out["family"] = child.family

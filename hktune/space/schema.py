@@ -39,6 +39,10 @@ class SpaceDoc(_Strict):
     params: dict[str, Union[list[StrictInt], ParamSpec]]
     derived: dict[str, str] = {}
     constraints: list[str] = []
+    # The space's choices, named: constraints that say what this space offers, not what the kernel allows (e.g. only
+    # the sanitized forms of a knob). They hold like constraints; a space that extends this one drops one by its name
+    # (`without:`, hktune.space.extends), so the rule's text lives in one file.
+    policy: dict[str, str] = {}
     shape_constraints: list[str] = []
     limits: dict[str, dict[str, StrictInt]] = {}
     seeds: list[dict[str, Any]] = []

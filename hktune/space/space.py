@@ -173,7 +173,7 @@ def load_space(path: Path | str, arch: str) -> Space:
     """Load a space file and check it fully (unknown names, bad expressions, missing limits)."""
     path = Path(path)
     doc = read_doc(path)
-    # extends: the base's derived values, prior, limits and constraints with this file's params and changes
+    # extends: the base's derived values, prior, limits, constraints and policy with this file's params and changes
     doc, inherited_seeds = resolve(path, doc)
     try:
         parsed = SpaceDoc.model_validate(doc)
@@ -192,7 +192,7 @@ def load_space(path: Path | str, arch: str) -> Space:
             raise SpaceError(f"{path}: no limits for arch {arch} (has {', '.join(limits_all)})")
         limits = {k: _as_int(v, f"{path}: limit {k}") for k, v in (limits_all.get(arch) or {}).items()}
         derived = {k: Expr(v) for k, v in (doc.get("derived") or {}).items()}
-        constraints = [Expr(c) for c in doc.get("constraints") or []]
+        constraints = [Expr(c) for c in [*(doc.get("constraints") or []), *parsed.policy.values()]]
         shape_constraints = [Expr(c) for c in doc.get("shape_constraints") or []]
         prior = {k: Expr(v, real=True) for k, v in parsed.prior.items()}
     except ExprError as e:
