@@ -65,7 +65,7 @@ def test_an_extending_space_takes_the_base_and_changes_only_what_it_says(tmp_pat
     assert any(c["WARPS"] == 4 for c in got)                        # the base's policy was dropped
     base_got = b.enumerate()
     assert base_got and not any(c["WARPS"] == 4 for c in base_got)  # in the base it holds like a constraint
-    assert "WARPS < 4" in b.violations(dict(base_got[0], WARPS=4, BLOCK_M=128))
+    assert "policy few_warps: WARPS < 4" in b.violations(dict(base_got[0], WARPS=4, BLOCK_M=128))   # by its name
     assert all(c["BLOCK_M"] % (c["WARPS"] * 16) == 0 for c in got)  # the base's other constraints hold
     assert s.shape_violations(got[0], 48, 64, 64)                   # and its shape constraints
     # the base's seeds are kept where valid here (NEW 1 only: none), its legacy where the value is still offered

@@ -48,6 +48,8 @@ class Space:
     prune: dict[str, Any] = field(default_factory=dict)
     prior: dict[str, Expr] = field(default_factory=dict)
     legacy: dict[str, int] = field(default_factory=dict)
+    # the space's named choices (hktune.space.schema): checked like constraints, reported by name
+    policy: dict[str, Expr] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -98,10 +100,10 @@ class Space:
         except ExprError as e:
             return [str(e)]
         out = []
-        for c in self.constraints:
+        for label, c in [("", c) for c in self.constraints] + [(f"policy {n}: ", c) for n, c in self.policy.items()]:
             value, bad = c.evaluate(env)
             if bad or not bool(value):
-                out.append(c.text + (" (division by zero)" if bad else ""))
+                out.append(label + c.text + (" (division by zero)" if bad else ""))
         return out
 
     def shape_violations(self, config: Mapping[str, int], m: int, n: int, k: int) -> list[str]:
@@ -145,7 +147,7 @@ class Space:
             value, bad = ex.evaluate(env)
             env[name] = np.broadcast_to(np.asarray(value, dtype=np.int64), (n,))
             mask &= ~np.broadcast_to(np.asarray(bad, dtype=bool), (n,))
-        checks = list(self.constraints)
+        checks = [*self.constraints, *self.policy.values()]
         if shape is not None:
             env.update(dict(zip(SHAPE_NAMES, shape)))
             checks += self.shape_constraints
@@ -192,12 +194,13 @@ def load_space(path: Path | str, arch: str) -> Space:
             raise SpaceError(f"{path}: no limits for arch {arch} (has {', '.join(limits_all)})")
         limits = {k: _as_int(v, f"{path}: limit {k}") for k, v in (limits_all.get(arch) or {}).items()}
         derived = {k: Expr(v) for k, v in (doc.get("derived") or {}).items()}
-        constraints = [Expr(c) for c in [*(doc.get("constraints") or []), *parsed.policy.values()]]
+        constraints = [Expr(c) for c in doc.get("constraints") or []]
+        policy = {k: Expr(v) for k, v in parsed.policy.items()}
         shape_constraints = [Expr(c) for c in doc.get("shape_constraints") or []]
         prior = {k: Expr(v, real=True) for k, v in parsed.prior.items()}
     except ExprError as e:
         raise SpaceError(f"{path}: {e}") from None
-    _check_names(path, params, limits, derived, constraints, shape_constraints, prior)
+    _check_names(path, params, limits, derived, [*constraints, *policy.values()], shape_constraints, prior)
     space = Space(
         path=path,
         family=str(doc["family"]) if doc.get("family") is not None else None,
@@ -211,6 +214,7 @@ def load_space(path: Path | str, arch: str) -> Space:
         prune=dict(doc.get("prune") or {}),
         prior=prior,
         legacy=_legacy(path, params, parsed.legacy),
+        policy=policy,
     )
     space.seeds = [space.complete(seed) for seed in space.seeds]   # a seed, too, may predate a param
     if inherited_seeds:     # an extending space keeps the base's seeds that are valid in it
