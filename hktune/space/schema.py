@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Union
 
-from pydantic import BaseModel, ConfigDict, StrictInt, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt, ValidationError, field_validator
 
 from hktune.errors import BadInput
 
@@ -49,8 +49,8 @@ class SpaceDoc(_Strict):
     prune: Prune = Prune()
     # An analytical estimate of speed for a shape (hktune.space.prior): named steps, in order,
     # over params, derived values, limits, M/N/K and earlier steps; the last one, SCORE, is the
-    # estimate (higher = faster, > 0). Never sent to the compiler.
-    prior: dict[str, str] = {}
+    # estimate (higher = faster, > 0); a step may be a bare number (a constant). Never sent to the compiler.
+    prior: dict[str, Union[str, StrictInt, StrictFloat]] = {}
     # Params added after tables were stored: the value that reproduces the code before the param
     # existed. A stored entry's config that lacks such a param takes it when the entry is read
     # (Space.complete); a config lacking any other param is still refused.

@@ -197,7 +197,7 @@ def load_space(path: Path | str, arch: str) -> Space:
         constraints = [Expr(c) for c in doc.get("constraints") or []]
         policy = {k: Expr(v) for k, v in parsed.policy.items()}
         shape_constraints = [Expr(c) for c in doc.get("shape_constraints") or []]
-        prior = {k: Expr(v, real=True) for k, v in parsed.prior.items()}
+        prior = {k: Expr(str(v), real=True) for k, v in parsed.prior.items()}
     except ExprError as e:
         raise SpaceError(f"{path}: {e}") from None
     _check_names(path, params, limits, derived, [*constraints, *policy.values()], shape_constraints, prior)
