@@ -9,7 +9,7 @@ The extending document may give only:
 - ``seeds``: replace the base's (without them: the base's seeds that are valid here);
 - ``legacy``: replaces the base's (without it: the base's entries whose value is still one of the param's values);
 - ``family``.
-``derived``, ``prior`` (with the base's ``prior_from``, hktune.space.prior_file), ``limits``, ``prune`` and the rest of
+``derived``, ``prior`` (with the base's ``model_from``, hktune.space.model_file), ``limits``, ``prune`` and the rest of
 ``policy`` are always the base's. The base may itself extend another file.
 The result is a plain space document, validated like any other (hktune.space.schema)."""
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, StrictInt, ValidationError
 
-from hktune.space.prior_file import with_prior_file
+from hktune.space.model_file import with_model_file
 from hktune.space.schema import ParamSpec, SpaceError, one_line
 
 MAX_DEPTH = 4
@@ -61,7 +61,7 @@ def resolve(path: Path, doc: dict, depth: int = 0) -> tuple[dict, bool]:
     """``doc`` itself when it extends nothing, else the base document (resolved in turn) with doc's changes; and
     whether its seeds are the base's (to be filtered to the configs valid here once the space is built)."""
     if "extends" not in doc:
-        return with_prior_file(path, doc), False
+        return with_model_file(path, doc), False
     if depth >= MAX_DEPTH:
         raise SpaceError(f"{path}: 'extends' nested more than {MAX_DEPTH} deep")
     try:

@@ -1,5 +1,6 @@
-"""A prior kept in its own file (``prior_from:``, hktune/space/prior_file.py): the space's own steps (the constants the
-file needs) first, then the file's; a missing need, a name in both, an unknown key or a missing file is one line."""
+"""The kernel's model kept beside the kernel (``model_from:``, hktune/space/model_file.py): its derived values and
+prior after the space's own (the constants the file needs); a missing need, a name in both, an unknown key or a missing
+file is one line."""
 import textwrap
 from pathlib import Path
 
@@ -13,8 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PRIOR = """
     needs: [RATE]
+    derived:
+      ROWS: 2 * BLOCK_M
     prior:
-      WORK: BLOCK_M * M / RATE
+      WORK: ROWS * M / RATE
       SCORE: WORK / (WORK + 1)
 """
 
@@ -24,7 +27,7 @@ SPACE = """
       BLOCK_M: [16, 32, 64]
     limits:
       sm_90: {smem: 32768}
-    prior_from: ../kernel/prior.yaml
+    model_from: ../kernel/model.yaml
     prior:
       RATE: @RATE@
 """
@@ -41,18 +44,19 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_a_space_gives_the_constants_and_the_file_the_model(tmp_path):
-    write(tmp_path / "kernel/prior.yaml", PRIOR)
+    write(tmp_path / "kernel/model.yaml", PRIOR)
     slow = load_space(write(tmp_path / "configs/slow.yaml", space(4)), "sm_90")
     fast = load_space(write(tmp_path / "configs/fast.yaml", space(0.5)), "sm_90")
     assert list(slow.prior) == ["RATE", "WORK", "SCORE"]
     configs = slow.enumerate()
-    work = np.array([c["BLOCK_M"] * 64 / 4 for c in configs])
+    assert list(slow.derived) == ["ROWS"] and slow.defines(configs[0])["ROWS"] == 2 * configs[0]["BLOCK_M"]
+    work = np.array([2 * c["BLOCK_M"] * 64 / 4 for c in configs])
     np.testing.assert_allclose(estimate(slow, configs, (64, 64, 64)), work / (work + 1))
     assert (estimate(fast, configs, (64, 64, 64)) > estimate(slow, configs, (64, 64, 64))).all()
 
 
 def test_an_extending_space_takes_its_base_prior_file_relative_to_the_base(tmp_path):
-    write(tmp_path / "kernel/prior.yaml", PRIOR)
+    write(tmp_path / "kernel/model.yaml", PRIOR)
     write(tmp_path / "configs/base.yaml", space(4))
     opt = load_space(write(tmp_path / "bench/deep/opt.yaml", "extends: ../../configs/base.yaml\nparams: {BLOCK_M: [32]}\n"),
                      "sm_90")
@@ -61,32 +65,36 @@ def test_an_extending_space_takes_its_base_prior_file_relative_to_the_base(tmp_p
 
 @pytest.mark.parametrize("text,prior,message", [
     (SPACE.replace("RATE: @RATE@", "OTHER: 2"), PRIOR, "needs RATE"),
-    (SPACE.replace("RATE: @RATE@", "RATE: 2\n      WORK: 3"), PRIOR, "prior step WORK is also a step of"),
+    (SPACE.replace("RATE: @RATE@", "RATE: 2\n      WORK: 3"), PRIOR, "prior WORK is also in"),
     (space(2), PRIOR + "    extra: 1\n", "extra: unknown key"),
     (space(2), PRIOR.replace("SCORE", "FINAL"), "the last step of 'prior' must be named SCORE"),
-    (space(2).replace("prior.yaml", "missing.yaml"), PRIOR, "no such file"),
-    (space(2).replace("../kernel/prior.yaml", "[1]"), PRIOR, "prior_from: a path"),
+    (space(2) + "    derived:\n      ROWS: 3\n", PRIOR, "derived ROWS is also in"),
+    (space(2).replace("model.yaml", "missing.yaml"), PRIOR, "no such file"),
+    (space(2).replace("../kernel/model.yaml", "[1]"), PRIOR, "model_from: a path"),
 ])
 def test_a_broken_prior_file_or_use_is_one_line(tmp_path, text, prior, message):
-    write(tmp_path / "kernel/prior.yaml", prior)
+    write(tmp_path / "kernel/model.yaml", prior)
     with pytest.raises(SpaceError, match=message) as e:
         load_space(write(tmp_path / "configs/s.yaml", text.replace("@RATE@", "2")), "sm_90")
     assert "\n" not in str(e.value)
 
 
 def test_an_extending_space_cannot_name_its_own_prior_file(tmp_path):
-    write(tmp_path / "kernel/prior.yaml", PRIOR)
+    write(tmp_path / "kernel/model.yaml", PRIOR)
     write(tmp_path / "configs/base.yaml", space(4))
-    p = write(tmp_path / "configs/opt.yaml", "extends: base.yaml\nprior_from: ../kernel/prior.yaml\n")
-    with pytest.raises(SpaceError, match="prior_from: unknown key"):
+    p = write(tmp_path / "configs/opt.yaml", "extends: base.yaml\nmodel_from: ../kernel/model.yaml\n")
+    with pytest.raises(SpaceError, match="model_from: unknown key"):
         load_space(p, "sm_90")
 
 
 def test_the_thunderkittens_spaces_share_one_model_and_differ_in_their_constants():
+    # bf16 and fp8 run one kernel (gemm.cu, -DHKT_FP8): the same derived values reach nvcc, and one prior rates them
     bf16 = load_space(ROOT / "configs/thunderkittens-sm_90.yaml", "sm_90")
     fp8 = load_space(ROOT / "configs/thunderkittens-sm_90-fp8_e4m3.yaml", "sm_90")
     constants = ["K_DEPTH", "FMA_CLK", "TMA_LATENCY"]
     assert list(bf16.prior)[:3] == list(fp8.prior)[:3] == constants
+    assert [(k, e.text) for k, e in bf16.derived.items()] == [(k, e.text) for k, e in fp8.derived.items()]
+    assert "SMEM_BYTES" in bf16.derived and "CBOX" in bf16.derived
     assert [(k, e.text) for k, e in list(bf16.prior.items())[3:]] == [(k, e.text) for k, e in list(fp8.prior.items())[3:]]
     # one k step of a tile takes as many tensor-core cycles in either dtype (twice the depth at twice the rate)
     assert int(bf16.prior["K_DEPTH"].text) * 2 == int(fp8.prior["K_DEPTH"].text)

@@ -1,0 +1,65 @@
+"""The kernel's model kept beside the kernel (``model_from: <path>``, relative to the space file): a family whose spaces
+share one kernel and differ in a few constants (thunderkittens' bf16 and fp8: the k step's depth, the tensor cores'
+rate, the TMA latency) writes its derived values and its prior once, and each space gives its constants.
+
+The model file's contract:
+- ``needs``: the names every space using it must give, as steps of its own ``prior:``;
+- ``derived``: derived values (integers, each reaches the compiler as -DNAME=value), after the space's own;
+- ``prior``: the prior's steps over those names and what any prior may use (params, derived values, limits, M, N, K),
+  after the space's own; the last one is SCORE.
+A name in both the space and the file is refused, as is any other key. The result is the space document with one
+``derived:`` and one ``prior:``, validated like any other (hktune.space.schema)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt, ValidationError
+
+from hktune.space.schema import SpaceError, one_line
+
+
+class ModelFileDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    needs: list[str] = []
+    derived: dict[str, str] = {}
+    prior: dict[str, Union[str, StrictInt, StrictFloat]] = {}
+
+
+def with_model_file(path: Path, doc: dict) -> dict:
+    """``doc`` itself when it names no model file, else a copy whose ``derived`` and ``prior`` are its own then the
+    file's."""
+    if "model_from" not in doc:
+        return doc
+    ref = doc["model_from"]
+    if not isinstance(ref, str) or not ref:
+        raise SpaceError(f"{path}: model_from: a path to the kernel's model file, relative to this one")
+    model = _read(path, (path.parent / ref).resolve())
+    out = {k: v for k, v in doc.items() if k != "model_from"}
+    for section in ("derived", "prior"):
+        own = doc.get(section) or {}
+        if not isinstance(own, dict):
+            raise SpaceError(f"{path}: {section}: a mapping of named values")
+        theirs = getattr(model, section)
+        both = [n for n in own if n in theirs]
+        if both:
+            raise SpaceError(f"{path}: {section} {both[0]} is also in {ref} (a space gives only what the file needs)")
+        out[section] = {**own, **theirs}
+    missing = [n for n in model.needs if n not in (doc.get("prior") or {})]
+    if missing:
+        raise SpaceError(f"{path}: model_from {ref} needs {', '.join(missing)} as step(s) of this file's prior")
+    return out
+
+
+def _read(path: Path, file: Path) -> ModelFileDoc:
+    try:
+        raw = yaml.safe_load(file.read_text())
+    except FileNotFoundError:
+        raise SpaceError(f"{path}: model_from: no such file {file}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise SpaceError(f"{path}: model_from {file}: cannot read ({str(e).splitlines()[0]})") from None
+    try:
+        return ModelFileDoc.model_validate(raw)
+    except ValidationError as e:
+        raise SpaceError(f"{file}: {one_line(e)}") from None
