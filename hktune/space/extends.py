@@ -9,8 +9,8 @@ The extending document may give only:
 - ``seeds``: replace the base's (without them: the base's seeds that are valid here);
 - ``legacy``: replaces the base's (without it: the base's entries whose value is still one of the param's values);
 - ``family``.
-``derived``, ``prior`` (with the base's ``model_from``, hktune.space.model_file), ``limits``, ``prune`` and the rest of
-``policy`` are always the base's. The base may itself extend another file.
+``derived``, ``prior`` (with those of the base's ``model_from`` file, hktune.space.model_file), ``limits``, ``prune``
+and the rest of ``policy`` are always the base's. The base may itself extend another file.
 The result is a plain space document, validated like any other (hktune.space.schema)."""
 from __future__ import annotations
 
