@@ -16,6 +16,8 @@ PRIOR = """
     needs: [RATE]
     derived:
       ROWS: 2 * BLOCK_M
+    constraints:
+      - ROWS <= 64
     prior:
       WORK: ROWS * M / RATE
       SCORE: WORK / (WORK + 1)
@@ -49,6 +51,7 @@ def test_a_space_gives_the_constants_and_the_file_the_model(tmp_path):
     fast = load_space(write(tmp_path / "configs/fast.yaml", space(0.5)), "sm_90")
     assert list(slow.prior) == ["RATE", "WORK", "SCORE"]
     configs = slow.enumerate()
+    assert [c["BLOCK_M"] for c in configs] == [16, 32]      # the model's rule holds: ROWS <= 64
     assert list(slow.derived) == ["ROWS"] and slow.defines(configs[0])["ROWS"] == 2 * configs[0]["BLOCK_M"]
     work = np.array([2 * c["BLOCK_M"] * 64 / 4 for c in configs])
     np.testing.assert_allclose(estimate(slow, configs, (64, 64, 64)), work / (work + 1))
@@ -94,6 +97,8 @@ def test_the_thunderkittens_spaces_share_one_model_and_differ_in_their_constants
     constants = ["K_DEPTH", "FMA_CLK", "TMA_LATENCY"]
     assert list(bf16.prior)[:3] == list(fp8.prior)[:3] == constants
     assert [(k, e.text) for k, e in bf16.derived.items()] == [(k, e.text) for k, e in fp8.derived.items()]
+    rules = [e.text for e in bf16.constraints]
+    assert rules[0].startswith("SMEM_BYTES <=") and rules[:13] == [e.text for e in fp8.constraints][:13]
     assert "SMEM_BYTES" in bf16.derived and "CBOX" in bf16.derived
     assert [(k, e.text) for k, e in list(bf16.prior.items())[3:]] == [(k, e.text) for k, e in list(fp8.prior.items())[3:]]
     # one k step of a tile takes as many tensor-core cycles in either dtype (twice the depth at twice the rate)
