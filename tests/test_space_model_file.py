@@ -1,6 +1,6 @@
 """The kernel's model kept beside the kernel (``model_from:``, hktune/space/model_file.py): its derived values and
-prior after the space's own (the constants the file needs); a missing need, a name in both, an unknown key or a missing
-file is one line."""
+prior after the space's own (the constants the file needs), its rules before the space's; a missing need, a name in
+both, an unknown key or a missing file is one line."""
 import textwrap
 from pathlib import Path
 
@@ -12,7 +12,7 @@ from hktune.space.space import SpaceError, load_space
 
 ROOT = Path(__file__).resolve().parents[1]
 
-PRIOR = """
+MODEL = """
     needs: [RATE]
     derived:
       ROWS: 2 * BLOCK_M
@@ -46,7 +46,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_a_space_gives_the_constants_and_the_file_the_model(tmp_path):
-    write(tmp_path / "kernel/model.yaml", PRIOR)
+    write(tmp_path / "kernel/model.yaml", MODEL)
     slow = load_space(write(tmp_path / "configs/slow.yaml", space(4)), "sm_90")
     fast = load_space(write(tmp_path / "configs/fast.yaml", space(0.5)), "sm_90")
     assert list(slow.prior) == ["RATE", "WORK", "SCORE"]
@@ -58,32 +58,32 @@ def test_a_space_gives_the_constants_and_the_file_the_model(tmp_path):
     assert (estimate(fast, configs, (64, 64, 64)) > estimate(slow, configs, (64, 64, 64))).all()
 
 
-def test_an_extending_space_takes_its_base_prior_file_relative_to_the_base(tmp_path):
-    write(tmp_path / "kernel/model.yaml", PRIOR)
+def test_an_extending_space_takes_its_base_model_file_relative_to_the_base(tmp_path):
+    write(tmp_path / "kernel/model.yaml", MODEL)
     write(tmp_path / "configs/base.yaml", space(4))
     opt = load_space(write(tmp_path / "bench/deep/opt.yaml", "extends: ../../configs/base.yaml\nparams: {BLOCK_M: [32]}\n"),
                      "sm_90")
     assert list(opt.prior) == ["RATE", "WORK", "SCORE"]
 
 
-@pytest.mark.parametrize("text,prior,message", [
-    (SPACE.replace("RATE: @RATE@", "OTHER: 2"), PRIOR, "needs RATE"),
-    (SPACE.replace("RATE: @RATE@", "RATE: 2\n      WORK: 3"), PRIOR, "prior WORK is also in"),
-    (space(2), PRIOR + "    extra: 1\n", "extra: unknown key"),
-    (space(2), PRIOR.replace("SCORE", "FINAL"), "the last step of 'prior' must be named SCORE"),
-    (space(2) + "    derived:\n      ROWS: 3\n", PRIOR, "derived ROWS is also in"),
-    (space(2).replace("model.yaml", "missing.yaml"), PRIOR, "no such file"),
-    (space(2).replace("../kernel/model.yaml", "[1]"), PRIOR, "model_from: a path"),
+@pytest.mark.parametrize("text,model,message", [
+    (SPACE.replace("RATE: @RATE@", "OTHER: 2"), MODEL, "needs RATE"),
+    (SPACE.replace("RATE: @RATE@", "RATE: 2\n      WORK: 3"), MODEL, "prior WORK is also in"),
+    (space(2), MODEL + "    extra: 1\n", "extra: unknown key"),
+    (space(2), MODEL.replace("SCORE", "FINAL"), "the last step of 'prior' must be named SCORE"),
+    (space(2) + "    derived:\n      ROWS: 3\n", MODEL, "derived ROWS is also in"),
+    (space(2).replace("model.yaml", "missing.yaml"), MODEL, "missing.yaml: no such model file"),
+    (space(2).replace("../kernel/model.yaml", "[1]"), MODEL, "model_from: a path"),
 ])
-def test_a_broken_prior_file_or_use_is_one_line(tmp_path, text, prior, message):
-    write(tmp_path / "kernel/model.yaml", prior)
+def test_a_broken_model_file_or_use_is_one_line(tmp_path, text, model, message):
+    write(tmp_path / "kernel/model.yaml", model)
     with pytest.raises(SpaceError, match=message) as e:
         load_space(write(tmp_path / "configs/s.yaml", text.replace("@RATE@", "2")), "sm_90")
     assert "\n" not in str(e.value)
 
 
-def test_an_extending_space_cannot_name_its_own_prior_file(tmp_path):
-    write(tmp_path / "kernel/model.yaml", PRIOR)
+def test_an_extending_space_cannot_name_its_own_model_file(tmp_path):
+    write(tmp_path / "kernel/model.yaml", MODEL)
     write(tmp_path / "configs/base.yaml", space(4))
     p = write(tmp_path / "configs/opt.yaml", "extends: base.yaml\nmodel_from: ../kernel/model.yaml\n")
     with pytest.raises(SpaceError, match="model_from: unknown key"):

@@ -17,11 +17,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, StrictInt, ValidationError
 
 from hktune.space.model_file import with_model_file
-from hktune.space.schema import ParamSpec, SpaceError, one_line
+from hktune.space.schema import ParamSpec, SpaceError, one_line, read_doc
 
 MAX_DEPTH = 4
 
@@ -38,23 +37,6 @@ class ExtendsDoc(BaseModel):
     without: list[str] = []
     seeds: list[dict[str, Any]] | None = None
     legacy: dict[str, StrictInt] | None = None
-
-
-def read_doc(path: Path) -> dict:
-    """The YAML mapping of a space file, errors as one line."""
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise SpaceError(f"{path}: no such space file") from None
-    except UnicodeDecodeError:
-        raise SpaceError(f"{path}: not a space file (not UTF-8 text)") from None
-    except OSError as e:
-        raise SpaceError(f"{path}: cannot read ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        raise SpaceError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(doc, dict):
-        raise SpaceError(f"{path}: a space file must be a mapping with 'params'")
-    return doc
 
 
 def resolve(path: Path, doc: dict, depth: int = 0) -> tuple[dict, bool]:

@@ -13,12 +13,10 @@ A name in both the space and the file is refused, as is any other key. The resul
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
 
-import yaml
-from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from hktune.space.schema import SpaceError, one_line
+from hktune.space.schema import PriorStep, SpaceError, one_line, read_doc
 
 
 class ModelFileDoc(BaseModel):
@@ -26,7 +24,7 @@ class ModelFileDoc(BaseModel):
     needs: list[str] = []
     derived: dict[str, str] = {}
     constraints: list[str] = []
-    prior: dict[str, Union[str, StrictInt, StrictFloat]] = {}
+    prior: dict[str, PriorStep] = {}
 
 
 def with_model_file(path: Path, doc: dict) -> dict:
@@ -37,7 +35,7 @@ def with_model_file(path: Path, doc: dict) -> dict:
     ref = doc["model_from"]
     if not isinstance(ref, str) or not ref:
         raise SpaceError(f"{path}: model_from: a path to the kernel's model file, relative to this one")
-    model = _read(path, (path.parent / ref).resolve())
+    model = _read((path.parent / ref).resolve())
     out = {k: v for k, v in doc.items() if k != "model_from"}
     for section in ("derived", "prior"):
         own = doc.get(section) or {}
@@ -58,14 +56,8 @@ def with_model_file(path: Path, doc: dict) -> dict:
     return out
 
 
-def _read(path: Path, file: Path) -> ModelFileDoc:
+def _read(file: Path) -> ModelFileDoc:
     try:
-        raw = yaml.safe_load(file.read_text())
-    except FileNotFoundError:
-        raise SpaceError(f"{path}: model_from: no such file {file}") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise SpaceError(f"{path}: model_from {file}: cannot read ({str(e).splitlines()[0]})") from None
-    try:
-        return ModelFileDoc.model_validate(raw)
+        return ModelFileDoc.model_validate(read_doc(file, "model file", "a mapping of needs, derived, constraints, prior"))
     except ValidationError as e:
         raise SpaceError(f"{file}: {one_line(e)}") from None

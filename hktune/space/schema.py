@@ -4,8 +4,10 @@ Validation is pydantic's (strict types, extra keys forbidden); hktune.space.spac
 validated document into a Space and checks the expressions' names."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Union
 
+import yaml
 from pydantic import BaseModel, ConfigDict, StrictFloat, StrictInt, ValidationError, field_validator
 
 from hktune.errors import BadInput
@@ -13,6 +15,27 @@ from hktune.errors import BadInput
 
 class SpaceError(BadInput):
     """A space file is malformed; the message names the file and the problem."""
+
+
+# A step of a prior: an expression, or a bare number (a constant)
+PriorStep = Union[str, StrictInt, StrictFloat]
+
+
+def read_doc(path: Path, what: str = "space file", shape: str = "a mapping with 'params'") -> dict:
+    """The YAML mapping of a space file (or of the ``what`` a space file names), errors as one line."""
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise SpaceError(f"{path}: no such {what}") from None
+    except UnicodeDecodeError:
+        raise SpaceError(f"{path}: not a {what} (not UTF-8 text)") from None
+    except OSError as e:
+        raise SpaceError(f"{path}: cannot read ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        raise SpaceError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(doc, dict):
+        raise SpaceError(f"{path}: a {what} must be {shape}")
+    return doc
 
 
 class _Strict(BaseModel):
@@ -50,7 +73,7 @@ class SpaceDoc(_Strict):
     # An analytical estimate of speed for a shape (hktune.space.prior): named steps, in order,
     # over params, derived values, limits, M/N/K and earlier steps; the last one, SCORE, is the
     # estimate (higher = faster, > 0); a step may be a bare number (a constant). Never sent to the compiler.
-    prior: dict[str, Union[str, StrictInt, StrictFloat]] = {}
+    prior: dict[str, PriorStep] = {}
     # Params added after tables were stored: the value that reproduces the code before the param
     # existed. A stored entry's config that lacks such a param takes it when the entry is read
     # (Space.complete); a config lacking any other param is still refused.

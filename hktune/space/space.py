@@ -17,8 +17,8 @@ import numpy as np
 from pydantic import ValidationError
 
 from hktune.space.expr import Expr, ExprError
-from hktune.space.extends import read_doc, resolve
-from hktune.space.schema import ParamSpec, SpaceDoc, SpaceError, one_line
+from hktune.space.extends import resolve
+from hktune.space.schema import ParamSpec, SpaceDoc, SpaceError, one_line, read_doc
 
 Config = dict[str, int]
 SHAPE_NAMES = ("M", "N", "K")
