@@ -9,7 +9,7 @@ import optuna
 import pytest
 from optuna.distributions import IntDistribution
 
-from hktune.search.finalists import contenders, finalists
+from hktune.search.finalists import _ready, contenders, finalists
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -63,3 +63,13 @@ def test_a_trial_with_a_broken_ci_is_kept(lo_hi):
     odd = types.SimpleNamespace(user_attrs={"ratio_lo": lo_hi[0], "ratio_hi": lo_hi[1]})
     entries = [({"T": 1}, 1.05, lead), ({"T": 2}, 1.0, lead), ({"T": 3}, 0.5, odd)]
     assert len(contenders(entries)) == 3
+
+
+def test_the_search_counts_the_finalists_left_out():
+    s = search_with([trial(64, 1.04, 0.01), trial(32, 1.03, 0.01), trial(16, 0.95, 0.01), trial(48, 0.90, 0.01)],
+                    seeds=[16, 48])
+    s.builder = types.SimpleNamespace(build=lambda cfg: types.SimpleNamespace(usable=True))
+    s.hunt = lambda worker, cfg, outcome, res: {"ok": True}
+    s.worker, s.summary = None, types.SimpleNamespace(left_out=0)
+    ready = _ready(s)
+    assert [cfg["TILE"] for cfg, _ in ready] == [64, 32] and s.summary.left_out == 2

@@ -283,8 +283,10 @@ def _print_summary(summary, table: Path) -> None:  # noqa: ANN001
         b = summary.best
         g = lambda k, fmt: format(b[k], fmt) if isinstance(b.get(k), (int, float)) else "?"  # noqa: E731
         what = "recorded best" if b.get("recorded") else "best this run"
-        how = f"tournament of {b['finalists']}, {b.get('rounds')} rounds" + (", top two tied" if b.get("tie") else "") \
-            if b.get("finalists") else ""
+        how = ""
+        if b.get("finalists"):
+            out = f" ({summary.left_out} behind on their trials left out)" if summary.left_out else ""
+            how = f"tournament of {b['finalists']}{out}, {b.get('rounds')} rounds" + (", top two tied" if b.get("tie") else "")
         rows += [[what, f.ratio_text() + (f"; {how}" if how else "")],
                  ["absolute", f"{f.absolute_text()}, {g('median_us', '.1f')} us per launch"],
                  ["error", g("error", ".2e")],

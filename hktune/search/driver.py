@@ -71,6 +71,7 @@ class SearchSummary:
     skipped_invalid: int = 0  # kept for the summary's shape: strategies propose valid configs only
     warm_started: int = 0
     behind: int = 0           # trials whose timing stopped once they were shown slower than the best
+    left_out: int = 0         # finalists left out of the tournament: their trial's CI wholly below the best trial's
     best: dict[str, Any] | None = None
     recorded: bool = False
     wall_s: float = 0.0

@@ -33,6 +33,12 @@ MAX_ROUNDS = {"gpu": 30, "host": 6}
 
 
 def finalists(search: Any) -> list[tuple[dict[str, int], float]]:
+    """The tournament's finalists (config, trial value): the contenders among the candidates."""
+    return [(c, v) for c, v, _ in contenders(candidates(search))]
+
+
+def candidates(search: Any) -> list[tuple[dict[str, int], float, Any]]:
+    """The study's best few (config, value, trial), best first, then the space's seeds that were timed."""
     unsafe = search.recorder.unsafe_keys()
     done = [t for t in search.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
             if t.user_attrs.get("config")
@@ -48,8 +54,7 @@ def finalists(search: Any) -> list[tuple[dict[str, int], float]]:
     # config that a re-measure would put behind the hand-tuned one.
     seeds = {config_key({k: int(v) for k, v in s.items() if k in search.space.names}) for s in search.space.seeds}
     chosen = {config_key(c) for c, _, _ in top}
-    top += [x for key, x in best.items() if key in seeds and key not in chosen]
-    return [(c, v) for c, v, _ in contenders(top)]
+    return top + [x for key, x in best.items() if key in seeds and key not in chosen]
 
 
 def contenders(entries: list[tuple[dict[str, int], float, Any]]) -> list[tuple[dict[str, int], float, Any]]:
@@ -108,8 +113,11 @@ def decide(search: Any) -> None:
 
 def _ready(search: Any) -> list[tuple[dict[str, int], Any]]:
     """The finalists that build and survive race hunting (the others are marked unsafe)."""
+    pool = candidates(search)
+    chosen = contenders(pool)
+    search.summary.left_out = len(pool) - len(chosen)
     ready = []
-    for cfg, _ in finalists(search):
+    for cfg, _, _ in chosen:
         outcome = search.builder.build(cfg)
         if not outcome.usable:
             continue
