@@ -45,6 +45,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILY_DIR = ROOT / "kernels/thunderkittens"
+REPRODUCED = 0.01   # a product figure an independent harness cannot reproduce within 1% counts as wrong
 
 
 def nvcc() -> str:
@@ -304,6 +305,7 @@ def main() -> int:
         row = {**p, **{k: v for k, v in r.items() if k != "rounds"}, "round_ratios": [round(x, 5) for x in r["rounds"]]}
         if p.get("hktune_ratio"):
             row["diff"] = p["hktune_ratio"] / r["ratio"] - 1
+            row["reproduced"] = abs(row["diff"]) <= REPRODUCED
         rows.append(row)
         torch.cuda.empty_cache()
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -315,7 +317,8 @@ def main() -> int:
     for r in rows:
         d = f"{r['diff']:+.2%}" if "diff" in r else ""
         print(f"{r['dtype']:<8} {r['m']}x{r['n']}x{r['k']:<6} indep {r['ratio']:.4f}  hktune {r.get('hktune_ratio') or float('nan'):.4f} {d:>8}  "
-              f"{r['kernel_tflops']:.0f}/{r['vendor_tflops']:.0f} TFLOP/s  {','.join(f'{k}={v}' for k, v in r['config'].items())}")
+              f"{r['kernel_tflops']:.0f}/{r['vendor_tflops']:.0f} TFLOP/s  {','.join(f'{k}={v}' for k, v in r['config'].items())}"
+              + ("" if r.get("reproduced", True) else f"  NOT REPRODUCED (hktune's figure is more than {REPRODUCED:.0%} off)"))
     return 0
 
 
