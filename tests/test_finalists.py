@@ -1,4 +1,4 @@
-"""Who plays the closing tournament (hktune.search.finalists.finalists): the study's best few and the space's seeds,
+"""Who plays the closing tournament (hktune.search.finalists: contenders among the candidates): the study's best few and the space's seeds,
 less any past the first two whose own trial's ratio CI lies wholly below the best trial's (the tournament's racing
 rule on the trials' CIs). The study is a real optuna study with made-up trials; nothing is timed."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import optuna
 import pytest
 from optuna.distributions import IntDistribution
 
-from hktune.search.finalists import _ready, contenders, finalists
+from hktune.search.finalists import _ready, candidates, contenders
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -32,7 +32,7 @@ def search_with(trials, seeds, k: int = 2):
 
 
 def tiles(search) -> list[int]:
-    return [cfg["TILE"] for cfg, _ in finalists(search)]
+    return [cfg["TILE"] for cfg, _, _ in contenders(candidates(search))]
 
 
 def test_a_seed_shown_behind_on_its_trial_does_not_play():

@@ -53,8 +53,8 @@ def combine(results: list[dict[str, Any]], noise: float) -> dict[str, Any]:
     ratios = [float(r["ratio"]) for r in results]
     med = statistics.median(ratios)
     mid = sorted(results, key=lambda r: float(r["ratio"]))[len(results) // 2]
-    los = [float(r["ratio_lo"]) for r in results if _finite(r.get("ratio_lo"))]
-    his = [float(r["ratio_hi"]) for r in results if _finite(r.get("ratio_hi"))]
+    los = [float(r["ratio_lo"]) for r in results if finite(r.get("ratio_lo"))]
+    his = [float(r["ratio_hi"]) for r in results if finite(r.get("ratio_hi"))]
     lo = min(los + [med * (1 - noise)])
     hi = max(his + [med * (1 + noise)])
     pooled = [float(x) for r in results for x in (r.get("ratios") or [])]
@@ -86,5 +86,6 @@ def confirm(winner: Any, runner: Any | None, measure: Measure, repeats: int = RE
     return Confirmed(combine(mine, noise), ratios, other, noise, tie=tie)
 
 
-def _finite(x: Any) -> bool:
+def finite(x: Any) -> bool:
+    """A real number (not a bool), finite."""
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

@@ -23,18 +23,13 @@ from typing import Any
 
 from optuna.trial import TrialState
 
-from hktune.search.confirm import Confirmed, confirm
+from hktune.search.confirm import Confirmed, confirm, finite
 from hktune.search.sanitize import sanitize
 from hktune.search.problem import config_key, config_string
 from hktune.search.tournament import run_tournament
 
 ROUND_MS = {"gpu": 300.0, "host": 60.0}   # timed work per finalist per round
 MAX_ROUNDS = {"gpu": 30, "host": 6}
-
-
-def finalists(search: Any) -> list[tuple[dict[str, int], float]]:
-    """The tournament's finalists (config, trial value): the contenders among the candidates."""
-    return [(c, v) for c, v, _ in contenders(candidates(search))]
 
 
 def candidates(search: Any) -> list[tuple[dict[str, int], float, Any]]:
@@ -71,8 +66,7 @@ def contenders(entries: list[tuple[dict[str, int], float, Any]]) -> list[tuple[d
 def _ci(trial: Any) -> tuple[float, float]:
     """A trial's ratio CI (lo, hi); (nan, nan) where it has none."""
     lo, hi = (trial.user_attrs.get(k) for k in ("ratio_lo", "ratio_hi"))
-    ok = all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in (lo, hi))
-    return (float(lo), float(hi)) if ok else (math.nan, math.nan)
+    return (float(lo), float(hi)) if finite(lo) and finite(hi) else (math.nan, math.nan)
 
 
 def decide(search: Any) -> None:
