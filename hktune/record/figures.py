@@ -22,8 +22,13 @@ AGREE_SLACK = 0.10            # absolute-vs-paired disagreement tolerated beyond
 DISTURBED = ("host load", "throttl")
 
 
+def finite(x: Any) -> bool:
+    """A real number (not a bool), finite: the one test every figure of a record passes before use."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
 def _num(x: Any) -> float | None:
-    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
+    return float(x) if finite(x) else None
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any, Mapping, Sequence
 
+from hktune.record.figures import finite
+
 DEFAULT_EFFECT = 0.03
 DEFAULT_MAX_PRECISION = 0.015
 SPREAD_TO_HALF_WIDTH = 0.2
@@ -86,11 +88,11 @@ class RatioSummary:
 
     def interval(self) -> tuple[float, float, str]:
         """(lo, hi, source) of the median ratio; (-inf, inf) when nothing says how precise it is."""
-        if _finite(self.lo) and _finite(self.hi) and self.lo <= self.ratio <= self.hi:
+        if finite(self.lo) and finite(self.hi) and self.lo <= self.ratio <= self.hi:
             return float(self.lo), float(self.hi), "ci"
-        if _finite(self.precision) and self.precision >= 0:
+        if finite(self.precision) and self.precision >= 0:
             return self.ratio * (1 - self.precision), self.ratio * (1 + self.precision), "precision"
-        if _finite(self.spread) and self.spread >= 0:
+        if finite(self.spread) and self.spread >= 0:
             h = SPREAD_TO_HALF_WIDTH * self.spread
             return self.ratio * (1 - h), self.ratio * (1 + h), "spread"
         return -math.inf, math.inf, "none"
@@ -98,8 +100,8 @@ class RatioSummary:
     def half_width(self) -> float:
         """Relative half-width of the ratio's CI, the between-measurement noise included."""
         lo, hi, _ = self.interval()
-        h = (hi - lo) / 2 / self.ratio if _finite(lo) and _finite(hi) and self.ratio > 0 else math.inf
-        return max(h, self.noise) if _finite(self.noise) else h
+        h = (hi - lo) / 2 / self.ratio if finite(lo) and finite(hi) and self.ratio > 0 else math.inf
+        return max(h, self.noise) if finite(self.noise) else h
 
 
 @dataclass
@@ -114,10 +116,6 @@ class Judgement:
     @property
     def failed(self) -> bool:
         return self.verdict in FAILING
-
-
-def _finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -136,15 +134,15 @@ def summary_of(obj: Any) -> RatioSummary:
     Uses ratio, ratio_lo, ratio_hi, precision, ratios when present (new style), else the old
     ratio (= tflops / vendor_tflops, which is vendor time / candidate time) and spread."""
     ratio = _get(obj, "ratio")
-    if not _finite(ratio):
+    if not finite(ratio):
         t, vt = _get(obj, "tflops"), _get(obj, "vendor_tflops")
-        ratio = t / vt if _finite(t) and _finite(vt) and vt > 0 else math.nan
+        ratio = t / vt if finite(t) and finite(vt) and vt > 0 else math.nan
     samples = _get(obj, "ratios") or []
     noise = _get(obj, "noise")
     warnings = [str(w) for w in (_get(obj, "warnings") or [])]
     return RatioSummary(float(ratio), _get(obj, "ratio_lo"), _get(obj, "ratio_hi"), _get(obj, "precision"),
-                        _get(obj, "spread"), [float(x) for x in samples if _finite(x) and x > 0],
-                        float(noise) if _finite(noise) and noise >= 0 else None,
+                        _get(obj, "spread"), [float(x) for x in samples if finite(x) and x > 0],
+                        float(noise) if finite(noise) and noise >= 0 else None,
                         [w for w in warnings if _disturbing(w)])
 
 
@@ -191,7 +189,7 @@ def _judge(baseline: RatioSummary | Any, new: RatioSummary | Any, effect: float,
     b = baseline if isinstance(baseline, RatioSummary) else summary_of(baseline)
     n = new if isinstance(new, RatioSummary) else summary_of(new)
     nan = math.nan
-    if not (_finite(b.ratio) and b.ratio > 0):
+    if not (finite(b.ratio) and b.ratio > 0):
         return Judgement(BAD_BASELINE, nan, nan, nan, "", f"the stored ratio {b.ratio} is not a positive number: re-baseline with --update")
     bh = b.half_width()
     old_style = b.lo is None and b.hi is None and b.precision is None  # an entry from before paired timing
@@ -201,7 +199,7 @@ def _judge(baseline: RatioSummary | Any, new: RatioSummary | Any, effect: float,
         return Judgement(BAD_BASELINE, nan, nan, nan, "",
                          f"the stored measurement is too imprecise to judge against ({what} > +-{max_precision:.1%}): "
                          f"re-baseline with --update")
-    if not (_finite(n.ratio) and n.ratio > 0):
+    if not (finite(n.ratio) and n.ratio > 0):
         return Judgement(INCONCLUSIVE, nan, nan, nan, "", f"the new ratio {n.ratio} is not a positive number: re-measure")
     d = math.log(b.ratio / n.ratio)
     if len(b.samples) >= 6 and len(n.samples) >= 6:
@@ -210,13 +208,13 @@ def _judge(baseline: RatioSummary | Any, new: RatioSummary | Any, effect: float,
     else:
         blo, bhi, _ = b.interval()
         nlo, nhi, _ = n.interval()
-        d_lo = math.log(blo / nhi) if blo > 0 and _finite(nhi) else -math.inf
-        d_hi = math.log(bhi / nlo) if nlo > 0 and _finite(bhi) else math.inf
+        d_lo = math.log(blo / nhi) if blo > 0 and finite(nhi) else -math.inf
+        d_hi = math.log(bhi / nlo) if nlo > 0 and finite(bhi) else math.inf
         method = "ci"
     noise = max((x for x in (b.noise, n.noise) if x is not None), default=0.0)
     if noise > 0:   # two independent measurements differ by the machine's noise as well
         d_lo, d_hi = d_lo - math.log1p(noise), d_hi + math.log1p(noise)
-    s, s_lo, s_hi = (math.expm1(v) if _finite(v) else v for v in (d, d_lo, d_hi))
+    s, s_lo, s_hi = (math.expm1(v) if finite(v) else v for v in (d, d_lo, d_hi))
     limit = math.log1p(effect)
     what = f"slowdown {s:+.2%} (CI {s_lo:+.2%} .. {s_hi:+.2%}) vs the vendor, effect threshold {effect:.0%}"
     disturbed = list(dict.fromkeys(b.disturbed + n.disturbed))

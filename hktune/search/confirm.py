@@ -18,11 +18,11 @@ A fresh measurement that fails verification marks the config unsafe (``hktune.se
 """
 from __future__ import annotations
 
-import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from hktune.record.figures import finite
 from hktune.run.precision import between_spread
 
 REPEATS = 3
@@ -84,8 +84,3 @@ def confirm(winner: Any, runner: Any | None, measure: Measure, repeats: int = RE
         return Confirmed(combine(theirs, noise), other, ratios, noise, tie=False, overturned=True)
     tie = bool(other) and med <= statistics.median(other) * (1 + noise)
     return Confirmed(combine(mine, noise), ratios, other, noise, tie=tie)
-
-
-def finite(x: Any) -> bool:
-    """A real number (not a bool), finite."""
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

@@ -23,7 +23,8 @@ from typing import Any
 
 from optuna.trial import TrialState
 
-from hktune.search.confirm import Confirmed, confirm, finite
+from hktune.record.figures import finite
+from hktune.search.confirm import Confirmed, confirm
 from hktune.search.sanitize import sanitize
 from hktune.search.problem import config_key, config_string
 from hktune.search.tournament import run_tournament
