@@ -41,10 +41,25 @@ def test_a_lead_inside_the_noise_floor_is_a_tie() -> None:
 
 
 def test_a_runner_up_ahead_beyond_the_noise_floor_overturns_the_tournament() -> None:
-    measure, _ = fake({"W": [0.950, 0.951, 0.952], "R": [1.000, 1.001, 1.002]})
+    measure, calls = fake({"W": [0.950, 0.951, 0.952], "R": [1.000, 1.001, 1.002, 0.990, 0.992, 0.994]})
     c = confirm("W", "R", measure)
-    assert c.overturned and c.result["ratio"] == pytest.approx(1.001)
-    assert c.runner_ratios == [0.950, 0.951, 0.952]
+    assert c.overturned and c.runner_ratios == [0.950, 0.951, 0.952]
+    # the runs that chose R are not its figure: three more, alone, are
+    assert calls == ["W", "R"] * 3 + ["R"] * 3
+    assert c.chose == [1.000, 1.001, 1.002] and c.ratios == [0.990, 0.992, 0.994]
+    assert c.result["ratio"] == pytest.approx(0.992)
+    assert c.summary()["chose"] == [1.0, 1.001, 1.002] and "chose" not in confirm("R", None, fake({"R": [1.0] * 3})[0]).summary()
+
+
+def test_a_runner_up_that_fails_after_overturning_is_reported() -> None:
+    measure, _ = fake({"W": [0.950, 0.951, 0.952], "R": [1.000, 1.001, 1.002]}, fail=None)
+    state = {"n": 0}
+
+    def flaky(who: str) -> dict:
+        state["n"] += who == "R"
+        return {"ok": False, "reason": "wrong result"} if state["n"] > 3 else measure(who)
+    c = confirm("W", "R", flaky)
+    assert c.failed and c.failed.startswith("runner-up")
 
 
 @pytest.mark.parametrize("who", ["W", "R"])
