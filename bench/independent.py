@@ -13,7 +13,8 @@ torch + ctypes + pyyaml only; no hktune import, none of hktune's timing code. Fo
      check one launch per set against an fp32 reference (outputs NaN-poisoned first);
   3. capture each arm as one CUDA graph of --launches (32) back-to-back launches walking the sets:
      the kernel, and torch.mm(A, Bt.t(), out=C) (the vendor starts half a rotation behind);
-  4. after --warm-s of back-to-back replays of both, --rounds (10) rounds of A B B A replays, each
+  4. after --heat-s (5) of the vendor back to back before the first row (the card in its power-capped
+     steady state) and --warm-s (2) of back-to-back replays of both per row, --rounds (10) rounds of A B B A replays, each
      replay between two events, no host synchronisation inside a round; the paired ratio is the
      median over rounds of (b1 + b2) / (a1 + a2) (vendor time / kernel time). Each round is read
      before the next is queued (the device idles for that read, before A's replay); --gapless queues
@@ -275,7 +276,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--gapless", action="store_true",
                     help="queue each round before the previous one is read (the device never idles between rounds)")
-    ap.add_argument("--warm-s", type=float, default=0.5)
+    ap.add_argument("--warm-s", type=float, default=2.0, help="back-to-back replays of both arms before each row's rounds")
+    ap.add_argument("--heat-s", type=float, default=5.0, help="the vendor back to back before the first row (steady state)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 4)
     ap.add_argument("--seed", type=int, default=12345)
     args = ap.parse_args()
@@ -290,9 +292,11 @@ def main() -> int:
     print(f"{len(cfgs)} configs: {len(cfgs) - len(todo)} found built, {len(todo)} compiled in {time.perf_counter() - t0:.0f} s",
           flush=True)
     torch.backends.cuda.matmul.allow_tf32 = False
-    # One second of the vendor back to back: the card leaves idle before the first pair.
+    # --heat-s of the vendor back to back: the card reaches its power-capped steady state before the
+    # first pair (an H100 out of idle, 2026-12-06: 16384x8192x1024 read 1.016-1.038x after 1 s + 0.5 s,
+    # its rounds still climbing; 1.045-1.06x in the later rounds of 30)
     a = torch.randn(8192, 8192, device="cuda").to(torch.bfloat16)
-    t_end = time.perf_counter() + 1.0
+    t_end = time.perf_counter() + args.heat_s
     while time.perf_counter() < t_end:
         torch.mm(a, a.t())
         torch.cuda.synchronize()

@@ -164,6 +164,7 @@ class Evaluator:
         self._trial = 0
         self._draw = 0   # fresh input sets drawn so far (a confirmation measures on new inputs)
         self._pci = _pci_bus_id(device)
+        self._busy_end: float | None = None   # when the device last finished timed work (heat: Settings)
         torch.backends.cuda.matmul.allow_tf32 = False
 
     def sets(self, m: int, n: int, k: int, fresh: bool = False, dtype: DType = BF16) -> ShapeSets:
@@ -200,8 +201,17 @@ class Evaluator:
         when timed)."""
         return [sets.dtype.vendor_launch(sets.inputs(i), C) for i, C in enumerate(sets.Cv)]
 
+    def _warm_ms(self, budget_ms: float | None, steady: bool) -> float:
+        """Back-to-back replays before the first round: a tournament's short round follows another;
+        a figure on a card that cooled for more than cool_s is heated to its steady state first."""
+        if budget_ms is not None:
+            return self.s.warm_short_ms
+        idle = math.inf if self._busy_end is None else time.perf_counter() - self._busy_end
+        return self.s.heat_ms if steady and idle > self.s.cool_s else self.s.warm_ms
+
     def paired(self, bind: Callable[[int], list[Callable[[], None]]], sets: ShapeSets,
-               budget_ms: float | None = None, stop_below: float | None = None) -> tuple[Paired, dict, list[str], str]:
+               budget_ms: float | None = None, stop_below: float | None = None,
+               steady: bool = True) -> tuple[Paired, dict, list[str], str]:
         """Candidate vs vendor in ABBA rounds on the same rotated sets (hktune.run.paired).
 
         ``bind(stream)`` gives the candidate's launches, one per set. Both arms walk the sets in the
@@ -228,7 +238,7 @@ class Evaluator:
             rule.min_samples = 6  # the fewest rounds with a finite 95 % CI
         rule.min_launches = max(rule.min_launches, len(cand))  # a full rotation, as before (wall cap permitting)
         if gpu:
-            warm = self.s.warm_short_ms if budget_ms is not None else self.s.warm_ms
+            warm = self._warm_ms(budget_ms, steady)
             pair = SustainedPair(self.device, bind, lambda _s: self.vendor_launches(sets), pilot_a, pilot_b, len(sets.A),
                                  ReplayPlan(self.s.replay_ms, warm), allow_graph=self.s.graph)
             pair.warm()
@@ -237,6 +247,7 @@ class Evaluator:
                 res = measure_paired(None, None, rule, pair.la, pair.lb, round_fn=pair.next_round, stop_below=stop_below)
             finally:
                 pair.finish()
+                self._busy_end = time.perf_counter()
             method, detail = pair.method, pair.describe()
         else:
             before = read_environment(self.device.index, self._pci, gpu=gpu)
@@ -290,9 +301,10 @@ class Evaluator:
     def evaluate(self, lib_path: str, expected: str | None, m: int, n: int, k: int,
                  time_it: bool = True, inputs: int | None = None, back_to_back: int | None = None,
                  budget_ms: float | None = None, fresh: bool = False, dtype: DType = BF16,
-                 stop_below: float | None = None) -> Result:
+                 stop_below: float | None = None, steady: bool = True) -> Result:
         """Verify, then (``time_it``) time paired with the vendor. ``fresh``: on newly drawn input
-        sets (a confirmation measurement); ``budget_ms``: one short tournament measurement; inputs,
+        sets (a confirmation measurement); ``budget_ms``: one short tournament measurement;
+        ``steady=False``: no heating of a cooled card first (a search trial: Settings.heat_ms); inputs,
         references, tolerances and the vendor call come from ``dtype`` (hktune.dtypes)."""
         lib = Library(lib_path)
         try:
@@ -308,7 +320,7 @@ class Evaluator:
 
             def bind(stream: int) -> list[Callable[[], None]]:
                 return [lib.bind(A, Bt, C, stream, X) for A, Bt, C, X in zip(sets.A, sets.Bt, sets.C, sets.X)]
-            pr, env, warns, method = self.paired(bind, sets, budget_ms, stop_below)
+            pr, env, warns, method = self.paired(bind, sets, budget_ms, stop_below, steady)
             if self.s.check_after_timing and budget_ms is None:
                 for i, (C, ref) in enumerate(zip(sets.C, sets.ref)):
                     e, why = check(C, ref, dtype)

@@ -80,7 +80,8 @@ def handle(ev, req: dict, dtype) -> dict:  # noqa: ANN001 - an Evaluator and a D
         res = ev.evaluate(req["lib"], req.get("expected"), req["m"], req["n"], req["k"],
                           time_it=req.get("time", True), inputs=req.get("inputs"),
                           back_to_back=req.get("back_to_back"), budget_ms=req.get("budget_ms"),
-                          fresh=bool(req.get("fresh", False)), dtype=dtype, stop_below=req.get("stop_below"))
+                          fresh=bool(req.get("fresh", False)), dtype=dtype, stop_below=req.get("stop_below"),
+                          steady=bool(req.get("steady", True)))
         return {"op": "result", **res.to_dict()}
     if op == "prepare":
         ev.sets(req["m"], req["n"], req["k"], dtype=dtype)

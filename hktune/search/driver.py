@@ -193,7 +193,8 @@ class Search:
         with self._best_lock:
             best = self._timed_best
         behind = {"stop_below": best} if self.opts.early_stop and math.isfinite(best) else {}
-        res = worker.evaluate(outcome.artifact, config_string(self.space, cfg), *self.shape, **behind)
+        # a trial is ranked against trials, not published: no heating after each compile gap
+        res = worker.evaluate(outcome.artifact, config_string(self.space, cfg), *self.shape, steady=False, **behind)
         if res.get("ok") and self.objective(res) > self.best_value:
             res = self.hunt(worker, cfg, outcome, res)
         if res.get("ok"):
