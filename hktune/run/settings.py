@@ -37,9 +37,10 @@ class Settings:
     warm_short_ms: float = 50.0
     # GPU: a figure (a full measurement not asked as ``steady=False``) on a card idle for more than
     # cool_s is preceded by heat_ms of back-to-back replays instead of warm_ms, so it is taken in
-    # the power-capped steady state: on an H100 (2026-12-06) a card coming out of 5-10 s of idle read
-    # 16384x8192x1024 1.016-1.038x in 0.5 s-warmed runs and 1.045-1.06x once heated; search trials
-    # (ranked against each other, not published) skip it
+    # the power-capped steady state: on an H100 (2026-12-06, bench/results/h100-2026-12-06e) runs
+    # started out of 5-10 s of idle with 1.5 s of warm-up read 16384x8192x1024 1.016-1.050x, their
+    # rounds climbing through the run (1.039 -> 1.054 over 30 rounds); search trials (ranked against
+    # each other, not published) skip it
     heat_ms: float = 5000.0
     cool_s: float = 2.0
     graph: bool = True
