@@ -36,3 +36,24 @@ class CachedBuilder:
         f.set_result(BuildOutcome(config=cfg, key=str(sorted(cfg.items())), ok=True, seconds=0.0, cached=True,
                                   artifact=Path("x"), log_path=None, code_hash=self.code_hash(cfg)))
         return f
+
+
+class CountingWorker:
+    """A fake run worker: TILE=t times at ratio t / 64; ``timed`` the config strings it timed, ``asked``
+    the options of each (stop_below, fresh, steady, ...)."""
+    info = {"name": "fake", "units": 0, "arch": "fake"}
+
+    def __init__(self) -> None:
+        self.timed: list[str] = []
+        self.asked: list[dict] = []
+
+    def prepare(self, m: int, n: int, k: int) -> dict:
+        return {"ok": True}
+
+    def evaluate(self, lib, expected: str, m: int, n: int, k: int, time: bool = True, **kw) -> dict:  # noqa: ANN001
+        if time:
+            self.timed.append(expected)
+            self.asked.append(kw)
+        tile = int(expected.split("TILE=")[1].split(",")[0])
+        return {"ok": True, "tflops": float(tile), "vendor_tflops": 64.0, "ratio": tile / 64.0, "median_us": 1.0,
+                "spread": 0.0, "error": 1e-3}

@@ -16,7 +16,7 @@ from hktune.run.measure import Evaluator, Settings
 from hktune.run.worker import handle
 from hktune.search.driver import Search, SearchOptions
 from hktune.search.finalists import _confirmed
-from tests.fake_search import CachedBuilder, toy_target
+from tests.fake_search import CachedBuilder, CountingWorker, toy_target
 
 S = Settings(heat_ms=5000.0, cool_s=2.0, warm_ms=200.0, warm_short_ms=50.0)
 
@@ -52,34 +52,16 @@ def test_the_worker_passes_steady_on(sent: dict, got: bool) -> None:
     assert ev.kw["steady"] is got
 
 
-class Worker:
-    info = {"name": "fake", "units": 0, "arch": "fake"}
-
-    def __init__(self) -> None:
-        self.timed: list[dict] = []
-
-    def prepare(self, m: int, n: int, k: int) -> dict:
-        return {"ok": True}
-
-    def evaluate(self, lib, expected: str, m: int, n: int, k: int, time: bool = True, **kw) -> dict:  # noqa: ANN001
-        if time:
-            self.timed.append(kw)
-        tile = int(expected.split("TILE=")[1].split(",")[0])
-        return {"ok": True, "tflops": float(tile), "vendor_tflops": 64.0, "ratio": tile / 64, "median_us": 1.0,
-                "ratio_lo": tile / 64 * 0.99, "ratio_hi": tile / 64 * 1.01, "spread": 0.0, "error": 1e-3,
-                "environment": {"stop": "converged"}}
-
-
 def test_a_search_trial_does_not_heat_and_the_entry_s_fresh_measurements_do(tmp_path: Path) -> None:
     target = toy_target(tmp_path, "family: toy\nparams:\n  TILE: [16, 32, 48, 64]\n")
-    w = Worker()
+    w = CountingWorker()
     opts = SearchOptions(64, 64, 64, trials=4, sampler="exhaustive", seed=0, storage=str(tmp_path / "s.journal"),
                          table=None, finalists=0, warm_start=0)
     Search(target, CachedBuilder(), w, opts).run()
-    assert len(w.timed) >= 4 and all(kw.get("steady") is False for kw in w.timed)
+    assert len(w.asked) >= 4 and all(kw.get("steady") is False for kw in w.asked)
     # the winner's and the runner-up's fresh measurements (hktune.search.finalists) ask for no such thing:
     # the worker's default, steady, heats a cooled card
-    w.timed.clear()
+    w.asked.clear()
     space = target.space
     item = lambda t: ({"TILE": t}, types.SimpleNamespace(artifact=Path("x")))  # noqa: E731
     a, b = item(64), item(48)
@@ -88,4 +70,4 @@ def test_a_search_trial_does_not_heat_and_the_entry_s_fresh_measurements_do(tmp_
     search = types.SimpleNamespace(worker=w, space=space, shape=(64, 64, 64),
                                    recorder=types.SimpleNamespace(unsafe_keys=lambda: set()))
     assert _confirmed(search, result) is not None
-    assert len(w.timed) == 6 and all(kw.get("fresh") and "steady" not in kw for kw in w.timed)
+    assert len(w.asked) == 6 and all(kw.get("fresh") and "steady" not in kw for kw in w.asked)

@@ -19,7 +19,7 @@ from hktune.target import make_target
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from amd_env import needs_hk  # noqa: E402
-from tests.fake_search import CachedBuilder, toy_target  # noqa: E402
+from tests.fake_search import CachedBuilder, CountingWorker, toy_target  # noqa: E402
 
 
 @needs_hk
@@ -56,23 +56,6 @@ params:
 prune:
   identical_code: true
 """
-
-
-class CountingWorker:
-    info = {"name": "fake", "units": 0, "arch": "fake"}
-
-    def __init__(self) -> None:
-        self.timed: list[str] = []
-
-    def prepare(self, m: int, n: int, k: int) -> dict:
-        return {"ok": True}
-
-    def evaluate(self, lib, expected: str, m: int, n: int, k: int, time: bool = True, **kw) -> dict:  # noqa: ANN001
-        if time:
-            self.timed.append(expected)
-        tile = int(expected.split("TILE=")[1].split(",")[0])
-        return {"ok": True, "tflops": float(tile), "vendor_tflops": 64.0, "ratio": tile / 64.0, "median_us": 1.0,
-                "spread": 0.0, "error": 1e-3}
 
 
 @pytest.mark.parametrize("strategy", ["exhaustive", "model"])

@@ -74,14 +74,10 @@ def confirm(winner: Any, runner: Any | None, measure: Measure, repeats: int = RE
     """Fresh measurements of the winner (and runner-up), interleaved; see the module docstring."""
     mine: list[dict[str, Any]] = []
     theirs: list[dict[str, Any]] = []
-    for _ in range(repeats):
-        for who, bucket in ((winner, mine), (runner, theirs)):
-            if who is None:
-                continue
-            res = measure(who)
-            if not res.get("ok"):
-                return Confirmed({}, [], failed=f"{'winner' if who is winner else 'runner-up'}: {res.get('reason')}")
-            bucket.append(res)
+    pairs = [(winner, mine, "winner"), (runner, theirs, "runner-up")]
+    failed = _take([p for _ in range(repeats) for p in pairs if p[0] is not None], measure)
+    if failed:
+        return Confirmed({}, [], failed=failed)
     ratios = [float(r["ratio"]) for r in mine]
     other = [float(r["ratio"]) for r in theirs]
     noise = max(between_spread(ratios), between_spread(other))
@@ -89,13 +85,21 @@ def confirm(winner: Any, runner: Any | None, measure: Measure, repeats: int = RE
     if other and statistics.median(other) > med * (1 + noise):
         # the runner-up's fresh runs chose it: its figure comes from runs that chose nothing
         again: list[dict[str, Any]] = []
-        for _ in range(repeats):
-            res = measure(runner)
-            if not res.get("ok"):
-                return Confirmed({}, [], failed=f"runner-up: {res.get('reason')}")
-            again.append(res)
+        failed = _take([(runner, again, "runner-up")] * repeats, measure)
+        if failed:
+            return Confirmed({}, [], failed=failed)
         figures = [float(r["ratio"]) for r in again]
         noise = max(noise, between_spread(figures))
         return Confirmed(combine(again, noise), figures, ratios, noise, tie=False, overturned=True, chose=other)
     tie = bool(other) and med <= statistics.median(other) * (1 + noise)
     return Confirmed(combine(mine, noise), ratios, other, noise, tie=tie)
+
+
+def _take(plan: list[tuple[Any, list[dict[str, Any]], str]], measure: Measure) -> str | None:
+    """Measure each (config, bucket, name) of ``plan`` in order into its bucket; the first failure, named."""
+    for who, bucket, name in plan:
+        res = measure(who)
+        if not res.get("ok"):
+            return f"{name}: {res.get('reason')}"
+        bucket.append(res)
+    return None
