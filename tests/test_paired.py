@@ -169,3 +169,19 @@ def test_a_trial_shown_behind_the_best_stops_early_and_one_near_it_does_not():
     run_a, run_b = near.arms()
     q = measure_paired(run_a, run_b, rule, clock=near.clock, stop_below=1.0)
     assert q.stop != "behind the best" and q.rounds > BEHIND_MIN_ROUNDS
+
+
+def test_a_power_capped_card_is_the_steady_state_not_a_disturbance():
+    """The power cap is the regime sustained timing measures: neither the figure's trust label nor
+    the sweep's judge calls it disturbed; any other slowdown (thermal, hardware) and host load are."""
+    from hktune.record.figures import Figures, disturbing
+    from hktune.record.judge import summary_of
+
+    cap, hot = "GPU throttled while timing (sw_power_cap)", "GPU throttled while timing (sw_power_cap, hw_thermal)"
+    assert not disturbing(cap) and disturbing(hot) and disturbing("host load 4.81 > 2 cores: launches may be late")
+    assert disturbing("GPU throttled while timing (throttle_status=0x4)")   # an unnamed AMD reason stays suspect
+    fig = dict(ratio=1.05, lo=1.04, hi=1.06, tflops=640.0, vendor_tflops=610.0)
+    assert Figures(**fig, warnings=(cap,)).unreliable() == []
+    assert Figures(**fig, warnings=(cap, hot)).unreliable() == [hot]
+    entry = {"ratio": 1.05, "ratio_lo": 1.04, "ratio_hi": 1.06, "warnings": [cap, hot]}
+    assert summary_of(entry).disturbed == [hot]

@@ -7,7 +7,7 @@ header's comments, `sweep`, hktune.torch) reads it through :func:`of` and prints
 :meth:`Figures.text`, so one study never shows two different bests.
 
 A figure is *unreliable* (and says why) when the measurement was disturbed (host load above the
-core count, a throttled GPU), when its CI is wider than +-``UNRELIABLE_PRECISION``, or when the
+core count, a GPU slowed for a reason other than its power cap: see :func:`disturbing`), when its CI is wider than +-``UNRELIABLE_PRECISION``, or when the
 absolute times disagree with the paired ratio (the machine's speed changed while timing: the
 kernel's TFLOP/s over the vendor's falls outside the ratio's CI by more than ``AGREE_SLACK``).
 """
@@ -19,7 +19,19 @@ from typing import Any, Mapping
 
 UNRELIABLE_PRECISION = 0.05   # a 95% CI wider than +-5 % cannot rank configs 1-5 % apart
 AGREE_SLACK = 0.10            # absolute-vs-paired disagreement tolerated beyond the CI (rounding, drift)
-DISTURBED = ("host load", "throttl")
+DISTURBED = ("host load", "throttl")   # measurement warnings that mean the machine, not the kernel, moved
+# A card at its software power cap is the steady state sustained timing measures (both arms alike, the regime users
+# run), not a disturbance; thermal and hardware slowdowns, sync boost and unnamed reasons are.
+STEADY = ("sw_power_cap",)
+
+
+def disturbing(warning: str) -> bool:
+    """Whether a measurement warning means the machine moved the timing: host load, or a GPU
+    slowed for any reason but its power cap ("GPU throttled while timing (sw_power_cap)" is not)."""
+    if "throttl" in warning and "(" in warning and ")" in warning:
+        reasons = {r.strip() for r in warning[warning.index("(") + 1:warning.rindex(")")].split(",")}
+        return bool(reasons - set(STEADY))
+    return any(d in warning for d in DISTURBED)
 
 
 def finite(x: Any) -> bool:
@@ -56,7 +68,7 @@ class Figures:
         """Why this figure cannot be trusted ([] when it can)."""
         out: list[str] = []
         for d in DISTURBED:  # one line per kind (readings before and after timing often repeat it)
-            out += [w for w in self.warnings if d in w][:1]
+            out += [w for w in self.warnings if d in w and disturbing(w)][:1]
         h = self.half_width()
         if h is not None and not math.isfinite(h):
             out.append("too few rounds for a 95% CI")

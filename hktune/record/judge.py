@@ -29,7 +29,7 @@ Verdicts (``judge``):
     (d_hi >= ln(1 + effect), effect 3 %): the data are consistent with a slowdown of at least 3 %
     and exclude none. A precisely measured 1 % slowdown (CI [0.7 %, 1.3 %]) is ``unchanged``; a
     planted 3 % slowdown is caught although its estimate falls below 3 % half of the time.
-    When either measurement was disturbed (host load above its cores, a throttled GPU: the
+    When either measurement was disturbed (host load above its cores, a GPU slowed below its power cap: the
     measurements' warnings), the same finding is ``inconclusive`` instead: a loaded machine moves
     a kernel and the vendor differently, so it cannot tell a slower kernel from a busier machine.
   * ``improved``: the mirror image (undisturbed measurements only).
@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any, Mapping, Sequence
 
-from hktune.record.figures import finite
+from hktune.record.figures import disturbing, finite
 
 DEFAULT_EFFECT = 0.03
 DEFAULT_MAX_PRECISION = 0.015
@@ -57,16 +57,6 @@ MAX_PAIRS = 400_000  # Hodges-Lehmann pairwise differences; larger samples are t
 REGRESSED, IMPROVED, UNCHANGED, BAD_BASELINE, INCONCLUSIVE = (
     "regressed", "improved", "unchanged", "bad_baseline", "inconclusive")
 FAILING = (REGRESSED, BAD_BASELINE, INCONCLUSIVE)   # not a pass (the sweep gives inconclusive its own exit code)
-DISTURBED = ("host load", "throttl")   # measurement warnings that mean the machine, not the kernel, moved
-# A power-capped card is the steady state that sustained timing measures (both arms alike), not a disturbance.
-STEADY = ("sw_power_cap",)
-
-
-def _disturbing(warning: str) -> bool:
-    if "throttl" in warning and "(" in warning:
-        reasons = {r.strip() for r in warning[warning.index("(") + 1:warning.rindex(")")].split(",")}
-        return bool(reasons - set(STEADY))
-    return any(d in warning for d in DISTURBED)
 FIX = ("re-run the sweep on a quiet machine (no other jobs; `uptime` load below the core count), or judge a coarser "
        "change with a larger --tolerance (the precision asked is half of it)")
 
@@ -143,7 +133,7 @@ def summary_of(obj: Any) -> RatioSummary:
     return RatioSummary(float(ratio), _get(obj, "ratio_lo"), _get(obj, "ratio_hi"), _get(obj, "precision"),
                         _get(obj, "spread"), [float(x) for x in samples if finite(x) and x > 0],
                         float(noise) if finite(noise) and noise >= 0 else None,
-                        [w for w in warnings if _disturbing(w)])
+                        [w for w in warnings if disturbing(w)])
 
 
 def _thin(xs: list[float], n: int) -> list[float]:
