@@ -53,3 +53,29 @@ def test_prequeued_pair_spins_only_before_its_first_round(monkeypatch):
     spins = [e[2] for e in log if e[0] == "queue"]
     assert spins == [3e-3, 0.0, 0.0, 0.0]
     assert log.index(("queue", 1, 0.0)) < log.index(("read", 0))
+
+
+def test_check_model_heats_the_card_with_one_pair_always_queued(monkeypatch):
+    """check-model's heat (2026-12-06): both variants back to back for heat_s before the first timed
+    round, each pair queued before the one ahead of it is waited for; none on the CPU."""
+    log: list = []
+
+    class Ev:
+        def record(self) -> None:
+            self.n = sum(1 for e in log if e == "b")
+            log.append(("record", self.n))
+
+        def synchronize(self) -> None:
+            log.append(("wait", self.n))
+
+    monkeypatch.setattr(check.torch.cuda, "Event", Ev)
+    check._heat(torch.device("cuda", 0), lambda: log.append("a"), lambda: log.append("b"), 0.02)
+    pairs = log.count("b")
+    assert pairs >= 2 and log.count("a") == pairs and log[:2] == ["a", "b"]
+    for n in range(1, pairs):   # pair n+1 is queued before pair n is waited for
+        assert log.index(("record", n + 1)) < log.index(("wait", n))
+    assert log[-1] == ("wait", pairs)            # nothing of the heat is left running when timing starts
+    log.clear()
+    check._heat(torch.device("cpu"), lambda: log.append("a"), lambda: log.append("b"), 0.02)
+    check._heat(torch.device("cuda", 0), lambda: log.append("a"), lambda: log.append("b"), 0.0)
+    assert log == []

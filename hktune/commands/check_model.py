@@ -26,6 +26,8 @@ from hktune.space.space import SpaceError
 @click.option("--dtype", type=click.Choice(["bf16"]), default="bf16", show_default=True, help="element type of the block")
 @click.option("--iters", type=int, default=None, callback=positive, help="A B B A rounds of timed bursts (default 20 on GPU, 6 on CPU: the fewest with a 95% CI)")
 @click.option("--warmup", type=click.IntRange(min=0), default=2, show_default=True, help="untimed runs of each variant before timing")
+@click.option("--heat-s", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              help="GPU: seconds of both variants back to back before timing (the card's power-capped steady state)")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the random weights and inputs")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def command(**options: object) -> None:
@@ -38,7 +40,8 @@ def command(**options: object) -> None:
 
 
 def _check_model(hidden: int | None, intermediate: int | None, tokens: int | None, device: str | None,
-                 tables: tuple[Path, ...], dtype: str, iters: int | None, warmup: int, seed: int, as_json: bool) -> None:
+                 tables: tuple[Path, ...], dtype: str, iters: int | None, warmup: int, heat_s: float, seed: int,
+                 as_json: bool) -> None:
     import torch
 
     import hktune.torch as ht
@@ -62,7 +65,8 @@ def _check_model(hidden: int | None, intermediate: int | None, tokens: int | Non
         if missing:
             raise Fail(f"HKTUNE_TABLE names {missing[0]}: no such table", EXIT_BAD_INPUT)
     r = run_check(hidden or sizes["hidden"], intermediate or sizes["intermediate"], tokens or sizes["tokens"],
-                  dev, iters=iters or (20 if dev.type == "cuda" else 6), warmup=warmup, seed=seed)
+                  dev, iters=iters or (20 if dev.type == "cuda" else 6), warmup=warmup, seed=seed,
+                  heat_s=heat_s)
     click.echo(json.dumps(r.to_dict(), indent=1) if as_json else markdown(r))
     if not r.ok:
         raise Fail(f"hktune's output differs from torch's: relative error {r.rel_error:.3g}", EXIT_FAILED)

@@ -39,8 +39,9 @@ class Settings:
     # cool_s is preceded by heat_ms of back-to-back replays instead of warm_ms, so it is taken in
     # the power-capped steady state: on an H100 (2026-12-06, bench/results/h100-2026-12-06e) runs
     # started out of 5-10 s of idle with 1.5 s of warm-up read 16384x8192x1024 1.016-1.050x, their
-    # rounds climbing through the run (1.039 -> 1.054 over 30 rounds); search trials (ranked against
-    # each other, not published) skip it
+    # rounds climbing through the run (1.039 -> 1.054 over 30 rounds); with the heat (h100-2026-12-06f)
+    # four independent runs read 1.047-1.054x against the entry's 1.052x; search trials (ranked
+    # against each other, not published) skip it; check-model heats as long (hktune.torch.check)
     heat_ms: float = 5000.0
     cool_s: float = 2.0
     graph: bool = True

@@ -18,6 +18,7 @@ from torch import nn
 
 import hktune.torch as ht
 from hktune.run.precision import median_ci
+from hktune.run.settings import Settings
 from hktune.run.sustained import enqueue_abba
 
 GPU_DEFAULTS = {"hidden": 4096, "intermediate": 14336, "tokens": 4096}
@@ -25,6 +26,7 @@ CPU_DEFAULTS = {"hidden": 256, "intermediate": 896, "tokens": 128}
 # The tuned block must agree with torch's about as well as two bf16 GEMM orders do (~3e-3).
 MAX_REL_ERROR = 2e-2
 BACK_TO_BACK = 8  # forwards per timed sample
+HEAT_S = Settings.heat_ms / 1000   # GPU: both variants back to back before timing, as the GEMM figures are taken
 
 
 class MLP(nn.Module):
@@ -81,6 +83,24 @@ def _rel(a: torch.Tensor, ref: torch.Tensor) -> float:
     return float(torch.linalg.vector_norm(a.float() - ref)) / max(float(torch.linalg.vector_norm(ref)), 1e-30)
 
 
+def _heat(device: torch.device, a: Callable[[], Any], b: Callable[[], Any], seconds: float) -> None:
+    """GPU: the bursts ``a`` and ``b`` back to back for ``seconds``, one pair always queued behind the
+    running one, so the card reaches its power-capped steady state before the first timed round (the
+    GEMM figures' heat: Settings.heat_ms)."""
+    if device.type != "cuda" or seconds <= 0:
+        return
+    t0, prev = time.perf_counter(), None
+    while time.perf_counter() - t0 < seconds:
+        a(), b()
+        ev = torch.cuda.Event()
+        ev.record()
+        if prev is not None:
+            prev.synchronize()
+        prev = ev
+    if prev is not None:
+        prev.synchronize()
+
+
 def _rounds(device: torch.device, a: Callable[[], Any], b: Callable[[], Any], n: int,
             warmup: int = 0) -> tuple[str, list[tuple]]:
     """``n`` A B B A rounds of the bursts ``a`` and ``b`` after ``warmup`` untimed ones: (timer name,
@@ -125,20 +145,22 @@ def _fp32_reference(model: MLP, x: torch.Tensor) -> torch.Tensor:
 
 
 def run_check(hidden: int, intermediate: int, tokens: int, device: str | torch.device = "cpu",
-              iters: int = 10, warmup: int = 2, seed: int = 0) -> CheckResult:
-    """Build the block, run it both ways on the same input, compare and time them."""
+              iters: int = 10, warmup: int = 2, seed: int = 0, heat_s: float = HEAT_S) -> CheckResult:
+    """Build the block, run it both ways on the same input, compare and time them (on a GPU after
+    ``heat_s`` of both back to back)."""
     dev = torch.device(device)
     if dev.type == "cuda" and dev.index is None:
         dev = torch.device("cuda", torch.cuda.current_device())
     tf32 = torch.backends.cuda.matmul.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = False  # the fp32 reference means fp32
     try:
-        return _run(hidden, intermediate, tokens, dev, iters, warmup, seed)
+        return _run(hidden, intermediate, tokens, dev, iters, warmup, seed, heat_s)
     finally:
         torch.backends.cuda.matmul.allow_tf32 = tf32
 
 
-def _run(hidden: int, intermediate: int, tokens: int, dev: torch.device, iters: int, warmup: int, seed: int) -> CheckResult:
+def _run(hidden: int, intermediate: int, tokens: int, dev: torch.device, iters: int, warmup: int, seed: int,
+         heat_s: float) -> CheckResult:
     gen = torch.Generator(device="cpu").manual_seed(seed)
     torch.manual_seed(seed)
     base = MLP(hidden, intermediate, device=dev, dtype=torch.bfloat16)
@@ -164,6 +186,7 @@ def _run(hidden: int, intermediate: int, tokens: int, dev: torch.device, iters: 
             return lambda: [model(x) for _ in range(BACK_TO_BACK)]
         # A = torch, B = hktune, A B B A, so drift (clocks, heat) hits both alike; each round's
         # paired ratio is torch's time over hktune's
+        _heat(dev, burst(base), burst(tuned), heat_s)
         timer, rounds = _rounds(dev, burst(base), burst(tuned), iters, warmup)
 
     arch = ht.arch_of(dev)
