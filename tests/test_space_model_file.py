@@ -104,3 +104,52 @@ def test_the_thunderkittens_spaces_share_one_model_and_differ_in_their_constants
     # one k step of a tile takes as many tensor-core cycles in either dtype (twice the depth at twice the rate)
     assert int(bf16.prior["K_DEPTH"].text) * 2 == int(fp8.prior["K_DEPTH"].text)
     assert int(bf16.prior["FMA_CLK"].text) * 2 == int(fp8.prior["FMA_CLK"].text)
+
+
+def test_a_need_may_be_a_derived_value_and_the_file_may_hold_shape_rules(tmp_path):
+    write(tmp_path / "kernel/model.yaml", """
+        needs: [EB]
+        derived:
+          BYTES: BLOCK_M * EB
+        shape_constraints:
+          - M * K * EB <= 1048576
+        prior:
+          SCORE: BYTES / 64
+    """)
+    doc = """
+        family: t
+        params:
+          BLOCK_M: [16, 32]
+        derived:
+          EB: "@EB@"
+        shape_constraints:
+          - M % BLOCK_M == 0
+        limits:
+          sm_90: {smem: 32768}
+        model_from: ../kernel/model.yaml
+    """
+    one = load_space(write(tmp_path / "configs/one.yaml", doc.replace("@EB@", "1")), "sm_90")
+    two = load_space(write(tmp_path / "configs/two.yaml", doc.replace("@EB@", "2")), "sm_90")
+    assert list(one.derived) == ["EB", "BYTES"] and one.defines({"BLOCK_M": 32})["BYTES"] == 32
+    assert [e.text for e in one.shape_constraints] == ["M * K * EB <= 1048576", "M % BLOCK_M == 0"]
+    assert not one.shape_violations({"BLOCK_M": 32}, 1024, 64, 1024)     # 1 MiB of 1-byte elements fits
+    assert two.shape_violations({"BLOCK_M": 32}, 1024, 64, 1024)         # of 2-byte ones it does not
+    assert one.shape_violations({"BLOCK_M": 32}, 48, 64, 64)             # the space's own rule still holds
+
+
+def test_the_hipkittens_gfx950_spaces_share_one_model_and_differ_in_their_constants():
+    # bf16 and fp8 run one template (gemm_cdna4.cpp, -DHKT_FP8): its derived values, rules and prior are written once
+    bf16 = load_space(ROOT / "configs/hipkittens-gfx950.yaml", "gfx950")
+    fp8 = load_space(ROOT / "configs/hipkittens-gfx950-fp8_e4m3.yaml", "gfx950")
+    assert [(k, e.text) for k, e in bf16.derived.items()][1:] == [(k, e.text) for k, e in fp8.derived.items()][1:]
+    assert (bf16.derived["HKT_EB"].text, fp8.derived["HKT_EB"].text) == ("2", "1")
+    assert [e.text for e in bf16.constraints] == [e.text for e in fp8.constraints]
+    assert [e.text for e in bf16.shape_constraints] == [e.text for e in fp8.shape_constraints]
+    assert list(bf16.prior)[0] == list(fp8.prior)[0] == "FMA_CLK"
+    assert [(k, e.text) for k, e in list(bf16.prior.items())[1:]] == [(k, e.text) for k, e in list(fp8.prior.items())[1:]]
+    # a k step of 64 bf16 and one of 128 fp8 are the same bytes, the same loads and the same LDS
+    cfg = dict(BLOCK_M=256, BLOCK_N=128, WARPS_M=2, WARPS_N=4, PREFETCH=1, SCHEDULE=0, VMCNT_0=4, VMCNT_1=-1, LGKMCNT=4,
+               OCCUPANCY=2, SETPRIO=1, WGM=4, CHUNK=4)
+    b, f = bf16.defines({**cfg, "K_STEP": 64}), fp8.defines({**cfg, "K_STEP": 128})
+    for name in ("HKT_LA", "HKT_LB", "LDS_BYTES", "HKT_PH1_READS", "HKT_V0MAX", "THREADS"):
+        assert b[name] == f[name], name

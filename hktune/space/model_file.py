@@ -1,15 +1,17 @@
 """The kernel's model kept beside the kernel (``model_from: <path>``, relative to the space file): a family whose spaces
 share one kernel and differ in a few constants (thunderkittens' bf16 and fp8: the k step's depth, the tensor cores'
-rate, the TMA latency) writes its derived values, its rules and its prior once, and each space gives its constants.
+rate, the TMA latency; hipkittens' gfx950 bf16 and fp8: the element's bytes, the MFMA rate) writes its derived values,
+its rules and its prior once, and each space gives its constants.
 
 The model file's contract:
-- ``needs``: the names every space using it must give, as steps of its own ``prior:``;
+- ``needs``: the names every space using it must give, as its own derived values or steps of its own ``prior:``;
 - ``derived``: derived values (integers, each reaches the compiler as -DNAME=value), after the space's own;
-- ``constraints``: the kernel's rules whatever the space, before the space's own;
+- ``constraints`` / ``shape_constraints``: the kernel's rules whatever the space, before the space's own;
 - ``prior``: the prior's steps over those names and what any prior may use (params, derived values, limits, M, N, K),
   after the space's own; the last one is SCORE.
 A name in both the space and the file is refused, as is any other key. The result is the space document with one
-``derived:``, one ``constraints:`` and one ``prior:``, validated like any other (hktune.space.schema)."""
+``derived:``, one ``constraints:``, one ``shape_constraints:`` and one ``prior:``, validated like any other
+(hktune.space.schema)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,12 +26,13 @@ class ModelFileDoc(BaseModel):
     needs: list[str] = []
     derived: dict[str, str] = {}
     constraints: list[str] = []
+    shape_constraints: list[str] = []
     prior: dict[str, PriorStep] = {}
 
 
 def with_model_file(path: Path, doc: dict) -> dict:
     """``doc`` itself when it names no model file, else a copy whose ``derived`` and ``prior`` are its own then the
-    file's, and whose ``constraints`` are the file's then its own."""
+    file's, and whose ``constraints`` and ``shape_constraints`` are the file's then its own."""
     if "model_from" not in doc:
         return doc
     ref = doc["model_from"]
@@ -46,13 +49,18 @@ def with_model_file(path: Path, doc: dict) -> dict:
         if both:
             raise SpaceError(f"{path}: {section} {both[0]} is also in {ref} (a space gives only what the file needs)")
         out[section] = {**own, **theirs}
-    own_rules = doc.get("constraints") or []
-    if not isinstance(own_rules, list):
-        raise SpaceError(f"{path}: constraints: a list of expressions")
-    out["constraints"] = [*model.constraints, *own_rules]
-    missing = [n for n in model.needs if n not in (doc.get("prior") or {})]
+    for section in ("constraints", "shape_constraints"):
+        own_rules = doc.get(section) or []
+        if not isinstance(own_rules, list):
+            raise SpaceError(f"{path}: {section}: a list of expressions")
+        theirs = getattr(model, section)
+        if theirs or section in doc:
+            out[section] = [*theirs, *own_rules]
+    given = {**(doc.get("derived") or {}), **(doc.get("prior") or {})}
+    missing = [n for n in model.needs if n not in given]
     if missing:
-        raise SpaceError(f"{path}: model_from {ref} needs {', '.join(missing)} as step(s) of this file's prior")
+        raise SpaceError(f"{path}: model_from {ref} needs {', '.join(missing)} as derived value(s) or step(s) of this "
+                         "file's prior")
     return out
 
 
