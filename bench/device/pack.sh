@@ -8,7 +8,25 @@
 set -e
 cd "$(dirname "$0")/../.."
 for d in /.whl/ /.tk/; do grep -qxF "$d" .git/info/exclude || echo "$d" >> .git/info/exclude; done
-pins=$(.venv/bin/python -m pip freeze | grep -iE '^(optuna|alembic|sqlalchemy|greenlet|mako|markupsafe|colorlog|pydantic|pydantic[-_]core|annotated[-_]types|typing[-_]inspection|typing[-_]extensions|tabulate|msgpack|click|pandas|python[-_]dateutil|six|tzdata|filelock|tqdm|pyyaml)==')
+# hktune's dependencies, walked from its installed metadata (markers for the lent machine's python 3.12), at this
+# checkout's .venv versions; torch and numpy come from the image
+pins=$(.venv/bin/python - <<'EOF'
+import importlib.metadata as md
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+env = {"python_version": "3.12", "python_full_version": "3.12.3", "extra": ""}
+seen, todo = {}, ["hktune"]
+while todo:
+    for r in md.requires(todo.pop()) or []:
+        q = Requirement(r)
+        name = canonicalize_name(q.name)
+        if (q.marker and not q.marker.evaluate(env)) or name in ("torch", "numpy") or name in seen:
+            continue
+        seen[name] = md.version(q.name)
+        todo.append(q.name)
+print(" ".join(f"{n}=={v}" for n, v in sorted(seen.items())))
+EOF
+)
 rm -rf .whl && mkdir .whl
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_24_x86_64 \
