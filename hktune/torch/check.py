@@ -91,7 +91,8 @@ def _heat(device: torch.device, a: Callable[[], Any], b: Callable[[], Any], seco
         return
     t0, prev = time.perf_counter(), None
     while time.perf_counter() - t0 < seconds:
-        a(), b()
+        a()
+        b()
         ev = torch.cuda.Event()
         ev.record()
         if prev is not None:
