@@ -8,8 +8,9 @@ header's comments, `sweep`, hktune.torch) reads it through :func:`of` and prints
 
 A figure is *unreliable* (and says why) when the measurement was disturbed (host load above the
 core count, a GPU slowed for a reason other than its power cap: :func:`disturbing`), when its CI
-is wider than +-``UNRELIABLE_PRECISION``, or when the absolute times disagree with the paired ratio (the machine's speed changed while timing: the
-kernel's TFLOP/s over the vendor's falls outside the ratio's CI by more than ``AGREE_SLACK``).
+is wider than +-``UNRELIABLE_PRECISION``, or when the absolute times disagree with the paired
+ratio (the machine's speed changed while timing: the kernel's TFLOP/s over the vendor's falls
+outside the ratio's CI by more than ``AGREE_SLACK``).
 """
 from __future__ import annotations
 
