@@ -247,7 +247,7 @@ def test_hk_config_with_unordered_phase1_reads_is_m0_ok_but_rejected_by_the_barr
     from emu_env import space
 
     cfg = _cfg(UNORDERED)
-    assert any("LGKMCNT <= HKT_WM * K_STEP // 512" in v for v in space("gfx950").violations(cfg))
+    assert any("LGKMCNT <= HKT_WM * K_STEP * HKT_EB // 1024" in v for v in space("gfx950").violations(cfg))
     ((_, verdict, reason),) = _verdicts("gfx950", [cfg], tmp_path)
     assert verdict == "ok"
     assert reason.startswith("rejected by lds: ") and "tile B0@stage0 is written" in reason and "lag 1 needs 2" in reason
