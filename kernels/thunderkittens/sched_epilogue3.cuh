@@ -97,12 +97,14 @@ __device__ inline void main_loop_overlapped(acc_t (&cur)[kHalves], stage_t* ring
 }
 #endif
 
-// HKT_E3_PEEL 1 (the default): a block's first tile runs the same main loop with nothing to flush (peeled out of the
-// tile loop: a second copy of the loop, branch-free inside like the first). 0: the first tile's flush stores nothing (on
-// false) but still writes the C buffers, one epilogue's worth of work a block with a single tile pays for nothing (the
-// form measured on 2026-12-06: -4.7% against EPILOGUE 2 at 2048^3); kept for the A/B of bench/device/epi3c.sh.
+// HKT_E3_PEEL 1: a block's first tile runs the same main loop with nothing to flush (peeled out of the tile loop: a
+// second copy of the loop, branch-free inside like the first). 0: the first tile's flush stores nothing (on false) but
+// still writes the C buffers, one epilogue's worth of work a block pays for nothing. The default is 1 for bf16 and 0 for
+// fp8 (promoted), as measured on an H100 (2026-12-06, bench/results/h100-2026-12-06g, two readings each, bf16 vs fp8):
+// bf16 peeled / unpeeled +3.9-4.2% at 2048^3, +0.6-0.8% at 1024x8192x8192, +0.6-0.7% at 16384x8192x1024, +0.8-1.6% at
+// 4096^3; fp8 128x144 PROMOTE 2 at 8192^3 -1.6% / -0.7% (its promoted main loop is long: two copies of it cost more).
 #ifndef HKT_E3_PEEL
-#define HKT_E3_PEEL 1
+#define HKT_E3_PEEL (PROMOTE == 0)
 #endif
 
 // The consumers' tile loop at EPILOGUE 3 (sched.cuh's otherwise).
