@@ -1,4 +1,5 @@
-# Issues 21, 22, one call (~4 min): EPILOGUE 3 with the block's first tile peeled (sched_epilogue3.cuh, HKT_E3_PEEL 1).
+# Issues 21, 22, one call (~2-4 min): EPILOGUE 3 with the block's first tile peeled (sched_epilogue3.cuh, HKT_E3_PEEL 1;
+# run on 2026-12-06 when 1 was the default for fp8 too: bench/results/h100-2026-12-06g; fp8's default is 0 since).
 #  (1) compute-sanitizer, each launch's NaN-poisoned output verified: bf16 256x128 (MMA_LAG 0) and 128x256 (MMA_LAG 1) on
 #      2 persistent blocks (the peeled first tile, then the loop), 256x128 on as many blocks as tiles (the peeled tile
 #      alone: 8 tiles at 512x512x768), 256x128 at K 64 (one k step a tile); fp8 128x144 PROMOTE 2 on 2 blocks;
