@@ -9,7 +9,8 @@ later in time), interleaved W R W R ...:
   * the noise floor is the between-measurement spread, max/min - 1 of each config's fresh ratios,
     the larger of the two configs: what the same config moves from one measurement to the next,
     which one measurement's CI does not see (clock, power and placement from run to run);
-  * the stored CI covers both: [min(lo_i, median x (1 - noise)), max(hi_i, median x (1 + noise))];
+  * the stored CI covers both: [min(lo_i, median / (1 + noise)), max(hi_i, median x (1 + noise))] (the noise floor is
+    a ratio, max/min - 1, so the band is too: a ratio's CI never reaches 0, however noisy a loaded CPU is);
   * the two are a tie when the winner's fresh median is not ahead of the runner-up's by more than
     the noise floor (whatever the tournament's rounds said);
   * when the runner-up's fresh median is ahead by more than the noise floor it wins, and is measured
@@ -61,7 +62,7 @@ def combine(results: list[dict[str, Any]], noise: float) -> dict[str, Any]:
     mid = sorted(results, key=lambda r: float(r["ratio"]))[len(results) // 2]
     los = [float(r["ratio_lo"]) for r in results if finite(r.get("ratio_lo"))]
     his = [float(r["ratio_hi"]) for r in results if finite(r.get("ratio_hi"))]
-    lo = min(los + [med * (1 - noise)])
+    lo = min(los + [med / (1 + noise)])
     hi = max(his + [med * (1 + noise)])
     pooled = [float(x) for r in results for x in (r.get("ratios") or [])]
     return {**mid, "ratio": med, "ratio_lo": lo, "ratio_hi": hi, "precision": (hi - lo) / 2 / med,
