@@ -13,6 +13,7 @@ import click
 from hktune.commands.common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_MISSING, Fail, positive
 from hktune.family.family import FamilyError
 from hktune.record.table import TableError
+from hktune.run.settings import Settings
 from hktune.space.space import SpaceError
 
 
@@ -26,7 +27,7 @@ from hktune.space.space import SpaceError
 @click.option("--dtype", type=click.Choice(["bf16"]), default="bf16", show_default=True, help="element type of the block")
 @click.option("--iters", type=int, default=None, callback=positive, help="A B B A rounds of timed bursts (default 20 on GPU, 6 on CPU: the fewest with a 95% CI)")
 @click.option("--warmup", type=click.IntRange(min=0), default=2, show_default=True, help="untimed runs of each variant before timing")
-@click.option("--heat-s", type=click.FloatRange(min=0), default=5.0, show_default=True,
+@click.option("--heat-s", type=click.FloatRange(min=0), default=Settings.heat_ms / 1000, show_default=True,
               help="GPU: seconds of both variants back to back before timing (the card's power-capped steady state)")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the random weights and inputs")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")

@@ -53,9 +53,7 @@ def with_model_file(path: Path, doc: dict) -> dict:
         own_rules = doc.get(section) or []
         if not isinstance(own_rules, list):
             raise SpaceError(f"{path}: {section}: a list of expressions")
-        theirs = getattr(model, section)
-        if theirs or section in doc:
-            out[section] = [*theirs, *own_rules]
+        out[section] = [*getattr(model, section), *own_rules]
     given = {**(doc.get("derived") or {}), **(doc.get("prior") or {})}
     missing = [n for n in model.needs if n not in given]
     if missing:
